@@ -1,0 +1,90 @@
+# The registry's build. `make run` serves on :5000 with data in ./data;
+# `make test` runs every test (unit, integration, real clients), plain and
+# under AddressSanitizer + UBSan. Missing Debian packages are installed by
+# deploy/install-deps.sh (as root) or named for you to install.
+
+CC      ?= cc
+PKGS    := libmicrohttpd libcrypto jansson sqlite3
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+           -fno-strict-aliasing -MMD -MP
+LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+INCS     = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+B        := build
+LIB_SRC  := $(wildcard common/*.c storage/*.c auth/*.c server/*.c)
+LIB_SRC  := $(filter-out server/main.c,$(LIB_SRC))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+
+OBJ      := $(LIB_SRC:%.c=$(B)/obj/%.o)
+ASAN_OBJ := $(LIB_SRC:%.c=$(B)/asan/%.o)
+UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/obj/%.o)
+UNIT_ASAN_OBJ := $(UNIT_SRC:%.c=$(B)/asan/%.o)
+
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+.PHONY: all deps test-deps run test unit integration clients asan fmt clean bench
+all: deps $(B)/registry
+
+deps:
+	@deploy/install-deps.sh
+test-deps:
+	@deploy/install-deps.sh --test
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INCS) -DREGISTRY_VERSION='"$(VERSION)"' -c $< -o $@
+$(B)/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) $(INCS) -DREGISTRY_VERSION='"$(VERSION)"' -c $< -o $@
+
+$(B)/registry: $(OBJ) $(B)/obj/server/main.o
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+$(B)/registry-asan: $(ASAN_OBJ) $(B)/asan/server/main.o
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
+
+# The unit runner knows its suites from the test file names: each
+# tests/unit/test_NAME.c exports `Suite *make_NAME_suite(void)`.
+$(B)/suites.h: $(UNIT_SRC)
+	@mkdir -p $(B)
+	@for f in $(UNIT_SRC); do n=$${f#tests/unit/test_}; echo "SUITE($${n%.c})"; done > $@.tmp
+	@mv $@.tmp $@
+$(B)/obj/tests/unit/runner.o $(B)/asan/tests/unit/runner.o: $(B)/suites.h
+$(B)/obj/tests/unit/runner.o: tests/unit/runner.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(B) $(INCS) -c $< -o $@
+$(B)/asan/tests/unit/runner.o: tests/unit/runner.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) -I$(B) $(INCS) -c $< -o $@
+$(B)/unit: $(OBJ) $(UNIT_OBJ) $(B)/obj/tests/unit/runner.o
+	$(CC) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs check) $(LIBS)
+$(B)/unit-asan: $(ASAN_OBJ) $(UNIT_ASAN_OBJ) $(B)/asan/tests/unit/runner.o
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(shell pkg-config --libs check) $(LIBS)
+
+run: all
+	$(B)/registry serve -c registry.conf
+
+unit: $(B)/unit $(B)/unit-asan
+	CK_FORK=no $(B)/unit
+	ASAN_OPTIONS=detect_leaks=1 CK_FORK=no $(B)/unit-asan
+
+integration: $(B)/registry $(B)/registry-asan
+	tests/integration/run.sh $(B)/registry
+	ASAN_OPTIONS=detect_leaks=1 tests/integration/run.sh $(B)/registry-asan
+
+clients: $(B)/registry
+	tests/clients/run.sh $(B)/registry
+
+test: test-deps
+	$(MAKE) unit
+	$(MAKE) integration
+	$(MAKE) clients
+
+fmt:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(B)
+
+-include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(UNIT_ASAN_OBJ:.o=.d)

@@ -1,0 +1,151 @@
+/*
+ * meta.h - the metadata index: repositories, manifests, tags, the blobs each
+ * repository may serve, referrers and upload sessions.
+ *
+ * The embedded implementation is SQLite in WAL mode, one file under the data
+ * folder. A `meta` is one connection and is used by ONE thread at a time:
+ * each worker thread opens its own (meta_open) and keeps it. Every write
+ * that touches several rows is one transaction, so a crash leaves either
+ * all of it or none. It knows nothing of HTTP or of where blob bytes live.
+ *
+ * Strings passed in are borrowed; strings in out structs are copied into
+ * fixed buffers owned by the caller.
+ */
+#ifndef META_H
+#define META_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "../common/digest.h"
+#include "../common/status.h"
+
+typedef struct meta meta;
+
+#define META_NAME_MAX 256	  /* repository name, with NUL */
+#define META_TAG_MAX 129	  /* tag, with NUL */
+#define META_MEDIA_TYPE_MAX 256	  /* media type / artifact type, with NUL */
+
+/*
+ * Opens (creating and migrating the schema as needed) the database at path.
+ * ST_OK with *out (caller frees with meta_close), ST_IO.
+ */
+status_t meta_open(meta **out, const char *path);
+/* NULL is a no-op. */
+void meta_close(meta *m);
+
+/* ---- repositories ---- */
+
+/* ST_OK if the repository exists, ST_NOT_FOUND, ST_IO. */
+status_t meta_repo_exists(meta *m, const char *repo);
+
+/*
+ * Calls fn for repository names in lexical order, strictly after `last`
+ * (NULL or "" = from the start), at most n of them (n <= 0: no limit).
+ * Stops early if fn returns non-zero. *out_more (may be NULL) tells whether
+ * more names follow. ST_OK, ST_IO.
+ */
+status_t meta_repo_list(meta *m, const char *last, int n,
+			int (*fn)(void *arg, const char *name), void *arg, bool *out_more);
+
+/* ---- blobs linked to a repository ---- */
+
+/* Records that repo may serve digest (creating repo if needed). Idempotent.
+ * ST_OK, ST_NO_SPACE, ST_IO. */
+status_t meta_blob_link(meta *m, const char *repo, const char *digest, uint64_t size);
+
+/* ST_OK with *out_size (may be NULL) if repo may serve digest; ST_NOT_FOUND; ST_IO. */
+status_t meta_blob_get(meta *m, const char *repo, const char *digest, uint64_t *out_size);
+
+/* ST_OK with *out_size if any repository has digest linked (so the file
+ * exists); ST_NOT_FOUND; ST_IO. */
+status_t meta_blob_find(meta *m, const char *digest, uint64_t *out_size);
+
+/* Removes the link. ST_OK, ST_NOT_FOUND, ST_IO. */
+status_t meta_blob_unlink(meta *m, const char *repo, const char *digest);
+
+/* ---- manifests ---- */
+
+typedef struct {
+	char digest[DIGEST_MAX];
+	char media_type[META_MEDIA_TYPE_MAX];
+	uint64_t size;
+	/* The manifest's artifactType, else its config's media type, else "". */
+	char artifact_type[META_MEDIA_TYPE_MAX];
+	/* Digest of the `subject` descriptor, or "" when there is none. */
+	char subject[DIGEST_MAX];
+	/* The `annotations` object as compact JSON, or NULL. Borrowed: the
+	 * caller of meta_manifest_put owns it; in meta_referrers' callback it
+	 * is valid during the call only; meta_manifest_get sets it NULL. */
+	const char *annotations;
+} meta_manifest;
+
+/*
+ * Records manifest m in repo (creating repo), with the digests it references
+ * (layers, config, child manifests) and the tags to point at it, all in one
+ * transaction. Re-putting the same digest updates nothing but the tags.
+ * ST_OK, ST_NO_SPACE, ST_IO.
+ */
+status_t meta_manifest_put(meta *m, const char *repo, const meta_manifest *man,
+			   const char *const *refs, size_t nrefs, const char *const *tags,
+			   size_t ntags);
+
+/*
+ * Looks up a manifest of repo by digest (ref contains ':') or by tag.
+ * ST_OK with *out filled (out->annotations = NULL); ST_NOT_FOUND; ST_IO.
+ */
+status_t meta_manifest_get(meta *m, const char *repo, const char *ref, meta_manifest *out);
+
+/*
+ * Deletes manifest digest from repo, and every tag of repo that points at
+ * it. ST_OK, ST_NOT_FOUND, ST_IO.
+ */
+status_t meta_manifest_delete(meta *m, const char *repo, const char *digest);
+
+/* ---- tags ---- */
+
+/* Removes one tag (the manifest stays). ST_OK, ST_NOT_FOUND, ST_IO. */
+status_t meta_tag_delete(meta *m, const char *repo, const char *tag);
+
+/* As meta_repo_list, for the tags of repo. ST_NOT_FOUND if repo does not exist. */
+status_t meta_tag_list(meta *m, const char *repo, const char *last, int n,
+		       int (*fn)(void *arg, const char *tag), void *arg, bool *out_more);
+
+/* ---- referrers ---- */
+
+/*
+ * Calls fn for each manifest of repo whose subject is `subject`, filtered by
+ * artifact_type when it is non-NULL, ordered by digest. The meta_manifest
+ * passed to fn (annotations included) is valid only during the call.
+ * Stops if fn returns non-zero. ST_OK (also when there are none), ST_IO.
+ */
+status_t meta_referrers(meta *m, const char *repo, const char *subject,
+			const char *artifact_type,
+			int (*fn)(void *arg, const meta_manifest *man), void *arg);
+
+/* ---- upload sessions ---- */
+
+typedef struct {
+	char id[65];
+	char repo[META_NAME_MAX];
+	digest_alg alg;
+	time_t created;
+	time_t updated;
+} meta_upload;
+
+/* Records a new upload session. ST_OK, ST_EXISTS, ST_NO_SPACE, ST_IO. */
+status_t meta_upload_create(meta *m, const char *id, const char *repo, digest_alg alg);
+/* ST_OK with *out, ST_NOT_FOUND, ST_IO. */
+status_t meta_upload_get(meta *m, const char *id, meta_upload *out);
+/* Sets updated to now. ST_OK, ST_NOT_FOUND, ST_IO. */
+status_t meta_upload_touch(meta *m, const char *id);
+/* ST_OK, ST_NOT_FOUND, ST_IO. */
+status_t meta_upload_delete(meta *m, const char *id);
+/* Calls fn for each session with updated < before. ST_OK, ST_IO. fn must
+ * not call back into m; collect ids and delete afterwards. */
+status_t meta_upload_list_stale(meta *m, time_t before,
+				void (*fn)(void *arg, const char *id), void *arg);
+
+#endif
