@@ -1,0 +1,446 @@
+/*
+ * config.c - the registry's settings: built-in defaults, the file, then
+ * command-line flags (see config.h).
+ *
+ * Every key is one row of `keys`, with the function that checks and stores
+ * its value; the file loader and the flags go through the same function
+ * (config_set), so a value means the same wherever it comes from. Each value
+ * is range-checked here, once, so the rest of the program can trust a config
+ * it is handed. A file error names the file and line; no key may appear
+ * twice, so a forgotten earlier line cannot silently win or lose.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define THREADS_MAX 256
+#define MAX_CONNECTIONS_MAX 65536
+
+/* Writes a message into err, if the caller gave room for one. */
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Parses digits-only s with an optional one-letter suffix from `suffixes`
+ * (scaled by the matching entry of `mult`) into *out, up to max. Returns 0,
+ * or -1 for anything else: no digits, a sign, a space, an unknown suffix,
+ * or a value over max.
+ */
+static int parse_scaled(const char *s, const char *suffixes, const uint64_t *mult, uint64_t max,
+			uint64_t *out)
+{
+	const char *p = s;
+	uint64_t v = 0, m = 1;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (v > (max - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	if (*p != '\0') {
+		const char *hit = strchr(suffixes, *p);
+		if (hit == NULL || p[1] != '\0')
+			return -1;
+		m = mult[hit - suffixes];
+	}
+	if (v != 0 && v > max / m)
+		return -1;
+	*out = v * m;
+	return 0;
+}
+
+static int parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+	return parse_scaled(s, "", NULL, max, out);
+}
+
+/* "4M" -> bytes; K, M, G are powers of 1024, either case. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	static const uint64_t mult[] = {1024, 1024, 1024 * 1024, 1024 * 1024,
+					1024 * 1024 * 1024, 1024 * 1024 * 1024};
+	return parse_scaled(s, "kKmMgG", mult, INT64_MAX, out);
+}
+
+/* "24h" -> seconds; a bare number is seconds. The result fits uint32_t. */
+static int parse_duration(const char *s, uint64_t *out)
+{
+	static const uint64_t mult[] = {1, 60, 3600, 86400};
+	return parse_scaled(s, "smhd", mult, UINT32_MAX, out);
+}
+
+static status_t set_string(char *dst, size_t dstlen, const char *key, const char *value, char *err,
+			   size_t errlen)
+{
+	size_t n = strlen(value);
+
+	if (n == 0) {
+		seterr(err, errlen, "%s may not be empty", key);
+		return ST_INVALID;
+	}
+	if (n >= dstlen) {
+		seterr(err, errlen, "%s is longer than %zu bytes", key, dstlen - 1);
+		return ST_INVALID;
+	}
+	memcpy(dst, value, n + 1);
+	return ST_OK;
+}
+
+static status_t set_listen(config *c, const char *value, char *err, size_t errlen)
+{
+	uint16_t port;
+
+	if (config_listen_split(value, NULL, 0, &port) != ST_OK) {
+		seterr(err, errlen,
+		       "invalid listen '%s' (expected HOST:PORT, [IPV6]:PORT or :PORT, port 0-65535)",
+		       value);
+		return ST_INVALID;
+	}
+	return set_string(c->listen, sizeof(c->listen), "listen", value, err, errlen);
+}
+
+static status_t set_data(config *c, const char *value, char *err, size_t errlen)
+{
+	return set_string(c->data, sizeof(c->data), "data", value, err, errlen);
+}
+
+static status_t set_log_level(config *c, const char *value, char *err, size_t errlen)
+{
+	if (log_level_parse(value, &c->log_level) != 0) {
+		seterr(err, errlen, "invalid log_level '%s' (expected error, warn, info or debug)",
+		       value);
+		return ST_INVALID;
+	}
+	return ST_OK;
+}
+
+static status_t set_delete_enabled(config *c, const char *value, char *err, size_t errlen)
+{
+	static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcmp(value, yes[i]) == 0) {
+			c->delete_enabled = true;
+			return ST_OK;
+		}
+		if (strcmp(value, no[i]) == 0) {
+			c->delete_enabled = false;
+			return ST_OK;
+		}
+	}
+	seterr(err, errlen, "invalid delete_enabled '%s' (expected true, false, yes, no, on or off)",
+	       value);
+	return ST_INVALID;
+}
+
+static status_t set_max_manifest_size(config *c, const char *value, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_size(value, &v) != 0 || v == 0) {
+		seterr(err, errlen,
+		       "invalid max_manifest_size '%s' (expected a size above 0, such as 4M)",
+		       value);
+		return ST_INVALID;
+	}
+	c->max_manifest_bytes = v;
+	return ST_OK;
+}
+
+static status_t set_upload_ttl(config *c, const char *value, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_duration(value, &v) != 0 || v == 0) {
+		seterr(err, errlen,
+		       "invalid upload_ttl '%s' (expected a duration above 0, such as 24h)", value);
+		return ST_INVALID;
+	}
+	c->upload_ttl_sec = (uint32_t)v;
+	return ST_OK;
+}
+
+static status_t set_threads(config *c, const char *value, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_uint(value, THREADS_MAX, &v) != 0) {
+		seterr(err, errlen, "invalid threads '%s' (expected a number from 0 to %d)", value,
+		       THREADS_MAX);
+		return ST_INVALID;
+	}
+	c->threads = (uint32_t)v;
+	return ST_OK;
+}
+
+static status_t set_max_connections(config *c, const char *value, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_uint(value, MAX_CONNECTIONS_MAX, &v) != 0 || v == 0) {
+		seterr(err, errlen,
+		       "invalid max_connections '%s' (expected a number from 1 to %d)", value,
+		       MAX_CONNECTIONS_MAX);
+		return ST_INVALID;
+	}
+	c->max_connections = (uint32_t)v;
+	return ST_OK;
+}
+
+/* 0 is allowed: libmicrohttpd then never closes an idle connection. */
+static status_t set_connection_timeout(config *c, const char *value, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_duration(value, &v) != 0) {
+		seterr(err, errlen,
+		       "invalid connection_timeout '%s' (expected a duration, such as 60s)", value);
+		return ST_INVALID;
+	}
+	c->connection_timeout_sec = (uint32_t)v;
+	return ST_OK;
+}
+
+static const struct {
+	const char *name;
+	status_t (*set)(config *c, const char *value, char *err, size_t errlen);
+} keys[] = {
+	{"listen", set_listen},
+	{"data", set_data},
+	{"log_level", set_log_level},
+	{"delete_enabled", set_delete_enabled},
+	{"max_manifest_size", set_max_manifest_size},
+	{"upload_ttl", set_upload_ttl},
+	{"threads", set_threads},
+	{"max_connections", set_max_connections},
+	{"connection_timeout", set_connection_timeout},
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* Index of key in `keys`, or -1. */
+static int key_find(const char *key)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(key, keys[i].name) == 0)
+			return (int)i;
+	return -1;
+}
+
+void config_defaults(config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->listen, sizeof(c->listen), "%s", CONFIG_DEFAULT_LISTEN);
+	snprintf(c->data, sizeof(c->data), "%s", CONFIG_DEFAULT_DATA);
+	c->log_level = LOG_INFO;
+	c->delete_enabled = true;
+	c->max_manifest_bytes = CONFIG_DEFAULT_MAX_MANIFEST_BYTES;
+	c->upload_ttl_sec = CONFIG_DEFAULT_UPLOAD_TTL_SEC;
+	c->threads = CONFIG_DEFAULT_THREADS;
+	c->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
+	c->connection_timeout_sec = CONFIG_DEFAULT_CONNECTION_TIMEOUT_SEC;
+}
+
+status_t config_set(config *c, const char *key, const char *value, char *err, size_t errlen)
+{
+	int k;
+
+	if (c == NULL || key == NULL || value == NULL) {
+		seterr(err, errlen, "missing key or value");
+		return ST_INVALID;
+	}
+	if ((k = key_find(key)) < 0) {
+		seterr(err, errlen, "unknown key '%s'", key);
+		return ST_INVALID;
+	}
+	return keys[k].set(c, value, err, errlen);
+}
+
+static int is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+/*
+ * Splits one line (modified in place) into *key and *value, both pointing
+ * into it; *key is NULL for a blank or comment line. Returns NULL, or a
+ * static message for a malformed line.
+ */
+static const char *line_split(char *line, char **key, char **value)
+{
+	char *p = line, *end;
+
+	*key = *value = NULL;
+	while (is_blank(*p))
+		p++;
+	if (*p == '\0' || *p == '#')
+		return NULL;
+	if (*p == '=')
+		return "missing key before '='";
+	*key = p;
+	while (*p && !is_blank(*p) && *p != '=' && *p != '#')
+		p++;
+	end = p;
+	while (is_blank(*p))
+		p++;
+	if (*p != '=')
+		return "missing '=' after the key";
+	*end = '\0';
+	p++;
+	while (is_blank(*p))
+		p++;
+	if (*p == '"') {
+		/* A quoted value runs to the next quote; there are no escapes. */
+		*value = ++p;
+		if ((end = strchr(p, '"')) == NULL)
+			return "unterminated quoted value";
+		*end = '\0';
+		for (p = end + 1; is_blank(*p); p++)
+			;
+		if (*p != '\0' && *p != '#')
+			return "unexpected text after the closing quote";
+		return NULL;
+	}
+	*value = p;
+	end = strchr(p, '#');
+	if (end == NULL)
+		end = p + strlen(p);
+	while (end > p && is_blank(end[-1]))
+		end--;
+	*end = '\0';
+	return NULL;
+}
+
+status_t config_load(config *c, const char *path, char *err, size_t errlen)
+{
+	unsigned first_line[NKEYS] = {0};
+	char *line = NULL, *key, *value, msg[512];
+	size_t cap = 0;
+	unsigned lineno = 0;
+	ssize_t n;
+	FILE *f = NULL;
+	status_t st = ST_OK;
+	const char *bad;
+	int k;
+
+	if (c == NULL || path == NULL) {
+		seterr(err, errlen, "missing config or path");
+		return ST_INVALID;
+	}
+	if ((f = fopen(path, "r")) == NULL) {
+		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		return ST_NOT_FOUND;
+	}
+	for (;;) {
+		errno = 0;
+		if ((n = getline(&line, &cap, f)) < 0)
+			break;
+		lineno++;
+		if (strlen(line) != (size_t)n) {
+			seterr(err, errlen, "%s:%u: NUL byte in line", path, lineno);
+			st = ST_INVALID;
+			goto done;
+		}
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		if ((bad = line_split(line, &key, &value)) != NULL) {
+			seterr(err, errlen, "%s:%u: %s", path, lineno, bad);
+			st = ST_INVALID;
+			goto done;
+		}
+		if (key == NULL)
+			continue;
+		if ((k = key_find(key)) < 0) {
+			seterr(err, errlen, "%s:%u: unknown key '%s'", path, lineno, key);
+			st = ST_INVALID;
+			goto done;
+		}
+		if (first_line[k] != 0) {
+			seterr(err, errlen, "%s:%u: '%s' repeated (first set on line %u)", path,
+			       lineno, key, first_line[k]);
+			st = ST_INVALID;
+			goto done;
+		}
+		first_line[k] = lineno;
+		if (keys[k].set(c, value, msg, sizeof(msg)) != ST_OK) {
+			seterr(err, errlen, "%s:%u: %s", path, lineno, msg);
+			st = ST_INVALID;
+			goto done;
+		}
+	}
+	/* getline also returns -1 on a read or allocation error. */
+	if (!feof(f)) {
+		st = errno == ENOMEM ? ST_NOMEM : ST_IO;
+		seterr(err, errlen, "%s: %s", path, strerror(errno ? errno : EIO));
+	}
+done:
+	free(line);
+	fclose(f);
+	return st;
+}
+
+/* Host names and IPv4 addresses: letters, digits, '.', '-', '_'. */
+static int is_host_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '.' || ch == '-' || ch == '_';
+}
+
+status_t config_listen_split(const char *listen, char *host, size_t hostlen, uint16_t *out_port)
+{
+	const char *h, *hend, *p;
+	uint64_t port;
+	size_t n;
+
+	if (listen == NULL || out_port == NULL)
+		return ST_INVALID;
+	if (listen[0] == '[') {
+		/* [v6]:PORT, with an optional %zone after the address. */
+		h = listen + 1;
+		if ((hend = strchr(h, ']')) == NULL || hend == h || hend[1] != ':')
+			return ST_INVALID;
+		for (p = h; p < hend; p++)
+			if (!is_host_char(*p) && *p != ':' && *p != '%')
+				return ST_INVALID;
+		if (memchr(h, ':', (size_t)(hend - h)) == NULL)
+			return ST_INVALID;
+		p = hend + 2;
+	} else {
+		/* HOST:PORT or :PORT; an IPv6 address needs its brackets. */
+		h = listen;
+		if ((hend = strchr(h, ':')) == NULL)
+			return ST_INVALID;
+		for (p = h; p < hend; p++)
+			if (!is_host_char(*p))
+				return ST_INVALID;
+		p = hend + 1;
+	}
+	/* Port 0 asks the kernel for a free port (the integration tests do). */
+	if (parse_uint(p, 65535, &port) != 0)
+		return ST_INVALID;
+	n = (size_t)(hend - h);
+	if (host != NULL) {
+		if (n >= hostlen)
+			return ST_INVALID;
+		memcpy(host, h, n);
+		host[n] = '\0';
+	}
+	*out_port = (uint16_t)port;
+	return ST_OK;
+}

@@ -1,0 +1,334 @@
+/*
+ * http.c - the libmicrohttpd daemon and the life of a request.
+ *
+ * libmicrohttpd runs a pool of worker threads, each with its own epoll loop.
+ * Per-request state is a `request` in the connection's context, freed in the
+ * request-completed callback whatever happened. Each worker thread opens
+ * its own SQLite connection on first use (a pthread key closes it when the
+ * thread ends), so statements are prepared once per thread and no lock is
+ * shared between requests but SQLite's own.
+ */
+#include "server.h"
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+
+/* Bytes of request data MHD hands us at a time is bounded by this buffer. */
+#define HTTP_CONN_MEMORY (256 * 1024)
+#define SWEEP_INTERVAL_SEC 60
+
+static http_method method_parse(const char *m)
+{
+	static const struct {
+		const char *name;
+		http_method m;
+	} methods[] = {
+		{"GET", M_GET},	  {"HEAD", M_HEAD},	  {"PUT", M_PUT},
+		{"POST", M_POST}, {"PATCH", M_PATCH}, {"DELETE", M_DELETE},
+	};
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(m, methods[i].name) == 0)
+			return methods[i].m;
+	return 0;
+}
+
+const char *request_header(request *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *request_arg(request *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+status_t request_buffer(request *r, const char *buf, size_t len)
+{
+	if (len > r->body_max - r->body_len)
+		return ST_TOO_LARGE;
+	if (r->body_len + len > r->body_cap) {
+		size_t cap = r->body_cap ? r->body_cap : 4096;
+		while (cap < r->body_len + len)
+			cap *= 2;
+		if (cap > r->body_max)
+			cap = r->body_max;
+		char *p = realloc(r->body, cap);
+		if (p == NULL)
+			return ST_NOMEM;
+		r->body = p;
+		r->body_cap = cap;
+	}
+	memcpy(r->body + r->body_len, buf, len);
+	r->body_len += len;
+	return ST_OK;
+}
+
+status_t server_meta(server *srv, meta **out)
+{
+	meta *m = pthread_getspecific(srv->meta_key);
+	status_t st;
+
+	if (m == NULL) {
+		if ((st = meta_open(&m, srv->db_path)) != ST_OK) {
+			log_error("cannot open metadata database %s", srv->db_path);
+			*out = NULL;
+			return st;
+		}
+		pthread_setspecific(srv->meta_key, m);
+	}
+	*out = m;
+	return ST_OK;
+}
+
+static void meta_key_destroy(void *p)
+{
+	meta_close(p);
+}
+
+/* Decides how the request's body is framed, from its headers. */
+static void read_framing(request *r)
+{
+	const char *cl = request_header(r, "Content-Length");
+	const char *te = request_header(r, "Transfer-Encoding");
+	const char *ex = request_header(r, "Expect");
+
+	r->content_length = -1;
+	if (cl != NULL) {
+		char *end;
+		errno = 0;
+		long long v = strtoll(cl, &end, 10);
+		if (errno == 0 && *end == '\0' && end != cl && v >= 0)
+			r->content_length = v;
+	}
+	r->has_body = r->content_length > 0 || (te != NULL && strcasestr(te, "chunked") != NULL);
+	r->expect_continue = ex != NULL && strcasecmp(ex, "100-continue") == 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	server *srv = cls;
+	request *r = *con_cls;
+	status_t st;
+
+	if (r == NULL) {
+		if ((r = calloc(1, sizeof(*r))) == NULL)
+			return MHD_NO;
+		*con_cls = r;
+		r->srv = srv;
+		r->conn = conn;
+		r->method = method_parse(method);
+		read_framing(r);
+		if (r->method == 0)
+			st = ST_METHOD_NOT_ALLOWED;
+		else
+			st = routes_match(r, url);
+		if (st == ST_OK)
+			st = server_meta(srv, &r->db);
+		if (st == ST_OK && r->route->begin)
+			st = r->route->begin(r);
+		r->started = true;
+		if (st != ST_OK) {
+			r->err = st;
+			/* No body coming, or the client waits for our go: answer now. */
+			if (!r->has_body || r->expect_continue)
+				return reply_error(r, r->err, r->detail);
+		}
+		return MHD_YES;
+	}
+
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0; /* always consume what we were given */
+		if (r->err != ST_OK)
+			return MHD_YES; /* draining after an error */
+		if (r->route->data == NULL)
+			return MHD_YES; /* a body where none belongs: ignore it */
+		if ((st = r->route->data(r, upload_data, n)) != ST_OK)
+			r->err = st;
+		return MHD_YES;
+	}
+
+	if (r->err != ST_OK)
+		return reply_error(r, r->err, r->detail);
+	return r->route->finish(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	request *r = *con_cls;
+
+	if (r == NULL)
+		return;
+	uploads_request_done(r);
+	free(r->body);
+	free(r);
+	*con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = '\0';
+	log_debug("mhd: %s", buf);
+}
+
+/* Resolves c->listen into a socket address. */
+static status_t resolve_listen(const config *c, struct sockaddr_storage *out, socklen_t *outlen)
+{
+	char host[256];
+	uint16_t port;
+	struct addrinfo hints = {0}, *res = NULL;
+	char portstr[8];
+
+	if (config_listen_split(c->listen, host, sizeof(host), &port) != ST_OK)
+		return ST_INVALID;
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if (getaddrinfo(host[0] ? host : NULL, portstr, &hints, &res) != 0 || res == NULL)
+		return ST_INVALID;
+	memcpy(out, res->ai_addr, res->ai_addrlen);
+	*outlen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return ST_OK;
+}
+
+static void *sweeper_main(void *arg)
+{
+	server *srv = arg;
+	meta *db = NULL;
+	struct timespec until;
+
+	if (meta_open(&db, srv->db_path) != ST_OK)
+		return NULL;
+	pthread_mutex_lock(&srv->stop_mu);
+	while (!srv->stopping) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += SWEEP_INTERVAL_SEC;
+		pthread_cond_timedwait(&srv->stop_cv, &srv->stop_mu, &until);
+		if (srv->stopping)
+			break;
+		pthread_mutex_unlock(&srv->stop_mu);
+		sessions_expire(srv->ups, srv->bs, db, time(NULL) - (time_t)srv->cfg.upload_ttl_sec);
+		pthread_mutex_lock(&srv->stop_mu);
+	}
+	pthread_mutex_unlock(&srv->stop_mu);
+	meta_close(db);
+	return NULL;
+}
+
+status_t server_start(server **out, const config *cfg)
+{
+	server *srv = calloc(1, sizeof(*srv));
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	const union MHD_DaemonInfo *info;
+	unsigned threads;
+	meta *db = NULL;
+	status_t st;
+
+	*out = NULL;
+	if (srv == NULL)
+		return ST_NOMEM;
+	srv->cfg = *cfg;
+	pthread_key_create(&srv->meta_key, meta_key_destroy);
+	pthread_mutex_init(&srv->stop_mu, NULL);
+	pthread_cond_init(&srv->stop_cv, NULL);
+
+	if (mkdir(cfg->data, 0755) != 0 && errno != EEXIST) {
+		log_error("cannot create data folder %s: %s", cfg->data, strerror(errno));
+		st = ST_IO;
+		goto fail;
+	}
+	snprintf(srv->db_path, sizeof(srv->db_path), "%s/registry.db", cfg->data);
+	if ((st = blobstore_open(&srv->bs, cfg->data)) != ST_OK) {
+		log_error("cannot open blob store in %s", cfg->data);
+		goto fail;
+	}
+	if ((st = meta_open(&db, srv->db_path)) != ST_OK) {
+		log_error("cannot open metadata database %s", srv->db_path);
+		goto fail;
+	}
+	if ((st = sessions_new(&srv->ups)) != ST_OK)
+		goto fail;
+	/* Leftovers of a crash: upload files without a session row now, idle
+	 * sessions by the usual rule. */
+	sessions_expire(srv->ups, srv->bs, db, time(NULL) - (time_t)cfg->upload_ttl_sec);
+	meta_close(db);
+	db = NULL;
+
+	if ((st = resolve_listen(cfg, &addr, &addrlen)) != ST_OK) {
+		log_error("cannot resolve listen address %s", cfg->listen);
+		goto fail;
+	}
+	threads = cfg->threads ? cfg->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	if (threads < 1)
+		threads = 1;
+	srv->daemon = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+			(addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+		0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+		MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)cfg->connection_timeout_sec, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+		(unsigned)1024, MHD_OPTION_END);
+	if (srv->daemon == NULL) {
+		log_error("cannot listen on %s (address in use or not available)", cfg->listen);
+		st = ST_EXISTS;
+		goto fail;
+	}
+	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = info ? info->port : 0;
+	if (pthread_create(&srv->sweeper, NULL, sweeper_main, srv) == 0)
+		srv->sweeper_started = 1;
+	log_info("listening on %s (port %u), data in %s, %u threads", cfg->listen, srv->port,
+		 cfg->data, threads);
+	*out = srv;
+	return ST_OK;
+fail:
+	meta_close(db);
+	server_stop(srv);
+	return st;
+}
+
+void server_stop(server *srv)
+{
+	meta *m;
+
+	if (srv == NULL)
+		return;
+	pthread_mutex_lock(&srv->stop_mu);
+	srv->stopping = 1;
+	pthread_cond_broadcast(&srv->stop_cv);
+	pthread_mutex_unlock(&srv->stop_mu);
+	if (srv->sweeper_started)
+		pthread_join(srv->sweeper, NULL);
+	if (srv->daemon)
+		MHD_stop_daemon(srv->daemon);
+	/* The main thread may have opened one too. */
+	if ((m = pthread_getspecific(srv->meta_key)) != NULL) {
+		meta_close(m);
+		pthread_setspecific(srv->meta_key, NULL);
+	}
+	pthread_key_delete(srv->meta_key);
+	sessions_free(srv->ups);
+	blobstore_close(srv->bs);
+	pthread_mutex_destroy(&srv->stop_mu);
+	pthread_cond_destroy(&srv->stop_cv);
+	free(srv);
+}

@@ -1,0 +1,121 @@
+/*
+ * main.c - the command line: `registry serve`, `registry version`,
+ * `registry --help`.
+ *
+ * Configuration comes from built-in defaults, then the file given with -c,
+ * then flags. Errors in it stop start-up with "FILE:LINE: message" and exit
+ * status 2. The server runs until SIGINT or SIGTERM.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/log.h"
+#include "config.h"
+#include "server.h"
+
+#ifndef REGISTRY_VERSION
+#define REGISTRY_VERSION "unknown"
+#endif
+
+#define EXIT_USAGE 2
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: registry serve [-c FILE] [--listen ADDR] [--data DIR]\n"
+		   "       registry version\n"
+		   "       registry --help\n"
+		   "\n"
+		   "serve      run the registry (OCI distribution API) until SIGINT/SIGTERM\n"
+		   "  -c, --config FILE   configuration file (see registry.conf)\n"
+		   "  -l, --listen ADDR   address to listen on, HOST:PORT (default %s)\n"
+		   "  -d, --data DIR      data folder for blobs and metadata (default %s)\n"
+		   "version    print the version\n",
+		CONFIG_DEFAULT_LISTEN, CONFIG_DEFAULT_DATA);
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	const char *file = NULL, *listen = NULL, *data = NULL;
+	char err[512];
+	config cfg;
+	server *srv = NULL;
+	sigset_t set;
+	int sig;
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		const char **dst = NULL;
+		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0)
+			dst = &file;
+		else if (strcmp(a, "-l") == 0 || strcmp(a, "--listen") == 0)
+			dst = &listen;
+		else if (strcmp(a, "-d") == 0 || strcmp(a, "--data") == 0)
+			dst = &data;
+		else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "registry serve: unknown argument '%s'\n", a);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		if (i + 1 >= argc) {
+			fprintf(stderr, "registry serve: %s needs a value\n", a);
+			return EXIT_USAGE;
+		}
+		*dst = argv[++i];
+	}
+
+	config_defaults(&cfg);
+	if (file != NULL && config_load(&cfg, file, err, sizeof(err)) != ST_OK) {
+		fprintf(stderr, "%s\n", err);
+		return EXIT_USAGE;
+	}
+	if (listen != NULL && config_set(&cfg, "listen", listen, err, sizeof(err)) != ST_OK) {
+		fprintf(stderr, "--listen: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (data != NULL && config_set(&cfg, "data", data, err, sizeof(err)) != ST_OK) {
+		fprintf(stderr, "--data: %s\n", err);
+		return EXIT_USAGE;
+	}
+	log_set_level(cfg.log_level);
+
+	/* Threads inherit this mask, so only sigwait below sees the signals. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (server_start(&srv, &cfg) != ST_OK)
+		return 1;
+	sigwait(&set, &sig);
+	log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	server_stop(srv);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "serve") == 0)
+		return cmd_serve(argc - 2, argv + 2);
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("registry %s\n", REGISTRY_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "registry: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,129 @@
+/*
+ * reply.c - every response leaves through here: the common headers, and the
+ * one mapping from a status to an HTTP status, an OCI error code and the
+ * spec's error body {"errors":[{"code","message","detail"}]}.
+ */
+#include "http.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "../common/log.h"
+
+static const struct {
+	unsigned http;
+	const char *code;
+} map[ST__COUNT] = {
+	[ST_OK] = {200, ""},
+	[ST_NOT_FOUND] = {404, "NOT_FOUND"},
+	[ST_EXISTS] = {409, "CONFLICT"},
+	[ST_INVALID] = {400, "INVALID"},
+	[ST_TOO_LARGE] = {413, "SIZE_INVALID"},
+	[ST_RANGE] = {416, "BLOB_UPLOAD_INVALID"},
+	[ST_IO] = {500, "UNKNOWN"},
+	[ST_NO_SPACE] = {507, "UNKNOWN"},
+	[ST_NOMEM] = {503, "UNKNOWN"},
+	[ST_UNSUPPORTED] = {415, "UNSUPPORTED"},
+	[ST_DIGEST_MISMATCH] = {400, "DIGEST_INVALID"},
+	[ST_BUSY] = {409, "BLOB_UPLOAD_INVALID"},
+	[ST_BLOB_UNKNOWN] = {404, "BLOB_UNKNOWN"},
+	[ST_BLOB_UPLOAD_UNKNOWN] = {404, "BLOB_UPLOAD_UNKNOWN"},
+	[ST_BLOB_UPLOAD_INVALID] = {400, "BLOB_UPLOAD_INVALID"},
+	[ST_DIGEST_INVALID] = {400, "DIGEST_INVALID"},
+	[ST_MANIFEST_UNKNOWN] = {404, "MANIFEST_UNKNOWN"},
+	[ST_MANIFEST_INVALID] = {400, "MANIFEST_INVALID"},
+	[ST_MANIFEST_BLOB_UNKNOWN] = {400, "MANIFEST_BLOB_UNKNOWN"},
+	[ST_NAME_INVALID] = {400, "NAME_INVALID"},
+	[ST_NAME_UNKNOWN] = {404, "NAME_UNKNOWN"},
+	[ST_TAG_INVALID] = {400, "TAG_INVALID"},
+	[ST_SIZE_INVALID] = {400, "SIZE_INVALID"},
+	[ST_UNAUTHORIZED] = {401, "UNAUTHORIZED"},
+	[ST_DENIED] = {403, "DENIED"},
+	[ST_TOO_MANY_REQUESTS] = {429, "TOOMANYREQUESTS"},
+	[ST_METHOD_NOT_ALLOWED] = {405, "UNSUPPORTED"},
+	[ST_NOT_ROUTE] = {404, "NOT_FOUND"},
+	[ST_INTERNAL] = {500, "UNKNOWN"},
+};
+
+unsigned reply_http_status(status_t st)
+{
+	if ((unsigned)st >= ST__COUNT || map[st].http == 0)
+		return 500;
+	return map[st].http;
+}
+
+const char *reply_oci_code(status_t st)
+{
+	if ((unsigned)st >= ST__COUNT || map[st].code == NULL)
+		return "UNKNOWN";
+	return map[st].code;
+}
+
+struct MHD_Response *reply_empty(void)
+{
+	return MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+}
+
+struct MHD_Response *reply_buffer(char *buf, size_t len)
+{
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL)
+		free(buf);
+	return resp;
+}
+
+void reply_header(struct MHD_Response *resp, const char *name, const char *fmt, ...)
+{
+	char val[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(val, sizeof(val), fmt, ap);
+	va_end(ap);
+	MHD_add_response_header(resp, name, val);
+}
+
+enum MHD_Result reply_send(request *r, struct MHD_Response *resp, unsigned status)
+{
+	enum MHD_Result ret;
+
+	if (resp == NULL)
+		return MHD_NO; /* out of memory: drop the connection */
+	MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
+	ret = MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+enum MHD_Result reply_error(request *r, status_t st, const char *detail)
+{
+	struct MHD_Response *resp;
+	json_t *root;
+	char *body;
+	unsigned status = reply_http_status(st);
+
+	if (detail == NULL || detail[0] == '\0')
+		detail = NULL;
+	root = json_pack("{s:[{s:s,s:s,s:s?}]}", "errors", "code", reply_oci_code(st), "message",
+			 status_str(st), "detail", detail);
+	body = root ? json_dumps(root, JSON_COMPACT) : NULL;
+	json_decref(root);
+	if (body == NULL)
+		return MHD_NO;
+	if (status >= 500)
+		log_error("%s /v2/%s: %d %s%s%s", r->route ? "request" : "request", r->name, status,
+			  status_str(st), detail ? ": " : "", detail ? detail : "");
+	resp = reply_buffer(body, strlen(body));
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	if (st == ST_RANGE && r->err_range)
+		MHD_add_response_header(resp, "Range", r->err_range);
+	return reply_send(r, resp, status);
+}

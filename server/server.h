@@ -1,0 +1,45 @@
+/*
+ * server.h - the running registry: configuration, storage handles, the HTTP
+ * daemon and the upload session table. One per process.
+ */
+#ifndef SERVER_H
+#define SERVER_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "../storage/blobstore.h"
+#include "../storage/meta.h"
+#include "config.h"
+#include "http.h"
+#include "sessions.h"
+
+struct server {
+	config cfg;
+	blobstore *bs;
+	sessions *ups;
+	struct MHD_Daemon *daemon;
+	pthread_key_t meta_key; /* each worker thread's meta connection */
+	char db_path[CONFIG_PATH_MAX + 32];
+	uint16_t port; /* the bound port (useful with port 0) */
+	pthread_t sweeper;
+	int sweeper_started;
+	pthread_mutex_t stop_mu;
+	pthread_cond_t stop_cv;
+	int stopping;
+};
+
+/*
+ * Opens storage under cfg->data and starts listening. ST_OK with *out
+ * (stop with server_stop); ST_IO (storage), ST_INVALID (listen address),
+ * ST_EXISTS (address in use or cannot bind). Logs the reason.
+ */
+status_t server_start(server **out, const config *cfg);
+
+/* Stops accepting, finishes in-flight requests, frees everything. NULL ok. */
+void server_stop(server *srv);
+
+/* This thread's metadata connection, opened on first use. ST_OK or ST_IO. */
+status_t server_meta(server *srv, meta **out);
+
+#endif

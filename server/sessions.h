@@ -1,0 +1,69 @@
+/*
+ * sessions.h - the table of upload sessions in progress, in memory.
+ *
+ * A session lives in three places: a row in the metadata (so it survives a
+ * restart and can be listed and expired), a file in the blob store, and here:
+ * the open file and the running hash, so a PATCH never re-reads what earlier
+ * requests wrote. After a restart a session is rebuilt on first use from the
+ * row and the file (one re-hash). A session is checked out by one request at
+ * a time; a second concurrent request on it gets ST_BUSY.
+ */
+#ifndef SESSIONS_H
+#define SESSIONS_H
+
+#include <time.h>
+
+#include "../storage/blobstore.h"
+#include "../storage/meta.h"
+
+typedef struct sessions sessions;
+
+typedef struct upload_session {
+	char id[BLOBSTORE_ID_MAX + 1];
+	char repo[META_NAME_MAX];
+	blob_upload *up; /* owned */
+	time_t touched;
+	int busy;
+	struct upload_session *next;
+} upload_session;
+
+/* ST_OK with *out, or ST_NOMEM. Free with sessions_free. */
+status_t sessions_new(sessions **out);
+/* Frees every session's memory; their files and rows stay. NULL ok. */
+void sessions_free(sessions *ss);
+
+/* Writes a new random session id (36 chars, UUID form) into out. ST_OK or ST_IO. */
+status_t sessions_make_id(char out[BLOBSTORE_ID_MAX + 1]);
+
+/*
+ * Starts a new session for repo: a metadata row, an upload file and the
+ * table entry, checked out to the caller. ST_OK with *out; ST_NO_SPACE,
+ * ST_IO, ST_NOMEM (nothing left behind).
+ */
+status_t sessions_create(sessions *ss, blobstore *bs, meta *db, const char *repo,
+			 digest_alg alg, upload_session **out);
+
+/*
+ * Checks out session id of repo. ST_OK with *out; ST_BLOB_UPLOAD_UNKNOWN if
+ * there is no such session in repo; ST_BUSY if another request has it;
+ * ST_IO.
+ */
+status_t sessions_checkout(sessions *ss, blobstore *bs, meta *db, const char *id,
+			   const char *repo, upload_session **out);
+
+/* Returns a checked-out session to the table. */
+void sessions_checkin(sessions *ss, upload_session *s);
+
+/*
+ * Ends a checked-out session: removes the entry, the row and (if still
+ * there) the upload file. s is freed.
+ */
+void sessions_end(sessions *ss, blobstore *bs, meta *db, upload_session *s);
+
+/*
+ * Removes sessions idle since before `before`: table entries, rows and files,
+ * and upload files with no row (left by a crash). Returns how many.
+ */
+int sessions_expire(sessions *ss, blobstore *bs, meta *db, time_t before);
+
+#endif
