@@ -22,7 +22,7 @@
 
 /* Writes a message into err, if the caller gave room for one. */
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -74,8 +74,8 @@ static int parse_uint(const char *s, uint64_t max, uint64_t *out)
 /* "4M" -> bytes; K, M, G are powers of 1024, either case. */
 static int parse_size(const char *s, uint64_t *out)
 {
-	static const uint64_t mult[] = {1024, 1024, 1024 * 1024, 1024 * 1024,
-					1024 * 1024 * 1024, 1024 * 1024 * 1024};
+	static const uint64_t mult[] = {
+	    1024, 1024, 1024 * 1024, 1024 * 1024, 1024 * 1024 * 1024, 1024 * 1024 * 1024};
 	return parse_scaled(s, "kKmMgG", mult, INT64_MAX, out);
 }
 
@@ -108,9 +108,10 @@ static status_t set_listen(config *c, const char *value, char *err, size_t errle
 	uint16_t port;
 
 	if (config_listen_split(value, NULL, 0, &port) != ST_OK) {
-		seterr(err, errlen,
-		       "invalid listen '%s' (expected HOST:PORT, [IPV6]:PORT or :PORT, port 0-65535)",
-		       value);
+		seterr(
+		    err, errlen,
+		    "invalid listen '%s' (expected HOST:PORT, [IPV6]:PORT or :PORT, port 0-65535)",
+		    value);
 		return ST_INVALID;
 	}
 	return set_string(c->listen, sizeof(c->listen), "listen", value, err, errlen);
@@ -133,7 +134,8 @@ static status_t set_log_level(config *c, const char *value, char *err, size_t er
 
 static status_t set_delete_enabled(config *c, const char *value, char *err, size_t errlen)
 {
-	static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
+	static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no",
+									       "off"};
 
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 		if (strcmp(value, yes[i]) == 0) {
@@ -145,8 +147,8 @@ static status_t set_delete_enabled(config *c, const char *value, char *err, size
 			return ST_OK;
 		}
 	}
-	seterr(err, errlen, "invalid delete_enabled '%s' (expected true, false, yes, no, on or off)",
-	       value);
+	seterr(err, errlen,
+	       "invalid delete_enabled '%s' (expected true, false, yes, no, on or off)", value);
 	return ST_INVALID;
 }
 
@@ -195,9 +197,8 @@ static status_t set_max_connections(config *c, const char *value, char *err, siz
 	uint64_t v;
 
 	if (parse_uint(value, MAX_CONNECTIONS_MAX, &v) != 0 || v == 0) {
-		seterr(err, errlen,
-		       "invalid max_connections '%s' (expected a number from 1 to %d)", value,
-		       MAX_CONNECTIONS_MAX);
+		seterr(err, errlen, "invalid max_connections '%s' (expected a number from 1 to %d)",
+		       value, MAX_CONNECTIONS_MAX);
 		return ST_INVALID;
 	}
 	c->max_connections = (uint32_t)v;
@@ -222,15 +223,15 @@ static const struct {
 	const char *name;
 	status_t (*set)(config *c, const char *value, char *err, size_t errlen);
 } keys[] = {
-	{"listen", set_listen},
-	{"data", set_data},
-	{"log_level", set_log_level},
-	{"delete_enabled", set_delete_enabled},
-	{"max_manifest_size", set_max_manifest_size},
-	{"upload_ttl", set_upload_ttl},
-	{"threads", set_threads},
-	{"max_connections", set_max_connections},
-	{"connection_timeout", set_connection_timeout},
+    {"listen", set_listen},
+    {"data", set_data},
+    {"log_level", set_log_level},
+    {"delete_enabled", set_delete_enabled},
+    {"max_manifest_size", set_max_manifest_size},
+    {"upload_ttl", set_upload_ttl},
+    {"threads", set_threads},
+    {"max_connections", set_max_connections},
+    {"connection_timeout", set_connection_timeout},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

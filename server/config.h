@@ -3,10 +3,11 @@
  * file, then command-line flags.
  *
  * File format (registry.conf): one `key = value` per line; `#` starts a
- * comment; blank lines ignored; values may be quoted with "..."; sizes
- * accept K, M, G suffixes (powers of 1024); durations accept s, m, h, d.
- * An unknown key, a bad value or a repeated key is an error reported as
- * "FILE:LINE: message".
+ * comment (outside quotes); blank lines ignored; values may be quoted with
+ * "..." (no escapes: a quoted value runs to the next quote); sizes accept
+ * K, M, G suffixes (powers of 1024); durations accept s, m, h, d (a bare
+ * number is seconds). An unknown key, a bad value, a repeated key or a line
+ * without '=' is an error reported as "FILE:LINE: message".
  */
 #ifndef CONFIG_H
 #define CONFIG_H
@@ -45,7 +46,8 @@ void config_defaults(config *c);
 
 /*
  * Reads the file at path over c. ST_OK; ST_NOT_FOUND if it cannot be
- * opened; ST_INVALID for a bad line. On failure err (of errlen bytes) holds
+ * opened; ST_INVALID for a bad line (or a NULL argument); ST_IO (ST_NOMEM)
+ * if reading fails. On failure err (of errlen bytes; may be NULL) holds
  * "PATH:LINE: message" (or "PATH: reason"); c may be partly updated.
  */
 status_t config_load(config *c, const char *path, char *err, size_t errlen);
@@ -57,7 +59,10 @@ status_t config_load(config *c, const char *path, char *err, size_t errlen);
 status_t config_set(config *c, const char *key, const char *value, char *err, size_t errlen);
 
 /*
- * Splits c->listen into host (empty = any) and port. ST_OK or ST_INVALID.
+ * Splits c->listen into host (empty = any; brackets of an IPv6 address
+ * removed) and port (0-65535; 0 = any free port, which the server then
+ * logs). ST_OK, or ST_INVALID, also when the host
+ * does not fit in hostlen bytes. host may be NULL to only check listen.
  */
 status_t config_listen_split(const char *listen, char *host, size_t hostlen, uint16_t *out_port);
 

@@ -118,6 +118,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
 	server *srv = cls;
 	request *r = *con_cls;
+	enum MHD_Result ret;
 	status_t st;
 
 	if (r == NULL) {
@@ -140,8 +141,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (st != ST_OK) {
 			r->err = st;
 			/* No body coming, or the client waits for our go: answer now. */
-			if (!r->has_body || r->expect_continue)
-				return reply_error(r, r->err, r->detail);
+			if (!r->has_body || r->expect_continue) {
+				ret = reply_error(r, r->err, r->detail);
+				uploads_request_done(r);
+				return ret;
+			}
 		}
 		return MHD_YES;
 	}
@@ -158,9 +162,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 
-	if (r->err != ST_OK)
-		return reply_error(r, r->err, r->detail);
-	return r->route->finish(r);
+	ret = r->err != ST_OK ? reply_error(r, r->err, r->detail) : r->route->finish(r);
+	/* The reply leaves only after we return, but once it has, the client may
+	 * use the upload session from another connection before the completed
+	 * callback runs: release it now. */
+	uploads_request_done(r);
+	return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

@@ -49,16 +49,23 @@ typedef struct {
 /*
  * Parses body (len bytes) pushed with Content-Type content_type (NULL or ""
  * when absent). The media type is the Content-Type if given, else the
- * body's mediaType; when both exist they must agree. ST_OK with *out
- * filled (release with manifest_info_free); ST_MANIFEST_INVALID for
- * malformed JSON, a missing or mistyped field, a bad descriptor digest or
- * size, too deep nesting, or schema 1; ST_UNSUPPORTED for a media type that
- * is not a manifest. On failure err (errlen bytes) says what is wrong.
+ * body's mediaType; when both exist they must agree. Parameters
+ * ("; charset=...") are ignored, and "application/json" counts as absent.
+ * With neither, "manifests" means an OCI index, "config"/"layers" an OCI
+ * image manifest. ST_OK with *out filled (release with manifest_info_free);
+ * ST_MANIFEST_INVALID for malformed JSON, duplicate keys, a missing or
+ * mistyped field, a bad descriptor digest (an unsupported algorithm too) or
+ * size, nesting deeper than MANIFEST_MAX_DEPTH, disagreeing media types, or
+ * schema 1; ST_UNSUPPORTED for a media type that is not a manifest;
+ * ST_NOMEM; ST_INVALID if out is NULL. Whatever *out held is overwritten,
+ * not freed; on failure it is left zeroed. On failure err (errlen bytes; may
+ * be NULL) says what is wrong.
  */
 status_t manifest_parse(manifest_info *out, const char *body, size_t len, const char *content_type,
 			char *err, size_t errlen);
 
-/* Frees what manifest_parse allocated; NULL is a no-op. */
+/* Frees what manifest_parse allocated and resets those fields, so a second
+ * call is harmless; NULL is a no-op. */
 void manifest_info_free(manifest_info *info);
 
 #endif
