@@ -28,20 +28,23 @@
 typedef struct blobstore blobstore;
 typedef struct blob_upload blob_upload;
 
-/* Longest upload id accepted (ids are made by the caller: [A-Za-z0-9-]). */
+/* Longest upload id accepted (ids are made by the caller: [A-Za-z0-9-]).
+ * Ids starting with "put-" are reserved for blobstore_put's temporary files. */
 #define BLOBSTORE_ID_MAX 64
 
 /*
  * Opens (creating folders as needed) the store under root. Leftover
- * temporary files from a crash are removed. ST_OK with *out (caller frees
- * with blobstore_close), or ST_IO.
+ * temporary files from a crash are removed (one process per root). ST_OK
+ * with *out (caller frees with blobstore_close); ST_INVALID for an empty
+ * root; ST_NOMEM; ST_IO.
  */
 status_t blobstore_open(blobstore **out, const char *root);
 /* NULL is a no-op. */
 void blobstore_close(blobstore *bs);
 
 /* ST_OK with *out_size (may be NULL) if the blob is stored; ST_NOT_FOUND;
- * ST_INVALID for a malformed digest; ST_IO. */
+ * ST_INVALID for a malformed digest (or one of an algorithm we do not
+ * compute); ST_IO. */
 status_t blobstore_stat(blobstore *bs, const char *digest, uint64_t *out_size);
 
 /*
@@ -53,27 +56,31 @@ status_t blobstore_open_read(blobstore *bs, const char *digest, int *out_fd, uin
 /*
  * Stores a whole buffer (a manifest) under its digest, which the caller has
  * computed; writes, fsyncs and renames atomically. Storing a digest that is
- * already present is ST_OK. ST_NO_SPACE, ST_IO.
+ * already present is ST_OK. ST_INVALID for a malformed digest;
+ * ST_DIGEST_MISMATCH if buf does not hash to digest (nothing stored);
+ * ST_NO_SPACE, ST_IO.
  */
 status_t blobstore_put(blobstore *bs, const char *digest, const void *buf, size_t len);
 
 /*
- * Removes a committed blob file. ST_OK, ST_NOT_FOUND, ST_IO. (Garbage
- * collection decides when; the store only does it.)
+ * Removes a committed blob file. ST_OK, ST_NOT_FOUND, ST_INVALID, ST_IO.
+ * (Garbage collection decides when; the store only does it.)
  */
 status_t blobstore_delete(blobstore *bs, const char *digest);
 
 /*
  * Starts an upload with a new, empty file uploads/<id>, hashing with alg.
  * ST_OK with *out (caller frees with blob_upload_free); ST_INVALID for a
- * bad id; ST_EXISTS; ST_NO_SPACE; ST_IO.
+ * bad or reserved id or alg; ST_EXISTS; ST_NO_SPACE; ST_NOMEM; ST_IO. On
+ * failure no file is left behind.
  */
 status_t blobstore_upload_begin(blobstore *bs, const char *id, digest_alg alg, blob_upload **out);
 
 /*
  * Reopens the file of an upload whose in-memory state was lost (restart),
- * re-hashing the bytes already there with alg. ST_OK with *out;
- * ST_NOT_FOUND; ST_IO.
+ * re-hashing the bytes already there with alg (reading through a bounded
+ * buffer). ST_OK with *out; ST_NOT_FOUND; ST_INVALID for a bad id or alg;
+ * ST_NOMEM; ST_IO.
  */
 status_t blobstore_upload_resume(blobstore *bs, const char *id, digest_alg alg, blob_upload **out);
 
@@ -81,7 +88,8 @@ status_t blobstore_upload_resume(blobstore *bs, const char *id, digest_alg alg, 
  * Appends len bytes at the end of the upload and into its running hash.
  * ST_OK; ST_NO_SPACE or ST_IO, after which the upload is poisoned: every
  * later write or commit fails with the same status (the bytes on disk and
- * the hash may disagree), and the caller should remove it.
+ * the hash may disagree), and the caller should remove it. ST_INVALID after
+ * a successful commit.
  */
 status_t blob_upload_write(blob_upload *up, const void *buf, size_t len);
 
@@ -96,8 +104,10 @@ digest_alg blob_upload_alg(const blob_upload *up);
  * running hash), and renames it into blobs/. If the blob already exists the
  * upload file is simply removed. ST_OK (the upload file is gone, and
  * up must still be freed); ST_DIGEST_MISMATCH (nothing stored, the upload
- * file is removed); ST_INVALID for a malformed expected digest;
- * ST_NO_SPACE; ST_IO. *out_size (may be NULL) gets the blob's size.
+ * file is removed); ST_INVALID for a malformed expected digest (the upload
+ * stays usable) or an upload already committed; ST_NO_SPACE; ST_NOMEM;
+ * ST_IO. Any failure but ST_INVALID poisons the upload with its status, as
+ * blob_upload_write does. *out_size (may be NULL) gets the blob's size.
  */
 status_t blobstore_upload_commit(blobstore *bs, blob_upload *up, const char *expected,
 				 uint64_t *out_size);
@@ -105,12 +115,14 @@ status_t blobstore_upload_commit(blobstore *bs, blob_upload *up, const char *exp
 /* Closes the file and frees the state; the file stays. NULL is a no-op. */
 void blob_upload_free(blob_upload *up);
 
-/* Removes the file of upload id. ST_OK, ST_NOT_FOUND, ST_IO. */
+/* Removes the file of upload id. ST_OK, ST_NOT_FOUND, ST_INVALID for a bad id, ST_IO. */
 status_t blobstore_upload_remove(blobstore *bs, const char *id);
 
 /*
  * Calls fn for every upload file not modified since before `before`
- * (fn decides and may call blobstore_upload_remove). ST_OK or ST_IO.
+ * (fn decides and may call blobstore_upload_remove), blobstore_put's
+ * temporary files included; files whose names are not valid ids are none
+ * of the store's and are skipped. ST_OK or ST_IO.
  */
 status_t blobstore_upload_list_stale(blobstore *bs, time_t before,
 				     void (*fn)(void *arg, const char *id), void *arg);

@@ -9,7 +9,9 @@
  * all of it or none. It knows nothing of HTTP or of where blob bytes live.
  *
  * Strings passed in are borrowed; strings in out structs are copied into
- * fixed buffers owned by the caller.
+ * fixed buffers owned by the caller. Callbacks run while a query is live:
+ * they must not call back into the same `meta` (collect, then act).
+ * ST_IO also covers a write lock not obtained within the busy timeout.
  */
 #ifndef META_H
 #define META_H
@@ -53,7 +55,7 @@ status_t meta_repo_list(meta *m, const char *last, int n,
 /* ---- blobs linked to a repository ---- */
 
 /* Records that repo may serve digest (creating repo if needed). Idempotent.
- * ST_OK, ST_NO_SPACE, ST_IO. */
+ * ST_OK, ST_INVALID (a string too long), ST_NO_SPACE, ST_IO. */
 status_t meta_blob_link(meta *m, const char *repo, const char *digest, uint64_t size);
 
 /* ST_OK with *out_size (may be NULL) if repo may serve digest; ST_NOT_FOUND; ST_IO. */
@@ -86,7 +88,8 @@ typedef struct {
  * Records manifest m in repo (creating repo), with the digests it references
  * (layers, config, child manifests) and the tags to point at it, all in one
  * transaction. Re-putting the same digest updates nothing but the tags.
- * ST_OK, ST_NO_SPACE, ST_IO.
+ * ST_OK, ST_INVALID (a string too long for meta_manifest's buffers),
+ * ST_NO_SPACE, ST_IO.
  */
 status_t meta_manifest_put(meta *m, const char *repo, const meta_manifest *man,
 			   const char *const *refs, size_t nrefs, const char *const *tags,
@@ -135,7 +138,8 @@ typedef struct {
 	time_t updated;
 } meta_upload;
 
-/* Records a new upload session. ST_OK, ST_EXISTS, ST_NO_SPACE, ST_IO. */
+/* Records a new upload session. ST_OK, ST_EXISTS, ST_INVALID (id or repo
+ * too long), ST_NO_SPACE, ST_IO. */
 status_t meta_upload_create(meta *m, const char *id, const char *repo, digest_alg alg);
 /* ST_OK with *out, ST_NOT_FOUND, ST_IO. */
 status_t meta_upload_get(meta *m, const char *id, meta_upload *out);

@@ -1,0 +1,734 @@
+/*
+ * test_blobstore.c - the local-disk blob store (storage/blobstore.c).
+ *
+ * Every test gets a fresh store in its own mkdtemp folder (a checked
+ * fixture, so it is removed even when an assertion fails) and asserts exact
+ * status codes and what is, or is not, left on disk. Full-disk behaviour
+ * is tested on a tiny tmpfs when we may mount one, and skipped otherwise;
+ * poisoning after a write error is also tested with RLIMIT_FSIZE, which
+ * needs no privilege.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../storage/blobstore.h"
+
+static char dir[64];
+static blobstore *bs;
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+/* rm -rf path */
+static void tree_remove(const char *path)
+{
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/test-blobstore-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(blobstore_open(&bs, dir), ST_OK);
+}
+
+static void teardown(void)
+{
+	char mnt[96];
+
+	blobstore_close(bs);
+	bs = NULL;
+	/* test_no_space's tmpfs, should it have failed before unmounting. */
+	snprintf(mnt, sizeof(mnt), "%s/small", dir);
+	umount2(mnt, MNT_DETACH);
+	tree_remove(dir);
+}
+
+/* dir/rel exists? */
+static int exists(const char *rel)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, rel);
+	return access(p, F_OK) == 0;
+}
+
+/* Number of entries in dir/uploads, or -1. */
+static int uploads_count(void)
+{
+	char p[512];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(p, sizeof(p), "%s/uploads", dir);
+	if ((d = opendir(p)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void digest_of(char out[DIGEST_MAX], digest_alg alg, const void *buf, size_t len)
+{
+	ck_assert_int_eq(digest_buffer(out, alg, buf, len), ST_OK);
+}
+
+/* Reads a whole stored blob and checks it equals want[len]. */
+static void assert_blob(const char *digest, const void *want, size_t len)
+{
+	uint64_t size = 0;
+	char *got = malloc(len + 1);
+	int fd = -1;
+
+	ck_assert_int_eq(blobstore_open_read(bs, digest, &fd, &size), ST_OK);
+	ck_assert_uint_eq(size, len);
+	ck_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	ck_assert_int_eq(read(fd, got, len + 1), (ssize_t)len);
+	ck_assert(memcmp(got, want, len) == 0);
+	close(fd);
+	free(got);
+}
+
+/* A buffer of n pseudo-random bytes (caller frees). */
+static char *noise(size_t n)
+{
+	char *b = malloc(n);
+	unsigned x = 12345;
+
+	for (size_t i = 0; i < n; i++) {
+		x = x * 1103515245u + 12345u;
+		b[i] = (char)(x >> 16);
+	}
+	return b;
+}
+
+START_TEST(test_commit_right_digest)
+{
+	blob_upload *up = NULL;
+	char d[DIGEST_MAX], rel[256];
+	uint64_t size = 0;
+
+	digest_of(d, DIGEST_SHA256, "hello world", 11);
+	ck_assert_int_eq(blobstore_upload_begin(bs, "u1", DIGEST_SHA256, &up), ST_OK);
+	ck_assert(exists("uploads/u1"));
+	ck_assert_int_eq(blob_upload_alg(up), DIGEST_SHA256);
+	ck_assert_int_eq(blob_upload_write(up, "hello ", 6), ST_OK);
+	ck_assert_int_eq(blob_upload_write(up, "", 0), ST_OK);
+	ck_assert_int_eq(blob_upload_write(up, "world", 5), ST_OK);
+	ck_assert_uint_eq(blob_upload_size(up), 11);
+	ck_assert_int_eq(blobstore_stat(bs, d, NULL), ST_NOT_FOUND);
+	ck_assert_int_eq(blobstore_upload_commit(bs, up, d, &size), ST_OK);
+	ck_assert_uint_eq(size, 11);
+	ck_assert(!exists("uploads/u1"));
+	snprintf(rel, sizeof(rel), "blobs/sha256/%.2s/%s", d + 7, d + 7);
+	ck_assert(exists(rel));
+	ck_assert_int_eq(blobstore_stat(bs, d, &size), ST_OK);
+	ck_assert_uint_eq(size, 11);
+	assert_blob(d, "hello world", 11);
+	/* Done with: further use is misuse, and says so. */
+	ck_assert_int_eq(blob_upload_write(up, "x", 1), ST_INVALID);
+	ck_assert_int_eq(blobstore_upload_commit(bs, up, d, NULL), ST_INVALID);
+	blob_upload_free(up);
+}
+END_TEST
+
+START_TEST(test_commit_existing_blob)
+{
+	blob_upload *up = NULL;
+	char d[DIGEST_MAX];
+	uint64_t size = 0;
+
+	digest_of(d, DIGEST_SHA256, "same", 4);
+	ck_assert_int_eq(blobstore_put(bs, d, "same", 4), ST_OK);
+	ck_assert_int_eq(blobstore_upload_begin(bs, "u1", DIGEST_SHA256, &up), ST_OK);
+	ck_assert_int_eq(blob_upload_write(up, "same", 4), ST_OK);
+	ck_assert_int_eq(blobstore_upload_commit(bs, up, d, &size), ST_OK);
+	ck_assert_uint_eq(size, 4);
+	ck_assert(!exists("uploads/u1"));
+	assert_blob(d, "same", 4);
+	blob_upload_free(up);
+}
+END_TEST
+
+START_TEST(test_commit_wrong_digest)
+{
+	blob_upload *up = NULL;
+	char right[DIGEST_MAX], wrong[DIGEST_MAX];
+
+	digest_of(right, DIGEST_SHA256, "abc", 3);
+	digest_of(wrong, DIGEST_SHA256, "abd", 3);
+	ck_assert_int_eq(blobstore_upload_begin(bs, "u1", DIGEST_SHA256, &up), ST_OK);
+	ck_assert_int_eq(blob_upload_write(up, "abc", 3), ST_OK);
+	ck_assert_int_eq(blobstore_upload_commit(bs, up, wrong, NULL), ST_DIGEST_MISMATCH);
+	ck_assert(!exists("uploads/u1"));
+	ck_assert_int_eq(blobstore_stat(bs, wrong, NULL), ST_NOT_FOUND);
+	ck_assert_int_eq(blobstore_stat(bs, right, NULL), ST_NOT_FOUND);
+	/* Poisoned: the hash is spent and the file gone. */
+	ck_assert_int_eq(blob_upload_write(up, "x", 1), ST_DIGEST_MISMATCH);
+	ck_assert_int_eq(blobstore_upload_commit(bs, up, right, NULL), ST_DIGEST_MISMATCH);
+	blob_upload_free(up);
+	ck_assert_int_eq(uploads_count(), 0);
+}
+END_TEST
+
+START_TEST(test_commit_malformed_digest_keeps_upload)
+{
+	blob_upload *up = NULL;
+	char d[DIGEST_MAX];
+
+	digest_of(d, DIGEST_SHA256, "abcdef", 6);
+	ck_assert_int_eq(blobstore_upload_begin(bs, "u1", DIGEST_SHA256, &up), ST_OK);
+	ck_assert_int_eq(blob_upload_write(up, "abc", 3), ST_OK);
+	ck_assert_int_eq(blobstore_upload_commit(bs, up, "sha256:zz", NULL), ST_INVALID);
+	ck_assert_int_eq(blobstore_upload_commit(bs, up, "../../x", NULL), ST_INVALID);
+	ck_assert_int_eq(blobstore_upload_commit(bs, up, NULL, NULL), ST_INVALID);
+	ck_assert(exists("uploads/u1"));
+	ck_assert_int_eq(blob_upload_write(up, "def", 3), ST_OK);
+	ck_assert_int_eq(blobstore_upload_commit(bs, up, d, NULL), ST_OK);
+	blob_upload_free(up);
+	assert_blob(d, "abcdef", 6);
+}
+END_TEST
+
+START_TEST(test_sha512)
+{
+	blob_upload *up = NULL;
+	char d[DIGEST_MAX], rel[256];
+	uint64_t size = 0;
+
+	digest_of(d, DIGEST_SHA512, "five!", 5);
+	ck_assert_int_eq(blobstore_upload_begin(bs, "u512", DIGEST_SHA512, &up), ST_OK);
+	ck_assert_int_eq(blob_upload_alg(up), DIGEST_SHA512);
+	ck_assert_int_eq(blob_upload_write(up, "five!", 5), ST_OK);
+	ck_assert_int_eq(blobstore_upload_commit(bs, up, d, &size), ST_OK);
+	ck_assert_uint_eq(size, 5);
+	blob_upload_free(up);
+	snprintf(rel, sizeof(rel), "blobs/sha512/%.2s/%s", d + 7, d + 7);
+	ck_assert(exists(rel));
+	assert_blob(d, "five!", 5);
+}
+END_TEST
+
+/* The expected digest uses another algorithm: commit re-reads the file,
+ * in chunks, across several buffer lengths. */
+START_TEST(test_commit_other_algorithm)
+{
+	const size_t n = 200 * 1024 + 7;
+	char *data = noise(n);
+	blob_upload *up = NULL;
+	char d512[DIGEST_MAX], wrong[DIGEST_MAX];
+
+	digest_of(d512, DIGEST_SHA512, data, n);
+	digest_of(wrong, DIGEST_SHA512, data, n - 1);
+	ck_assert_int_eq(blobstore_upload_begin(bs, "u1", DIGEST_SHA256, &up), ST_OK);
+	for (size_t off = 0; off < n; off += 4096)
+		ck_assert_int_eq(blob_upload_write(up, data + off, n - off < 4096 ? n - off : 4096),
+				 ST_OK);
+	ck_assert_int_eq(blobstore_upload_commit(bs, up, d512, NULL), ST_OK);
+	blob_upload_free(up);
+	assert_blob(d512, data, n);
+
+	ck_assert_int_eq(blobstore_upload_begin(bs, "u2", DIGEST_SHA256, &up), ST_OK);
+	ck_assert_int_eq(blob_upload_write(up, data, n), ST_OK);
+	ck_assert_int_eq(blobstore_upload_commit(bs, up, wrong, NULL), ST_DIGEST_MISMATCH);
+	ck_assert(!exists("uploads/u2"));
+	blob_upload_free(up);
+	free(data);
+}
+END_TEST
+
+START_TEST(test_empty_blob)
+{
+	blob_upload *up = NULL;
+	char d[DIGEST_MAX];
+	uint64_t size = 99;
+
+	digest_of(d, DIGEST_SHA256, "", 0);
+	ck_assert_int_eq(blobstore_upload_begin(bs, "u1", DIGEST_SHA256, &up), ST_OK);
+	ck_assert_int_eq(blobstore_upload_commit(bs, up, d, &size), ST_OK);
+	ck_assert_uint_eq(size, 0);
+	blob_upload_free(up);
+	ck_assert_int_eq(blobstore_stat(bs, d, &size), ST_OK);
+	ck_assert_uint_eq(size, 0);
+}
+END_TEST
+
+/* A restart loses the in-memory hash: resume re-hashes what is on disk
+ * (more than one read buffer of it) and the upload carries on. */
+START_TEST(test_resume_after_free)
+{
+	const size_t n = 150 * 1024 + 3, cut = 70 * 1024 + 1;
+	char *data = noise(n);
+	blob_upload *up = NULL;
+	char d[DIGEST_MAX];
+
+	digest_of(d, DIGEST_SHA256, data, n);
+	ck_assert_int_eq(blobstore_upload_begin(bs, "resume-me", DIGEST_SHA256, &up), ST_OK);
+	ck_assert_int_eq(blob_upload_write(up, data, cut), ST_OK);
+	blob_upload_free(up);
+	up = NULL;
+	ck_assert(exists("uploads/resume-me"));
+
+	ck_assert_int_eq(blobstore_upload_resume(bs, "resume-me", DIGEST_SHA256, &up), ST_OK);
+	ck_assert_uint_eq(blob_upload_size(up), cut);
+	ck_assert_int_eq(blob_upload_write(up, data + cut, n - cut), ST_OK);
+	ck_assert_int_eq(blobstore_upload_commit(bs, up, d, NULL), ST_OK);
+	blob_upload_free(up);
+	assert_blob(d, data, n);
+
+	up = (blob_upload *)1;
+	ck_assert_int_eq(blobstore_upload_resume(bs, "resume-me", DIGEST_SHA256, &up),
+			 ST_NOT_FOUND);
+	ck_assert_ptr_null(up);
+	ck_assert_int_eq(blobstore_upload_resume(bs, "never", DIGEST_SHA512, &up), ST_NOT_FOUND);
+	free(data);
+}
+END_TEST
+
+START_TEST(test_resume_other_algorithm)
+{
+	blob_upload *up = NULL;
+	char d[DIGEST_MAX];
+
+	digest_of(d, DIGEST_SHA512, "abcdef", 6);
+	ck_assert_int_eq(blobstore_upload_begin(bs, "u1", DIGEST_SHA256, &up), ST_OK);
+	ck_assert_int_eq(blob_upload_write(up, "abc", 3), ST_OK);
+	blob_upload_free(up);
+	ck_assert_int_eq(blobstore_upload_resume(bs, "u1", DIGEST_SHA512, &up), ST_OK);
+	ck_assert_int_eq(blob_upload_alg(up), DIGEST_SHA512);
+	ck_assert_int_eq(blob_upload_write(up, "def", 3), ST_OK);
+	ck_assert_int_eq(blobstore_upload_commit(bs, up, d, NULL), ST_OK);
+	blob_upload_free(up);
+}
+END_TEST
+
+START_TEST(test_put_idempotent)
+{
+	static const char man[] = "{\"schemaVersion\":2}";
+	char d[DIGEST_MAX], other[DIGEST_MAX];
+	uint64_t size = 0;
+
+	digest_of(d, DIGEST_SHA256, man, strlen(man));
+	digest_of(other, DIGEST_SHA256, "other", 5);
+	ck_assert_int_eq(blobstore_put(bs, d, man, strlen(man)), ST_OK);
+	ck_assert_int_eq(blobstore_put(bs, d, man, strlen(man)), ST_OK);
+	ck_assert_int_eq(blobstore_stat(bs, d, &size), ST_OK);
+	ck_assert_uint_eq(size, strlen(man));
+	assert_blob(d, man, strlen(man));
+	/* Bytes that are not the digest's are refused, whatever is stored. */
+	ck_assert_int_eq(blobstore_put(bs, d, "tampered", 8), ST_DIGEST_MISMATCH);
+	ck_assert_int_eq(blobstore_put(bs, other, man, strlen(man)), ST_DIGEST_MISMATCH);
+	ck_assert_int_eq(blobstore_stat(bs, other, NULL), ST_NOT_FOUND);
+	ck_assert_int_eq(blobstore_put(bs, "sha256:nope", man, strlen(man)), ST_INVALID);
+	/* No temporary file is left behind. */
+	ck_assert_int_eq(uploads_count(), 0);
+}
+END_TEST
+
+START_TEST(test_missing)
+{
+	char d[DIGEST_MAX];
+	uint64_t size = 77;
+	int fd = 5;
+
+	digest_of(d, DIGEST_SHA256, "absent", 6);
+	ck_assert_int_eq(blobstore_stat(bs, d, &size), ST_NOT_FOUND);
+	ck_assert_uint_eq(size, 77);
+	ck_assert_int_eq(blobstore_open_read(bs, d, &fd, &size), ST_NOT_FOUND);
+	ck_assert_int_eq(fd, -1);
+	ck_assert_int_eq(blobstore_delete(bs, d), ST_NOT_FOUND);
+	digest_of(d, DIGEST_SHA512, "absent", 6);
+	ck_assert_int_eq(blobstore_stat(bs, d, NULL), ST_NOT_FOUND);
+}
+END_TEST
+
+START_TEST(test_delete)
+{
+	char d[DIGEST_MAX];
+
+	digest_of(d, DIGEST_SHA256, "gone", 4);
+	ck_assert_int_eq(blobstore_put(bs, d, "gone", 4), ST_OK);
+	ck_assert_int_eq(blobstore_delete(bs, d), ST_OK);
+	ck_assert_int_eq(blobstore_stat(bs, d, NULL), ST_NOT_FOUND);
+	ck_assert_int_eq(blobstore_delete(bs, d), ST_NOT_FOUND);
+	ck_assert_int_eq(blobstore_delete(bs, "sha256:../../x"), ST_INVALID);
+}
+END_TEST
+
+START_TEST(test_invalid_digests)
+{
+	static const char *const bad[] = {
+	    "",
+	    "../x",
+	    "sha256",
+	    "sha256:",
+	    "sha256:../../../etc/passwd",
+	    "sha256:/etc/passwd",
+	    /* 63 hex, 65 hex, uppercase */
+	    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85",
+	    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b8555",
+	    "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+	    /* well-formed, but an algorithm we do not compute */
+	    "sha384:"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaa",
+	    "md5:../..",
+	};
+	uint64_t size;
+	int fd = 3;
+
+	ck_assert_int_eq(blobstore_stat(bs, NULL, NULL), ST_INVALID);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(blobstore_stat(bs, bad[i], &size) == ST_INVALID, "%s", bad[i]);
+		ck_assert_msg(blobstore_open_read(bs, bad[i], &fd, &size) == ST_INVALID, "%s",
+			      bad[i]);
+		ck_assert_int_eq(fd, -1);
+		ck_assert_msg(blobstore_delete(bs, bad[i]) == ST_INVALID, "%s", bad[i]);
+		ck_assert_msg(blobstore_put(bs, bad[i], "x", 1) == ST_INVALID, "%s", bad[i]);
+	}
+}
+END_TEST
+
+START_TEST(test_invalid_ids)
+{
+	static const char *const bad[] = {
+	    "",
+	    "../x",
+	    "..",
+	    ".",
+	    "a/b",
+	    "/etc/passwd",
+	    "a b",
+	    "a.b",
+	    "x\n",
+	    "put-abc",
+	    "put-",
+	    "caf\xc3\xa9",
+	    /* 65 characters */
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	};
+	static const char max_id[] =
+	    "Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-9";
+	blob_upload *up = (blob_upload *)1;
+
+	ck_assert_int_eq(blobstore_upload_begin(bs, NULL, DIGEST_SHA256, &up), ST_INVALID);
+	ck_assert_ptr_null(up);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(blobstore_upload_begin(bs, bad[i], DIGEST_SHA256, &up) == ST_INVALID,
+			      "begin %s", bad[i]);
+		ck_assert_msg(blobstore_upload_resume(bs, bad[i], DIGEST_SHA256, &up) == ST_INVALID,
+			      "resume %s", bad[i]);
+	}
+	ck_assert_int_eq(blobstore_upload_remove(bs, "../x"), ST_INVALID);
+	ck_assert_int_eq(blobstore_upload_remove(bs, "a/b"), ST_INVALID);
+	ck_assert_int_eq(blobstore_upload_begin(bs, "ok", (digest_alg)7, &up), ST_INVALID);
+	ck_assert(!exists("x"));
+	ck_assert_int_eq(uploads_count(), 0);
+
+	ck_assert_uint_eq(strlen(max_id), BLOBSTORE_ID_MAX);
+	ck_assert_int_eq(blobstore_upload_begin(bs, max_id, DIGEST_SHA256, &up), ST_OK);
+	blob_upload_free(up);
+	ck_assert_int_eq(blobstore_upload_begin(bs, max_id, DIGEST_SHA256, &up), ST_EXISTS);
+	ck_assert_ptr_null(up);
+	ck_assert_int_eq(blobstore_upload_remove(bs, max_id), ST_OK);
+	ck_assert_int_eq(blobstore_upload_remove(bs, max_id), ST_NOT_FOUND);
+}
+END_TEST
+
+/* A planted symlink in uploads/ is not followed. */
+START_TEST(test_symlink_not_followed)
+{
+	char p[512];
+	blob_upload *up = NULL;
+
+	snprintf(p, sizeof(p), "%s/uploads/evil", dir);
+	ck_assert_int_eq(symlink("/etc/passwd", p), 0);
+	ck_assert_int_eq(blobstore_upload_resume(bs, "evil", DIGEST_SHA256, &up), ST_NOT_FOUND);
+	ck_assert_int_ne(blobstore_upload_begin(bs, "evil", DIGEST_SHA256, &up), ST_OK);
+	ck_assert_ptr_null(up);
+}
+END_TEST
+
+/* Poisoning without privileges: RLIMIT_FSIZE makes the write fail with
+ * EFBIG part-way through. */
+START_TEST(test_poisoned_by_write_error)
+{
+	struct rlimit old, lim;
+	void (*old_handler)(int);
+	char *data = noise(16384);
+	blob_upload *up = NULL;
+	char d[DIGEST_MAX];
+	status_t st;
+
+	digest_of(d, DIGEST_SHA256, "", 0);
+	ck_assert_int_eq(blobstore_upload_begin(bs, "u1", DIGEST_SHA256, &up), ST_OK);
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 8192;
+	old_handler = signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	st = blob_upload_write(up, data, 16384);
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, old_handler);
+
+	ck_assert_int_eq(st, ST_IO);
+	ck_assert_uint_eq(blob_upload_size(up), 0);
+	ck_assert_int_eq(blob_upload_write(up, "x", 1), ST_IO);
+	ck_assert_int_eq(blobstore_upload_commit(bs, up, d, NULL), ST_IO);
+	ck_assert_int_eq(blobstore_stat(bs, d, NULL), ST_NOT_FOUND);
+	blob_upload_free(up);
+	ck_assert_int_eq(blobstore_upload_remove(bs, "u1"), ST_OK);
+	free(data);
+}
+END_TEST
+
+/* Full disk: a 64 KiB tmpfs, if this process may mount one. */
+START_TEST(test_no_space)
+{
+	char mnt[96], root[128];
+	blobstore *small = NULL;
+	blob_upload *up = NULL;
+	const size_t n = 256 * 1024;
+	char *data = noise(n);
+	char d[DIGEST_MAX];
+
+	snprintf(mnt, sizeof(mnt), "%s/small", dir);
+	ck_assert_int_eq(mkdir(mnt, 0755), 0);
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=64k") != 0) {
+		fprintf(stderr, "test_no_space: skipped (cannot mount tmpfs: %s)\n",
+			strerror(errno));
+		free(data);
+		return;
+	}
+	snprintf(root, sizeof(root), "%s/store", mnt);
+	digest_of(d, DIGEST_SHA256, data, n);
+	ck_assert_int_eq(blobstore_open(&small, root), ST_OK);
+	ck_assert_int_eq(blobstore_upload_begin(small, "u1", DIGEST_SHA256, &up), ST_OK);
+	ck_assert_int_eq(blob_upload_write(up, data, n), ST_NO_SPACE);
+	ck_assert_int_eq(blob_upload_write(up, "x", 1), ST_NO_SPACE);
+	ck_assert_int_eq(blobstore_upload_commit(small, up, d, NULL), ST_NO_SPACE);
+	blob_upload_free(up);
+	ck_assert_int_eq(blobstore_upload_remove(small, "u1"), ST_OK);
+	/* put cleans its temporary file up after ENOSPC. */
+	ck_assert_int_eq(blobstore_put(small, d, data, n), ST_NO_SPACE);
+	ck_assert_int_eq(blobstore_stat(small, d, NULL), ST_NOT_FOUND);
+	blobstore_close(small);
+	snprintf(root, sizeof(root), "%s/store/uploads", mnt);
+	ck_assert_int_eq(rmdir(root), 0); /* empty */
+	umount2(mnt, MNT_DETACH);
+	free(data);
+}
+END_TEST
+
+typedef struct {
+	char ids[8][BLOBSTORE_ID_MAX + 1];
+	int n;
+	int remove;
+} seen_ids;
+
+static void collect(void *arg, const char *id)
+{
+	seen_ids *s = arg;
+
+	if (s->n < 8)
+		snprintf(s->ids[s->n++], sizeof(s->ids[0]), "%s", id);
+	if (s->remove)
+		ck_assert_int_eq(blobstore_upload_remove(bs, id), ST_OK);
+}
+
+static int seen(const seen_ids *s, const char *id)
+{
+	for (int i = 0; i < s->n; i++)
+		if (strcmp(s->ids[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+/* Makes dir/rel an empty file, its mtime `age` seconds ago. */
+static void touch_old(const char *rel, time_t age)
+{
+	char p[512];
+	struct timespec ts[2];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, rel);
+	fd = open(p, O_WRONLY | O_CREAT, 0644);
+	ck_assert_int_ge(fd, 0);
+	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - age;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	ck_assert_int_eq(futimens(fd, ts), 0);
+	close(fd);
+}
+
+START_TEST(test_list_stale)
+{
+	blob_upload *up = NULL;
+	seen_ids s = {0};
+	time_t now = time(NULL);
+
+	ck_assert_int_eq(blobstore_upload_begin(bs, "fresh", DIGEST_SHA256, &up), ST_OK);
+	blob_upload_free(up);
+	ck_assert_int_eq(blobstore_upload_begin(bs, "old", DIGEST_SHA256, &up), ST_OK);
+	blob_upload_free(up);
+	touch_old("uploads/old", 3600);
+	touch_old("uploads/put-0123456789abcdef", 3600); /* a put left by a crash */
+	touch_old("uploads/not an id", 3600);		 /* not ours: never reported */
+
+	ck_assert_int_eq(blobstore_upload_list_stale(bs, now - 60, collect, &s), ST_OK);
+	ck_assert_int_eq(s.n, 2);
+	ck_assert(seen(&s, "old"));
+	ck_assert(seen(&s, "put-0123456789abcdef"));
+
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(blobstore_upload_list_stale(bs, now - 7200, collect, &s), ST_OK);
+	ck_assert_int_eq(s.n, 0);
+
+	/* fn may remove what it is given while the listing goes on. */
+	memset(&s, 0, sizeof(s));
+	s.remove = 1;
+	ck_assert_int_eq(blobstore_upload_list_stale(bs, now + 60, collect, &s), ST_OK);
+	ck_assert_int_eq(s.n, 3);
+	ck_assert(seen(&s, "fresh"));
+	ck_assert_int_eq(uploads_count(), 1);
+	ck_assert(exists("uploads/not an id"));
+}
+END_TEST
+
+START_TEST(test_open_sweeps_temp_files)
+{
+	blob_upload *up = NULL;
+
+	ck_assert_int_eq(blobstore_upload_begin(bs, "keep", DIGEST_SHA256, &up), ST_OK);
+	ck_assert_int_eq(blob_upload_write(up, "abc", 3), ST_OK);
+	blob_upload_free(up);
+	touch_old("uploads/put-00000000deadbeef", 0);
+	blobstore_close(bs);
+	bs = NULL;
+	ck_assert_int_eq(blobstore_open(&bs, dir), ST_OK);
+	ck_assert(!exists("uploads/put-00000000deadbeef"));
+	ck_assert(exists("uploads/keep"));
+	ck_assert_int_eq(blobstore_upload_resume(bs, "keep", DIGEST_SHA256, &up), ST_OK);
+	ck_assert_uint_eq(blob_upload_size(up), 3);
+	blob_upload_free(up);
+}
+END_TEST
+
+START_TEST(test_open_misuse)
+{
+	blobstore *b = (blobstore *)1;
+	char p[512];
+
+	ck_assert_int_eq(blobstore_open(&b, ""), ST_INVALID);
+	ck_assert_ptr_null(b);
+	ck_assert_int_eq(blobstore_open(&b, NULL), ST_INVALID);
+	/* A file where the root should be. */
+	snprintf(p, sizeof(p), "%s/file", dir);
+	touch_old("file", 0);
+	ck_assert_int_eq(blobstore_open(&b, p), ST_IO);
+	ck_assert_ptr_null(b);
+	/* Nested folders are made. */
+	snprintf(p, sizeof(p), "%s/a/b/c", dir);
+	ck_assert_int_eq(blobstore_open(&b, p), ST_OK);
+	ck_assert(exists("a/b/c/blobs/sha256"));
+	ck_assert(exists("a/b/c/blobs/sha512"));
+	ck_assert(exists("a/b/c/uploads"));
+	blobstore_close(b);
+	blobstore_close(NULL);
+	blob_upload_free(NULL);
+}
+END_TEST
+
+/* Threads share one store, each with its own upload of the same bytes. */
+typedef struct {
+	pthread_t th;
+	int index;
+	const char *digest;
+	status_t st;
+} pusher;
+
+static void *push_same(void *arg)
+{
+	pusher *p = arg;
+	char id[32];
+	blob_upload *up = NULL;
+	status_t st;
+
+	snprintf(id, sizeof(id), "thread-%d", p->index);
+	st = blobstore_upload_begin(bs, id, DIGEST_SHA256, &up);
+	for (int i = 0; st == ST_OK && i < 64; i++)
+		st = blob_upload_write(up, "0123456789abcdef", 16);
+	if (st == ST_OK)
+		st = blobstore_upload_commit(bs, up, p->digest, NULL);
+	blob_upload_free(up);
+	p->st = st;
+	return NULL;
+}
+
+START_TEST(test_threads_share_store)
+{
+	char data[1024], d[DIGEST_MAX];
+	pusher p[4];
+
+	for (int i = 0; i < 64; i++)
+		memcpy(data + 16 * i, "0123456789abcdef", 16);
+	digest_of(d, DIGEST_SHA256, data, sizeof(data));
+	for (int i = 0; i < 4; i++) {
+		p[i] = (pusher){.index = i, .digest = d, .st = ST_INTERNAL};
+		ck_assert_int_eq(pthread_create(&p[i].th, NULL, push_same, &p[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(pthread_join(p[i].th, NULL), 0);
+		ck_assert_int_eq(p[i].st, ST_OK);
+	}
+	assert_blob(d, data, sizeof(data));
+	ck_assert_int_eq(uploads_count(), 0);
+}
+END_TEST
+
+Suite *make_blobstore_suite(void)
+{
+	Suite *s = suite_create("blobstore");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_commit_right_digest);
+	tcase_add_test(tc, test_commit_existing_blob);
+	tcase_add_test(tc, test_commit_wrong_digest);
+	tcase_add_test(tc, test_commit_malformed_digest_keeps_upload);
+	tcase_add_test(tc, test_sha512);
+	tcase_add_test(tc, test_commit_other_algorithm);
+	tcase_add_test(tc, test_empty_blob);
+	tcase_add_test(tc, test_resume_after_free);
+	tcase_add_test(tc, test_resume_other_algorithm);
+	tcase_add_test(tc, test_put_idempotent);
+	tcase_add_test(tc, test_missing);
+	tcase_add_test(tc, test_delete);
+	tcase_add_test(tc, test_invalid_digests);
+	tcase_add_test(tc, test_invalid_ids);
+	tcase_add_test(tc, test_symlink_not_followed);
+	tcase_add_test(tc, test_poisoned_by_write_error);
+	tcase_add_test(tc, test_no_space);
+	tcase_add_test(tc, test_list_stale);
+	tcase_add_test(tc, test_open_sweeps_temp_files);
+	tcase_add_test(tc, test_open_misuse);
+	tcase_add_test(tc, test_threads_share_store);
+	suite_add_tcase(s, tc);
+	return s;
+}

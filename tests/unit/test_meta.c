@@ -1,0 +1,732 @@
+/*
+ * test_meta.c - the SQLite metadata index (storage/meta.c).
+ *
+ * Every test opens a fresh database in its own mkdtemp folder (a checked
+ * fixture: removed even when an assertion fails) and asserts exact status
+ * codes. Where the public interface cannot show a row (manifest_refs, the
+ * pragmas), a second, raw SQLite connection looks at the file.
+ */
+#include <check.h>
+#include <errno.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "../../storage/meta.h"
+
+static char dir[64];
+static char db_path[128];
+static meta *m;
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/test-meta-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(db_path, sizeof(db_path), "%s/registry.db", dir);
+	ck_assert_int_eq(meta_open(&m, db_path), ST_OK);
+}
+
+static void teardown(void)
+{
+	char mnt[96];
+
+	meta_close(m);
+	m = NULL;
+	snprintf(mnt, sizeof(mnt), "%s/small", dir);
+	umount2(mnt, MNT_DETACH); /* test_no_space's, if it failed half-way */
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The first column of the first row of sql, run on a separate connection. */
+static long long raw_int(const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	long long v = -1;
+
+	ck_assert_int_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+static void raw_exec(const char *sql)
+{
+	sqlite3 *db = NULL;
+
+	ck_assert_int_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* A made-up digest: "sha256:" + 64 times c. */
+static const char *dg(char out[DIGEST_MAX], char c)
+{
+	memcpy(out, "sha256:", 7);
+	memset(out + 7, c, 64);
+	out[71] = '\0';
+	return out;
+}
+
+/* A manifest record for digest d. */
+static meta_manifest man_make(const char *d, const char *artifact_type, const char *subject)
+{
+	meta_manifest man;
+
+	memset(&man, 0, sizeof(man));
+	snprintf(man.digest, sizeof(man.digest), "%s", d);
+	snprintf(man.media_type, sizeof(man.media_type),
+		 "application/vnd.oci.image.manifest.v1+json");
+	snprintf(man.artifact_type, sizeof(man.artifact_type), "%s", artifact_type);
+	snprintf(man.subject, sizeof(man.subject), "%s", subject);
+	man.size = 1234;
+	return man;
+}
+
+/* Collected names from a list call. */
+typedef struct {
+	char names[16][256];
+	int n;
+	int stop_after; /* 0: never stop */
+} names;
+
+static int collect_name(void *arg, const char *name)
+{
+	names *l = arg;
+
+	snprintf(l->names[l->n++], sizeof(l->names[0]), "%s", name);
+	return l->stop_after > 0 && l->n >= l->stop_after;
+}
+
+static void assert_names(const names *l, int n, const char *const *want)
+{
+	ck_assert_int_eq(l->n, n);
+	for (int i = 0; i < n; i++)
+		ck_assert_str_eq(l->names[i], want[i]);
+}
+
+START_TEST(test_blob_link)
+{
+	char d[DIGEST_MAX], e[DIGEST_MAX];
+	uint64_t size = 0;
+
+	dg(d, 'a');
+	dg(e, 'b');
+	ck_assert_int_eq(meta_repo_exists(m, "lib/app"), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_blob_find(m, d, &size), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_blob_link(m, "lib/app", d, 100), ST_OK);
+	ck_assert_int_eq(meta_blob_link(m, "lib/app", d, 100), ST_OK); /* idempotent */
+	ck_assert_int_eq(meta_repo_exists(m, "lib/app"), ST_OK);
+	ck_assert_int_eq(meta_blob_get(m, "lib/app", d, &size), ST_OK);
+	ck_assert_uint_eq(size, 100);
+	ck_assert_int_eq(meta_blob_get(m, "lib/app", d, NULL), ST_OK);
+	ck_assert_int_eq(meta_blob_get(m, "lib/app", e, &size), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_blob_get(m, "other", d, &size), ST_NOT_FOUND);
+	size = 0;
+	ck_assert_int_eq(meta_blob_find(m, d, &size), ST_OK);
+	ck_assert_uint_eq(size, 100);
+
+	ck_assert_int_eq(meta_blob_link(m, "other", d, 100), ST_OK);
+	ck_assert_int_eq(meta_blob_unlink(m, "lib/app", d), ST_OK);
+	ck_assert_int_eq(meta_blob_unlink(m, "lib/app", d), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_blob_unlink(m, "nope", d), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_blob_get(m, "lib/app", d, &size), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_blob_find(m, d, &size), ST_OK); /* still in "other" */
+	ck_assert_int_eq(meta_blob_unlink(m, "other", d), ST_OK);
+	ck_assert_int_eq(meta_blob_find(m, d, &size), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_repo_exists(m, "lib/app"), ST_OK); /* repos stay */
+	ck_assert_int_eq(meta_blob_link(m, "big", e, UINT64_C(5) << 40), ST_OK);
+	ck_assert_int_eq(meta_blob_get(m, "big", e, &size), ST_OK);
+	ck_assert_uint_eq(size, UINT64_C(5) << 40);
+}
+END_TEST
+
+START_TEST(test_manifest_put_get)
+{
+	char d[DIGEST_MAX], l1[DIGEST_MAX], l2[DIGEST_MAX], s[DIGEST_MAX];
+	const char *refs[] = {dg(l1, '1'), dg(l2, '2')};
+	const char *tags[] = {"v1", "latest"};
+	meta_manifest man = man_make(dg(d, 'd'), "application/x-thing", dg(s, 'e'));
+	meta_manifest got;
+
+	man.annotations = "{\"k\":\"v\"}";
+	ck_assert_int_eq(meta_manifest_put(m, "app", &man, refs, 2, tags, 2), ST_OK);
+	ck_assert_int_eq(meta_repo_exists(m, "app"), ST_OK);
+
+	memset(&got, 0x55, sizeof(got));
+	ck_assert_int_eq(meta_manifest_get(m, "app", "v1", &got), ST_OK);
+	ck_assert_str_eq(got.digest, d);
+	ck_assert_str_eq(got.media_type, "application/vnd.oci.image.manifest.v1+json");
+	ck_assert_uint_eq(got.size, 1234);
+	ck_assert_str_eq(got.artifact_type, "application/x-thing");
+	ck_assert_str_eq(got.subject, s);
+	ck_assert_ptr_null(got.annotations);
+
+	memset(&got, 0, sizeof(got));
+	ck_assert_int_eq(meta_manifest_get(m, "app", "latest", &got), ST_OK);
+	ck_assert_str_eq(got.digest, d);
+	memset(&got, 0, sizeof(got));
+	ck_assert_int_eq(meta_manifest_get(m, "app", d, &got), ST_OK);
+	ck_assert_str_eq(got.digest, d);
+	ck_assert_uint_eq(got.size, 1234);
+
+	ck_assert_int_eq(meta_manifest_get(m, "app", "v2", &got), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_manifest_get(m, "app", l1, &got), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_manifest_get(m, "other", "v1", &got), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_manifest_get(m, "other", d, &got), ST_NOT_FOUND);
+	/* A tag that looks like a digest is looked up as a digest. */
+	ck_assert_int_eq(meta_manifest_get(m, "app", "v1:x", &got), ST_NOT_FOUND);
+
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM manifest_refs"), 2);
+	ck_assert_int_eq(
+	    raw_int("SELECT count(*) FROM manifests WHERE annotations = '{\"k\":\"v\"}'"), 1);
+}
+END_TEST
+
+START_TEST(test_manifest_without_tags_or_subject)
+{
+	char d[DIGEST_MAX];
+	meta_manifest man = man_make(dg(d, 'd'), "", "");
+	meta_manifest got;
+
+	ck_assert_int_eq(meta_manifest_put(m, "app", &man, NULL, 0, NULL, 0), ST_OK);
+	ck_assert_int_eq(meta_manifest_get(m, "app", d, &got), ST_OK);
+	ck_assert_str_eq(got.artifact_type, "");
+	ck_assert_str_eq(got.subject, "");
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM manifests WHERE annotations IS NULL"), 1);
+}
+END_TEST
+
+START_TEST(test_retag)
+{
+	char d1[DIGEST_MAX], d2[DIGEST_MAX], r[DIGEST_MAX];
+	const char *latest[] = {"latest"};
+	const char *v1[] = {"v1"};
+	const char *refs[] = {dg(r, 'r')};
+	meta_manifest m1 = man_make(dg(d1, '1'), "", "");
+	meta_manifest m2 = man_make(dg(d2, '2'), "", "");
+	meta_manifest got;
+
+	ck_assert_int_eq(meta_manifest_put(m, "app", &m1, refs, 1, latest, 1), ST_OK);
+	ck_assert_int_eq(meta_manifest_put(m, "app", &m2, NULL, 0, latest, 1), ST_OK);
+	ck_assert_int_eq(meta_manifest_get(m, "app", "latest", &got), ST_OK);
+	ck_assert_str_eq(got.digest, d2);
+	ck_assert_int_eq(meta_manifest_get(m, "app", d1, &got), ST_OK); /* untagged, kept */
+
+	/* Re-putting d1 changes only the tags, not the stored record. */
+	snprintf(m1.media_type, sizeof(m1.media_type), "changed");
+	m1.size = 1;
+	ck_assert_int_eq(meta_manifest_put(m, "app", &m1, refs, 1, v1, 1), ST_OK);
+	ck_assert_int_eq(meta_manifest_get(m, "app", "v1", &got), ST_OK);
+	ck_assert_str_eq(got.digest, d1);
+	ck_assert_str_eq(got.media_type, "application/vnd.oci.image.manifest.v1+json");
+	ck_assert_uint_eq(got.size, 1234);
+	ck_assert_int_eq(meta_manifest_get(m, "app", "latest", &got), ST_OK);
+	ck_assert_str_eq(got.digest, d2);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM manifest_refs"), 1);
+
+	/* The same manifest in another repository is a separate record. */
+	ck_assert_int_eq(meta_manifest_put(m, "app2", &m1, NULL, 0, latest, 1), ST_OK);
+	ck_assert_int_eq(meta_manifest_get(m, "app2", "latest", &got), ST_OK);
+	ck_assert_str_eq(got.digest, d1);
+	ck_assert_int_eq(meta_manifest_get(m, "app", "latest", &got), ST_OK);
+	ck_assert_str_eq(got.digest, d2);
+}
+END_TEST
+
+START_TEST(test_manifest_delete_removes_tags)
+{
+	char d1[DIGEST_MAX], d2[DIGEST_MAX], r1[DIGEST_MAX], r2[DIGEST_MAX];
+	const char *tags1[] = {"a", "b"};
+	const char *tags2[] = {"c"};
+	const char *refs[] = {dg(r1, 'x'), dg(r2, 'y')};
+	meta_manifest m1 = man_make(dg(d1, '1'), "", "");
+	meta_manifest m2 = man_make(dg(d2, '2'), "", "");
+	meta_manifest got;
+	names l = {0};
+	static const char *const only_c[] = {"c"};
+
+	ck_assert_int_eq(meta_manifest_put(m, "app", &m1, refs, 2, tags1, 2), ST_OK);
+	ck_assert_int_eq(meta_manifest_put(m, "app", &m2, refs, 1, tags2, 1), ST_OK);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM manifest_refs"), 3);
+
+	ck_assert_int_eq(meta_manifest_delete(m, "app", d1), ST_OK);
+	ck_assert_int_eq(meta_manifest_get(m, "app", d1, &got), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_manifest_get(m, "app", "a", &got), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_manifest_get(m, "app", "b", &got), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_manifest_get(m, "app", "c", &got), ST_OK);
+	ck_assert_int_eq(meta_tag_list(m, "app", NULL, 0, collect_name, &l, NULL), ST_OK);
+	assert_names(&l, 1, only_c);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM manifest_refs"), 1);
+
+	ck_assert_int_eq(meta_manifest_delete(m, "app", d1), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_manifest_delete(m, "nope", d2), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_manifest_get(m, "app", d2, &got), ST_OK);
+	/* Deleted, it can come back. */
+	ck_assert_int_eq(meta_manifest_put(m, "app", &m1, refs, 2, tags1, 2), ST_OK);
+	ck_assert_int_eq(meta_manifest_get(m, "app", "a", &got), ST_OK);
+}
+END_TEST
+
+START_TEST(test_tag_delete)
+{
+	char d[DIGEST_MAX];
+	const char *tags[] = {"v1", "v2"};
+	meta_manifest man = man_make(dg(d, 'd'), "", "");
+	meta_manifest got;
+
+	ck_assert_int_eq(meta_manifest_put(m, "app", &man, NULL, 0, tags, 2), ST_OK);
+	ck_assert_int_eq(meta_tag_delete(m, "app", "v1"), ST_OK);
+	ck_assert_int_eq(meta_manifest_get(m, "app", "v1", &got), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_manifest_get(m, "app", "v2", &got), ST_OK);
+	ck_assert_int_eq(meta_manifest_get(m, "app", d, &got), ST_OK);
+	ck_assert_int_eq(meta_tag_delete(m, "app", "v1"), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_tag_delete(m, "nope", "v2"), ST_NOT_FOUND);
+}
+END_TEST
+
+START_TEST(test_tag_list_pagination)
+{
+	char d[DIGEST_MAX];
+	/* Put in an order that is not the lexical one. */
+	const char *tags[] = {"t3", "t1", "t5", "T0", "t2", "t4"};
+	static const char *const all[] = {"T0", "t1", "t2", "t3", "t4", "t5"};
+	meta_manifest man = man_make(dg(d, 'd'), "", "");
+	names l;
+	bool more;
+
+	ck_assert_int_eq(meta_manifest_put(m, "app", &man, NULL, 0, tags, 6), ST_OK);
+
+	memset(&l, 0, sizeof(l));
+	ck_assert_int_eq(meta_tag_list(m, "app", NULL, 2, collect_name, &l, &more), ST_OK);
+	assert_names(&l, 2, all);
+	ck_assert(more);
+
+	memset(&l, 0, sizeof(l));
+	ck_assert_int_eq(meta_tag_list(m, "app", "t1", 2, collect_name, &l, &more), ST_OK);
+	assert_names(&l, 2, all + 2);
+	ck_assert(more);
+
+	memset(&l, 0, sizeof(l));
+	ck_assert_int_eq(meta_tag_list(m, "app", "t3", 2, collect_name, &l, &more), ST_OK);
+	assert_names(&l, 2, all + 4);
+	ck_assert(!more); /* exactly n left: no more */
+
+	memset(&l, 0, sizeof(l));
+	ck_assert_int_eq(meta_tag_list(m, "app", "t5", 2, collect_name, &l, &more), ST_OK);
+	ck_assert_int_eq(l.n, 0);
+	ck_assert(!more);
+
+	/* last need not be a tag that exists. */
+	memset(&l, 0, sizeof(l));
+	ck_assert_int_eq(meta_tag_list(m, "app", "t25", 10, collect_name, &l, &more), ST_OK);
+	assert_names(&l, 3, all + 3);
+	ck_assert(!more);
+
+	memset(&l, 0, sizeof(l));
+	ck_assert_int_eq(meta_tag_list(m, "app", "", 0, collect_name, &l, &more), ST_OK);
+	assert_names(&l, 6, all);
+	ck_assert(!more);
+
+	memset(&l, 0, sizeof(l));
+	ck_assert_int_eq(meta_tag_list(m, "app", NULL, -1, collect_name, &l, NULL), ST_OK);
+	assert_names(&l, 6, all);
+
+	memset(&l, 0, sizeof(l));
+	ck_assert_int_eq(meta_tag_list(m, "app", NULL, 6, collect_name, &l, &more), ST_OK);
+	assert_names(&l, 6, all);
+	ck_assert(!more);
+
+	/* The callback stops early: more says whether names remain. */
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 3;
+	ck_assert_int_eq(meta_tag_list(m, "app", NULL, 0, collect_name, &l, &more), ST_OK);
+	assert_names(&l, 3, all);
+	ck_assert(more);
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 1;
+	ck_assert_int_eq(meta_tag_list(m, "app", "t4", 0, collect_name, &l, &more), ST_OK);
+	assert_names(&l, 1, all + 5);
+	ck_assert(!more);
+
+	more = true;
+	ck_assert_int_eq(meta_tag_list(m, "nope", NULL, 0, collect_name, &l, &more), ST_NOT_FOUND);
+	/* A repository with blobs but no tags lists nothing, successfully. */
+	ck_assert_int_eq(meta_blob_link(m, "empty", d, 1), ST_OK);
+	memset(&l, 0, sizeof(l));
+	ck_assert_int_eq(meta_tag_list(m, "empty", NULL, 0, collect_name, &l, &more), ST_OK);
+	ck_assert_int_eq(l.n, 0);
+	ck_assert(!more);
+}
+END_TEST
+
+START_TEST(test_repo_list)
+{
+	char d[DIGEST_MAX];
+	static const char *const all[] = {"a", "a/b", "b", "c"};
+	names l;
+	bool more;
+
+	dg(d, 'd');
+	ck_assert_int_eq(meta_blob_link(m, "c", d, 1), ST_OK);
+	ck_assert_int_eq(meta_blob_link(m, "a/b", d, 1), ST_OK);
+	ck_assert_int_eq(meta_blob_link(m, "b", d, 1), ST_OK);
+	ck_assert_int_eq(meta_blob_link(m, "a", d, 1), ST_OK);
+
+	memset(&l, 0, sizeof(l));
+	ck_assert_int_eq(meta_repo_list(m, NULL, 3, collect_name, &l, &more), ST_OK);
+	assert_names(&l, 3, all);
+	ck_assert(more);
+	memset(&l, 0, sizeof(l));
+	ck_assert_int_eq(meta_repo_list(m, "b", 3, collect_name, &l, &more), ST_OK);
+	assert_names(&l, 1, all + 3);
+	ck_assert(!more);
+	memset(&l, 0, sizeof(l));
+	ck_assert_int_eq(meta_repo_list(m, "", 0, collect_name, &l, &more), ST_OK);
+	assert_names(&l, 4, all);
+	ck_assert(!more);
+}
+END_TEST
+
+/* Collected referrers. */
+typedef struct {
+	meta_manifest got[8];
+	char annotations[8][64];
+	int n;
+	int stop_after;
+} refs_seen;
+
+static int collect_referrer(void *arg, const meta_manifest *man)
+{
+	refs_seen *r = arg;
+
+	r->got[r->n] = *man;
+	snprintf(r->annotations[r->n], sizeof(r->annotations[0]), "%s",
+		 man->annotations ? man->annotations : "(null)");
+	r->got[r->n].annotations = NULL; /* only valid during the call */
+	r->n++;
+	return r->stop_after > 0 && r->n >= r->stop_after;
+}
+
+START_TEST(test_referrers)
+{
+	char subj[DIGEST_MAX], other[DIGEST_MAX], d1[DIGEST_MAX], d2[DIGEST_MAX], d3[DIGEST_MAX],
+	    d4[DIGEST_MAX];
+	meta_manifest sig = man_make(dg(d3, '3'), "application/sig", dg(subj, 's'));
+	meta_manifest sbom = man_make(dg(d1, '1'), "application/sbom", subj);
+	meta_manifest sig2 = man_make(dg(d2, '2'), "application/sig", subj);
+	meta_manifest unrelated = man_make(dg(d4, '4'), "application/sig", dg(other, 'o'));
+	refs_seen r;
+
+	sig.annotations = "{\"org.example\":\"yes\"}";
+	/* Put out of digest order; the listing is in digest order. */
+	ck_assert_int_eq(meta_manifest_put(m, "app", &sig, NULL, 0, NULL, 0), ST_OK);
+	ck_assert_int_eq(meta_manifest_put(m, "app", &sbom, NULL, 0, NULL, 0), ST_OK);
+	ck_assert_int_eq(meta_manifest_put(m, "app", &sig2, NULL, 0, NULL, 0), ST_OK);
+	ck_assert_int_eq(meta_manifest_put(m, "app", &unrelated, NULL, 0, NULL, 0), ST_OK);
+	ck_assert_int_eq(meta_manifest_put(m, "app2", &sig2, NULL, 0, NULL, 0), ST_OK);
+
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(meta_referrers(m, "app", subj, NULL, collect_referrer, &r), ST_OK);
+	ck_assert_int_eq(r.n, 3);
+	ck_assert_str_eq(r.got[0].digest, d1);
+	ck_assert_str_eq(r.got[0].artifact_type, "application/sbom");
+	ck_assert_str_eq(r.annotations[0], "(null)");
+	ck_assert_str_eq(r.got[1].digest, d2);
+	ck_assert_str_eq(r.got[2].digest, d3);
+	ck_assert_str_eq(r.got[2].subject, subj);
+	ck_assert_str_eq(r.got[2].media_type, "application/vnd.oci.image.manifest.v1+json");
+	ck_assert_uint_eq(r.got[2].size, 1234);
+	ck_assert_str_eq(r.annotations[2], "{\"org.example\":\"yes\"}");
+
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(meta_referrers(m, "app", subj, "application/sig", collect_referrer, &r),
+			 ST_OK);
+	ck_assert_int_eq(r.n, 2);
+	ck_assert_str_eq(r.got[0].digest, d2);
+	ck_assert_str_eq(r.got[1].digest, d3);
+
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(meta_referrers(m, "app", subj, "application/none", collect_referrer, &r),
+			 ST_OK);
+	ck_assert_int_eq(r.n, 0);
+
+	memset(&r, 0, sizeof(r));
+	r.stop_after = 1;
+	ck_assert_int_eq(meta_referrers(m, "app", subj, NULL, collect_referrer, &r), ST_OK);
+	ck_assert_int_eq(r.n, 1);
+
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(meta_referrers(m, "app2", subj, NULL, collect_referrer, &r), ST_OK);
+	ck_assert_int_eq(r.n, 1);
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(meta_referrers(m, "nope", subj, NULL, collect_referrer, &r), ST_OK);
+	ck_assert_int_eq(r.n, 0);
+	ck_assert_int_eq(meta_referrers(m, "app", d4, NULL, collect_referrer, &r), ST_OK);
+	ck_assert_int_eq(r.n, 0);
+}
+END_TEST
+
+typedef struct {
+	char ids[8][65];
+	int n;
+} ids_seen;
+
+static void collect_id(void *arg, const char *id)
+{
+	ids_seen *s = arg;
+
+	if (s->n < 8)
+		snprintf(s->ids[s->n++], sizeof(s->ids[0]), "%s", id);
+}
+
+START_TEST(test_uploads)
+{
+	meta_upload u;
+	ids_seen s;
+	time_t now = time(NULL);
+
+	ck_assert_int_eq(meta_upload_create(m, "u1", "lib/app", DIGEST_SHA512), ST_OK);
+	ck_assert_int_eq(meta_upload_create(m, "u1", "other", DIGEST_SHA256), ST_EXISTS);
+	ck_assert_int_eq(meta_upload_create(m, "u2", "app", DIGEST_SHA256), ST_OK);
+
+	memset(&u, 0, sizeof(u));
+	ck_assert_int_eq(meta_upload_get(m, "u1", &u), ST_OK);
+	ck_assert_str_eq(u.id, "u1");
+	ck_assert_str_eq(u.repo, "lib/app");
+	ck_assert_int_eq(u.alg, DIGEST_SHA512);
+	ck_assert(u.created >= now - 5 && u.created <= now + 5);
+	ck_assert(u.updated == u.created);
+	ck_assert_int_eq(meta_upload_get(m, "u2", &u), ST_OK);
+	ck_assert_int_eq(u.alg, DIGEST_SHA256);
+	ck_assert_int_eq(meta_upload_get(m, "u3", &u), ST_NOT_FOUND);
+
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(meta_upload_list_stale(m, now + 60, collect_id, &s), ST_OK);
+	ck_assert_int_eq(s.n, 2);
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(meta_upload_list_stale(m, now - 60, collect_id, &s), ST_OK);
+	ck_assert_int_eq(s.n, 0);
+
+	/* Idle for an hour: stale, until touched. */
+	raw_exec("UPDATE uploads SET updated = updated - 3600 WHERE id = 'u1'");
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(meta_upload_list_stale(m, now - 60, collect_id, &s), ST_OK);
+	ck_assert_int_eq(s.n, 1);
+	ck_assert_str_eq(s.ids[0], "u1");
+	ck_assert_int_eq(meta_upload_touch(m, "u1"), ST_OK);
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(meta_upload_list_stale(m, now - 60, collect_id, &s), ST_OK);
+	ck_assert_int_eq(s.n, 0);
+	ck_assert_int_eq(meta_upload_get(m, "u1", &u), ST_OK);
+	ck_assert(u.updated >= now);
+	ck_assert_int_eq(meta_upload_touch(m, "u3"), ST_NOT_FOUND);
+
+	ck_assert_int_eq(meta_upload_delete(m, "u1"), ST_OK);
+	ck_assert_int_eq(meta_upload_delete(m, "u1"), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_upload_get(m, "u1", &u), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_upload_get(m, "u2", &u), ST_OK);
+}
+END_TEST
+
+START_TEST(test_invalid_input)
+{
+	char longname[META_NAME_MAX + 8], d[DIGEST_MAX], longtag[META_TAG_MAX + 1];
+	const char *tags[] = {longtag};
+	const char *empty[] = {""};
+	meta_manifest man = man_make(dg(d, 'd'), "", "");
+
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	memset(longtag, 't', sizeof(longtag) - 1);
+	longtag[sizeof(longtag) - 1] = '\0';
+	ck_assert_int_eq(meta_blob_link(m, longname, d, 1), ST_INVALID);
+	ck_assert_int_eq(meta_blob_link(m, "app", d, UINT64_MAX), ST_INVALID);
+	ck_assert_int_eq(meta_manifest_put(m, longname, &man, NULL, 0, NULL, 0), ST_INVALID);
+	ck_assert_int_eq(meta_manifest_put(m, "app", &man, NULL, 0, tags, 1), ST_INVALID);
+	ck_assert_int_eq(meta_manifest_put(m, "app", &man, NULL, 0, empty, 1), ST_INVALID);
+	ck_assert_int_eq(meta_manifest_put(m, "app", &man, NULL, 1, NULL, 0), ST_INVALID);
+	ck_assert_int_eq(meta_upload_create(m, longname, "app", DIGEST_SHA256), ST_INVALID);
+	ck_assert_int_eq(meta_upload_create(m, "", "app", DIGEST_SHA256), ST_INVALID);
+	ck_assert_int_eq(meta_upload_create(m, "u", longname, DIGEST_SHA256), ST_INVALID);
+	/* Nothing of it was written. */
+	ck_assert_int_eq(meta_repo_exists(m, "app"), ST_NOT_FOUND);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM uploads"), 0);
+	meta_close(NULL);
+}
+END_TEST
+
+START_TEST(test_reopen_keeps_data)
+{
+	char d[DIGEST_MAX], b[DIGEST_MAX];
+	const char *tags[] = {"v1"};
+	meta_manifest man = man_make(dg(d, 'd'), "", "");
+	meta_manifest got;
+	meta_upload u;
+	uint64_t size = 0;
+
+	ck_assert_int_eq(meta_manifest_put(m, "app", &man, NULL, 0, tags, 1), ST_OK);
+	ck_assert_int_eq(meta_blob_link(m, "app", dg(b, 'b'), 42), ST_OK);
+	ck_assert_int_eq(meta_upload_create(m, "u1", "app", DIGEST_SHA256), ST_OK);
+	meta_close(m);
+	m = NULL;
+
+	ck_assert_int_eq(raw_int("PRAGMA user_version"), 1);
+	ck_assert_int_eq(meta_open(&m, db_path), ST_OK);
+	ck_assert_int_eq(meta_manifest_get(m, "app", "v1", &got), ST_OK);
+	ck_assert_str_eq(got.digest, d);
+	ck_assert_int_eq(meta_blob_get(m, "app", b, &size), ST_OK);
+	ck_assert_uint_eq(size, 42);
+	ck_assert_int_eq(meta_upload_get(m, "u1", &u), ST_OK);
+	ck_assert_int_eq(raw_int("PRAGMA user_version"), 1);
+}
+END_TEST
+
+START_TEST(test_pragmas)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+
+	/* journal_mode is a property of the file: WAL, whoever asks. */
+	ck_assert_int_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	ck_assert_str_eq((const char *)sqlite3_column_text(s, 0), "wal");
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(test_open_misuse)
+{
+	meta *x = (meta *)1;
+	char p[192];
+
+	snprintf(p, sizeof(p), "%s/no/such/folder/registry.db", dir);
+	ck_assert_int_eq(meta_open(&x, p), ST_IO);
+	ck_assert_ptr_null(x);
+	/* A newer schema than we know is refused, not clobbered. */
+	raw_exec("PRAGMA user_version = 99");
+	ck_assert_int_eq(meta_open(&x, db_path), ST_IO);
+	ck_assert_ptr_null(x);
+	raw_exec("PRAGMA user_version = 1");
+}
+END_TEST
+
+/* Connections of several threads writing at once: busy_timeout and
+ * BEGIN IMMEDIATE make every write succeed. */
+typedef struct {
+	pthread_t th;
+	int index;
+	status_t st;
+} writer;
+
+static void *write_links(void *arg)
+{
+	writer *w = arg;
+	meta *own = NULL;
+	char repo[32], d[DIGEST_MAX];
+	status_t st = meta_open(&own, db_path);
+
+	snprintf(repo, sizeof(repo), "repo%d", w->index);
+	for (int i = 0; st == ST_OK && i < 25; i++) {
+		snprintf(d, sizeof(d), "sha256:%064d", i);
+		st = meta_blob_link(own, repo, d, (uint64_t)i);
+		if (st == ST_OK)
+			st = meta_blob_link(own, "shared", d, (uint64_t)i);
+	}
+	meta_close(own);
+	w->st = st;
+	return NULL;
+}
+
+START_TEST(test_concurrent_writers)
+{
+	writer w[4];
+
+	for (int i = 0; i < 4; i++) {
+		w[i] = (writer){.index = i, .st = ST_INTERNAL};
+		ck_assert_int_eq(pthread_create(&w[i].th, NULL, write_links, &w[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(pthread_join(w[i].th, NULL), 0);
+		ck_assert_int_eq(w[i].st, ST_OK);
+	}
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM repo_blobs"), 4 * 25 + 25);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM repos"), 5);
+}
+END_TEST
+
+/* A full disk is ST_NO_SPACE: a small tmpfs, if this process may mount one. */
+START_TEST(test_no_space)
+{
+	char mnt[96], path[128], d[DIGEST_MAX], repo[64];
+	meta *small = NULL;
+	status_t st = ST_OK;
+	int i;
+
+	snprintf(mnt, sizeof(mnt), "%s/small", dir);
+	ck_assert_int_eq(mkdir(mnt, 0755), 0);
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=256k") != 0) {
+		fprintf(stderr, "test_no_space: skipped (cannot mount tmpfs: %s)\n",
+			strerror(errno));
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/registry.db", mnt);
+	ck_assert_int_eq(meta_open(&small, path), ST_OK);
+	for (i = 0; st == ST_OK && i < 100000; i++) {
+		snprintf(repo, sizeof(repo), "repository-with-a-rather-long-name-%06d", i);
+		snprintf(d, sizeof(d), "sha256:%064d", i);
+		st = meta_blob_link(small, repo, d, 1);
+	}
+	ck_assert_int_eq(st, ST_NO_SPACE);
+	/* Reads still work, and the failed write left nothing half-done. */
+	ck_assert_int_eq(meta_repo_exists(small, "repository-with-a-rather-long-name-000000"),
+			 ST_OK);
+	meta_close(small);
+	umount2(mnt, MNT_DETACH);
+}
+END_TEST
+
+Suite *make_meta_suite(void)
+{
+	Suite *s = suite_create("meta");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_blob_link);
+	tcase_add_test(tc, test_manifest_put_get);
+	tcase_add_test(tc, test_manifest_without_tags_or_subject);
+	tcase_add_test(tc, test_retag);
+	tcase_add_test(tc, test_manifest_delete_removes_tags);
+	tcase_add_test(tc, test_tag_delete);
+	tcase_add_test(tc, test_tag_list_pagination);
+	tcase_add_test(tc, test_repo_list);
+	tcase_add_test(tc, test_referrers);
+	tcase_add_test(tc, test_uploads);
+	tcase_add_test(tc, test_invalid_input);
+	tcase_add_test(tc, test_reopen_keeps_data);
+	tcase_add_test(tc, test_pragmas);
+	tcase_add_test(tc, test_open_misuse);
+	tcase_add_test(tc, test_concurrent_writers);
+	tcase_add_test(tc, test_no_space);
+	suite_add_tcase(s, tc);
+	return s;
+}
