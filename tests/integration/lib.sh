@@ -52,6 +52,10 @@ reg_stop() {
 	wait "$REG_PID" || rc=$?
 	REG_PID=
 	check "server exits 0 on SIGTERM" [ "$rc" = 0 ]
+	check "no sanitizer report" bash -c "! grep -qE 'Sanitizer|runtime error' '$REG_LOG'"
+	if [ "$rc" != 0 ] || grep -qE 'Sanitizer|runtime error' "$REG_LOG"; then
+		tail -40 "$REG_LOG" >&2
+	fi
 }
 
 # req METHOD PATH [curl args...]: sets CODE, and the files $TMP/h (headers)
