@@ -23,7 +23,7 @@
 
 /* Bytes of request data MHD hands us at a time is bounded by this buffer. */
 #define HTTP_CONN_MEMORY (256 * 1024)
-#define SWEEP_INTERVAL_SEC 60
+#define SWEEP_INTERVAL_MAX_SEC 60 /* sweeps happen at least this often */
 
 static http_method method_parse(const char *m)
 {
@@ -218,13 +218,19 @@ static void *sweeper_main(void *arg)
 	server *srv = arg;
 	meta *db = NULL;
 	struct timespec until;
+	/* Sweep twice per TTL so a session outlives it by half a TTL at most. */
+	time_t interval = srv->cfg.upload_ttl_sec / 2;
 
+	if (interval < 1)
+		interval = 1;
+	if (interval > SWEEP_INTERVAL_MAX_SEC)
+		interval = SWEEP_INTERVAL_MAX_SEC;
 	if (meta_open(&db, srv->db_path) != ST_OK)
 		return NULL;
 	pthread_mutex_lock(&srv->stop_mu);
 	while (!srv->stopping) {
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += SWEEP_INTERVAL_SEC;
+		until.tv_sec += interval;
 		pthread_cond_timedwait(&srv->stop_cv, &srv->stop_mu, &until);
 		if (srv->stopping)
 			break;
