@@ -4,7 +4,7 @@
 # deploy/install-deps.sh (as root) or named for you to install.
 
 CC      ?= cc
-PKGS    := libmicrohttpd libcrypto jansson sqlite3
+PKGS    := libmicrohttpd libcrypto jansson sqlite3 libcrypt libcurl
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
            -fno-strict-aliasing -MMD -MP
@@ -13,7 +13,7 @@ INCS     = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 B        := build
-LIB_SRC  := $(wildcard common/*.c storage/*.c auth/*.c server/*.c)
+LIB_SRC  := $(wildcard common/*.c storage/*.c auth/*.c proxy/*.c server/*.c)
 LIB_SRC  := $(filter-out server/main.c,$(LIB_SRC))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 
@@ -73,12 +73,14 @@ integration: $(B)/registry $(B)/registry-asan
 	tests/integration/run.sh $(B)/registry
 	ASAN_OPTIONS=detect_leaks=1 tests/integration/run.sh $(B)/registry-asan
 
-clients: $(B)/registry
+clients: $(B)/registry $(B)/registry-asan
 	tests/clients/run.sh $(B)/registry
+	ASAN_OPTIONS=detect_leaks=1 tests/clients/run.sh $(B)/registry-asan
 
 test: test-deps
 	$(MAKE) unit
 	$(MAKE) integration
+	$(MAKE) fuzz-short
 	$(MAKE) clients
 
 fmt:
@@ -87,4 +89,57 @@ fmt:
 clean:
 	rm -rf $(B)
 
--include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(UNIT_ASAN_OBJ:.o=.d)
+# ---- robustness: fuzzing, stress, valgrind (issue 4) ----
+# One libFuzzer target per parser that sees request bytes:
+# tests/fuzz/fuzz_NAME.c, seeds in tests/fuzz/corpus/NAME/. `make fuzz` runs
+# each for FUZZ_SECONDS, `make fuzz-short` (part of `make test`) for
+# FUZZ_SHORT_SECONDS. They link every object but main.c, built with clang.
+FUZZ_CC            ?= clang
+FUZZ_SECONDS       ?= 60
+FUZZ_SHORT_SECONDS ?= 10
+FUZZ_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined
+FUZZ_BIN   := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_OBJ   := $(LIB_SRC:%.c=$(B)/fuzz/%.o)
+KILLS      ?= 100
+
+.PHONY: fuzz fuzz-short stress valgrind
+$(B)/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(INCS) -c $< -o $@
+$(FUZZ_BIN): $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_OBJ)
+	$(FUZZ_CC) $(CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer $(INCS) -o $@ $< $(FUZZ_OBJ) $(LIBS)
+fuzz: $(FUZZ_BIN)
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+fuzz-short: $(FUZZ_BIN)
+	tests/fuzz/run.sh $(FUZZ_SHORT_SECONDS) $(FUZZ_BIN)
+
+# SIGKILL at random moments during concurrent pushes, KILLS times (a
+# 10-kill version runs in the integration suite).
+stress: $(B)/registry
+	KILLS=$(KILLS) tests/stress/kill_loop.sh $(B)/registry
+
+# The API integration test against the server under valgrind (slow, so not
+# part of `make test`): any leak or memory error fails it.
+valgrind: $(B)/registry
+	REGISTRY_BIN=$(abspath $(B)/registry) bash tests/integration/test_api.sh tests/valgrind/registry.sh
+
+-include $(FUZZ_OBJ:.o=.d) $(FUZZ_BIN:=.d)
+
+-include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(UNIT_ASAN_OBJ:.o=.d) \
+	$(B)/obj/server/main.d $(B)/asan/server/main.d
+
+# ---- benchmarks (issue 3) ----
+# `make bench`: the registry built with optimisation in $(B)/bench, side by
+# side with Debian's docker-registry (the reference) and nginx (the ceiling),
+# on 127.0.0.1 (bench/run.sh; BENCH_* variables tune it). Prints a table and
+# writes bench/results/ (git-ignored): results.csv, results.md, chart.png.
+BENCH_CFLAGS ?= -O2 -g -DNDEBUG
+$(B)/bench/loadgen: bench/loadgen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(shell pkg-config --libs libcrypto 2>/dev/null) -lpthread
+bench:
+	@deploy/install-deps.sh --bench
+	env CFLAGS="$(BENCH_CFLAGS)" $(MAKE) --no-print-directory B=$(B)/bench $(B)/bench/registry
+	$(MAKE) --no-print-directory $(B)/bench/loadgen
+	bench/run.sh $(B)/bench/registry $(B)/bench/loadgen

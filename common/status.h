@@ -41,6 +41,9 @@ typedef enum {
 	ST_METHOD_NOT_ALLOWED,
 	ST_NOT_ROUTE, /* no such endpoint */
 	ST_INTERNAL,
+	/* the pull-through cache (proxy/) */
+	ST_UNAVAILABLE, /* an upstream registry cannot be reached or keeps failing */
+	ST_BAD_GATEWAY, /* an upstream answered with something unusable */
 	ST__COUNT
 } status_t;
 

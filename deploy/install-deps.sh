@@ -3,16 +3,21 @@
 # Run as root on Debian 12. Safe to run again: it installs only what is missing.
 #   deploy/install-deps.sh          build and run deps
 #   deploy/install-deps.sh --test   also the clients the tests drive
+#   deploy/install-deps.sh --bench  also what `make bench` compares with and uses
+#                                   (their system services are kept stopped)
 set -eu
 
-BUILD="build-essential pkg-config libmicrohttpd-dev libssl-dev libjansson-dev libsqlite3-dev check curl"
-TEST="skopeo podman buildah docker.io uidmap fuse-overlayfs sqlite3 clang"
+BUILD="build-essential pkg-config libmicrohttpd-dev libssl-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev libcrypt-dev check curl"
+TEST="skopeo podman buildah docker.io uidmap fuse-overlayfs sqlite3 clang libclang-rt-dev valgrind busybox-static jq docker-registry apache2-utils"
+BENCH="docker-registry nginx-light wrk gnuplot-nox openssl procps"
 
 pkgs=$BUILD
 [ "${1:-}" = "--test" ] && pkgs="$BUILD $TEST"
+[ "${1:-}" = "--bench" ] && pkgs="$BUILD $BENCH"
 
 missing=""
 for p in $pkgs; do
+	[ "$p" = nginx-light ] && [ -x /usr/sbin/nginx ] && continue # any nginx will do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
@@ -25,5 +30,22 @@ fi
 echo "installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# The bench runs its own docker-registry and nginx: their packages' services
+# (on :5000 and :80) must not start. policy-rc.d stops invoke-rc.d from
+# starting them now; systemd must also not start them at the next boot.
+policy=""
+if [ "${1:-}" = "--bench" ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+	policy=/usr/sbin/policy-rc.d
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	trap 'rm -f "$policy"' EXIT
+fi
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing
+if [ "${1:-}" = "--bench" ] && [ -d /run/systemd/system ]; then
+	for unit in docker-registry nginx; do
+		case " $missing " in *" $unit "* | *" $unit-light "*)
+			systemctl disable --now "$unit" >/dev/null 2>&1 || true ;;
+		esac
+	done
+fi

@@ -11,6 +11,10 @@
  */
 #include "config.h"
 
+#include "../auth/auth.h"
+#include "../auth/rules.h"
+#include "../proxy/upstream.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +23,10 @@
 
 #define THREADS_MAX 256
 #define MAX_CONNECTIONS_MAX 65536
+#define TOKEN_LIFETIME_MAX_SEC (7 * 86400)
+#define AUTH_FAIL_LIMIT_MAX 1000000
+#define AUTH_FAIL_WINDOW_MAX_SEC 86400
+#define PROXY_RETRIES_MAX 10
 
 /* Writes a message into err, if the caller gave room for one. */
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -219,6 +227,306 @@ static status_t set_connection_timeout(config *c, const char *value, char *err, 
 	return ST_OK;
 }
 
+/* ---- access control and TLS ---- */
+
+static status_t set_auth(config *c, const char *value, char *err, size_t errlen)
+{
+	auth_mode m;
+
+	if (auth_mode_parse(value, &m) != ST_OK) {
+		seterr(err, errlen, "invalid auth '%s' (expected none, basic or token)", value);
+		return ST_INVALID;
+	}
+	c->auth_mode = (int)m;
+	return ST_OK;
+}
+
+/* A value that goes into a challenge's quoted string. */
+static status_t set_quotable(char *dst, size_t dstlen, const char *key, const char *value,
+			     char *err, size_t errlen)
+{
+	if (!auth_quotable(value)) {
+		seterr(err, errlen,
+		       "invalid %s '%s' (1-255 printable ASCII characters, no '\"' or '\\')", key,
+		       value);
+		return ST_INVALID;
+	}
+	return set_string(dst, dstlen, key, value, err, errlen);
+}
+
+static status_t set_auth_realm(config *c, const char *value, char *err, size_t errlen)
+{
+	return set_quotable(c->auth_realm, sizeof(c->auth_realm), "auth_realm", value, err, errlen);
+}
+
+static status_t set_auth_users(config *c, const char *value, char *err, size_t errlen)
+{
+	return set_string(c->auth_users, sizeof(c->auth_users), "auth_users", value, err, errlen);
+}
+
+/* Appends a copy of value to l. */
+static status_t list_add(config_list *l, const char *key, const char *value, char *err,
+			 size_t errlen)
+{
+	char **v, *copy;
+
+	if (l->n >= CONFIG_LIST_MAX) {
+		seterr(err, errlen, "more than %d %s lines", CONFIG_LIST_MAX, key);
+		return ST_INVALID;
+	}
+	if ((copy = strdup(value)) == NULL || (v = realloc(l->v, (l->n + 1) * sizeof(*v))) == NULL) {
+		free(copy);
+		seterr(err, errlen, "out of memory");
+		return ST_NOMEM;
+	}
+	v[l->n++] = copy;
+	l->v = v;
+	return ST_OK;
+}
+
+static void list_free(config_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* Rules and groups are parsed here only to check them (auth_new parses
+ * them again), so a mistake is reported with its FILE:LINE. */
+static status_t set_auth_rule(config *c, const char *value, char *err, size_t errlen)
+{
+	auth_rules *rs = NULL;
+	status_t st;
+
+	if ((st = auth_rules_new(&rs)) == ST_OK)
+		st = auth_rules_add(rs, value, err, errlen);
+	auth_rules_free(rs);
+	return st == ST_OK ? list_add(&c->auth_rules, "auth_rule", value, err, errlen) : st;
+}
+
+static status_t set_auth_group(config *c, const char *value, char *err, size_t errlen)
+{
+	auth_rules *rs = NULL;
+	status_t st;
+
+	if ((st = auth_rules_new(&rs)) == ST_OK)
+		st = auth_rules_add_group(rs, value, err, errlen);
+	auth_rules_free(rs);
+	for (size_t i = 0; st == ST_OK && i < c->auth_groups.n; i++) {
+		size_t n = strcspn(c->auth_groups.v[i], ": \t");
+		const char *name = value + strspn(value, " \t");
+		if (strncmp(c->auth_groups.v[i], name, n) == 0 && strcspn(name, ": \t") == n) {
+			seterr(err, errlen, "group '%.*s' defined twice", (int)n, name);
+			st = ST_INVALID;
+		}
+	}
+	return st == ST_OK ? list_add(&c->auth_groups, "auth_group", value, err, errlen) : st;
+}
+
+static status_t set_auth_token_service(config *c, const char *value, char *err, size_t errlen)
+{
+	return set_quotable(c->auth_token_service, sizeof(c->auth_token_service),
+			    "auth_token_service", value, err, errlen);
+}
+
+static status_t set_auth_token_issuer(config *c, const char *value, char *err, size_t errlen)
+{
+	if (strchr(value, ' ') || strchr(value, '\t')) {
+		seterr(err, errlen, "invalid auth_token_issuer '%s' (no spaces)", value);
+		return ST_INVALID;
+	}
+	return set_quotable(c->auth_token_issuer, sizeof(c->auth_token_issuer),
+			    "auth_token_issuer", value, err, errlen);
+}
+
+static status_t set_auth_token_key(config *c, const char *value, char *err, size_t errlen)
+{
+	return set_string(c->auth_token_key, sizeof(c->auth_token_key), "auth_token_key", value,
+			  err, errlen);
+}
+
+static status_t set_auth_token_realm(config *c, const char *value, char *err, size_t errlen)
+{
+	if ((strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0) ||
+	    !auth_quotable(value) || strchr(value, ' ')) {
+		seterr(err, errlen,
+		       "invalid auth_token_realm '%s' (expected an http:// or https:// URL)", value);
+		return ST_INVALID;
+	}
+	return set_string(c->auth_token_realm, sizeof(c->auth_token_realm), "auth_token_realm",
+			  value, err, errlen);
+}
+
+static status_t set_auth_token_lifetime(config *c, const char *value, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_duration(value, &v) != 0 || v == 0 || v > TOKEN_LIFETIME_MAX_SEC) {
+		seterr(err, errlen,
+		       "invalid auth_token_lifetime '%s' (expected a duration from 1s to 7d)",
+		       value);
+		return ST_INVALID;
+	}
+	c->auth_token_lifetime_sec = (uint32_t)v;
+	return ST_OK;
+}
+
+static status_t set_auth_token_trust(config *c, const char *value, char *err, size_t errlen)
+{
+	size_t n = strcspn(value, " \t");
+	const char *path = value + n + strspn(value + n, " \t");
+
+	if (n == 0 || *path == '\0' || strcspn(path, " \t") != strlen(path)) {
+		seterr(err, errlen,
+		       "invalid auth_token_trust '%s' (expected ISSUER PEM-FILE: the issuer "
+		       "name, then its public key or certificate)",
+		       value);
+		return ST_INVALID;
+	}
+	return list_add(&c->auth_token_trust, "auth_token_trust", value, err, errlen);
+}
+
+static status_t set_auth_fail_limit(config *c, const char *value, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_uint(value, AUTH_FAIL_LIMIT_MAX, &v) != 0) {
+		seterr(err, errlen,
+		       "invalid auth_fail_limit '%s' (expected a number from 0 (off) to %d)", value,
+		       AUTH_FAIL_LIMIT_MAX);
+		return ST_INVALID;
+	}
+	c->auth_fail_limit = (uint32_t)v;
+	return ST_OK;
+}
+
+static status_t set_auth_fail_window(config *c, const char *value, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_duration(value, &v) != 0 || v == 0 || v > AUTH_FAIL_WINDOW_MAX_SEC) {
+		seterr(err, errlen,
+		       "invalid auth_fail_window '%s' (expected a duration from 1s to 1d)", value);
+		return ST_INVALID;
+	}
+	c->auth_fail_window_sec = (uint32_t)v;
+	return ST_OK;
+}
+
+static status_t set_tls_cert(config *c, const char *value, char *err, size_t errlen)
+{
+	return set_string(c->tls_cert, sizeof(c->tls_cert), "tls_cert", value, err, errlen);
+}
+
+static status_t set_tls_key(config *c, const char *value, char *err, size_t errlen)
+{
+	return set_string(c->tls_key, sizeof(c->tls_key), "tls_key", value, err, errlen);
+}
+
+static status_t set_listen_plain(config *c, const char *value, char *err, size_t errlen)
+{
+	uint16_t port;
+
+	if (config_listen_split(value, NULL, 0, &port) != ST_OK) {
+		seterr(err, errlen,
+		       "invalid listen_plain '%s' (expected HOST:PORT, [IPV6]:PORT or :PORT, port "
+		       "0-65535)",
+		       value);
+		return ST_INVALID;
+	}
+	return set_string(c->listen_plain, sizeof(c->listen_plain), "listen_plain", value, err,
+			  errlen);
+}
+
+/* ---- the pull-through cache (proxy/) ---- */
+
+/* Checked whole here (upstream_spec_parse), so a mistake has its FILE:LINE;
+ * proxy_new parses it again. Two upstreams may not share a name. */
+static status_t set_upstream(config *c, const char *value, char *err, size_t errlen)
+{
+	upstream_spec spec, other;
+
+	if (upstream_spec_parse(&spec, value, err, errlen) != ST_OK)
+		return ST_INVALID;
+	for (size_t i = 0; i < c->upstreams.n; i++) {
+		if (upstream_spec_parse(&other, c->upstreams.v[i], NULL, 0) == ST_OK &&
+		    strcmp(other.name, spec.name) == 0) {
+			seterr(err, errlen, "upstream '%s' defined twice", spec.name);
+			return ST_INVALID;
+		}
+	}
+	return list_add(&c->upstreams, "upstream", value, err, errlen);
+}
+
+/* A duration from min to max seconds into *out. */
+static status_t set_seconds(uint32_t *out, const char *key, const char *value, uint64_t min,
+			    uint64_t max, const char *range, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_duration(value, &v) != 0 || v < min || v > max) {
+		seterr(err, errlen, "invalid %s '%s' (expected a duration from %s)", key, value,
+		       range);
+		return ST_INVALID;
+	}
+	*out = (uint32_t)v;
+	return ST_OK;
+}
+
+static status_t set_proxy_revalidate(config *c, const char *value, char *err, size_t errlen)
+{
+	return set_seconds(&c->proxy_revalidate_sec, "proxy_revalidate", value, 0, 30 * 86400,
+			   "0 (every pull) to 30d", err, errlen);
+}
+
+static status_t set_proxy_negative_ttl(config *c, const char *value, char *err, size_t errlen)
+{
+	return set_seconds(&c->proxy_negative_sec, "proxy_negative_ttl", value, 0, 86400,
+			   "0 (off) to 1d", err, errlen);
+}
+
+static status_t set_proxy_timeout(config *c, const char *value, char *err, size_t errlen)
+{
+	return set_seconds(&c->proxy_timeout_sec, "proxy_timeout", value, 1, 3600, "1s to 1h",
+			   err, errlen);
+}
+
+static status_t set_proxy_retries(config *c, const char *value, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_uint(value, PROXY_RETRIES_MAX, &v) != 0) {
+		seterr(err, errlen, "invalid proxy_retries '%s' (expected a number from 0 to %d)",
+		       value, PROXY_RETRIES_MAX);
+		return ST_INVALID;
+	}
+	c->proxy_retries = (uint32_t)v;
+	return ST_OK;
+}
+
+static status_t set_proxy_cache_max(config *c, const char *value, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_size(value, &v) != 0) {
+		seterr(err, errlen,
+		       "invalid proxy_cache_max '%s' (expected a size such as 50G, or 0 for no "
+		       "bound)",
+		       value);
+		return ST_INVALID;
+	}
+	c->proxy_cache_max_bytes = v;
+	return ST_OK;
+}
+
+static status_t set_proxy_cache_keep(config *c, const char *value, char *err, size_t errlen)
+{
+	return set_seconds(&c->proxy_cache_keep_sec, "proxy_cache_keep", value, 0, 365 * 86400,
+			   "0 to 365d", err, errlen);
+}
+
 static const struct {
 	const char *name;
 	status_t (*set)(config *c, const char *value, char *err, size_t errlen);
@@ -232,8 +540,38 @@ static const struct {
     {"threads", set_threads},
     {"max_connections", set_max_connections},
     {"connection_timeout", set_connection_timeout},
+    {"auth", set_auth},
+    {"auth_realm", set_auth_realm},
+    {"auth_users", set_auth_users},
+    {"auth_group", set_auth_group},
+    {"auth_rule", set_auth_rule},
+    {"auth_token_service", set_auth_token_service},
+    {"auth_token_issuer", set_auth_token_issuer},
+    {"auth_token_key", set_auth_token_key},
+    {"auth_token_realm", set_auth_token_realm},
+    {"auth_token_lifetime", set_auth_token_lifetime},
+    {"auth_token_trust", set_auth_token_trust},
+    {"auth_fail_limit", set_auth_fail_limit},
+    {"auth_fail_window", set_auth_fail_window},
+    {"tls_cert", set_tls_cert},
+    {"tls_key", set_tls_key},
+    {"listen_plain", set_listen_plain},
+    {"upstream", set_upstream},
+    {"proxy_revalidate", set_proxy_revalidate},
+    {"proxy_negative_ttl", set_proxy_negative_ttl},
+    {"proxy_timeout", set_proxy_timeout},
+    {"proxy_retries", set_proxy_retries},
+    {"proxy_cache_max", set_proxy_cache_max},
+    {"proxy_cache_keep", set_proxy_cache_keep},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* Keys that may appear on many lines, each adding an entry. */
+static int key_repeatable(const char *key)
+{
+	return strcmp(key, "auth_rule") == 0 || strcmp(key, "auth_group") == 0 ||
+	       strcmp(key, "auth_token_trust") == 0 || strcmp(key, "upstream") == 0;
+}
 
 /* Index of key in `keys`, or -1. */
 static int key_find(const char *key)
@@ -256,6 +594,51 @@ void config_defaults(config *c)
 	c->threads = CONFIG_DEFAULT_THREADS;
 	c->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
 	c->connection_timeout_sec = CONFIG_DEFAULT_CONNECTION_TIMEOUT_SEC;
+	c->auth_mode = AUTH_MODE_NONE;
+	snprintf(c->auth_realm, sizeof(c->auth_realm), "%s", CONFIG_DEFAULT_AUTH_REALM);
+	snprintf(c->auth_token_service, sizeof(c->auth_token_service), "%s",
+		 CONFIG_DEFAULT_TOKEN_SERVICE);
+	snprintf(c->auth_token_issuer, sizeof(c->auth_token_issuer), "%s",
+		 CONFIG_DEFAULT_TOKEN_ISSUER);
+	c->auth_token_lifetime_sec = CONFIG_DEFAULT_TOKEN_LIFETIME_SEC;
+	c->auth_fail_limit = CONFIG_DEFAULT_AUTH_FAIL_LIMIT;
+	c->auth_fail_window_sec = CONFIG_DEFAULT_AUTH_FAIL_WINDOW_SEC;
+	c->proxy_revalidate_sec = CONFIG_DEFAULT_PROXY_REVALIDATE_SEC;
+	c->proxy_negative_sec = CONFIG_DEFAULT_PROXY_NEGATIVE_SEC;
+	c->proxy_timeout_sec = CONFIG_DEFAULT_PROXY_TIMEOUT_SEC;
+	c->proxy_retries = CONFIG_DEFAULT_PROXY_RETRIES;
+	c->proxy_cache_max_bytes = CONFIG_DEFAULT_PROXY_CACHE_MAX_BYTES;
+	c->proxy_cache_keep_sec = CONFIG_DEFAULT_PROXY_CACHE_KEEP_SEC;
+}
+
+void config_free(config *c)
+{
+	if (c == NULL)
+		return;
+	list_free(&c->auth_groups);
+	list_free(&c->auth_rules);
+	list_free(&c->auth_token_trust);
+	list_free(&c->upstreams);
+}
+
+/* path if set, else DATA/file. */
+static status_t data_path(const config *c, const char *path, const char *file, char *out,
+			  size_t outlen)
+{
+	int n = path[0] ? snprintf(out, outlen, "%s", path)
+			: snprintf(out, outlen, "%s/%s", c->data, file);
+
+	return n >= 0 && (size_t)n < outlen ? ST_OK : ST_INVALID;
+}
+
+status_t config_users_path(const config *c, char *out, size_t outlen)
+{
+	return data_path(c, c->auth_users, CONFIG_USERS_FILE, out, outlen);
+}
+
+status_t config_token_key_path(const config *c, char *out, size_t outlen)
+{
+	return data_path(c, c->auth_token_key, CONFIG_TOKEN_KEY_FILE, out, outlen);
 }
 
 status_t config_set(config *c, const char *key, const char *value, char *err, size_t errlen)
@@ -372,7 +755,7 @@ status_t config_load(config *c, const char *path, char *err, size_t errlen)
 			st = ST_INVALID;
 			goto done;
 		}
-		if (first_line[k] != 0) {
+		if (first_line[k] != 0 && !key_repeatable(key)) {
 			seterr(err, errlen, "%s:%u: '%s' repeated (first set on line %u)", path,
 			       lineno, key, first_line[k]);
 			st = ST_INVALID;

@@ -7,7 +7,9 @@
  * "..." (no escapes: a quoted value runs to the next quote); sizes accept
  * K, M, G suffixes (powers of 1024); durations accept s, m, h, d (a bare
  * number is seconds). An unknown key, a bad value, a repeated key or a line
- * without '=' is an error reported as "FILE:LINE: message".
+ * without '=' is an error reported as "FILE:LINE: message". The list keys
+ * (auth_rule, auth_group, auth_token_trust, upstream) are the exception: each line
+ * adds one entry, and the config then owns memory (config_free).
  */
 #ifndef CONFIG_H
 #define CONFIG_H
@@ -28,6 +30,30 @@
 #define CONFIG_DEFAULT_MAX_CONNECTIONS 1024
 #define CONFIG_DEFAULT_CONNECTION_TIMEOUT_SEC 60
 #define CONFIG_PATH_MAX 4096
+/* Access control and TLS (auth/). */
+#define CONFIG_DEFAULT_AUTH "none"
+#define CONFIG_DEFAULT_AUTH_REALM "registry"
+#define CONFIG_DEFAULT_TOKEN_SERVICE "registry"
+#define CONFIG_DEFAULT_TOKEN_ISSUER "registry"
+#define CONFIG_DEFAULT_TOKEN_LIFETIME_SEC 300
+#define CONFIG_DEFAULT_AUTH_FAIL_LIMIT 10	  /* failed logins before 429; 0 = off */
+#define CONFIG_DEFAULT_AUTH_FAIL_WINDOW_SEC 300 /* counting window and lock-out time */
+#define CONFIG_USERS_FILE "htpasswd"		  /* in the data folder, unless auth_users */
+#define CONFIG_TOKEN_KEY_FILE "token.key"	  /* in the data folder, unless auth_token_key */
+#define CONFIG_LIST_MAX 4096			  /* entries of one repeatable key */
+/* The pull-through cache (proxy/). */
+#define CONFIG_DEFAULT_PROXY_REVALIDATE_SEC 300	   /* a cached tag is re-checked this often */
+#define CONFIG_DEFAULT_PROXY_NEGATIVE_SEC 60	   /* an upstream 404 is believed this long */
+#define CONFIG_DEFAULT_PROXY_TIMEOUT_SEC 30	   /* upstream connect and stall timeout */
+#define CONFIG_DEFAULT_PROXY_RETRIES 3		   /* after a transient upstream failure */
+#define CONFIG_DEFAULT_PROXY_CACHE_MAX_BYTES 0	   /* 0: cached blobs are not bounded */
+#define CONFIG_DEFAULT_PROXY_CACHE_KEEP_SEC (7 * 86400) /* pulled this recently: never evicted */
+
+/* The values of a key that may be given more than once, in file order. */
+typedef struct {
+	char **v;
+	size_t n;
+} config_list;
 
 typedef struct {
 	char listen[256];	     /* "HOST:PORT", "[v6]:PORT" or ":PORT" */
@@ -39,16 +65,55 @@ typedef struct {
 	uint32_t threads;	     /* worker threads, 0 = number of cores */
 	uint32_t max_connections;
 	uint32_t connection_timeout_sec; /* idle connection timeout */
+
+	/* access control (auth/auth.h): mode 0 is none */
+	int auth_mode;			     /* an auth_mode */
+	char auth_realm[256];		     /* Basic realm */
+	char auth_users[CONFIG_PATH_MAX];    /* htpasswd file; "" = DATA/htpasswd */
+	config_list auth_groups;	     /* "NAME: USER ..." */
+	config_list auth_rules;		     /* "PATTERN WHO ACTIONS" */
+	char auth_token_service[256];	     /* token audience and challenge service */
+	char auth_token_issuer[256];	     /* iss of our tokens */
+	char auth_token_key[CONFIG_PATH_MAX]; /* signing key; "" = DATA/token.key */
+	char auth_token_realm[512];	     /* challenge realm URL; "" = from Host */
+	uint32_t auth_token_lifetime_sec;
+	config_list auth_token_trust; /* "ISSUER PEM-FILE" of external token servers */
+	uint32_t auth_fail_limit;     /* failed logins per address before 429 */
+	uint32_t auth_fail_window_sec;
+	/* TLS: both set = HTTPS on listen; listen_plain adds a plain HTTP listener */
+	char tls_cert[CONFIG_PATH_MAX]; /* PEM certificate (chain) */
+	char tls_key[CONFIG_PATH_MAX];	/* PEM private key */
+	char listen_plain[256];		/* "" = none */
+
+	/* the pull-through cache (proxy/proxy.h) */
+	config_list upstreams;		 /* "NAME URL [namespaces=P,...] [credentials=F] [ca=F]" */
+	uint32_t proxy_revalidate_sec;	 /* 0: a cached tag is re-checked on every pull */
+	uint32_t proxy_negative_sec;	 /* 0: upstream 404s are not remembered */
+	uint32_t proxy_timeout_sec;
+	uint32_t proxy_retries;
+	uint64_t proxy_cache_max_bytes;	 /* 0 = unbounded */
+	uint32_t proxy_cache_keep_sec;
 } config;
 
-/* Fills c with the built-in defaults. */
+/* Fills c with the built-in defaults (c must hold no lists: config_free
+ * it first if it was used). */
 void config_defaults(config *c);
+
+/* Frees the lists c holds (repeatable keys) and empties them; the rest of
+ * c is left as it is. NULL is a no-op. */
+void config_free(config *c);
+
+/* The users file and token key paths, with their defaults in the data
+ * folder resolved, into out (outlen bytes). ST_OK or ST_INVALID (too long). */
+status_t config_users_path(const config *c, char *out, size_t outlen);
+status_t config_token_key_path(const config *c, char *out, size_t outlen);
 
 /*
  * Reads the file at path over c. ST_OK; ST_NOT_FOUND if it cannot be
  * opened; ST_INVALID for a bad line (or a NULL argument); ST_IO (ST_NOMEM)
  * if reading fails. On failure err (of errlen bytes; may be NULL) holds
- * "PATH:LINE: message" (or "PATH: reason"); c may be partly updated.
+ * "PATH:LINE: message" (or "PATH: reason"); c may be partly updated (and
+ * hold lists: config_free it either way).
  */
 status_t config_load(config *c, const char *path, char *err, size_t errlen);
 

@@ -4,7 +4,8 @@
  * Lists are keyset-paginated index queries (`n` and `last`), with a Link
  * header pointing at the next page when there is one. Names and tags are
  * grammar-checked on the way in, so they need no JSON escaping on the way
- * out and the lists are written straight into one buffer.
+ * out and the lists are written straight into one buffer. With access
+ * control on, the catalog lists only the repositories the caller may pull.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,28 @@ static int list_cb(void *arg, const char *s)
 	return list_add(arg, s);
 }
 
+/* The catalog with access control: only what the caller may pull, n at
+ * most; `more` when another such name follows. */
+typedef struct {
+	request *r;
+	list_out *l;
+	int n;
+	bool more;
+} catalog_filter;
+
+static int catalog_cb(void *arg, const char *name)
+{
+	catalog_filter *f = arg;
+
+	if (!request_allowed(f->r, "pull", name))
+		return 0;
+	if (f->n > 0 && f->l->count == f->n) {
+		f->more = true;
+		return 1;
+	}
+	return list_add(f->l, name);
+}
+
 /* Reads `n`: ST_OK with *out (-1 when absent), or ST_INVALID. */
 static status_t parse_n(request *r, int *out)
 {
@@ -119,6 +142,10 @@ static enum MHD_Result reply_list(request *r, int is_tags)
 		st = is_tags ? meta_repo_exists(r->db, r->name) : ST_OK;
 	} else if (is_tags) {
 		st = meta_tag_list(r->db, r->name, last, n, list_cb, &l, &more);
+	} else if (r->srv->auth != NULL) {
+		catalog_filter f = {r, &l, n, false};
+		st = meta_repo_list(r->db, last, 0, catalog_cb, &f, NULL);
+		more = f.more;
 	} else {
 		st = meta_repo_list(r->db, last, n, list_cb, &l, &more);
 	}
@@ -153,5 +180,7 @@ enum MHD_Result catalog_finish(request *r)
 
 enum MHD_Result tags_finish(request *r)
 {
+	if (r->mirror != NULL)
+		return mirror_tags(r); /* the upstream's list, else the cache's */
 	return reply_list(r, 1);
 }

@@ -52,6 +52,8 @@ enum MHD_Result blobs_finish(request *r)
 	st = meta_blob_get(r->db, r->name, r->ref, NULL);
 	if (st == ST_NOT_FOUND && meta_manifest_get(r->db, r->name, r->ref, &man) == ST_OK)
 		st = ST_OK;
+	if (st == ST_NOT_FOUND && r->mirror != NULL)
+		return mirror_blob(r); /* ask the upstream */
 	if (st == ST_NOT_FOUND)
 		return reply_error(r, ST_BLOB_UNKNOWN, NULL);
 	if (st != ST_OK)

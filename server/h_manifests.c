@@ -62,6 +62,8 @@ static enum MHD_Result manifest_get(request *r)
 	status_t st;
 	int fd;
 
+	if (r->mirror != NULL)
+		return mirror_manifest(r); /* the pull-through cache decides */
 	st = meta_manifest_get(r->db, r->name, r->ref, &man);
 	if (st == ST_NOT_FOUND)
 		st = meta_repo_exists(r->db, r->name) == ST_NOT_FOUND ? ST_NAME_UNKNOWN

@@ -4,6 +4,7 @@
  *   POST                  new session -> 202 + Location
  *   POST ?digest=D        monolithic upload of the body -> 201
  *   POST ?mount=D&from=R  link a blob R already has -> 201, else a session
+ *                         (with auth on: only from an R the caller may pull)
  *   PATCH                 append the body (streamed or one Content-Range chunk)
  *   PUT ?digest=D         append an optional last chunk, verify, commit -> 201
  *   GET                   progress -> 204 + Range
@@ -82,7 +83,11 @@ static status_t begin_post(request *r)
 
 		if (digest_parse(mount, NULL) != ST_OK)
 			return ST_DIGEST_INVALID;
-		if (from != NULL)
+		/* With access control, a mount needs pull on a named source; one
+		 * without `from` could reveal blobs of any repository. */
+		if (r->srv->auth != NULL && (from == NULL || !request_allowed(r, "pull", from)))
+			st = ST_NOT_FOUND;
+		else if (from != NULL)
 			st = ref_name_check(from) == ST_OK ? meta_blob_get(r->db, from, mount, &size)
 							   : ST_NOT_FOUND;
 		else

@@ -10,6 +10,7 @@
  */
 #include "server.h"
 #include "http.h"
+#include "access.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,9 +22,21 @@
 
 #include "../common/log.h"
 
-/* Bytes of request data MHD hands us at a time is bounded by this buffer. */
-#define HTTP_CONN_MEMORY (256 * 1024)
+/* Bytes of request data MHD hands us at a time is bounded by this buffer.
+ * MHD zeroes all of it between two requests of a connection and each
+ * connection keeps it resident: 64 KiB keeps uploads as fast as 256 KiB did
+ * (a smaller one costs pushes ~10%) at a quarter of the per-request memset
+ * and memory (make bench). */
+#define HTTP_CONN_MEMORY (64 * 1024)
 #define SWEEP_INTERVAL_MAX_SEC 60 /* sweeps happen at least this often */
+/* After an early error the body is drained so the client reads the reply,
+ * but not more than this: a larger (declared) body gets the reply at once
+ * and the connection is closed. Bodies where none belongs, likewise. */
+#define HTTP_DRAIN_MAX (64ull * 1024 * 1024)
+/* GnuTLS priorities of the HTTPS listener: TLS 1.2 and 1.3 only. */
+#define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/* On SIGTERM, requests in flight get this long to finish. */
+#define HTTP_STOP_GRACE_SEC 30
 
 static http_method method_parse(const char *m)
 {
@@ -48,6 +61,11 @@ const char *request_header(request *r, const char *name)
 const char *request_arg(request *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+bool request_allowed(request *r, const char *action, const char *repo)
+{
+	return auth_allowed(r->srv->auth, r->who, action, repo);
 }
 
 status_t request_buffer(request *r, const char *buf, size_t len)
@@ -112,6 +130,41 @@ static void read_framing(request *r)
 	r->expect_continue = ex != NULL && strcasecmp(ex, "100-continue") == 0;
 }
 
+/*
+ * Decodes %HH escapes of the URL and its arguments in place, as
+ * libmicrohttpd's default does, except %00: a NUL would silently cut a name,
+ * tag, digest or upload id short ("v1%00x" read as "v1"), so it stays
+ * literal and the grammar checks refuse it. Returns the new length.
+ */
+static int hex_value(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+static size_t unescape_no_nul(void *cls, struct MHD_Connection *conn, char *s)
+{
+	char *w = s;
+	int hi, lo;
+
+	for (const char *p = s; *p; p++) {
+		if (p[0] == '%' && (hi = hex_value(p[1])) >= 0 && (lo = hex_value(p[2])) >= 0 &&
+		    (hi | lo) != 0) {
+			*w++ = (char)(hi * 16 + lo);
+			p += 2;
+		} else {
+			*w++ = *p;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -125,23 +178,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if ((r = calloc(1, sizeof(*r))) == NULL)
 			return MHD_NO;
 		*con_cls = r;
+		pthread_mutex_lock(&srv->stop_mu);
+		srv->active++;
+		pthread_mutex_unlock(&srv->stop_mu);
 		r->srv = srv;
 		r->conn = conn;
 		r->method = method_parse(method);
+		log_debug("request %s %s", method, url);
 		read_framing(r);
 		if (r->method == 0)
 			st = ST_METHOD_NOT_ALLOWED;
 		else
 			st = routes_match(r, url);
 		if (st == ST_OK)
+			st = access_gate(r); /* who is asking, and may they */
+		if (st == ST_OK)
 			st = server_meta(srv, &r->db);
+		if (st == ST_OK)
+			st = mirror_route(r); /* an upstream's name: the cache's */
 		if (st == ST_OK && r->route->begin)
 			st = r->route->begin(r);
 		r->started = true;
 		if (st != ST_OK) {
 			r->err = st;
-			/* No body coming, or the client waits for our go: answer now. */
-			if (!r->has_body || r->expect_continue) {
+			/* No body coming, the client waits for our go, or the body is
+			 * too large to drain: answer now. */
+			if (!r->has_body || r->expect_continue ||
+			    r->content_length > (int64_t)HTTP_DRAIN_MAX) {
 				ret = reply_error(r, r->err, r->detail);
 				uploads_request_done(r);
 				return ret;
@@ -153,10 +216,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (*upload_data_size > 0) {
 		size_t n = *upload_data_size;
 		*upload_data_size = 0; /* always consume what we were given */
-		if (r->err != ST_OK)
-			return MHD_YES; /* draining after an error */
-		if (r->route->data == NULL)
-			return MHD_YES; /* a body where none belongs: ignore it */
+		if (r->err != ST_OK || r->route->data == NULL) {
+			/* Draining after an error, or a body where none belongs:
+			 * ignored, up to a bound, then the connection is cut. */
+			r->ignored += n;
+			return r->ignored > HTTP_DRAIN_MAX ? MHD_NO : MHD_YES;
+		}
 		if ((st = r->route->data(r, upload_data, n)) != ST_OK)
 			r->err = st;
 		return MHD_YES;
@@ -173,14 +238,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	server *srv = cls;
 	request *r = *con_cls;
 
 	if (r == NULL)
 		return;
 	uploads_request_done(r);
+	auth_principal_free(r->who);
+	mirror_request_done(r);
 	free(r->body);
 	free(r);
 	*con_cls = NULL;
+	/* server_stop may be waiting for the last request in flight. */
+	pthread_mutex_lock(&srv->stop_mu);
+	if (--srv->active == 0 && srv->stopping)
+		pthread_cond_broadcast(&srv->stop_cv);
+	pthread_mutex_unlock(&srv->stop_mu);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -191,15 +264,15 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("mhd: %s", buf);
 }
 
-/* Resolves c->listen into a socket address. */
-static status_t resolve_listen(const config *c, struct sockaddr_storage *out, socklen_t *outlen)
+/* Resolves a listen address ("HOST:PORT") into a socket address. */
+static status_t resolve_listen(const char *listen, struct sockaddr_storage *out, socklen_t *outlen)
 {
 	char host[256];
 	uint16_t port;
 	struct addrinfo hints = {0}, *res = NULL;
 	char portstr[8];
 
-	if (config_listen_split(c->listen, host, sizeof(host), &port) != ST_OK)
+	if (config_listen_split(listen, host, sizeof(host), &port) != ST_OK)
 		return ST_INVALID;
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	hints.ai_family = AF_UNSPEC;
@@ -210,6 +283,61 @@ static status_t resolve_listen(const config *c, struct sockaddr_storage *out, so
 	memcpy(out, res->ai_addr, res->ai_addrlen);
 	*outlen = res->ai_addrlen;
 	freeaddrinfo(res);
+	return ST_OK;
+}
+
+/*
+ * A daemon on addr with the request callbacks; HTTPS with the certificate
+ * and key access_open read when tls. NULL if it cannot listen.
+ */
+static struct MHD_Daemon *daemon_start(server *srv, const struct sockaddr_storage *addr,
+				       unsigned threads, bool tls)
+{
+	const config *cfg = &srv->cfg;
+	struct MHD_OptionItem tls_opts[] = {
+		{MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key_pem},
+		{MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert_pem},
+		{MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)HTTP_TLS_PRIORITIES},
+		{MHD_OPTION_END, 0, NULL},
+	};
+
+	return MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+			MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
+			(addr->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
+			(tls ? MHD_USE_TLS : 0),
+		0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)addr,
+		MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)cfg->connection_timeout_sec, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+		(unsigned)1024, MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, srv,
+		MHD_OPTION_ARRAY, tls ? tls_opts : tls_opts + 3, MHD_OPTION_END);
+}
+
+/* The second, plain-HTTP listener (listen_plain), if configured. Logged
+ * before the main "listening on" line, which stays the last one. */
+static status_t plain_start(server *srv, unsigned threads)
+{
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	const union MHD_DaemonInfo *info;
+
+	if (srv->cfg.listen_plain[0] == '\0')
+		return ST_OK;
+	if (resolve_listen(srv->cfg.listen_plain, &addr, &addrlen) != ST_OK) {
+		log_error("cannot resolve listen_plain address %s", srv->cfg.listen_plain);
+		return ST_INVALID;
+	}
+	if ((srv->daemon_plain = daemon_start(srv, &addr, threads, false)) == NULL) {
+		log_error("cannot listen on %s (address in use or not available)",
+			  srv->cfg.listen_plain);
+		return ST_EXISTS;
+	}
+	info = MHD_get_daemon_info(srv->daemon_plain, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port_plain = info ? info->port : 0;
+	log_info("plain HTTP also on %s, port=%u", srv->cfg.listen_plain, srv->port_plain);
 	return ST_OK;
 }
 
@@ -282,41 +410,64 @@ status_t server_start(server **out, const config *cfg)
 	sessions_expire(srv->ups, srv->bs, db, time(NULL) - (time_t)cfg->upload_ttl_sec);
 	meta_close(db);
 	db = NULL;
+	if ((st = mirror_open(srv)) != ST_OK)
+		goto fail;
 
-	if ((st = resolve_listen(cfg, &addr, &addrlen)) != ST_OK) {
+	if ((st = access_open(srv)) != ST_OK)
+		goto fail;
+	if ((st = resolve_listen(cfg->listen, &addr, &addrlen)) != ST_OK) {
 		log_error("cannot resolve listen address %s", cfg->listen);
 		goto fail;
 	}
 	threads = cfg->threads ? cfg->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	if (threads < 1)
 		threads = 1;
-	srv->daemon = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-			(addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-		0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-		MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)cfg->connection_timeout_sec, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-		(unsigned)1024, MHD_OPTION_END);
+	srv->daemon = daemon_start(srv, &addr, threads, srv->tls_cert_pem != NULL);
 	if (srv->daemon == NULL) {
-		log_error("cannot listen on %s (address in use or not available)", cfg->listen);
+		log_error("cannot listen on %s (address in use or not available%s)", cfg->listen,
+			  srv->tls_cert_pem ? ", or the TLS certificate and key are unusable" : "");
 		st = ST_EXISTS;
 		goto fail;
 	}
 	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = info ? info->port : 0;
+	if ((st = plain_start(srv, threads)) != ST_OK)
+		goto fail;
 	if (pthread_create(&srv->sweeper, NULL, sweeper_main, srv) == 0)
 		srv->sweeper_started = 1;
-	log_info("listening on %s (port %u), data in %s, %u threads", cfg->listen, srv->port,
-		 cfg->data, threads);
+	log_info("listening on %s (port %u)%s, data in %s, %u threads", cfg->listen, srv->port,
+		 srv->tls_cert_pem ? " with TLS" : "", cfg->data, threads);
 	*out = srv;
 	return ST_OK;
 fail:
 	meta_close(db);
 	server_stop(srv);
 	return st;
+}
+
+/*
+ * Stops accepting connections, then waits until no request is in flight,
+ * at most HTTP_STOP_GRACE_SEC (a stalled client is cut sooner, by the
+ * connection timeout). Idle keep-alive connections do not hold it up.
+ */
+static void drain_requests(server *srv)
+{
+	MHD_socket lsock = MHD_quiesce_daemon(srv->daemon);
+	struct timespec until;
+
+	if (lsock != MHD_INVALID_SOCKET)
+		close(lsock); /* ours after quiescing: new clients are refused */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += HTTP_STOP_GRACE_SEC;
+	pthread_mutex_lock(&srv->stop_mu);
+	if (srv->active > 0)
+		log_info("waiting for %u request(s) in flight", srv->active);
+	while (srv->active > 0)
+		if (pthread_cond_timedwait(&srv->stop_cv, &srv->stop_mu, &until) != 0)
+			break;
+	if (srv->active > 0)
+		log_warn("stopping with %u request(s) still in flight", srv->active);
+	pthread_mutex_unlock(&srv->stop_mu);
 }
 
 void server_stop(server *srv)
@@ -331,8 +482,21 @@ void server_stop(server *srv)
 	pthread_mutex_unlock(&srv->stop_mu);
 	if (srv->sweeper_started)
 		pthread_join(srv->sweeper, NULL);
-	if (srv->daemon)
+	if (srv->daemon_plain) {
+		/* refuse new plain clients too; drain_requests counts both */
+		MHD_socket ps = MHD_quiesce_daemon(srv->daemon_plain);
+		if (ps != MHD_INVALID_SOCKET)
+			close(ps);
+	}
+	if (srv->daemon) {
+		drain_requests(srv);
+		mirror_stop(srv); /* wakes requests still waiting on an upstream */
 		MHD_stop_daemon(srv->daemon);
+	}
+	if (srv->daemon_plain)
+		MHD_stop_daemon(srv->daemon_plain);
+	access_close(srv);
+	mirror_close(srv);
 	/* The main thread may have opened one too. */
 	if ((m = pthread_getspecific(srv->meta_key)) != NULL) {
 		meta_close(m);

@@ -3,7 +3,8 @@
  * the route table's types and the reply helpers every handler uses.
  *
  * Request flow: the access callback is called once with no data (route,
- * check the URL, run the route's begin), then once per body chunk (data),
+ * check the URL, pass the access gate (access.c, auth/), run the route's
+ * begin), then once per body chunk (data),
  * then once more with no data (finish queues the reply). After an error in
  * begin or data the body is still drained, then the error is replied, so
  * clients that stream without `Expect: 100-continue` read a proper answer.
@@ -18,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../auth/auth.h"
 #include "../common/digest.h"
 #include "../common/status.h"
 #include "../storage/blobstore.h"
@@ -28,6 +30,7 @@
 typedef struct server server;
 typedef struct request request;
 typedef struct upload_session upload_session;
+typedef struct mirror_req mirror_req;
 
 typedef enum {
 	M_GET = 1,
@@ -47,6 +50,7 @@ typedef enum {
 	R_UPLOAD_START,
 	R_UPLOAD,
 	R_REFERRERS,
+	R_TOKEN, /* /token: the built-in token service (auth = token) */
 } route_kind;
 
 /* begin: validate and prepare, before any body byte. data: one body chunk.
@@ -77,6 +81,7 @@ struct request {
 	bool has_body;
 	bool expect_continue;
 	bool started; /* begin has run */
+	uint64_t ignored; /* body bytes drained after an error, or unwanted */
 
 	/* buffered small bodies (manifests) */
 	char *body;
@@ -95,12 +100,28 @@ struct request {
 
 	/* replies that must outlive the handler (header values) */
 	char location[REF_NAME_MAX + 128];
+
+	/* access control: set by the gate (http.c) before begin */
+	auth_principal *who; /* NULL when auth is off; freed at request end */
+	char challenge[AUTH_CHALLENGE_MAX]; /* WWW-Authenticate of a 401 */
+	unsigned retry_after;		     /* Retry-After of a 429, seconds */
+	bool tls;			     /* came over HTTPS */
+	char remote[64];		     /* client address, when auth is on */
+
+	/* pull-through cache: set by mirror_route when an upstream serves the
+	 * name (r->name is then the local cache name); freed at request end */
+	mirror_req *mirror;
 };
 
 /* The route table (routes.c) and URL matching. Fills r->route, r->name,
  * r->ref from url. ST_OK, ST_NOT_ROUTE, ST_NAME_INVALID,
  * ST_METHOD_NOT_ALLOWED. */
 status_t routes_match(request *r, const char *url);
+
+/* Whether the caller may do action ("pull", "push", "delete") to repo,
+ * for decisions past the gate (mount source, catalog entries). Always true
+ * when auth is off. */
+bool request_allowed(request *r, const char *action, const char *repo);
 
 /* ---- replies (reply.c): every response leaves through these ---- */
 
@@ -151,5 +172,34 @@ enum MHD_Result uploads_finish(request *r);
 void uploads_request_done(request *r);
 
 enum MHD_Result referrers_finish(request *r);
+
+status_t token_begin(request *r);
+enum MHD_Result token_finish(request *r);
+
+/* ---- the pull-through cache (h_mirror.c; the logic is proxy/proxy.h) ---- */
+
+/* Builds srv->proxy from the configuration (NULL without upstreams).
+ * ST_OK, ST_INVALID (logged), ST_NOMEM. */
+status_t mirror_open(server *srv);
+/* Ends upstream transfers and wakes every request waiting on one; before
+ * the daemon stops. NULL-safe, idempotent. */
+void mirror_stop(server *srv);
+/* Frees srv->proxy (stopping it first). */
+void mirror_close(server *srv);
+
+/* After the gate: if an upstream serves r->name, sets r->mirror and makes
+ * r->name the local cache name. ST_OK; ST_METHOD_NOT_ALLOWED for a write
+ * (push, delete) to a mirrored name; ST_NAME_INVALID. */
+status_t mirror_route(request *r);
+/* GET/HEAD of a manifest, of a blob missing locally, of a tag list, in a
+ * mirrored repository. They may suspend the connection and return MHD_YES
+ * without a reply: the request's finish runs again when it is resumed. */
+enum MHD_Result mirror_manifest(request *r);
+enum MHD_Result mirror_blob(request *r);
+enum MHD_Result mirror_tags(request *r);
+/* Adds OCI-Namespace when the request came with ?ns=. */
+void mirror_reply_headers(request *r, struct MHD_Response *resp);
+/* Releases r->mirror (request end). */
+void mirror_request_done(request *r);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * main.c - the command line: `registry serve`, `registry version`,
- * `registry --help`.
+ * `registry --help`; `registry user` and `registry cert` (cmd_auth.c).
  *
  * Configuration comes from built-in defaults, then the file given with -c,
  * then flags. Errors in it stop start-up with "FILE:LINE: message" and exit
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../common/log.h"
+#include "cmd_auth.h"
 #include "config.h"
 #include "server.h"
 
@@ -24,6 +25,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: registry serve [-c FILE] [--listen ADDR] [--data DIR]\n"
+		   "       registry user add|del|list [NAME] [options]\n"
+		   "       registry cert HOST|IP... [options]\n"
 		   "       registry version\n"
 		   "       registry --help\n"
 		   "\n"
@@ -33,6 +36,7 @@ static void usage(FILE *f)
 		   "  -d, --data DIR      data folder for blobs and metadata (default %s)\n"
 		   "version    print the version\n",
 		CONFIG_DEFAULT_LISTEN, CONFIG_DEFAULT_DATA);
+	cmd_auth_usage(f);
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -71,14 +75,17 @@ static int cmd_serve(int argc, char **argv)
 	config_defaults(&cfg);
 	if (file != NULL && config_load(&cfg, file, err, sizeof(err)) != ST_OK) {
 		fprintf(stderr, "%s\n", err);
+		config_free(&cfg);
 		return EXIT_USAGE;
 	}
 	if (listen != NULL && config_set(&cfg, "listen", listen, err, sizeof(err)) != ST_OK) {
 		fprintf(stderr, "--listen: %s\n", err);
+		config_free(&cfg);
 		return EXIT_USAGE;
 	}
 	if (data != NULL && config_set(&cfg, "data", data, err, sizeof(err)) != ST_OK) {
 		fprintf(stderr, "--data: %s\n", err);
+		config_free(&cfg);
 		return EXIT_USAGE;
 	}
 	log_set_level(cfg.log_level);
@@ -90,11 +97,14 @@ static int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (server_start(&srv, &cfg) != ST_OK)
+	if (server_start(&srv, &cfg) != ST_OK) {
+		config_free(&cfg);
 		return 1;
+	}
 	sigwait(&set, &sig);
 	log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	server_stop(srv);
+	config_free(&cfg); /* after the server, which borrowed its lists */
 	return 0;
 }
 
@@ -106,6 +116,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "serve") == 0)
 		return cmd_serve(argc - 2, argv + 2);
+	if (strcmp(argv[1], "user") == 0)
+		return cmd_auth_user(argc - 2, argv + 2);
+	if (strcmp(argv[1], "cert") == 0)
+		return cmd_auth_cert(argc - 2, argv + 2);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("registry %s\n", REGISTRY_VERSION);
 		return 0;

@@ -47,6 +47,8 @@ static const struct {
 	[ST_METHOD_NOT_ALLOWED] = {405, "UNSUPPORTED"},
 	[ST_NOT_ROUTE] = {404, "NOT_FOUND"},
 	[ST_INTERNAL] = {500, "UNKNOWN"},
+	[ST_UNAVAILABLE] = {503, "UNAVAILABLE"},
+	[ST_BAD_GATEWAY] = {502, "UNKNOWN"},
 };
 
 unsigned reply_http_status(status_t st)
@@ -96,6 +98,7 @@ enum MHD_Result reply_send(request *r, struct MHD_Response *resp, unsigned statu
 	if (resp == NULL)
 		return MHD_NO; /* out of memory: drop the connection */
 	MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
+	mirror_reply_headers(r, resp);
 	ret = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -125,5 +128,10 @@ enum MHD_Result reply_error(request *r, status_t st, const char *detail)
 	MHD_add_response_header(resp, "Content-Type", "application/json");
 	if (st == ST_RANGE && r->err_range)
 		MHD_add_response_header(resp, "Range", r->err_range);
+	/* The gate (or the token service) says how to authenticate. */
+	if (st == ST_UNAUTHORIZED && r->challenge[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, r->challenge);
+	if (st == ST_TOO_MANY_REQUESTS && r->retry_after > 0)
+		reply_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "%u", r->retry_after);
 	return reply_send(r, resp, status);
 }

@@ -13,6 +13,7 @@
  *   /v2/<name>/blobs/uploads/              R_UPLOAD_START
  *   /v2/<name>/blobs/uploads/<id>          R_UPLOAD
  *   /v2/<name>/referrers/<digest>          R_REFERRERS
+ *   /token                                 R_TOKEN (auth = token only)
  */
 #include <string.h>
 
@@ -32,6 +33,7 @@ static const route routes[] = {
 	{R_UPLOAD, M_GET | M_PATCH | M_PUT | M_DELETE, uploads_begin, uploads_data,
 	 uploads_finish},
 	{R_REFERRERS, M_GET | M_HEAD, base_begin, NULL, referrers_finish},
+	{R_TOKEN, M_GET, token_begin, NULL, token_finish},
 };
 
 static status_t set_name(request *r, const char *start, size_t len)
@@ -76,6 +78,10 @@ static status_t match_kind(request *r, const char *url, route_kind *kind)
 
 	if (len > URL_MAX)
 		return ST_NOT_ROUTE;
+	if (strcmp(url, "/token") == 0) {
+		*kind = R_TOKEN;
+		return ST_OK;
+	}
 	if (strncmp(url, "/v2", 3) != 0)
 		return ST_NOT_ROUTE;
 	if (strcmp(url, "/v2/") == 0 || strcmp(url, "/v2") == 0) {

@@ -8,7 +8,9 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "../auth/auth.h"
 #include "../storage/blobstore.h"
+#include "../proxy/proxy.h"
 #include "../storage/meta.h"
 #include "config.h"
 #include "http.h"
@@ -27,6 +29,14 @@ struct server {
 	pthread_mutex_t stop_mu;
 	pthread_cond_t stop_cv;
 	int stopping;
+	unsigned active; /* requests in flight, under stop_mu */
+	/* access control and TLS (server/tls.c, auth/) */
+	auth *auth;			 /* NULL when auth is none */
+	struct MHD_Daemon *daemon_plain; /* listen_plain's, beside an HTTPS daemon */
+	uint16_t port_plain;
+	char *tls_cert_pem, *tls_key_pem; /* read at start, kept while the daemon runs */
+	/* the pull-through cache: NULL when no upstream is configured */
+	proxy *proxy;
 };
 
 /*

@@ -27,6 +27,13 @@
  *
  * Re-hashing a file (resume, or commit against another algorithm) reads it
  * through a bounded heap buffer, never the whole file.
+ *
+ * Write-behind: every WRITEBEHIND_BYTES an upload starts the kernel's
+ * writeback of what it wrote since, and waits for the batch before that
+ * (sync_file_range), so the disk works while the rest arrives, the commit's
+ * fsync finds at most two batches left, and an upload never holds more than
+ * about two batches of dirty pages. It is only a head start: durability
+ * still comes from the fsync at commit, and its failures are ignored.
  */
 #include "blobstore.h"
 
@@ -51,6 +58,8 @@ _Static_assert(sizeof(off_t) == 8, "off_t must be 64 bits");
 
 /* Read size when re-hashing a file: bounded memory whatever the blob size. */
 #define REHASH_BUF_BYTES (64 * 1024)
+/* Bytes between two write-behind steps of an upload. */
+#define WRITEBEHIND_BYTES (8 * 1024 * 1024)
 /* Prefix of blobstore_put's temporary files in uploads/. */
 #define PUT_PREFIX "put-"
 #define PUT_PREFIX_LEN (sizeof(PUT_PREFIX) - 1)
@@ -72,6 +81,8 @@ struct blob_upload {
 	digest_alg up_alg;
 	digest_ctx *up_hash; /* the running hash; NULL once a commit finalised it */
 	uint64_t up_size;    /* bytes written and hashed */
+	uint64_t up_started; /* bytes whose writeback was started (write-behind) */
+	uint64_t up_waited;  /* bytes whose writeback was waited for */
 	status_t up_err;     /* ST_OK, or the poison every later call returns */
 	bool up_done;	     /* committed: the file is gone from uploads/ */
 };
@@ -550,6 +561,26 @@ done:
 	return st;
 }
 
+/*
+ * Starts writeback of [up_started, up_size) and waits for [up_waited,
+ * up_started), the batch started last time. Never fails: a write error
+ * shows again at the commit's fsync.
+ */
+static void writebehind(blob_upload *up)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+	if (up->up_started > up->up_waited)
+		sync_file_range(up->up_fd, (off_t)up->up_waited,
+				(off_t)(up->up_started - up->up_waited),
+				SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+					SYNC_FILE_RANGE_WAIT_AFTER);
+	sync_file_range(up->up_fd, (off_t)up->up_started, (off_t)(up->up_size - up->up_started),
+			SYNC_FILE_RANGE_WRITE);
+#endif
+	up->up_waited = up->up_started;
+	up->up_started = up->up_size;
+}
+
 status_t blob_upload_write(blob_upload *up, const void *buf, size_t len)
 {
 	status_t st;
@@ -570,6 +601,8 @@ status_t blob_upload_write(blob_upload *up, const void *buf, size_t len)
 	}
 	digest_ctx_update(up->up_hash, buf, len);
 	up->up_size += len;
+	if (up->up_size - up->up_started >= WRITEBEHIND_BYTES)
+		writebehind(up);
 	return ST_OK;
 }
 
@@ -672,6 +705,17 @@ void blob_upload_free(blob_upload *up)
 		close(up->up_fd);
 	digest_ctx_free(up->up_hash);
 	free(up);
+}
+
+status_t blobstore_upload_open_read(blobstore *bs, const char *id, int *out_fd)
+{
+	*out_fd = -1;
+	if (!id_valid(id))
+		return ST_INVALID;
+	*out_fd = openat(bs->bs_uploads_fd, id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (*out_fd < 0)
+		return (errno == ENOENT || errno == ELOOP) ? ST_NOT_FOUND : ST_IO;
+	return ST_OK;
 }
 
 status_t blobstore_upload_remove(blobstore *bs, const char *id)

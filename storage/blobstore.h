@@ -115,6 +115,15 @@ status_t blobstore_upload_commit(blobstore *bs, blob_upload *up, const char *exp
 /* Closes the file and frees the state; the file stays. NULL is a no-op. */
 void blob_upload_free(blob_upload *up);
 
+/*
+ * Opens upload id's file read-only, for readers that follow its writer (the
+ * pull-through cache streams a blob to clients while it arrives). The fd
+ * stays valid after a commit renames the file or a failure removes it.
+ * ST_OK with *out_fd (caller closes); ST_NOT_FOUND; ST_INVALID for a bad
+ * id; ST_IO.
+ */
+status_t blobstore_upload_open_read(blobstore *bs, const char *id, int *out_fd);
+
 /* Removes the file of upload id. ST_OK, ST_NOT_FOUND, ST_INVALID for a bad id, ST_IO. */
 status_t blobstore_upload_remove(blobstore *bs, const char *id);
 

@@ -50,6 +50,10 @@ if ! command -v "${SERVER[0]}" >/dev/null; then
 	exit 2
 fi
 
+# The auth cases start a second registry of their own (tests/clients/auth.sh).
+REGISTRY_BIN=$(command -v "${SERVER[0]}")
+export REGISTRY_BIN
+
 if [ "$(id -u)" != 0 ]; then
 	echo "$0: needs root (dockerd, and buildah/podman with private stores)" >&2
 	exit 2
@@ -88,6 +92,9 @@ cleanup() {
 	set +e
 	if [ -d "$WORK/docker" ]; then
 		bash "$CLIENTS_DIR/docker.sh" stop >>"$LOGS/docker-stop.log" 2>&1
+	fi
+	if [ -s "$WORK/auth/pid" ]; then
+		bash "$CLIENTS_DIR/auth.sh" stop >>"$LOGS/auth-stop.log" 2>&1
 	fi
 	for pid in $PROXY_PID $SERVER_PID; do
 		kill -TERM "$pid" 2>/dev/null
@@ -267,8 +274,14 @@ case_ podman-pull 60 podman.sh pull
 case_ podman-push-pull 90 podman.sh push
 case_ podman-run 60 podman.sh run
 
+# Access control and TLS: a second registry in token mode (auth.sh).
+case_ auth-start 30 auth.sh start
+case_ auth-skopeo 120 auth.sh skopeo_creds
+case_ auth-podman 90 auth.sh podman_login
+case_ auth-tls 90 auth.sh tls_pull
+
 # The daemon runs whenever a docker case is selected.
-docker_cases="docker-build docker-push docker-push-localhost docker-push-repo docker-pull docker-run docker-pull-skopeo"
+docker_cases="docker-build docker-push docker-push-localhost docker-push-repo docker-pull docker-run docker-pull-skopeo auth-docker auth-docker-tls"
 need_docker=""
 for c in docker-daemon $docker_cases; do
 	wanted "$c" && need_docker=1
@@ -283,6 +296,8 @@ if [ -n "$need_docker" ]; then
 		case_ docker-pull 60 docker.sh pull
 		case_ docker-run 60 docker.sh run
 		case_ docker-pull-skopeo 60 docker.sh pull_skopeo
+		case_ auth-docker 120 auth.sh docker_login
+		case_ auth-docker-tls 60 auth.sh docker_tls
 	else
 		# dockerd cannot run here (SKIP), or broke unexpectedly (FAIL)
 		st=FAIL
@@ -291,6 +306,10 @@ if [ -n "$need_docker" ]; then
 			wanted "$c" && result "$st" "$c" "no docker daemon"
 		done
 	fi
+fi
+
+if [ -s "$WORK/auth/pid" ]; then
+	CLIENTS_ONLY="" case_ auth-stop 30 auth.sh stop
 fi
 
 # The registry must have lived through all of it, stop on SIGTERM within

@@ -1,0 +1,925 @@
+/*
+ * auth.c - the gate and the token endpoint (see auth.h).
+ *
+ * A decision is two steps. Identify: no Authorization header is anonymous;
+ * Basic credentials are checked against the users file (after the
+ * throttle, and through a short-lived cache of verified credentials so a
+ * push of many requests costs one bcrypt run); a Bearer token is verified
+ * (jwt.h) against our own key and the trusted issuers'. Authorize: in
+ * basic mode the rules say what the user (or anonymous) may do; in token
+ * mode the token's `access` claim does, and the rules only tell a token
+ * that could be widened (401, ask for a new one) from a user who may not
+ * (403).
+ *
+ * Shared state and its locks: the users list (rwlock; swapped when the
+ * file's identity or mtime changes), the credentials cache (mutex), the
+ * throttle (its own mutex). Keys and rules never change after auth_new.
+ */
+#include "auth.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "../common/log.h"
+#include "b64.h"
+#include "htpasswd.h"
+#include "jwt.h"
+#include "rules.h"
+#include "throttle.h"
+
+#define CREDENTIALS_MAX 1024 /* decoded "user:password", bytes */
+#define REPO_NAME_MAX 256
+#define PATH_MAX_AUTH 4096
+
+typedef enum { ACT_LOGIN, ACT_CATALOG, ACT_PULL, ACT_PUSH, ACT_DELETE } action;
+
+struct auth_principal {
+	char name[AUTH_NAME_MAX]; /* "" = anonymous */
+	bool has_token;		  /* identified by a bearer token */
+	bool builtin;		  /* ...that we issued */
+	json_t *access;		  /* the token's access claim (a reference) */
+};
+
+typedef struct {
+	unsigned char mac[32];
+	time_t until; /* 0 = free */
+} cache_slot;
+
+typedef struct {
+	bool present;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+} file_stamp;
+
+struct auth {
+	auth_mode mode;
+	char realm[256];
+	char users_path[PATH_MAX_AUTH];
+	auth_rules *rules;
+	auth_throttle *throttle;
+
+	pthread_rwlock_t users_lock;
+	auth_htpasswd *users; /* under users_lock */
+	pthread_mutex_t stamp_mu;
+	file_stamp stamp; /* under stamp_mu */
+
+	pthread_mutex_t cache_mu;
+	unsigned char cache_key[32];
+	cache_slot cache[AUTH_CACHE_SLOTS];
+	size_t cache_next;
+
+	/* token mode */
+	char service[256], issuer[256], token_realm[512];
+	uint32_t lifetime;
+	auth_key *key;
+	auth_key **trusted; /* external issuers' keys, ntrusted slots */
+	size_t ntrusted;
+	auth_jwt_trust *trust;
+	size_t ntrust;
+};
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+status_t auth_mode_parse(const char *s, auth_mode *out)
+{
+	if (s == NULL)
+		return ST_INVALID;
+	if (strcmp(s, "none") == 0)
+		*out = AUTH_MODE_NONE;
+	else if (strcmp(s, "basic") == 0)
+		*out = AUTH_MODE_BASIC;
+	else if (strcmp(s, "token") == 0)
+		*out = AUTH_MODE_TOKEN;
+	else
+		return ST_INVALID;
+	return ST_OK;
+}
+
+bool auth_quotable(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > 255)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e || *s == '"' || *s == '\\')
+			return false;
+	return true;
+}
+
+auth_mode auth_get_mode(const auth *a)
+{
+	return a ? a->mode : AUTH_MODE_NONE;
+}
+
+/* ---- the users file, re-read when it changes ---- */
+
+static void stamp_of(const char *path, file_stamp *out)
+{
+	struct stat sb;
+
+	memset(out, 0, sizeof(*out));
+	if (stat(path, &sb) != 0)
+		return;
+	out->present = true;
+	out->dev = sb.st_dev;
+	out->ino = sb.st_ino;
+	out->size = sb.st_size;
+	out->mtime = sb.st_mtim;
+}
+
+static bool stamp_same(const file_stamp *x, const file_stamp *y)
+{
+	return x->present == y->present && x->dev == y->dev && x->ino == y->ino &&
+	       x->size == y->size && x->mtime.tv_sec == y->mtime.tv_sec &&
+	       x->mtime.tv_nsec == y->mtime.tv_nsec;
+}
+
+static void cache_clear(auth *a)
+{
+	pthread_mutex_lock(&a->cache_mu);
+	OPENSSL_cleanse(a->cache, sizeof(a->cache));
+	pthread_mutex_unlock(&a->cache_mu);
+}
+
+/*
+ * Loads the users file into *out. ST_OK (an absent file is an empty list);
+ * else the file's error, in err.
+ */
+static status_t users_read(const char *path, auth_htpasswd **out, char *err, size_t errlen)
+{
+	status_t st = auth_htpasswd_load(out, path, err, errlen);
+
+	if (st == ST_NOT_FOUND)
+		return auth_htpasswd_new(out);
+	return st;
+}
+
+/* Re-reads the users file if it changed since last time. A file that no
+ * longer parses leaves the previous list in force, with a warning. */
+static void users_refresh(auth *a)
+{
+	file_stamp now;
+	auth_htpasswd *fresh = NULL, *old;
+	char err[512];
+
+	stamp_of(a->users_path, &now);
+	pthread_mutex_lock(&a->stamp_mu);
+	if (stamp_same(&now, &a->stamp)) {
+		pthread_mutex_unlock(&a->stamp_mu);
+		return;
+	}
+	a->stamp = now;
+	if (users_read(a->users_path, &fresh, err, sizeof(err)) != ST_OK) {
+		log_warn("auth: keeping the previous users: %s", err);
+		pthread_mutex_unlock(&a->stamp_mu);
+		return;
+	}
+	pthread_rwlock_wrlock(&a->users_lock);
+	old = a->users;
+	a->users = fresh;
+	pthread_rwlock_unlock(&a->users_lock);
+	pthread_mutex_unlock(&a->stamp_mu);
+	cache_clear(a);
+	auth_htpasswd_free(old);
+	log_info("auth: users file %s %s, %zu user(s)", a->users_path,
+		 now.present ? "read" : "absent", auth_htpasswd_count(fresh));
+}
+
+/* ---- verified-credentials cache ---- */
+
+static void cache_mac(auth *a, const char *user, const char *password, unsigned char *mac)
+{
+	unsigned int len = 32;
+	size_t ul = strlen(user), pl = strlen(password);
+	unsigned char buf[CREDENTIALS_MAX + 2];
+
+	/* user NUL password: no two (user, password) pairs give the same input */
+	memcpy(buf, user, ul + 1);
+	memcpy(buf + ul + 1, password, pl);
+	HMAC(EVP_sha256(), a->cache_key, sizeof(a->cache_key), buf, ul + 1 + pl, mac, &len);
+	OPENSSL_cleanse(buf, sizeof(buf));
+}
+
+static bool cache_hit(auth *a, const unsigned char *mac, time_t now)
+{
+	bool hit = false;
+
+	pthread_mutex_lock(&a->cache_mu);
+	for (size_t i = 0; i < AUTH_CACHE_SLOTS; i++)
+		if (a->cache[i].until > now && CRYPTO_memcmp(a->cache[i].mac, mac, 32) == 0)
+			hit = true;
+	pthread_mutex_unlock(&a->cache_mu);
+	return hit;
+}
+
+static void cache_put(auth *a, const unsigned char *mac, time_t now)
+{
+	pthread_mutex_lock(&a->cache_mu);
+	memcpy(a->cache[a->cache_next].mac, mac, 32);
+	a->cache[a->cache_next].until = now + AUTH_CACHE_SEC;
+	a->cache_next = (a->cache_next + 1) % AUTH_CACHE_SLOTS;
+	pthread_mutex_unlock(&a->cache_mu);
+}
+
+/* ---- construction ---- */
+
+static status_t load_trust(auth *a, const auth_options *o, char *err, size_t errlen)
+{
+	size_t n = o->ntrust + 1;
+	status_t st;
+
+	if ((a->trust = calloc(n, sizeof(*a->trust))) == NULL ||
+	    (a->trusted = calloc(n, sizeof(*a->trusted))) == NULL)
+		return ST_NOMEM;
+	a->ntrusted = o->ntrust;
+	a->trust[0].issuer = a->issuer;
+	a->trust[0].key = a->key;
+	a->ntrust = 1;
+	for (size_t i = 0; i < o->ntrust; i++) {
+		char issuer[256], path[PATH_MAX_AUTH];
+		const char *sp = o->trust[i] + strcspn(o->trust[i], " \t");
+		const char *p = sp + strspn(sp, " \t");
+		size_t ilen = (size_t)(sp - o->trust[i]);
+
+		if (ilen == 0 || ilen >= sizeof(issuer) || *p == '\0' ||
+		    strlen(p) >= sizeof(path)) {
+			seterr(err, errlen, "auth_token_trust '%s': expected ISSUER PEM-FILE",
+			       o->trust[i]);
+			return ST_INVALID;
+		}
+		memcpy(issuer, o->trust[i], ilen);
+		issuer[ilen] = '\0';
+		snprintf(path, sizeof(path), "%s", p);
+		if (strcmp(issuer, a->issuer) == 0) {
+			seterr(err, errlen,
+			       "auth_token_trust '%s': that issuer is this registry's own "
+			       "(auth_token_issuer)",
+			       issuer);
+			return ST_INVALID;
+		}
+		if ((st = auth_key_load_public(&a->trusted[i], path, err, errlen)) != ST_OK)
+			return st;
+		if ((a->trust[a->ntrust].issuer = strdup(issuer)) == NULL)
+			return ST_NOMEM;
+		a->trust[a->ntrust].key = a->trusted[i];
+		a->ntrust++;
+	}
+	return ST_OK;
+}
+
+static status_t copy_field(char *dst, size_t len, const char *src, const char *what, char *err,
+			   size_t errlen)
+{
+	if (src == NULL)
+		src = "";
+	if (strlen(src) >= len) {
+		seterr(err, errlen, "%s is longer than %zu bytes", what, len - 1);
+		return ST_INVALID;
+	}
+	memcpy(dst, src, strlen(src) + 1);
+	return ST_OK;
+}
+
+status_t auth_new(auth **out, const auth_options *o, char *err, size_t errlen)
+{
+	auth *a = NULL;
+	status_t st;
+
+	*out = NULL;
+	if (o == NULL)
+		return ST_INVALID;
+	if (o->mode == AUTH_MODE_NONE)
+		return ST_OK;
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return ST_NOMEM;
+	a->mode = o->mode;
+	pthread_rwlock_init(&a->users_lock, NULL);
+	pthread_mutex_init(&a->stamp_mu, NULL);
+	pthread_mutex_init(&a->cache_mu, NULL);
+	if ((st = copy_field(a->realm, sizeof(a->realm), o->realm ? o->realm : "registry", "realm",
+			     err, errlen)) != ST_OK ||
+	    (st = copy_field(a->users_path, sizeof(a->users_path), o->users_path, "users path", err,
+			     errlen)) != ST_OK ||
+	    (st = copy_field(a->service, sizeof(a->service), o->service ? o->service : "registry",
+			     "service", err, errlen)) != ST_OK ||
+	    (st = copy_field(a->issuer, sizeof(a->issuer), o->issuer ? o->issuer : "registry",
+			     "issuer", err, errlen)) != ST_OK ||
+	    (st = copy_field(a->token_realm, sizeof(a->token_realm), o->token_realm, "token realm",
+			     err, errlen)) != ST_OK)
+		goto fail;
+	a->lifetime = o->token_lifetime_sec ? o->token_lifetime_sec : 300;
+	if (RAND_bytes(a->cache_key, sizeof(a->cache_key)) != 1) {
+		seterr(err, errlen, "no randomness for the credentials cache");
+		st = ST_IO;
+		goto fail;
+	}
+	if ((st = auth_rules_new(&a->rules)) != ST_OK)
+		goto fail;
+	for (size_t i = 0; i < o->ngroups; i++)
+		if ((st = auth_rules_add_group(a->rules, o->groups[i], err, errlen)) != ST_OK)
+			goto fail;
+	for (size_t i = 0; i < o->nrules; i++)
+		if ((st = auth_rules_add(a->rules, o->rules[i], err, errlen)) != ST_OK)
+			goto fail;
+	if ((st = auth_rules_check(a->rules, err, errlen)) != ST_OK)
+		goto fail;
+	if ((st = auth_throttle_new(&a->throttle, o->fail_limit, o->fail_window_sec)) != ST_OK)
+		goto fail;
+
+	stamp_of(a->users_path, &a->stamp);
+	if ((st = users_read(a->users_path, &a->users, err, errlen)) != ST_OK)
+		goto fail;
+	if (!a->stamp.present)
+		log_warn("auth: users file %s does not exist (yet): only what anonymous may do "
+			 "is allowed; `registry user add NAME` creates it",
+			 a->users_path);
+	for (size_t i = 0; i < auth_htpasswd_count(a->users); i++)
+		if (!auth_htpasswd_usable(a->users, i))
+			log_warn("auth: %s: user '%s' has no bcrypt hash and cannot log in",
+				 a->users_path, auth_htpasswd_user(a->users, i));
+
+	if (a->mode == AUTH_MODE_TOKEN) {
+		if ((st = auth_key_load(&a->key, o->key_path, true, err, errlen)) != ST_OK)
+			goto fail;
+		if ((st = load_trust(a, o, err, errlen)) != ST_OK)
+			goto fail;
+	}
+	*out = a;
+	return ST_OK;
+fail:
+	auth_free(a);
+	return st;
+}
+
+void auth_free(auth *a)
+{
+	if (a == NULL)
+		return;
+	auth_rules_free(a->rules);
+	auth_throttle_free(a->throttle);
+	auth_htpasswd_free(a->users);
+	auth_key_free(a->key);
+	for (size_t i = 1; i < a->ntrust; i++)
+		free((char *)a->trust[i].issuer);
+	for (size_t i = 0; a->trusted && i < a->ntrusted; i++)
+		auth_key_free(a->trusted[i]);
+	free(a->trusted);
+	free(a->trust);
+	pthread_rwlock_destroy(&a->users_lock);
+	pthread_mutex_destroy(&a->stamp_mu);
+	pthread_mutex_destroy(&a->cache_mu);
+	OPENSSL_cleanse(a->cache_key, sizeof(a->cache_key));
+	free(a);
+}
+
+/* ---- principals ---- */
+
+const char *auth_principal_name(const auth_principal *who)
+{
+	return who ? who->name : "";
+}
+
+void auth_principal_free(auth_principal *who)
+{
+	if (who == NULL)
+		return;
+	json_decref(who->access);
+	free(who);
+}
+
+static status_t action_parse(const char *s, action *out)
+{
+	static const struct {
+		const char *name;
+		action a;
+	} names[] = {{"login", ACT_LOGIN},
+		     {"catalog", ACT_CATALOG},
+		     {"pull", ACT_PULL},
+		     {"push", ACT_PUSH},
+		     {"delete", ACT_DELETE}};
+
+	for (size_t i = 0; s && i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(s, names[i].name) == 0) {
+			*out = names[i].a;
+			return ST_OK;
+		}
+	return ST_INVALID;
+}
+
+static unsigned action_bit(action a)
+{
+	return a == ACT_PULL	 ? AUTH_PULL
+	       : a == ACT_PUSH	 ? AUTH_PUSH
+	       : a == ACT_DELETE ? AUTH_DELETE
+				 : 0;
+}
+
+/* Whether a token's access claim grants `act` on (type, name). */
+static bool access_covers(json_t *access, const char *type, const char *name, const char *act)
+{
+	size_t i, k;
+	json_t *e, *v;
+
+	if (!json_is_array(access))
+		return false;
+	json_array_foreach(access, i, e)
+	{
+		const char *t = json_string_value(json_object_get(e, "type"));
+		const char *n = json_string_value(json_object_get(e, "name"));
+		json_t *acts = json_object_get(e, "actions");
+
+		if (t == NULL || n == NULL || strcmp(t, type) != 0 || strcmp(n, name) != 0 ||
+		    !json_is_array(acts))
+			continue;
+		json_array_foreach(acts, k, v)
+		{
+			const char *s = json_string_value(v);
+			if (s && (strcmp(s, act) == 0 || strcmp(s, "*") == 0))
+				return true;
+		}
+	}
+	return false;
+}
+
+static const char *action_name(action a)
+{
+	return a == ACT_PULL ? "pull" : a == ACT_PUSH ? "push" : "delete";
+}
+
+bool auth_allowed(auth *a, const auth_principal *who, const char *act_name, const char *repo)
+{
+	action act;
+	const char *user = who ? who->name : NULL;
+
+	if (a == NULL || a->mode == AUTH_MODE_NONE)
+		return true;
+	if (action_parse(act_name, &act) != ST_OK || action_bit(act) == 0 || repo == NULL)
+		return false;
+	if (who != NULL && who->has_token) {
+		if (access_covers(who->access, "repository", repo, action_name(act)))
+			return true;
+		/* Tokens we issued stand for a user of ours, whose rules we know. */
+		return who->builtin && (auth_rules_eval(a->rules, user, repo) & action_bit(act));
+	}
+	if (a->mode == AUTH_MODE_TOKEN)
+		return false;
+	return (auth_rules_eval(a->rules, user, repo) & action_bit(act)) != 0;
+}
+
+/* ---- challenges ---- */
+
+static bool host_ok(const char *h)
+{
+	size_t n;
+
+	if (h == NULL || (n = strlen(h)) == 0 || n > 255)
+		return false;
+	for (; *h; h++)
+		if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') ||
+		      (*h >= '0' && *h <= '9') || strchr(".-:[]", *h)))
+			return false;
+	return true;
+}
+
+/* The Bearer challenge; scope and error may be NULL. */
+static void bearer_challenge(const auth *a, const auth_request *req, const char *scope,
+			     const char *error, auth_result *out)
+{
+	char realm[600];
+	int n;
+
+	if (a->token_realm[0])
+		snprintf(realm, sizeof(realm), "%s", a->token_realm);
+	else
+		snprintf(realm, sizeof(realm), "%s://%s/token", req->tls ? "https" : "http",
+			 host_ok(req->host) ? req->host : "localhost");
+	n = snprintf(out->challenge, sizeof(out->challenge), "Bearer realm=\"%s\",service=\"%s\"",
+		     realm, a->service);
+	if (scope && n > 0 && (size_t)n < sizeof(out->challenge))
+		n += snprintf(out->challenge + n, sizeof(out->challenge) - (size_t)n,
+			      ",scope=\"%s\"", scope);
+	if (error && n > 0 && (size_t)n < sizeof(out->challenge))
+		snprintf(out->challenge + n, sizeof(out->challenge) - (size_t)n, ",error=\"%s\"",
+			 error);
+}
+
+static void basic_challenge(const auth *a, auth_result *out)
+{
+	snprintf(out->challenge, sizeof(out->challenge), "Basic realm=\"%s\",charset=\"UTF-8\"",
+		 a->realm);
+}
+
+/* The scope a request needs, for its challenge. */
+static void scope_of(action act, const char *repo, char *out, size_t len)
+{
+	out[0] = '\0';
+	if (act == ACT_CATALOG)
+		snprintf(out, len, "registry:catalog:*");
+	else if (act == ACT_PULL)
+		snprintf(out, len, "repository:%s:pull", repo);
+	else if (act == ACT_PUSH)
+		snprintf(out, len, "repository:%s:pull,push", repo);
+	else if (act == ACT_DELETE)
+		snprintf(out, len, "repository:%s:delete", repo);
+}
+
+/* ---- identification ---- */
+
+/*
+ * Checks Basic credentials (the base64 after "Basic "). ST_OK with
+ * who->name; ST_UNAUTHORIZED; ST_TOO_MANY_REQUESTS with out->retry_after.
+ */
+static status_t check_basic(auth *a, const char *b64, const char *remote, auth_principal *who,
+			    auth_result *out)
+{
+	char buf[CREDENTIALS_MAX + 1], *colon;
+	unsigned char mac[32];
+	size_t n = 0;
+	time_t now = time(NULL);
+	unsigned left;
+	status_t st = ST_UNAUTHORIZED;
+
+	while (*b64 == ' ')
+		b64++;
+	if ((left = auth_throttle_blocked(a->throttle, remote, now)) > 0) {
+		out->retry_after = left;
+		snprintf(out->detail, sizeof(out->detail),
+			 "too many failed logins from this address; retry in %u s", left);
+		return ST_TOO_MANY_REQUESTS;
+	}
+	if (auth_b64_decode(buf, sizeof(buf) - 1, &n, b64, strlen(b64), false) != ST_OK ||
+	    memchr(buf, '\0', n) != NULL) {
+		snprintf(out->detail, sizeof(out->detail), "malformed Basic credentials");
+		goto done;
+	}
+	buf[n] = '\0';
+	if ((colon = strchr(buf, ':')) == NULL) {
+		snprintf(out->detail, sizeof(out->detail), "malformed Basic credentials");
+		goto done;
+	}
+	*colon = '\0';
+	if (!auth_user_name_ok(buf)) {
+		snprintf(out->detail, sizeof(out->detail), "wrong user name or password");
+		auth_throttle_fail(a->throttle, remote, now);
+		goto done;
+	}
+	users_refresh(a);
+	cache_mac(a, buf, colon + 1, mac);
+	if (cache_hit(a, mac, now)) {
+		st = ST_OK;
+	} else {
+		pthread_rwlock_rdlock(&a->users_lock);
+		st = auth_htpasswd_verify(a->users, buf, colon + 1);
+		pthread_rwlock_unlock(&a->users_lock);
+		if (st == ST_OK) {
+			cache_put(a, mac, now);
+			auth_throttle_success(a->throttle, remote);
+		} else if (st == ST_UNAUTHORIZED) {
+			auth_throttle_fail(a->throttle, remote, now);
+			log_info("auth: failed login as '%s' from %s", buf, remote ? remote : "?");
+			snprintf(out->detail, sizeof(out->detail), "wrong user name or password");
+		}
+	}
+	if (st == ST_OK)
+		snprintf(who->name, sizeof(who->name), "%.255s", buf);
+done:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return st;
+}
+
+/* Verifies a bearer token. ST_OK with who filled; ST_UNAUTHORIZED. */
+static status_t check_bearer(auth *a, const char *token, auth_principal *who, auth_result *out)
+{
+	json_t *claims = NULL;
+	const char *why = NULL, *sub, *iss;
+	status_t st;
+
+	while (*token == ' ')
+		token++;
+	st = auth_jwt_verify(&claims, token, a->trust, a->ntrust, a->service, time(NULL), &why);
+	if (st != ST_OK) {
+		snprintf(out->detail, sizeof(out->detail), "invalid token: %s",
+			 why ? why : "unusable");
+		return st == ST_NOMEM ? ST_NOMEM : ST_UNAUTHORIZED;
+	}
+	sub = json_string_value(json_object_get(claims, "sub"));
+	iss = json_string_value(json_object_get(claims, "iss"));
+	if (sub != NULL && strlen(sub) < sizeof(who->name))
+		snprintf(who->name, sizeof(who->name), "%s", sub);
+	who->has_token = true;
+	who->builtin = iss != NULL && strcmp(iss, a->issuer) == 0;
+	who->access = json_incref(json_object_get(claims, "access"));
+	json_decref(claims);
+	return ST_OK;
+}
+
+/* Who is asking: anonymous, a user (Basic) or a token holder (Bearer). */
+static status_t identify(auth *a, const char *authorization, const char *remote,
+			 auth_principal *who, auth_result *out)
+{
+	if (authorization == NULL || authorization[0] == '\0')
+		return ST_OK;
+	if (strncasecmp(authorization, "Basic ", 6) == 0) {
+		if (a->mode != AUTH_MODE_BASIC) {
+			snprintf(out->detail, sizeof(out->detail),
+				 "this registry takes bearer tokens from its token service");
+			return ST_UNAUTHORIZED;
+		}
+		return check_basic(a, authorization + 6, remote, who, out);
+	}
+	if (strncasecmp(authorization, "Bearer ", 7) == 0) {
+		if (a->mode != AUTH_MODE_TOKEN) {
+			snprintf(out->detail, sizeof(out->detail),
+				 "this registry takes Basic credentials");
+			return ST_UNAUTHORIZED;
+		}
+		return check_bearer(a, authorization + 7, who, out);
+	}
+	snprintf(out->detail, sizeof(out->detail), "unsupported authorization scheme");
+	return ST_UNAUTHORIZED;
+}
+
+/* ---- the gate ---- */
+
+static status_t authorize_basic(auth *a, action act, const char *repo, const auth_principal *who,
+				auth_result *out)
+{
+	const char *user = who->name[0] ? who->name : NULL;
+
+	if (act == ACT_LOGIN)
+		return user ? ST_OK : ST_UNAUTHORIZED;
+	if (act == ACT_CATALOG)
+		return user || auth_rules_any_pull(a->rules, NULL) ? ST_OK : ST_UNAUTHORIZED;
+	if (auth_rules_eval(a->rules, user, repo) & action_bit(act))
+		return ST_OK;
+	if (user == NULL)
+		return ST_UNAUTHORIZED;
+	snprintf(out->detail, sizeof(out->detail), "%.100s may not %s %.255s", user,
+		 action_name(act), repo);
+	return ST_DENIED;
+}
+
+static status_t authorize_token(auth *a, action act, const char *repo, const auth_principal *who,
+				const char **error, auth_result *out)
+{
+	const char *user = who->name[0] ? who->name : NULL;
+
+	if (!who->has_token)
+		return ST_UNAUTHORIZED;
+	if (act == ACT_LOGIN)
+		return ST_OK;
+	if (act == ACT_CATALOG) {
+		if (access_covers(who->access, "registry", "catalog", "*"))
+			return ST_OK;
+		*error = "insufficient_scope";
+		return ST_UNAUTHORIZED;
+	}
+	if (access_covers(who->access, "repository", repo, action_name(act)))
+		return ST_OK;
+	/* A user of ours whom the rules refuse gets 403; anyone else may yet
+	 * get a token that covers the request. */
+	if (user != NULL && who->builtin &&
+	    !(auth_rules_eval(a->rules, user, repo) & action_bit(act))) {
+		snprintf(out->detail, sizeof(out->detail), "%.100s may not %s %.255s", user,
+			 action_name(act), repo);
+		return ST_DENIED;
+	}
+	*error = "insufficient_scope";
+	return ST_UNAUTHORIZED;
+}
+
+status_t auth_check(auth *a, const auth_request *req, auth_result *out)
+{
+	auth_principal who = {0};
+	action act;
+	const char *error = NULL;
+	char scope[REPO_NAME_MAX + 64];
+	status_t st;
+
+	memset(out, 0, sizeof(*out));
+	if (a == NULL || a->mode == AUTH_MODE_NONE)
+		return ST_OK;
+	if (req == NULL || action_parse(req->action, &act) != ST_OK ||
+	    (action_bit(act) && (req->repo == NULL || strlen(req->repo) >= REPO_NAME_MAX)))
+		return ST_INVALID;
+	st = identify(a, req->authorization, req->remote, &who, out);
+	if (st == ST_UNAUTHORIZED && a->mode == AUTH_MODE_TOKEN)
+		error = "invalid_token";
+	if (st == ST_OK)
+		st = a->mode == AUTH_MODE_BASIC
+			 ? authorize_basic(a, act, req->repo, &who, out)
+			 : authorize_token(a, act, req->repo, &who, &error, out);
+	if (st == ST_UNAUTHORIZED) {
+		if (a->mode == AUTH_MODE_BASIC) {
+			basic_challenge(a, out);
+		} else {
+			scope_of(act, req->repo, scope, sizeof(scope));
+			bearer_challenge(a, req, scope[0] ? scope : NULL, error, out);
+		}
+		if (out->detail[0] == '\0')
+			snprintf(out->detail, sizeof(out->detail), "authentication required");
+	}
+	if (st == ST_OK) {
+		if ((out->who = malloc(sizeof(*out->who))) == NULL) {
+			st = ST_NOMEM;
+		} else {
+			*out->who = who;
+			who.access = NULL; /* moved */
+		}
+	}
+	json_decref(who.access);
+	return st;
+}
+
+/* ---- the token endpoint ---- */
+
+/* Repository names as the distribution spec has them, loosely: the gate's
+ * router checks them fully; here they only go into a signed claim. */
+static bool repo_name_ok(const char *s, size_t n)
+{
+	if (n == 0 || n >= REPO_NAME_MAX || s[0] == '/' || s[n - 1] == '/')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		      strchr("._-/", s[i])))
+			return false;
+	return true;
+}
+
+/* Adds the granted part of one scope "TYPE:NAME:ACTIONS" to access. */
+static status_t grant_scope(auth *a, const char *user, const char *scope, size_t len,
+			    json_t *access)
+{
+	const char *c1 = memchr(scope, ':', len), *c2 = NULL;
+	char name[REPO_NAME_MAX];
+	unsigned want = 0, got;
+	json_t *acts;
+
+	for (const char *p = scope + len; p > scope; p--)
+		if (p[-1] == ':') {
+			c2 = p - 1;
+			break;
+		}
+	if (c1 == NULL || c2 == NULL || c2 <= c1)
+		return ST_OK; /* not a scope: ignored, as unknown ones are */
+	if ((size_t)(c2 - c1 - 1) >= sizeof(name))
+		return ST_OK;
+	memcpy(name, c1 + 1, (size_t)(c2 - c1 - 1));
+	name[c2 - c1 - 1] = '\0';
+
+	if ((size_t)(c1 - scope) == 8 && memcmp(scope, "registry", 8) == 0) {
+		if (strcmp(name, "catalog") != 0 ||
+		    (user == NULL && !auth_rules_any_pull(a->rules, NULL)))
+			return ST_OK;
+		acts = json_pack("[s]", "*");
+		return json_array_append_new(access,
+					     json_pack("{s:s,s:s,s:o}", "type", "registry", "name",
+						       "catalog", "actions", acts)) == 0
+			   ? ST_OK
+			   : ST_NOMEM;
+	}
+	if ((size_t)(c1 - scope) != 10 || memcmp(scope, "repository", 10) != 0 ||
+	    !repo_name_ok(name, strlen(name)))
+		return ST_OK;
+	for (const char *p = c2 + 1; p < scope + len;) {
+		size_t n = strcspn(p, ",");
+		if (n > (size_t)(scope + len - p))
+			n = (size_t)(scope + len - p);
+		if (n == 4 && memcmp(p, "pull", 4) == 0)
+			want |= AUTH_PULL;
+		else if (n == 4 && memcmp(p, "push", 4) == 0)
+			want |= AUTH_PUSH;
+		else if (n == 6 && memcmp(p, "delete", 6) == 0)
+			want |= AUTH_DELETE;
+		else if (n == 1 && *p == '*')
+			want |= AUTH_ALL;
+		p += n + 1;
+	}
+	if ((got = want & auth_rules_eval(a->rules, user, name)) == 0)
+		return ST_OK;
+	if ((acts = json_array()) == NULL)
+		return ST_NOMEM;
+	if (got & AUTH_PULL)
+		json_array_append_new(acts, json_string("pull"));
+	if (got & AUTH_PUSH)
+		json_array_append_new(acts, json_string("push"));
+	if (got & AUTH_DELETE)
+		json_array_append_new(acts, json_string("delete"));
+	return json_array_append_new(access, json_pack("{s:s,s:s,s:o}", "type", "repository",
+						       "name", name, "actions", acts)) == 0
+		   ? ST_OK
+		   : ST_NOMEM;
+}
+
+status_t auth_token_issue(auth *a, const auth_token_request *req, char **out_json, auth_result *res)
+{
+	auth_principal who = {0};
+	json_t *access = NULL, *claims = NULL, *reply = NULL;
+	char *claims_s = NULL, *token = NULL, jti[33], issued[32];
+	unsigned char rnd[16];
+	const char *user;
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t count = 0;
+	status_t st;
+
+	*out_json = NULL;
+	memset(res, 0, sizeof(*res));
+	if (a == NULL || a->mode != AUTH_MODE_TOKEN || a->key == NULL)
+		return ST_NOT_ROUTE;
+	if (req->service != NULL && strcmp(req->service, a->service) != 0) {
+		snprintf(res->detail, sizeof(res->detail), "unknown service '%.64s'", req->service);
+		return ST_INVALID;
+	}
+	if (req->authorization != NULL && req->authorization[0] != '\0') {
+		if (strncasecmp(req->authorization, "Basic ", 6) != 0) {
+			snprintf(res->detail, sizeof(res->detail),
+				 "the token endpoint takes Basic credentials");
+			st = ST_UNAUTHORIZED;
+		} else {
+			st = check_basic(a, req->authorization + 6, req->remote, &who, res);
+		}
+		if (st != ST_OK) {
+			if (st == ST_UNAUTHORIZED)
+				basic_challenge(a, res);
+			return st;
+		}
+	}
+	user = who.name[0] ? who.name : NULL;
+
+	st = ST_NOMEM;
+	if ((access = json_array()) == NULL)
+		goto done;
+	for (size_t i = 0; i < req->nscopes; i++) {
+		const char *p = req->scopes[i];
+		while (p && *p && count < AUTH_SCOPES_MAX) {
+			size_t n = strcspn(p, " ");
+			if (n > 0) {
+				if ((st = grant_scope(a, user, p, n, access)) != ST_OK)
+					goto done;
+				count++;
+			}
+			p += n;
+			p += strspn(p, " ");
+		}
+	}
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		st = ST_IO;
+		goto done;
+	}
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(jti + 2 * i, 3, "%02x", rnd[i]);
+	st = ST_NOMEM;
+	claims = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:O}", "iss", a->issuer, "sub",
+			   user ? user : "", "aud", a->service, "exp",
+			   (json_int_t)(now + (time_t)a->lifetime), "nbf", (json_int_t)now, "iat",
+			   (json_int_t)now, "jti", jti, "access", access);
+	if (claims == NULL || (claims_s = json_dumps(claims, JSON_COMPACT)) == NULL)
+		goto done;
+	if ((st = auth_jwt_sign(&token, a->key, claims_s)) != ST_OK)
+		goto done;
+	gmtime_r(&now, &tm);
+	strftime(issued, sizeof(issued), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	st = ST_NOMEM;
+	reply = json_pack("{s:s,s:s,s:I,s:s}", "token", token, "access_token", token, "expires_in",
+			  (json_int_t)a->lifetime, "issued_at", issued);
+	if (reply == NULL || (*out_json = json_dumps(reply, JSON_COMPACT)) == NULL)
+		goto done;
+	log_debug("auth: token for '%s' with %zu access entr%s", user ? user : "",
+		  json_array_size(access), json_array_size(access) == 1 ? "y" : "ies");
+	st = ST_OK;
+done:
+	json_decref(access);
+	json_decref(claims);
+	json_decref(reply);
+	free(claims_s);
+	free(token);
+	return st;
+}

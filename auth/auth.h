@@ -1,0 +1,148 @@
+/*
+ * auth.h - access control: the gate every request passes before its
+ * handler, and the token endpoint.
+ *
+ * Modes (registry.conf `auth`):
+ *   none   everything is allowed (the default); no gate at all.
+ *   basic  HTTP Basic credentials checked against the users file (htpasswd,
+ *          bcrypt) on every request; a 401 carries
+ *          `WWW-Authenticate: Basic realm="..."`.
+ *   token  Docker's registry token specification: requests carry
+ *          `Authorization: Bearer JWT`; a 401 carries
+ *          `WWW-Authenticate: Bearer realm="URL/token",service="...",scope="..."`.
+ *          Tokens come from our own /token endpoint (signed with our key)
+ *          or from an external token server whose issuer name and public
+ *          key are trusted in the configuration.
+ * What a principal may do is decided by the rules (rules.h).
+ *
+ * Outcomes: ST_OK; ST_UNAUTHORIZED (no, bad or expired credentials, or a
+ * token lacking a scope the caller could get: answer 401 with the
+ * challenge); ST_DENIED (valid credentials without the right: 403);
+ * ST_TOO_MANY_REQUESTS (too many failed logins from the address: 429).
+ *
+ * Nothing here knows HTTP: the caller hands over plain strings (action,
+ * repository, the Authorization header, client address, Host header) and
+ * turns the outcome into a reply. An auth object is read-only after
+ * auth_new but for its internal caches, and safe to share between threads.
+ */
+#ifndef AUTH_AUTH_H
+#define AUTH_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/status.h"
+
+#define AUTH_CHALLENGE_MAX 768 /* WWW-Authenticate value, with NUL */
+#define AUTH_SCOPES_MAX 32     /* scopes honoured in one token request */
+#define AUTH_CACHE_SLOTS 256   /* verified credentials remembered */
+#define AUTH_CACHE_SEC 60      /* ...for this long, or until the users file changes */
+
+typedef enum {
+	AUTH_MODE_NONE = 0,
+	AUTH_MODE_BASIC,
+	AUTH_MODE_TOKEN,
+} auth_mode;
+
+typedef struct auth auth;
+typedef struct auth_principal auth_principal;
+
+/* What auth_new needs, from the configuration. Strings are copied. */
+typedef struct {
+	auth_mode mode;
+	const char *realm;	/* Basic realm */
+	const char *users_path; /* htpasswd file; may be absent at start */
+	char *const *groups;	/* "NAME: USER ..." lines */
+	size_t ngroups;
+	char *const *rules; /* "PATTERN WHO ACTIONS" lines */
+	size_t nrules;
+	/* token mode */
+	const char *service;	 /* audience of tokens, `service` of challenges */
+	const char *issuer;	 /* `iss` of the tokens we sign */
+	const char *key_path;	 /* our signing key (PEM); made if absent */
+	const char *token_realm; /* realm URL of challenges; NULL/"" = from Host */
+	uint32_t token_lifetime_sec;
+	char *const *trust; /* "ISSUER PEM-PATH": external token servers */
+	size_t ntrust;
+	/* failed-login throttling (throttle.h); limit 0 = off */
+	uint32_t fail_limit, fail_window_sec;
+} auth_options;
+
+/* One request to the gate. */
+typedef struct {
+	const char *action;	   /* "pull", "push", "delete", "catalog" or "login" (/v2/) */
+	const char *repo;	   /* repository name, for pull, push and delete */
+	const char *authorization; /* the Authorization header, or NULL */
+	const char *remote;	   /* client address text, for throttling */
+	const char *host;	   /* the Host header (realm URL), or NULL */
+	bool tls;		   /* came over HTTPS (realm URL scheme) */
+} auth_request;
+
+/* What the gate says besides its status. */
+typedef struct {
+	auth_principal *who;		    /* with ST_OK (NULL in mode none): caller frees */
+	char challenge[AUTH_CHALLENGE_MAX]; /* with ST_UNAUTHORIZED */
+	unsigned retry_after;		    /* seconds, with ST_TOO_MANY_REQUESTS */
+	char detail[400];		    /* for the error body; may be "" */
+} auth_result;
+
+/* "none", "basic", "token" -> mode. ST_OK or ST_INVALID. */
+status_t auth_mode_parse(const char *s, auth_mode *out);
+
+/* Whether s may appear in a challenge's quoted string (realm, service):
+ * printable ASCII but '"' and '\\', 1-255 bytes. */
+bool auth_quotable(const char *s);
+
+/*
+ * Builds the gate: parses groups and rules, reads the users file (warns if
+ * absent; it is re-read whenever it changes), and in token mode loads (or
+ * makes) the signing key and the trusted keys. Mode none gives *out = NULL,
+ * which every function here takes as "allow everything".
+ * ST_OK; ST_INVALID or ST_IO with err saying what (a bad rule, users file,
+ * key); ST_NOMEM.
+ */
+status_t auth_new(auth **out, const auth_options *o, char *err, size_t errlen);
+/* NULL is a no-op. */
+void auth_free(auth *a);
+
+/* The mode (AUTH_MODE_NONE for NULL). */
+auth_mode auth_get_mode(const auth *a);
+
+/* Decides req; see the outcomes above. out is always written. */
+status_t auth_check(auth *a, const auth_request *req, auth_result *out);
+
+/*
+ * Whether who may do action to repo, for decisions after the gate: the
+ * source of a cross-repository mount, the catalog's entries. True when a
+ * is NULL. who NULL is anonymous.
+ */
+bool auth_allowed(auth *a, const auth_principal *who, const char *action, const char *repo);
+
+/* who's user name ("" for anonymous). */
+const char *auth_principal_name(const auth_principal *who);
+/* NULL is a no-op. */
+void auth_principal_free(auth_principal *who);
+
+/* A request to the token endpoint. */
+typedef struct {
+	const char *authorization; /* Basic credentials, or NULL for anonymous */
+	const char *remote;
+	const char *service;	   /* the `service` parameter, or NULL */
+	const char *const *scopes; /* `scope` parameters (each may hold several) */
+	size_t nscopes;
+} auth_token_request;
+
+/*
+ * Issues a token for what the caller may have of what it asks: the
+ * granted subset of each scope goes into the `access` claim; nothing
+ * granted is not an error (an empty access list, as for `docker login`).
+ * ST_OK with *out_json = {"token","access_token","expires_in","issued_at"}
+ * (caller frees); ST_NOT_ROUTE when not in token mode; ST_INVALID (unknown
+ * service); ST_UNAUTHORIZED (bad credentials, with res->challenge a Basic
+ * one); ST_TOO_MANY_REQUESTS; ST_NOMEM; ST_IO.
+ */
+status_t auth_token_issue(auth *a, const auth_token_request *req, char **out_json,
+			  auth_result *res);
+
+#endif

@@ -1,0 +1,917 @@
+/*
+ * proxy.c - the pull-through cache (see proxy.h).
+ *
+ * State, all under px_mu unless said otherwise:
+ *   px_jobs     the jobs running, a list searched by key ("m|LOCAL|REF",
+ *               "b|DIGEST", "t|LOCAL"); a job leaves it when it ends, after
+ *               its result is in the storage, so whoever misses it there
+ *               finds the result locally (blobs) or in the memo (manifests);
+ *   px_memo     a hash of "LOCAL|REF" -> until when it counts as fresh, and
+ *               until when an upstream 404 is believed;
+ *   px_running  job threads alive (proxy_stop waits for 0).
+ * A job's own fields (done, status, size, bytes written, waiters) are under
+ * its j_mu. Lock order: px_mu, then a j_mu; never the other way. The
+ * callbacks a waiter gave are called with neither held, except suspend,
+ * which is called under j_mu so that it always happens before the resume.
+ *
+ * A job is reference-counted (under px_mu): the table holds none, its
+ * thread one, each request and each response reading it one. The last
+ * release closes its file and frees it.
+ *
+ * Job threads open their own metadata connection (one per job; jobs are
+ * rare next to requests) and write through blobstore/meta like a push.
+ */
+#include "proxy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "../common/log.h"
+#include "../server/manifest.h"
+#include "../storage/meta.h"
+
+#define PROXY_MEMO_BUCKETS 4096
+#define PROXY_MEMO_MAX 200000 /* entries; past this, new ones are not kept */
+#define PROXY_KEY_MAX (REF_NAME_MAX + DIGEST_MAX + 8)
+#define PROXY_THREAD_STACK (256 * 1024)
+
+typedef enum { JOB_MANIFEST, JOB_BLOB, JOB_TAGS } job_kind;
+
+struct proxy_job {
+	proxy *j_px;
+	int j_refs; /* under px_mu */
+	char j_key[PROXY_KEY_MAX];
+	job_kind j_kind;
+	proxy_target j_t;
+	char j_ref[DIGEST_MAX]; /* manifest tag or digest; blob digest */
+	bool j_revalidate;
+	struct proxy_job *j_next; /* px_jobs */
+	bool j_listed;		  /* in px_jobs */
+
+	pthread_mutex_t j_mu;
+	proxy_wait *j_waiters;
+	bool j_done;
+	status_t j_st;
+	/* blobs */
+	uint64_t j_size; /* UPSTREAM_SIZE_UNKNOWN until known */
+	bool j_size_known;
+	uint64_t j_written;
+	bool j_verified;
+	int j_rfd; /* read side of the upload file */
+	blob_upload *j_up;
+	char j_up_id[BLOBSTORE_ID_MAX + 1];
+	/* tags */
+	json_t *j_tags;
+};
+
+typedef struct memo {
+	struct memo *next;
+	time_t fresh_until;
+	time_t missing_until;
+	char key[];
+} memo;
+
+struct proxy {
+	proxy_options px_opt;
+	blobstore *px_bs;
+	char *px_db_path;
+	upstream **px_ups;
+	size_t px_nups;
+
+	pthread_mutex_t px_mu;
+	pthread_cond_t px_cv; /* px_running changed */
+	proxy_job *px_jobs;
+	memo *px_memo[PROXY_MEMO_BUCKETS];
+	size_t px_nmemo;
+	unsigned px_running;
+	bool px_stopping;
+	bool px_stopped;
+};
+
+/* ---------------------------------------------------------------------- */
+/* the memo                                                               */
+/* ---------------------------------------------------------------------- */
+
+static unsigned memo_hash(const char *key)
+{
+	unsigned h = 2166136261u;
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h % PROXY_MEMO_BUCKETS;
+}
+
+/* The entry for key (creating it if create), or NULL. Under px_mu. Expired
+ * entries met on the way are dropped. */
+static memo *memo_find(proxy *px, const char *key, bool create)
+{
+	unsigned h = memo_hash(key);
+	time_t now = time(NULL);
+	memo **pp = &px->px_memo[h], *m;
+
+	while ((m = *pp) != NULL) {
+		if (strcmp(m->key, key) == 0)
+			return m;
+		if (m->fresh_until < now && m->missing_until < now) {
+			*pp = m->next;
+			free(m);
+			px->px_nmemo--;
+			continue;
+		}
+		pp = &m->next;
+	}
+	if (!create || px->px_nmemo >= PROXY_MEMO_MAX)
+		return NULL;
+	if ((m = calloc(1, sizeof(*m) + strlen(key) + 1)) == NULL)
+		return NULL;
+	strcpy(m->key, key);
+	m->next = px->px_memo[h];
+	px->px_memo[h] = m;
+	px->px_nmemo++;
+	return m;
+}
+
+static void memo_key(char *out, const char *local, const char *ref)
+{
+	snprintf(out, PROXY_KEY_MAX, "%s|%s", local, ref);
+}
+
+static void memo_set(proxy *px, const char *local, const char *ref, bool found)
+{
+	char key[PROXY_KEY_MAX];
+	memo *m;
+
+	memo_key(key, local, ref);
+	pthread_mutex_lock(&px->px_mu);
+	if ((m = memo_find(px, key, true)) != NULL) {
+		if (found) {
+			m->fresh_until = time(NULL) + (time_t)px->px_opt.revalidate_sec;
+			m->missing_until = 0;
+		} else {
+			m->fresh_until = 0;
+			m->missing_until = time(NULL) + (time_t)px->px_opt.negative_sec;
+		}
+	}
+	pthread_mutex_unlock(&px->px_mu);
+}
+
+/* Under px_mu: 1 fresh, -1 known missing, 0 neither. */
+static int memo_state(proxy *px, const char *local, const char *ref)
+{
+	char key[PROXY_KEY_MAX];
+	memo *m;
+	time_t now = time(NULL);
+
+	memo_key(key, local, ref);
+	if ((m = memo_find(px, key, false)) == NULL)
+		return 0;
+	if (m->fresh_until > now)
+		return 1;
+	if (m->missing_until > now)
+		return -1;
+	return 0;
+}
+
+bool proxy_fresh(proxy *px, const char *local, const char *ref)
+{
+	int s;
+
+	if (px == NULL || px->px_opt.revalidate_sec == 0)
+		return false;
+	pthread_mutex_lock(&px->px_mu);
+	s = memo_state(px, local, ref);
+	pthread_mutex_unlock(&px->px_mu);
+	return s == 1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* life cycle and routing                                                 */
+/* ---------------------------------------------------------------------- */
+
+status_t proxy_new(proxy **out, const proxy_options *opt, char *const *upstreams, size_t n,
+		   blobstore *bs, const char *db_path)
+{
+	proxy *px = NULL;
+	upstream_options uo;
+	status_t st = ST_NOMEM;
+
+	*out = NULL;
+	if (n == 0)
+		return ST_OK;
+	if ((px = calloc(1, sizeof(*px))) == NULL)
+		return ST_NOMEM;
+	px->px_opt = *opt;
+	px->px_bs = bs;
+	pthread_mutex_init(&px->px_mu, NULL);
+	pthread_cond_init(&px->px_cv, NULL);
+	if ((px->px_db_path = strdup(db_path)) == NULL ||
+	    (px->px_ups = calloc(n, sizeof(*px->px_ups))) == NULL)
+		goto fail;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		log_error("cannot initialise libcurl");
+		st = ST_IO;
+		goto fail;
+	}
+	uo.timeout_sec = opt->timeout_sec;
+	uo.retries = opt->retries;
+	uo.max_manifest_bytes = opt->max_manifest_bytes;
+	uo.user_agent = opt->user_agent;
+	for (size_t i = 0; i < n; i++) {
+		upstream_spec spec;
+		char err[256];
+
+		if (upstream_spec_parse(&spec, upstreams[i], err, sizeof(err)) != ST_OK) {
+			log_error("upstream '%s': %s", upstreams[i], err);
+			st = ST_INVALID;
+			goto fail;
+		}
+		if ((st = upstream_new(&px->px_ups[i], &spec, &uo)) != ST_OK)
+			goto fail;
+		px->px_nups++;
+		log_info("mirroring %s from %s%s%s", spec.name, spec.url,
+			 spec.namespaces[0] ? ", unprefixed namespaces " : "", spec.namespaces);
+	}
+	*out = px;
+	return ST_OK;
+fail:
+	proxy_free(px);
+	return st;
+}
+
+void proxy_stop(proxy *px)
+{
+	if (px == NULL)
+		return;
+	pthread_mutex_lock(&px->px_mu);
+	if (px->px_stopped) {
+		pthread_mutex_unlock(&px->px_mu);
+		return;
+	}
+	px->px_stopping = true;
+	pthread_mutex_unlock(&px->px_mu);
+	for (size_t i = 0; i < px->px_nups; i++)
+		upstream_cancel(px->px_ups[i]);
+	pthread_mutex_lock(&px->px_mu);
+	while (px->px_running > 0)
+		pthread_cond_wait(&px->px_cv, &px->px_mu);
+	px->px_stopped = true;
+	pthread_mutex_unlock(&px->px_mu);
+}
+
+void proxy_free(proxy *px)
+{
+	if (px == NULL)
+		return;
+	proxy_stop(px);
+	for (size_t i = 0; i < px->px_nups; i++)
+		upstream_free(px->px_ups[i]);
+	for (size_t i = 0; i < PROXY_MEMO_BUCKETS; i++) {
+		memo *m = px->px_memo[i], *next;
+		for (; m != NULL; m = next) {
+			next = m->next;
+			free(m);
+		}
+	}
+	if (px->px_ups != NULL)
+		curl_global_cleanup();
+	free(px->px_ups);
+	free(px->px_db_path);
+	pthread_mutex_destroy(&px->px_mu);
+	pthread_cond_destroy(&px->px_cv);
+	free(px);
+}
+
+size_t proxy_upstream_count(const proxy *px)
+{
+	return px ? px->px_nups : 0;
+}
+
+upstream *proxy_upstream_at(const proxy *px, size_t i)
+{
+	return px && i < px->px_nups ? px->px_ups[i] : NULL;
+}
+
+static upstream *upstream_named(proxy *px, const char *name, size_t n)
+{
+	for (size_t i = 0; i < px->px_nups; i++) {
+		const char *un = upstream_get_spec(px->px_ups[i])->name;
+		if (strlen(un) == n && strncasecmp(un, name, n) == 0)
+			return px->px_ups[i];
+	}
+	return NULL;
+}
+
+status_t proxy_route(proxy *px, const char *name, const char *ns, proxy_target *out)
+{
+	upstream *up = NULL;
+	const char *remote = name;
+	size_t first;
+	int w;
+
+	if (px == NULL || name == NULL)
+		return ST_NOT_FOUND;
+	first = strcspn(name, "/");
+	if (ns != NULL && ns[0] != '\0')
+		up = upstream_named(px, ns, strlen(ns));
+	if (up == NULL && name[first] == '/' && (up = upstream_named(px, name, first)) != NULL)
+		remote = name + first + 1;
+	for (size_t i = 0; up == NULL && i < px->px_nups; i++)
+		if (upstream_spec_serves(upstream_get_spec(px->px_ups[i]), name))
+			up = px->px_ups[i];
+	if (up == NULL)
+		return ST_NOT_FOUND;
+	memset(out, 0, sizeof(*out));
+	out->up = up;
+	if (strcmp(upstream_get_spec(up)->name, "docker.io") == 0 && strchr(remote, '/') == NULL)
+		w = snprintf(out->remote, sizeof(out->remote), "library/%s", remote);
+	else
+		w = snprintf(out->remote, sizeof(out->remote), "%s", remote);
+	if (w < 0 || (size_t)w >= sizeof(out->remote))
+		return ST_NAME_INVALID;
+	w = snprintf(out->local, sizeof(out->local), "%s/%s", upstream_get_spec(up)->name,
+		     out->remote);
+	if (w < 0 || (size_t)w >= sizeof(out->local) || ref_name_check(out->local) != ST_OK)
+		return ST_NAME_INVALID;
+	return ST_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* jobs                                                                   */
+/* ---------------------------------------------------------------------- */
+
+proxy_job *proxy_job_ref(proxy_job *j)
+{
+	pthread_mutex_lock(&j->j_px->px_mu);
+	j->j_refs++;
+	pthread_mutex_unlock(&j->j_px->px_mu);
+	return j;
+}
+
+static void job_free(proxy_job *j)
+{
+	if (j->j_rfd >= 0)
+		close(j->j_rfd);
+	blob_upload_free(j->j_up);
+	json_decref(j->j_tags);
+	pthread_mutex_destroy(&j->j_mu);
+	free(j);
+}
+
+void proxy_job_release(proxy_job *j)
+{
+	proxy *px;
+	bool last;
+
+	if (j == NULL)
+		return;
+	px = j->j_px;
+	pthread_mutex_lock(&px->px_mu);
+	last = --j->j_refs == 0;
+	pthread_mutex_unlock(&px->px_mu);
+	if (last)
+		job_free(j);
+}
+
+/* Resumes every waiter of j (called without j_mu). */
+static void job_wake(proxy_job *j)
+{
+	proxy_wait *w, *next;
+
+	pthread_mutex_lock(&j->j_mu);
+	w = j->j_waiters;
+	j->j_waiters = NULL;
+	pthread_mutex_unlock(&j->j_mu);
+	for (; w != NULL; w = next) {
+		next = w->next; /* w may be queued again as soon as it is resumed */
+		w->resume(w->arg);
+	}
+}
+
+/* Under j_mu: suspends the caller and queues w. */
+static void job_enqueue(proxy_job *j, proxy_wait *w, void (*suspend)(void *), void *arg)
+{
+	suspend(arg);
+	w->next = j->j_waiters;
+	j->j_waiters = w;
+}
+
+bool proxy_job_wait(proxy_job *j, proxy_wait *w, void (*suspend)(void *), void *arg)
+{
+	bool done;
+
+	pthread_mutex_lock(&j->j_mu);
+	done = j->j_done;
+	if (!done)
+		job_enqueue(j, w, suspend, arg);
+	pthread_mutex_unlock(&j->j_mu);
+	return done;
+}
+
+status_t proxy_job_status(proxy_job *j)
+{
+	status_t st;
+
+	pthread_mutex_lock(&j->j_mu);
+	st = j->j_done ? j->j_st : ST_BUSY;
+	pthread_mutex_unlock(&j->j_mu);
+	return st;
+}
+
+json_t *proxy_job_tags(proxy_job *j)
+{
+	return j->j_tags;
+}
+
+/* Ends j with st: off the table, waiters woken, the thread's reference
+ * dropped. */
+static void job_finish(proxy_job *j, status_t st)
+{
+	proxy *px = j->j_px;
+
+	pthread_mutex_lock(&j->j_mu);
+	j->j_done = true;
+	j->j_st = st;
+	pthread_mutex_unlock(&j->j_mu);
+	pthread_mutex_lock(&px->px_mu);
+	if (j->j_listed) {
+		proxy_job **pp = &px->px_jobs;
+		while (*pp != j)
+			pp = &(*pp)->j_next;
+		*pp = j->j_next;
+		j->j_listed = false;
+	}
+	pthread_mutex_unlock(&px->px_mu);
+	job_wake(j);
+	proxy_job_release(j);
+}
+
+/* Under px_mu: the running job with key, or NULL. */
+static proxy_job *job_find(proxy *px, const char *key)
+{
+	for (proxy_job *j = px->px_jobs; j != NULL; j = j->j_next)
+		if (strcmp(j->j_key, key) == 0)
+			return j;
+	return NULL;
+}
+
+static void *job_main(void *arg);
+
+/*
+ * Under px_mu: makes a job for key and starts its thread. ST_OK with *out
+ * (the caller's reference; the thread holds another), ST_NOMEM, ST_IO.
+ */
+static status_t job_start(proxy *px, const char *key, job_kind kind, const proxy_target *t,
+			  const char *ref, bool revalidate, proxy_job **out)
+{
+	proxy_job *j = calloc(1, sizeof(*j));
+	pthread_attr_t attr;
+	pthread_t tid;
+	int rc;
+
+	*out = NULL;
+	if (j == NULL)
+		return ST_NOMEM;
+	j->j_px = px;
+	j->j_refs = 2;
+	snprintf(j->j_key, sizeof(j->j_key), "%s", key);
+	j->j_kind = kind;
+	j->j_t = *t;
+	snprintf(j->j_ref, sizeof(j->j_ref), "%s", ref ? ref : "");
+	j->j_revalidate = revalidate;
+	j->j_rfd = -1;
+	j->j_size = UPSTREAM_SIZE_UNKNOWN;
+	pthread_mutex_init(&j->j_mu, NULL);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, PROXY_THREAD_STACK);
+	px->px_running++;
+	rc = pthread_create(&tid, &attr, job_main, j);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		px->px_running--;
+		log_error("proxy: cannot start a fetch thread: %s", strerror(rc));
+		pthread_mutex_destroy(&j->j_mu);
+		free(j);
+		return ST_IO;
+	}
+	j->j_next = px->px_jobs;
+	px->px_jobs = j;
+	j->j_listed = true;
+	*out = j;
+	return ST_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* manifests                                                              */
+/* ---------------------------------------------------------------------- */
+
+status_t proxy_manifest_fetch(proxy *px, const proxy_target *t, const char *ref, bool revalidate,
+			      proxy_job **out)
+{
+	char key[PROXY_KEY_MAX];
+	proxy_job *j;
+	status_t st;
+	int s;
+
+	*out = NULL;
+	snprintf(key, sizeof(key), "m|%s|%s", t->local, ref);
+	pthread_mutex_lock(&px->px_mu);
+	if (px->px_stopping) {
+		st = ST_UNAVAILABLE;
+	} else if ((j = job_find(px, key)) != NULL) {
+		j->j_refs++;
+		*out = j;
+		st = ST_OK;
+	} else if ((s = memo_state(px, t->local, ref)) != 0) {
+		st = s > 0 ? ST_EXISTS : ST_NOT_FOUND;
+	} else {
+		st = job_start(px, key, JOB_MANIFEST, t, ref, revalidate, out);
+	}
+	pthread_mutex_unlock(&px->px_mu);
+	return st;
+}
+
+/*
+ * Stores a manifest's bytes in repo local under digest, tagged tag (may be
+ * NULL), with what it references. ST_OK; ST_BAD_GATEWAY if it is not a
+ * manifest we can store; ST_IO, ST_NO_SPACE, ST_NOMEM.
+ */
+static status_t store_manifest(proxy *px, meta *db, const proxy_target *t, const char *tag,
+			       const upstream_manifest *um, const char *digest)
+{
+	manifest_info info = {0};
+	meta_manifest man = {0};
+	const char **refs = NULL;
+	char err[256];
+	status_t st;
+
+	st = manifest_parse(&info, um->body, um->len, um->media_type[0] ? um->media_type : NULL, err,
+			    sizeof(err));
+	if (st != ST_OK) {
+		log_warn("upstream %s: manifest %s of %s cannot be cached: %s",
+			 upstream_get_spec(t->up)->name, digest, t->remote,
+			 st == ST_NOMEM ? "out of memory" : err);
+		return st == ST_NOMEM ? st : ST_BAD_GATEWAY;
+	}
+	if ((refs = calloc(info.nrefs + 1, sizeof(*refs))) == NULL) {
+		st = ST_NOMEM;
+		goto done;
+	}
+	for (size_t i = 0; i < info.nrefs; i++)
+		refs[i] = info.refs[i].digest;
+	if ((st = blobstore_put(px->px_bs, digest, um->body, um->len)) != ST_OK)
+		goto done;
+	snprintf(man.digest, sizeof(man.digest), "%s", digest);
+	snprintf(man.media_type, sizeof(man.media_type), "%s", info.media_type);
+	snprintf(man.artifact_type, sizeof(man.artifact_type), "%s", info.artifact_type);
+	snprintf(man.subject, sizeof(man.subject), "%s", info.subject);
+	man.size = um->len;
+	man.annotations = info.annotations;
+	st = meta_manifest_put(db, t->local, &man, refs, info.nrefs, &tag, tag ? 1 : 0);
+done:
+	free(refs);
+	manifest_info_free(&info);
+	return st;
+}
+
+/* GETs ref and stores it (tagged when ref is a tag). */
+static status_t manifest_get_store(proxy *px, meta *db, const proxy_target *t, const char *ref,
+				   const char *tag)
+{
+	upstream_manifest um;
+	char digest[DIGEST_MAX];
+	digest_alg alg = DIGEST_SHA256;
+	status_t st;
+
+	if ((st = upstream_get_manifest(t->up, t->remote, ref, false, &um)) != ST_OK)
+		return st;
+	if (strchr(ref, ':') != NULL)
+		digest_parse(ref, &alg);
+	else if (um.digest[0])
+		digest_parse(um.digest, &alg);
+	if ((st = digest_buffer(digest, alg, um.body, um.len)) != ST_OK)
+		goto done;
+	if ((strchr(ref, ':') != NULL && strcmp(digest, ref) != 0) ||
+	    (um.digest[0] && strncmp(um.digest, digest, strcspn(digest, ":")) == 0 &&
+	     strcmp(um.digest, digest) != 0)) {
+		log_error("upstream %s (%s): manifest %s:%s: its bytes hash to %s, not %s; refused",
+			  upstream_get_spec(t->up)->name, upstream_get_spec(t->up)->url, t->remote,
+			  ref, digest, strchr(ref, ':') ? ref : um.digest);
+		st = ST_DIGEST_MISMATCH;
+		goto done;
+	}
+	st = store_manifest(px, db, t, tag, &um, digest);
+done:
+	upstream_manifest_free(&um);
+	return st;
+}
+
+static status_t manifest_job(proxy_job *j, meta *db)
+{
+	proxy *px = j->j_px;
+	const proxy_target *t = &j->j_t;
+	const char *ref = j->j_ref;
+	bool is_tag = strchr(ref, ':') == NULL;
+	meta_manifest cur, other;
+	upstream_manifest head;
+	status_t st;
+
+	if (j->j_revalidate && is_tag) {
+		st = upstream_get_manifest(t->up, t->remote, ref, true, &head);
+		if (st == ST_NOT_FOUND) {
+			log_info("upstream %s: %s:%s is gone; dropping the cached tag",
+				 upstream_get_spec(t->up)->name, t->remote, ref);
+			meta_tag_delete(db, t->local, ref);
+			return st;
+		}
+		if (st != ST_OK)
+			return st;
+		if (head.digest[0] && meta_manifest_get(db, t->local, ref, &cur) == ST_OK &&
+		    strcmp(cur.digest, head.digest) == 0) {
+			log_debug("proxy: %s:%s unchanged upstream (%s)", t->local, ref, cur.digest);
+			return ST_OK;
+		}
+		if (head.digest[0] && meta_manifest_get(db, t->local, head.digest, &other) == ST_OK) {
+			/* known already: only the tag moves */
+			const char *tag = ref;
+			other.annotations = NULL;
+			log_info("proxy: %s:%s moved upstream to %s", t->local, ref, other.digest);
+			return meta_manifest_put(db, t->local, &other, NULL, 0, &tag, 1);
+		}
+		if (head.digest[0])
+			return manifest_get_store(px, db, t, head.digest, ref);
+	}
+	return manifest_get_store(px, db, t, ref, is_tag ? ref : NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* blobs                                                                  */
+/* ---------------------------------------------------------------------- */
+
+status_t proxy_blob_fetch(proxy *px, const proxy_target *t, const char *digest, proxy_job **out)
+{
+	char key[PROXY_KEY_MAX];
+	proxy_job *j;
+	status_t st;
+
+	*out = NULL;
+	snprintf(key, sizeof(key), "b|%s", digest);
+	pthread_mutex_lock(&px->px_mu);
+	if (px->px_stopping) {
+		st = ST_UNAVAILABLE;
+	} else if ((j = job_find(px, key)) != NULL) {
+		j->j_refs++;
+		*out = j;
+		st = ST_OK;
+	} else if (blobstore_stat(px->px_bs, digest, NULL) == ST_OK) {
+		st = ST_EXISTS; /* committed since the caller looked */
+	} else if (memo_state(px, t->local, digest) < 0) {
+		st = ST_NOT_FOUND;
+	} else {
+		st = job_start(px, key, JOB_BLOB, t, digest, false, out);
+	}
+	pthread_mutex_unlock(&px->px_mu);
+	return st;
+}
+
+bool proxy_blob_wait_size(proxy_job *j, proxy_wait *w, void (*suspend)(void *), void *arg)
+{
+	bool ready;
+
+	pthread_mutex_lock(&j->j_mu);
+	ready = j->j_done || j->j_size_known;
+	if (!ready)
+		job_enqueue(j, w, suspend, arg);
+	pthread_mutex_unlock(&j->j_mu);
+	return ready;
+}
+
+uint64_t proxy_blob_size(proxy_job *j)
+{
+	uint64_t size;
+
+	pthread_mutex_lock(&j->j_mu);
+	size = j->j_size_known ? j->j_size : UPSTREAM_SIZE_UNKNOWN;
+	pthread_mutex_unlock(&j->j_mu);
+	return size;
+}
+
+status_t proxy_blob_read(proxy_job *j, uint64_t off, void *buf, size_t max, size_t *out_n,
+			 proxy_wait *w, void (*suspend)(void *), void *arg)
+{
+	uint64_t avail;
+	ssize_t r;
+
+	*out_n = 0;
+	pthread_mutex_lock(&j->j_mu);
+	if (j->j_done && j->j_st != ST_OK) {
+		status_t st = j->j_st;
+		pthread_mutex_unlock(&j->j_mu);
+		return st;
+	}
+	avail = j->j_written;
+	if (!j->j_verified) /* the last byte waits for the digest check */
+		avail = avail > 0 ? avail - 1 : 0;
+	if (off >= avail) {
+		if (j->j_verified) {
+			pthread_mutex_unlock(&j->j_mu);
+			return ST_OK; /* the end */
+		}
+		job_enqueue(j, w, suspend, arg);
+		pthread_mutex_unlock(&j->j_mu);
+		return ST_BUSY;
+	}
+	pthread_mutex_unlock(&j->j_mu);
+	if (avail - off < max)
+		max = (size_t)(avail - off);
+	do
+		r = pread(j->j_rfd, buf, max, (off_t)off);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0) {
+		log_error("proxy: reading blob %s being fetched: %s", j->j_ref,
+			  r < 0 ? strerror(errno) : "short file");
+		return ST_IO;
+	}
+	*out_n = (size_t)r;
+	return ST_OK;
+}
+
+static status_t blob_on_start(void *arg, uint64_t total)
+{
+	proxy_job *j = arg;
+
+	pthread_mutex_lock(&j->j_mu);
+	j->j_size = total;
+	j->j_size_known = total != UPSTREAM_SIZE_UNKNOWN;
+	pthread_mutex_unlock(&j->j_mu);
+	job_wake(j);
+	return ST_OK;
+}
+
+static status_t blob_on_data(void *arg, const void *buf, size_t len)
+{
+	proxy_job *j = arg;
+	status_t st;
+
+	if (j->j_size_known && len > j->j_size - blob_upload_size(j->j_up)) {
+		log_error("upstream %s: blob %s is longer than the %llu bytes announced",
+			  upstream_get_spec(j->j_t.up)->name, j->j_ref,
+			  (unsigned long long)j->j_size);
+		return ST_BAD_GATEWAY;
+	}
+	if ((st = blob_upload_write(j->j_up, buf, len)) != ST_OK)
+		return st;
+	pthread_mutex_lock(&j->j_mu);
+	j->j_written += len;
+	pthread_mutex_unlock(&j->j_mu);
+	job_wake(j);
+	return ST_OK;
+}
+
+static bool blob_cancelled(void *arg)
+{
+	proxy_job *j = arg;
+	bool stop;
+
+	pthread_mutex_lock(&j->j_px->px_mu);
+	stop = j->j_px->px_stopping;
+	pthread_mutex_unlock(&j->j_px->px_mu);
+	return stop;
+}
+
+/* A fresh upload id for a fetch: "px-" and 24 hex digits. */
+static status_t fetch_id(char out[BLOBSTORE_ID_MAX + 1])
+{
+	unsigned char rnd[12];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return ST_IO;
+	snprintf(out, BLOBSTORE_ID_MAX + 1, "px-");
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(out + 3 + 2 * i, 3, "%02x", rnd[i]);
+	return ST_OK;
+}
+
+static status_t blob_job(proxy_job *j, meta *db)
+{
+	proxy *px = j->j_px;
+	upstream_sink sink = {blob_on_start, blob_on_data, blob_cancelled, j};
+	digest_alg alg;
+	uint64_t size = 0;
+	status_t st;
+
+	if ((st = digest_parse(j->j_ref, &alg)) != ST_OK)
+		return ST_INVALID;
+	if ((st = fetch_id(j->j_up_id)) != ST_OK ||
+	    (st = blobstore_upload_begin(px->px_bs, j->j_up_id, alg, &j->j_up)) != ST_OK)
+		return st;
+	if ((st = blobstore_upload_open_read(px->px_bs, j->j_up_id, &j->j_rfd)) != ST_OK)
+		goto fail;
+	st = upstream_get_blob(j->j_t.up, j->j_t.remote, j->j_ref, 0, &sink);
+	if (st != ST_OK)
+		goto fail;
+	if (j->j_size_known && blob_upload_size(j->j_up) != j->j_size) {
+		log_error("upstream %s: blob %s ended after %llu of %llu bytes",
+			  upstream_get_spec(j->j_t.up)->name, j->j_ref,
+			  (unsigned long long)blob_upload_size(j->j_up),
+			  (unsigned long long)j->j_size);
+		st = ST_BAD_GATEWAY;
+		goto fail;
+	}
+	st = blobstore_upload_commit(px->px_bs, j->j_up, j->j_ref, &size);
+	if (st == ST_DIGEST_MISMATCH) {
+		log_error("upstream %s (%s): blob %s of %s does not match its digest; refused and "
+			  "discarded",
+			  upstream_get_spec(j->j_t.up)->name, upstream_get_spec(j->j_t.up)->url,
+			  j->j_ref, j->j_t.remote);
+		return st; /* the upload file is gone already */
+	}
+	if (st != ST_OK)
+		goto fail;
+	if ((st = meta_blob_link(db, j->j_t.local, j->j_ref, size)) != ST_OK)
+		return st;
+	pthread_mutex_lock(&j->j_mu);
+	j->j_verified = true;
+	j->j_size = size;
+	j->j_size_known = true;
+	pthread_mutex_unlock(&j->j_mu);
+	log_debug("proxy: cached blob %s of %s (%llu bytes)", j->j_ref, j->j_t.local,
+		  (unsigned long long)size);
+	return ST_OK;
+fail:
+	blobstore_upload_remove(px->px_bs, j->j_up_id);
+	return st;
+}
+
+/* ---------------------------------------------------------------------- */
+/* tags                                                                   */
+/* ---------------------------------------------------------------------- */
+
+status_t proxy_tags_fetch(proxy *px, const proxy_target *t, proxy_job **out)
+{
+	char key[PROXY_KEY_MAX];
+	proxy_job *j;
+	status_t st;
+
+	*out = NULL;
+	snprintf(key, sizeof(key), "t|%s", t->local);
+	pthread_mutex_lock(&px->px_mu);
+	if (px->px_stopping) {
+		st = ST_UNAVAILABLE;
+	} else if ((j = job_find(px, key)) != NULL) {
+		j->j_refs++;
+		*out = j;
+		st = ST_OK;
+	} else {
+		st = job_start(px, key, JOB_TAGS, t, NULL, false, out);
+	}
+	pthread_mutex_unlock(&px->px_mu);
+	return st;
+}
+
+/* ---------------------------------------------------------------------- */
+/* the job thread                                                         */
+/* ---------------------------------------------------------------------- */
+
+static void *job_main(void *arg)
+{
+	proxy_job *j = arg;
+	proxy *px = j->j_px;
+	meta *db = NULL;
+	status_t st;
+
+	if ((st = meta_open(&db, px->px_db_path)) != ST_OK) {
+		log_error("proxy: cannot open %s", px->px_db_path);
+	} else {
+		switch (j->j_kind) {
+		case JOB_MANIFEST:
+			st = manifest_job(j, db);
+			if (st == ST_OK || st == ST_NOT_FOUND)
+				memo_set(px, j->j_t.local, j->j_ref, st == ST_OK);
+			break;
+		case JOB_BLOB:
+			st = blob_job(j, db);
+			if (st == ST_NOT_FOUND)
+				memo_set(px, j->j_t.local, j->j_ref, false);
+			break;
+		case JOB_TAGS:
+			st = upstream_get_tags(j->j_t.up, j->j_t.remote, &j->j_tags);
+			break;
+		}
+	}
+	meta_close(db);
+	job_finish(j, st);
+	pthread_mutex_lock(&px->px_mu);
+	if (--px->px_running == 0)
+		pthread_cond_broadcast(&px->px_cv);
+	pthread_mutex_unlock(&px->px_mu);
+	return NULL;
+}

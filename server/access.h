@@ -1,0 +1,37 @@
+/*
+ * access.h - the server's side of access control and TLS: building the
+ * auth gate and reading the TLS files at start-up, and the gate every
+ * request passes between routing and its handler (auth/ decides; this
+ * turns a request into the plain strings auth/ takes, and its answer into
+ * the request's reply state).
+ */
+#ifndef ACCESS_H
+#define ACCESS_H
+
+#include "../common/status.h"
+#include "http.h"
+
+#define ACCESS_PEM_MAX (1024 * 1024) /* largest TLS certificate or key file */
+
+/*
+ * Builds srv->auth from srv->cfg (none: NULL) and, when tls_cert and
+ * tls_key are set, reads them into srv->tls_cert_pem / tls_key_pem. ST_OK;
+ * ST_INVALID (a bad rule, users file, key, half a TLS set-up, or a
+ * libmicrohttpd without TLS), ST_IO, ST_NOMEM, each logged with its reason.
+ * Undone by access_close, also after a failure.
+ */
+status_t access_open(server *srv);
+
+/* Frees what access_open made. */
+void access_close(server *srv);
+
+/*
+ * The gate, for a routed request: decides r's action from its route and
+ * method and asks auth_check. ST_OK with r->who; else the status to reply
+ * with, r->challenge / r->retry_after / r->detail filled. ST_OK at once
+ * when auth is off, and for /token (which checks its own credentials).
+ * Also fills r->remote and r->tls.
+ */
+status_t access_gate(request *r);
+
+#endif

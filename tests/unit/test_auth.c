@@ -1,0 +1,549 @@
+/*
+ * test_auth.c - auth/auth.c, the gate, and auth/throttle.c, in process:
+ * each mode against no credentials, a wrong password, a user without the
+ * right and a user with it; the challenges word for word; tokens from the
+ * token endpoint used on the gate (scopes granted, narrowed, refused;
+ * expiry); the users file re-read when it changes; failed-login throttling.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "../../auth/auth.h"
+#include "../../auth/b64.h"
+#include "../../auth/htpasswd.h"
+#include "../../auth/throttle.h"
+
+static char dir[64], users[128], keypath[128];
+static auth *a;
+static auth_result res;
+static char err[512];
+
+static char *const groups[] = {"team-a: alice"};
+static char *const rules[] = {"team-a/** @team-a pull,push,delete", "team-a/** bob pull",
+			      "public/** anonymous pull"};
+
+static void write_users(void)
+{
+	auth_htpasswd *h = NULL;
+
+	ck_assert_int_eq(auth_htpasswd_new(&h), ST_OK);
+	ck_assert_int_eq(auth_htpasswd_set(h, "alice", "pw-alice", 4), ST_OK);
+	ck_assert_int_eq(auth_htpasswd_set(h, "bob", "pw-bob", 4), ST_OK);
+	ck_assert_int_eq(auth_htpasswd_save(h, users), ST_OK);
+	auth_htpasswd_free(h);
+}
+
+static void setup(void)
+{
+	a = NULL;
+	memset(&res, 0, sizeof(res));
+	snprintf(dir, sizeof(dir), "/tmp/test_auth.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(users, sizeof(users), "%s/htpasswd", dir);
+	snprintf(keypath, sizeof(keypath), "%s/token.key", dir);
+	write_users();
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	auth_principal_free(res.who);
+	res.who = NULL;
+	auth_free(a);
+	a = NULL;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static auth_options options(auth_mode mode)
+{
+	auth_options o = {0};
+
+	o.mode = mode;
+	o.realm = "test realm";
+	o.users_path = users;
+	o.groups = groups;
+	o.ngroups = 1;
+	o.rules = rules;
+	o.nrules = 3;
+	o.service = "registry";
+	o.issuer = "registry";
+	o.key_path = keypath;
+	o.token_lifetime_sec = 300;
+	o.fail_limit = 100;
+	o.fail_window_sec = 60;
+	return o;
+}
+
+static void make(auth_mode mode)
+{
+	auth_options o = options(mode);
+
+	ck_assert_msg(auth_new(&a, &o, err, sizeof(err)) == ST_OK, "%s", err);
+}
+
+/* "Basic base64(user:pw)" into out. */
+static const char *basic(char *out, const char *user, const char *pw)
+{
+	char plain[256], b64[400];
+
+	snprintf(plain, sizeof(plain), "%s:%s", user, pw);
+	auth_b64_encode(b64, plain, strlen(plain), false);
+	sprintf(out, "Basic %s", b64);
+	return out;
+}
+
+/* Runs the gate; frees any previous principal. */
+static status_t check(const char *action, const char *repo, const char *authz)
+{
+	auth_request req = {action, repo, authz, "192.0.2.1", "reg.example:5000", false};
+
+	auth_principal_free(res.who);
+	res.who = NULL;
+	return auth_check(a, &req, &res);
+}
+
+START_TEST(mode_none)
+{
+	auth_options o = options(AUTH_MODE_NONE);
+
+	ck_assert_int_eq(auth_new(&a, &o, err, sizeof(err)), ST_OK);
+	ck_assert_ptr_null(a);
+	ck_assert_int_eq(check("push", "x", NULL), ST_OK);
+	ck_assert_ptr_null(res.who);
+	ck_assert(auth_allowed(NULL, NULL, "delete", "x"));
+	ck_assert_int_eq(auth_get_mode(NULL), AUTH_MODE_NONE);
+}
+END_TEST
+
+START_TEST(modes_parse)
+{
+	auth_mode m;
+
+	ck_assert_int_eq(auth_mode_parse("basic", &m), ST_OK);
+	ck_assert_int_eq(m, AUTH_MODE_BASIC);
+	ck_assert_int_eq(auth_mode_parse("token", &m), ST_OK);
+	ck_assert_int_eq(m, AUTH_MODE_TOKEN);
+	ck_assert_int_eq(auth_mode_parse("none", &m), ST_OK);
+	ck_assert_int_eq(auth_mode_parse("Basic", &m), ST_INVALID);
+	ck_assert(auth_quotable("registry"));
+	ck_assert(!auth_quotable("a\"b"));
+	ck_assert(!auth_quotable(""));
+	ck_assert(!auth_quotable("tab\there"));
+}
+END_TEST
+
+START_TEST(basic_matrix)
+{
+	char h[512];
+
+	make(AUTH_MODE_BASIC);
+	/* no credentials */
+	ck_assert_int_eq(check("pull", "team-a/app", NULL), ST_UNAUTHORIZED);
+	ck_assert_str_eq(res.challenge, "Basic realm=\"test realm\",charset=\"UTF-8\"");
+	ck_assert_int_eq(check("login", NULL, NULL), ST_UNAUTHORIZED);
+	ck_assert_int_eq(check("pull", "public/x", NULL), ST_OK); /* anonymous may */
+	ck_assert_str_eq(auth_principal_name(res.who), "");
+	ck_assert_int_eq(check("push", "public/x", NULL), ST_UNAUTHORIZED);
+	ck_assert_int_eq(check("catalog", NULL, NULL), ST_OK); /* anonymous has pulls */
+	/* wrong password, unknown user, malformed credentials */
+	ck_assert_int_eq(check("pull", "team-a/app", basic(h, "alice", "nope")), ST_UNAUTHORIZED);
+	ck_assert_str_eq(res.detail, "wrong user name or password");
+	ck_assert(strncmp(res.challenge, "Basic ", 6) == 0);
+	ck_assert_int_eq(check("pull", "team-a/app", basic(h, "eve", "x")), ST_UNAUTHORIZED);
+	ck_assert_int_eq(check("pull", "team-a/app", "Basic !!!"), ST_UNAUTHORIZED);
+	ck_assert_int_eq(check("pull", "team-a/app", "Basic YWxpY2U="), ST_UNAUTHORIZED);
+	ck_assert_int_eq(check("pull", "team-a/app", "Bearer abc"), ST_UNAUTHORIZED);
+	ck_assert_int_eq(check("pull", "team-a/app", "Digest x"), ST_UNAUTHORIZED);
+	/* a user without the right: 403 */
+	ck_assert_int_eq(check("push", "team-a/app", basic(h, "bob", "pw-bob")), ST_DENIED);
+	ck_assert_str_eq(res.detail, "bob may not push team-a/app");
+	ck_assert_str_eq(res.challenge, "");
+	ck_assert_int_eq(check("delete", "team-a/app", basic(h, "bob", "pw-bob")), ST_DENIED);
+	ck_assert_int_eq(check("pull", "other/x", basic(h, "bob", "pw-bob")), ST_DENIED);
+	/* the user with the right */
+	ck_assert_int_eq(check("pull", "team-a/app", basic(h, "bob", "pw-bob")), ST_OK);
+	ck_assert_str_eq(auth_principal_name(res.who), "bob");
+	ck_assert_int_eq(check("push", "team-a/app", basic(h, "alice", "pw-alice")), ST_OK);
+	ck_assert_int_eq(check("delete", "team-a/app/x", basic(h, "alice", "pw-alice")), ST_OK);
+	ck_assert_int_eq(check("login", NULL, basic(h, "alice", "pw-alice")), ST_OK);
+	ck_assert_int_eq(check("catalog", NULL, basic(h, "bob", "pw-bob")), ST_OK);
+	/* after the gate */
+	ck_assert(auth_allowed(a, res.who, "pull", "team-a/app"));
+	ck_assert(auth_allowed(a, res.who, "pull", "public/y"));
+	ck_assert(!auth_allowed(a, res.who, "push", "team-a/app"));
+	ck_assert(!auth_allowed(a, res.who, "pull", "team-b/app"));
+	ck_assert(auth_allowed(a, NULL, "pull", "public/y"));
+	ck_assert(!auth_allowed(a, NULL, "pull", "team-a/app"));
+	ck_assert(!auth_allowed(a, res.who, "fly", "team-a/app"));
+	/* misuse */
+	ck_assert_int_eq(check("fly", "x", NULL), ST_INVALID);
+	ck_assert_int_eq(check("pull", NULL, NULL), ST_INVALID);
+	ck_assert_int_eq(auth_check(a, NULL, &res), ST_INVALID);
+}
+END_TEST
+
+START_TEST(basic_users_file_changes)
+{
+	char h[512];
+	auth_htpasswd *u = NULL;
+
+	make(AUTH_MODE_BASIC);
+	ck_assert_int_eq(check("login", NULL, basic(h, "alice", "pw-alice")), ST_OK);
+	/* change alice's password and add carol, as `registry user add` does */
+	ck_assert_int_eq(auth_htpasswd_load(&u, users, NULL, 0), ST_OK);
+	ck_assert_int_eq(auth_htpasswd_set(u, "alice", "new", 4), ST_OK);
+	ck_assert_int_eq(auth_htpasswd_set(u, "carol", "pw-carol", 4), ST_OK);
+	ck_assert_int_eq(auth_htpasswd_save(u, users), ST_OK);
+	auth_htpasswd_free(u);
+	/* the cached old password is forgotten with the old file */
+	ck_assert_int_eq(check("login", NULL, basic(h, "alice", "pw-alice")), ST_UNAUTHORIZED);
+	ck_assert_int_eq(check("login", NULL, basic(h, "alice", "new")), ST_OK);
+	ck_assert_int_eq(check("login", NULL, basic(h, "carol", "pw-carol")), ST_OK);
+	/* a broken file leaves the last good list in force */
+	{
+		FILE *f = fopen(users, "w");
+		fputs("garbage without colon\n", f);
+		fclose(f);
+	}
+	ck_assert_int_eq(check("login", NULL, basic(h, "carol", "pw-carol")), ST_OK);
+	/* no file: nobody */
+	unlink(users);
+	ck_assert_int_eq(check("login", NULL, basic(h, "carol", "pw-carol")), ST_UNAUTHORIZED);
+}
+END_TEST
+
+START_TEST(bad_options)
+{
+	auth_options o = options(AUTH_MODE_BASIC);
+	char *const bad_rules[] = {"x @nope pull"};
+	char *const bad_groups[] = {"g: a", "g: b"};
+	FILE *f;
+
+	o.rules = bad_rules;
+	o.nrules = 1;
+	ck_assert_int_eq(auth_new(&a, &o, err, sizeof(err)), ST_INVALID);
+	ck_assert_str_eq(err, "rule 'x ...' names group @nope, which is not defined");
+	o = options(AUTH_MODE_BASIC);
+	o.groups = bad_groups;
+	o.ngroups = 2;
+	ck_assert_int_eq(auth_new(&a, &o, err, sizeof(err)), ST_INVALID);
+	ck_assert_str_eq(err, "group 'g' defined twice");
+	/* a users file that does not parse stops start-up */
+	f = fopen(users, "w");
+	fputs("alice:x\nalice:y\n", f);
+	fclose(f);
+	o = options(AUTH_MODE_BASIC);
+	ck_assert_int_eq(auth_new(&a, &o, err, sizeof(err)), ST_INVALID);
+	ck_assert(strstr(err, ":2: user 'alice' listed twice") != NULL);
+	/* token mode with an untrusted-looking trust line */
+	unlink(users);
+	o = options(AUTH_MODE_TOKEN);
+	{
+		char *const trust[] = {"registry /dev/null"};
+		o.trust = trust;
+		o.ntrust = 1;
+		ck_assert_int_eq(auth_new(&a, &o, err, sizeof(err)), ST_INVALID);
+		ck_assert_str_eq(err, "auth_token_trust 'registry': that issuer is this registry's "
+				      "own (auth_token_issuer)");
+	}
+	ck_assert_ptr_null(a);
+	ck_assert_int_eq(auth_new(&a, NULL, err, sizeof(err)), ST_INVALID);
+}
+END_TEST
+
+/* Asks the token endpoint; returns the token (caller frees) or NULL. */
+static char *token(const char *authz, const char *scope1, const char *scope2, status_t want)
+{
+	const char *scopes[2] = {scope1, scope2};
+	auth_token_request tr = {authz, "192.0.2.1", "registry", scopes,
+				 (size_t)(scope1 != NULL) + (scope2 != NULL)};
+	auth_result r;
+	char *json = NULL, *t = NULL;
+	json_t *j;
+	status_t st = auth_token_issue(a, &tr, &json, &r);
+
+	ck_assert_int_eq(st, want);
+	if (st != ST_OK) {
+		ck_assert_ptr_null(json);
+		memcpy(&res.challenge, r.challenge, sizeof(r.challenge));
+		return NULL;
+	}
+	j = json_loads(json, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "token")),
+			 json_string_value(json_object_get(j, "access_token")));
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "expires_in")), 300);
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(j, "issued_at")));
+	t = strdup(json_string_value(json_object_get(j, "token")));
+	json_decref(j);
+	free(json);
+	return t;
+}
+
+static const char *bearer(char *out, const char *t)
+{
+	sprintf(out, "Bearer %s", t);
+	return out;
+}
+
+START_TEST(token_matrix)
+{
+	char h[512], b[4096], *t;
+
+	make(AUTH_MODE_TOKEN);
+	/* no token: the challenge sends the client to /token */
+	ck_assert_int_eq(check("pull", "team-a/app", NULL), ST_UNAUTHORIZED);
+	ck_assert_str_eq(res.challenge,
+			 "Bearer realm=\"http://reg.example:5000/token\","
+			 "service=\"registry\",scope=\"repository:team-a/app:pull\"");
+	ck_assert_int_eq(check("push", "team-a/app", NULL), ST_UNAUTHORIZED);
+	ck_assert_str_eq(res.challenge,
+			 "Bearer realm=\"http://reg.example:5000/token\","
+			 "service=\"registry\",scope=\"repository:team-a/app:pull,push\"");
+	ck_assert_int_eq(check("login", NULL, NULL), ST_UNAUTHORIZED);
+	ck_assert_str_eq(res.challenge,
+			 "Bearer realm=\"http://reg.example:5000/token\",service=\"registry\"");
+	ck_assert_int_eq(check("catalog", NULL, NULL), ST_UNAUTHORIZED);
+	ck_assert(strstr(res.challenge, "scope=\"registry:catalog:*\"") != NULL);
+	/* Basic credentials are not taken by the registry in token mode */
+	ck_assert_int_eq(check("pull", "team-a/app", basic(h, "alice", "pw-alice")),
+			 ST_UNAUTHORIZED);
+
+	/* wrong password at the token endpoint: 401 with a Basic challenge */
+	t = token(basic(h, "alice", "nope"), "repository:team-a/app:pull", NULL, ST_UNAUTHORIZED);
+	ck_assert_str_eq(res.challenge, "Basic realm=\"test realm\",charset=\"UTF-8\"");
+	t = token("Bearer x", NULL, NULL, ST_UNAUTHORIZED);
+
+	/* a user without the right gets a token without it, then 403 */
+	t = token(basic(h, "bob", "pw-bob"), "repository:team-a/app:pull,push", NULL, ST_OK);
+	ck_assert_int_eq(check("pull", "team-a/app", bearer(b, t)), ST_OK);
+	ck_assert_str_eq(auth_principal_name(res.who), "bob");
+	ck_assert_int_eq(check("push", "team-a/app", bearer(b, t)), ST_DENIED);
+	ck_assert_str_eq(res.detail, "bob may not push team-a/app");
+	ck_assert_int_eq(check("pull", "team-a/other", bearer(b, t)), ST_UNAUTHORIZED);
+	ck_assert(strstr(res.challenge, "error=\"insufficient_scope\"") != NULL);
+	ck_assert_int_eq(check("login", NULL, bearer(b, t)), ST_OK);
+	free(t);
+
+	/* the user with the right */
+	t = token(basic(h, "alice", "pw-alice"), "repository:team-a/app:pull,push",
+		  "repository:team-a/src:pull", ST_OK);
+	ck_assert_int_eq(check("push", "team-a/app", bearer(b, t)), ST_OK);
+	ck_assert_int_eq(check("pull", "team-a/app", bearer(b, t)), ST_OK);
+	ck_assert(auth_allowed(a, res.who, "pull", "team-a/src"));
+	ck_assert(!auth_allowed(a, res.who, "pull", "team-b/x"));
+	/* delete is hers by the rules, but not in this token: ask again */
+	ck_assert_int_eq(check("delete", "team-a/app", bearer(b, t)), ST_UNAUTHORIZED);
+	ck_assert(strstr(res.challenge,
+			 "scope=\"repository:team-a/app:delete\",error=\"insufficient_scope\"") !=
+		  NULL);
+	ck_assert_int_eq(check("catalog", NULL, bearer(b, t)), ST_UNAUTHORIZED);
+	free(t);
+	t = token(basic(h, "alice", "pw-alice"), "repository:team-a/app:*", "registry:catalog:*",
+		  ST_OK);
+	ck_assert_int_eq(check("delete", "team-a/app", bearer(b, t)), ST_OK);
+	ck_assert_int_eq(check("catalog", NULL, bearer(b, t)), ST_OK);
+	/* a token is bound to its service */
+	free(t);
+
+	/* anonymous: a token with what anonymous may do */
+	t = token(NULL, "repository:public/x:pull,push", "repository:team-a/app:pull", ST_OK);
+	ck_assert_int_eq(check("pull", "public/x", bearer(b, t)), ST_OK);
+	ck_assert_int_eq(check("push", "public/x", bearer(b, t)), ST_UNAUTHORIZED);
+	ck_assert_int_eq(check("pull", "team-a/app", bearer(b, t)), ST_UNAUTHORIZED);
+	free(t);
+
+	/* a broken or foreign token */
+	ck_assert_int_eq(check("pull", "public/x", "Bearer x.y.z"), ST_UNAUTHORIZED);
+	ck_assert(strstr(res.challenge, "error=\"invalid_token\"") != NULL);
+	ck_assert_str_eq(res.detail, "invalid token: malformed token");
+}
+END_TEST
+
+START_TEST(token_scopes)
+{
+	char h[512], b[4096], *t;
+	const char *scopes[] = {"repository:team-a/app:pull repository:team-a/b:push",
+				"repository:Bad Name:pull", "nonsense", "repository:team-a/c:fly",
+				"registry:catalog:*"};
+	auth_token_request tr = {NULL, "192.0.2.1", NULL, scopes, 5};
+	auth_result r;
+	char *json = NULL;
+	json_t *j, *claims = NULL;
+	size_t n;
+
+	make(AUTH_MODE_TOKEN);
+	tr.authorization = basic(h, "alice", "pw-alice");
+	ck_assert_int_eq(auth_token_issue(a, &tr, &json, &r), ST_OK);
+	j = json_loads(json, 0, NULL);
+	t = strdup(json_string_value(json_object_get(j, "token")));
+	json_decref(j);
+	free(json);
+	/* look inside: two repositories and the catalog, nothing else */
+	{
+		char *dot1 = strchr(t, '.'), *dot2 = strrchr(t, '.'), buf[2048];
+		ck_assert_int_eq(auth_b64_decode(buf, sizeof(buf), &n, dot1 + 1,
+						 (size_t)(dot2 - dot1 - 1), true),
+				 ST_OK);
+		claims = json_loadb(buf, n, 0, NULL);
+	}
+	ck_assert_ptr_nonnull(claims);
+	ck_assert_str_eq(json_string_value(json_object_get(claims, "sub")), "alice");
+	ck_assert_str_eq(json_string_value(json_object_get(claims, "aud")), "registry");
+	ck_assert_uint_eq(json_array_size(json_object_get(claims, "access")), 3);
+	json_decref(claims);
+	ck_assert_int_eq(check("pull", "team-a/app", bearer(b, t)), ST_OK);
+	ck_assert_int_eq(check("push", "team-a/b", bearer(b, t)), ST_OK);
+	ck_assert_int_eq(check("pull", "team-a/b", bearer(b, t)), ST_UNAUTHORIZED);
+	free(t);
+	/* another service, and not in token mode */
+	tr.service = "elsewhere";
+	ck_assert_int_eq(auth_token_issue(a, &tr, &json, &r), ST_INVALID);
+	ck_assert_str_eq(r.detail, "unknown service 'elsewhere'");
+	auth_free(a);
+	make(AUTH_MODE_BASIC);
+	tr.service = NULL;
+	ck_assert_int_eq(auth_token_issue(a, &tr, &json, &r), ST_NOT_ROUTE);
+	ck_assert_int_eq(auth_token_issue(NULL, &tr, &json, &r), ST_NOT_ROUTE);
+}
+END_TEST
+
+START_TEST(token_expiry_and_realm)
+{
+	auth_options o = options(AUTH_MODE_TOKEN);
+	char h[512], b[4096], *t;
+	auth_request req = {"pull", "public/x", NULL, "192.0.2.1", "reg.example", true};
+
+	o.token_lifetime_sec = 1;
+	o.token_realm = "https://auth.example/token";
+	ck_assert_int_eq(auth_new(&a, &o, err, sizeof(err)), ST_OK);
+	ck_assert_int_eq(auth_check(a, &req, &res), ST_UNAUTHORIZED);
+	ck_assert_str_eq(res.challenge, "Bearer realm=\"https://auth.example/token\","
+					"service=\"registry\",scope=\"repository:public/x:pull\"");
+	auth_free(a);
+	o.token_realm = NULL;
+	ck_assert_int_eq(auth_new(&a, &o, err, sizeof(err)), ST_OK);
+	ck_assert_int_eq(auth_check(a, &req, &res), ST_UNAUTHORIZED);
+	ck_assert(strncmp(res.challenge, "Bearer realm=\"https://reg.example/token\"", 40) == 0);
+	req.host = "evil\"host";
+	ck_assert_int_eq(auth_check(a, &req, &res), ST_UNAUTHORIZED);
+	ck_assert(strncmp(res.challenge, "Bearer realm=\"https://localhost/token\"", 38) == 0);
+	{
+		const char *scopes[] = {"repository:public/x:pull"};
+		auth_token_request tr = {basic(h, "bob", "pw-bob"), "192.0.2.1", NULL, scopes, 1};
+		auth_result r;
+		char *json = NULL;
+		json_t *j;
+		ck_assert_int_eq(auth_token_issue(a, &tr, &json, &r), ST_OK);
+		j = json_loads(json, 0, NULL);
+		t = strdup(json_string_value(json_object_get(j, "token")));
+		json_decref(j);
+		free(json);
+	}
+	ck_assert_int_eq(check("pull", "public/x", bearer(b, t)), ST_OK);
+	sleep(2);
+	ck_assert_int_eq(check("pull", "public/x", bearer(b, t)), ST_UNAUTHORIZED);
+	ck_assert_str_eq(res.detail, "invalid token: expired");
+	free(t);
+}
+END_TEST
+
+START_TEST(throttling_in_the_gate)
+{
+	auth_options o = options(AUTH_MODE_BASIC);
+	char h[512];
+
+	o.fail_limit = 3;
+	o.fail_window_sec = 60;
+	ck_assert_int_eq(auth_new(&a, &o, err, sizeof(err)), ST_OK);
+	ck_assert_int_eq(check("login", NULL, basic(h, "alice", "x1")), ST_UNAUTHORIZED);
+	ck_assert_int_eq(check("login", NULL, basic(h, "alice", "x2")), ST_UNAUTHORIZED);
+	ck_assert_int_eq(check("login", NULL, basic(h, "bob", "x3")), ST_UNAUTHORIZED);
+	/* locked: even the right password */
+	ck_assert_int_eq(check("login", NULL, basic(h, "alice", "pw-alice")), ST_TOO_MANY_REQUESTS);
+	ck_assert_uint_gt(res.retry_after, 0);
+	ck_assert_uint_le(res.retry_after, 60);
+	/* anonymous requests are not logins and go on */
+	ck_assert_int_eq(check("pull", "public/x", NULL), ST_OK);
+	/* another address is not affected */
+	{
+		auth_request req = {"login",	 NULL, basic(h, "alice", "pw-alice"),
+				    "192.0.2.2", NULL, false};
+		auth_principal_free(res.who);
+		res.who = NULL;
+		ck_assert_int_eq(auth_check(a, &req, &res), ST_OK);
+	}
+}
+END_TEST
+
+START_TEST(throttle_unit)
+{
+	auth_throttle *t = NULL;
+	char addr[32];
+
+	ck_assert_int_eq(auth_throttle_new(&t, 2, 10), ST_OK);
+	ck_assert_uint_eq(auth_throttle_blocked(t, "a", 100), 0);
+	auth_throttle_fail(t, "a", 100);
+	ck_assert_uint_eq(auth_throttle_blocked(t, "a", 100), 0);
+	auth_throttle_success(t, "a"); /* starts afresh */
+	auth_throttle_fail(t, "a", 101);
+	ck_assert_uint_eq(auth_throttle_blocked(t, "a", 101), 0);
+	auth_throttle_fail(t, "a", 102);
+	ck_assert_uint_eq(auth_throttle_blocked(t, "a", 102), 10);
+	ck_assert_uint_eq(auth_throttle_blocked(t, "a", 111), 1);
+	auth_throttle_success(t, "a"); /* no effect while blocked */
+	ck_assert_uint_eq(auth_throttle_blocked(t, "a", 111), 1);
+	ck_assert_uint_eq(auth_throttle_blocked(t, "a", 112), 0); /* lapsed */
+	ck_assert_uint_eq(auth_throttle_blocked(t, "b", 112), 0);
+	/* failures further apart than the window do not add up */
+	auth_throttle_fail(t, "c", 200);
+	auth_throttle_fail(t, "c", 211);
+	ck_assert_uint_eq(auth_throttle_blocked(t, "c", 211), 0);
+	/* more addresses than slots: memory stays bounded, the newest counts */
+	for (int i = 0; i < AUTH_THROTTLE_SLOTS + 10; i++) {
+		snprintf(addr, sizeof(addr), "10.0.%d.%d", i / 256, i % 256);
+		auth_throttle_fail(t, addr, 300 + i / 100);
+	}
+	auth_throttle_fail(t, addr, 311);
+	ck_assert_uint_gt(auth_throttle_blocked(t, addr, 311), 0);
+	auth_throttle_free(t);
+	/* limit 0: off */
+	ck_assert_int_eq(auth_throttle_new(&t, 0, 10), ST_OK);
+	for (int i = 0; i < 10; i++)
+		auth_throttle_fail(t, "a", 100);
+	ck_assert_uint_eq(auth_throttle_blocked(t, "a", 100), 0);
+	auth_throttle_free(t);
+	auth_throttle_free(NULL);
+}
+END_TEST
+
+Suite *make_auth_suite(void)
+{
+	Suite *s = suite_create("auth");
+	TCase *tc = tcase_create("gate");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, mode_none);
+	tcase_add_test(tc, modes_parse);
+	tcase_add_test(tc, basic_matrix);
+	tcase_add_test(tc, basic_users_file_changes);
+	tcase_add_test(tc, bad_options);
+	tcase_add_test(tc, token_matrix);
+	tcase_add_test(tc, token_scopes);
+	tcase_add_test(tc, token_expiry_and_realm);
+	tcase_add_test(tc, throttling_in_the_gate);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("throttle");
+	tcase_add_test(tc, throttle_unit);
+	suite_add_tcase(s, tc);
+	return s;
+}
