@@ -30,11 +30,17 @@ fi
 echo "installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# The bench runs its own docker-registry and nginx: their packages' services
-# (on :5000 and :80) must not start. policy-rc.d stops invoke-rc.d from
-# starting them now; systemd must also not start them at the next boot.
+# The bench and the tests run their own docker-registry (the bench also
+# nginx): their packages' services (on :5000 and :80) must not start.
+# policy-rc.d stops invoke-rc.d from starting them now; systemd must also
+# not start them at the next boot.
 policy=""
-if [ "${1:-}" = "--bench" ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+if [ "${1:-}" = "--bench" ] || [ "${1:-}" = "--test" ]; then
+	case " $missing " in *" docker-registry "* | *" nginx-light "*) quiet=1 ;; *) quiet="" ;; esac
+else
+	quiet=""
+fi
+if [ -n "$quiet" ] && [ ! -e /usr/sbin/policy-rc.d ]; then
 	policy=/usr/sbin/policy-rc.d
 	printf '#!/bin/sh\nexit 101\n' >"$policy"
 	chmod 755 "$policy"
@@ -42,7 +48,7 @@ if [ "${1:-}" = "--bench" ] && [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing
-if [ "${1:-}" = "--bench" ] && [ -d /run/systemd/system ]; then
+if [ -n "$quiet" ] && [ -d /run/systemd/system ]; then
 	for unit in docker-registry nginx; do
 		case " $missing " in *" $unit "* | *" $unit-light "*)
 			systemctl disable --now "$unit" >/dev/null 2>&1 || true ;;

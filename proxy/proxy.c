@@ -38,11 +38,15 @@
 #include "../common/log.h"
 #include "../server/manifest.h"
 #include "../storage/meta.h"
+#include "../storage/pulls.h"
 
 #define PROXY_MEMO_BUCKETS 4096
 #define PROXY_MEMO_MAX 200000 /* entries; past this, new ones are not kept */
 #define PROXY_KEY_MAX (REF_NAME_MAX + DIGEST_MAX + 8)
-#define PROXY_THREAD_STACK (256 * 1024)
+#define PROXY_MAINT_SEC 10	     /* pull records are written at least this often */
+#define PROXY_EVENTS_MAX 100000	     /* queued records; past this, touches are dropped */
+#define PROXY_EVICT_BATCH 1000	     /* blobs looked at per eviction round */
+#define PROXY_THREAD_STACK (1024 * 1024) /* SQLite, libcurl and OpenSSL run on it */
 
 typedef enum { JOB_MANIFEST, JOB_BLOB, JOB_TAGS } job_kind;
 
@@ -73,6 +77,19 @@ struct proxy_job {
 	json_t *j_tags;
 };
 
+/* A record for the pull index, queued for the maintenance thread. */
+typedef enum { EV_TOUCH, EV_CACHED, EV_REFS } event_kind;
+
+typedef struct event {
+	struct event *next;
+	event_kind kind;
+	time_t when;
+	uint64_t size;
+	char digest[DIGEST_MAX];
+	char **refs; /* EV_REFS: owned */
+	size_t nrefs;
+} event;
+
 typedef struct memo {
 	struct memo *next;
 	time_t fresh_until;
@@ -95,6 +112,15 @@ struct proxy {
 	unsigned px_running;
 	bool px_stopping;
 	bool px_stopped;
+
+	/* the pull index (storage/pulls.h), written by the maintenance thread */
+	char *px_pulls_path;
+	event *px_events, **px_events_tail;
+	size_t px_nevents;
+	bool px_evict_due;
+	pthread_cond_t px_maint_cv;
+	pthread_t px_maint;
+	bool px_maint_started;
 };
 
 /* ---------------------------------------------------------------------- */
@@ -196,6 +222,8 @@ bool proxy_fresh(proxy *px, const char *local, const char *ref)
 /* life cycle and routing                                                 */
 /* ---------------------------------------------------------------------- */
 
+static void *maint_main(void *arg);
+
 status_t proxy_new(proxy **out, const proxy_options *opt, char *const *upstreams, size_t n,
 		   blobstore *bs, const char *db_path)
 {
@@ -212,9 +240,18 @@ status_t proxy_new(proxy **out, const proxy_options *opt, char *const *upstreams
 	px->px_bs = bs;
 	pthread_mutex_init(&px->px_mu, NULL);
 	pthread_cond_init(&px->px_cv, NULL);
+	pthread_cond_init(&px->px_maint_cv, NULL);
+	px->px_events_tail = &px->px_events;
 	if ((px->px_db_path = strdup(db_path)) == NULL ||
+	    (px->px_pulls_path = malloc(strlen(db_path) + 16)) == NULL ||
 	    (px->px_ups = calloc(n, sizeof(*px->px_ups))) == NULL)
 		goto fail;
+	{
+		/* DATA/registry.db -> DATA/cache.db */
+		const char *slash = strrchr(db_path, '/');
+		int dir = slash ? (int)(slash - db_path + 1) : 0;
+		sprintf(px->px_pulls_path, "%.*scache.db", dir, db_path);
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		log_error("cannot initialise libcurl");
 		st = ST_IO;
@@ -239,6 +276,12 @@ status_t proxy_new(proxy **out, const proxy_options *opt, char *const *upstreams
 		log_info("mirroring %s from %s%s%s", spec.name, spec.url,
 			 spec.namespaces[0] ? ", unprefixed namespaces " : "", spec.namespaces);
 	}
+	if (pthread_create(&px->px_maint, NULL, maint_main, px) != 0) {
+		log_error("proxy: cannot start the maintenance thread");
+		st = ST_IO;
+		goto fail;
+	}
+	px->px_maint_started = true;
 	*out = px;
 	return ST_OK;
 fail:
@@ -263,7 +306,24 @@ void proxy_stop(proxy *px)
 	while (px->px_running > 0)
 		pthread_cond_wait(&px->px_cv, &px->px_mu);
 	px->px_stopped = true;
+	pthread_cond_broadcast(&px->px_maint_cv);
 	pthread_mutex_unlock(&px->px_mu);
+	if (px->px_maint_started) {
+		pthread_join(px->px_maint, NULL); /* after its last write */
+		px->px_maint_started = false;
+	}
+}
+
+static void events_free(event *e)
+{
+	while (e != NULL) {
+		event *next = e->next;
+		for (size_t i = 0; i < e->nrefs; i++)
+			free(e->refs[i]);
+		free(e->refs);
+		free(e);
+		e = next;
+	}
 }
 
 void proxy_free(proxy *px)
@@ -282,11 +342,19 @@ void proxy_free(proxy *px)
 	}
 	if (px->px_ups != NULL)
 		curl_global_cleanup();
+	events_free(px->px_events);
 	free(px->px_ups);
 	free(px->px_db_path);
+	free(px->px_pulls_path);
 	pthread_mutex_destroy(&px->px_mu);
 	pthread_cond_destroy(&px->px_cv);
+	pthread_cond_destroy(&px->px_maint_cv);
 	free(px);
+}
+
+blobstore *proxy_blobstore(const proxy *px)
+{
+	return px->px_bs;
 }
 
 size_t proxy_upstream_count(const proxy *px)
@@ -341,6 +409,236 @@ status_t proxy_route(proxy *px, const char *name, const char *ns, proxy_target *
 	if (w < 0 || (size_t)w >= sizeof(out->local) || ref_name_check(out->local) != ST_OK)
 		return ST_NAME_INVALID;
 	return ST_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* the pull index: events, the maintenance thread, eviction               */
+/* ---------------------------------------------------------------------- */
+
+static proxy_job *job_find(proxy *px, const char *key);
+
+/* Queues e (taken over) for the maintenance thread; wake asks for an
+ * eviction round now. Dropped (and freed) past PROXY_EVENTS_MAX. */
+static void event_push(proxy *px, event *e, bool wake)
+{
+	pthread_mutex_lock(&px->px_mu);
+	if (px->px_nevents >= PROXY_EVENTS_MAX || px->px_stopped) {
+		pthread_mutex_unlock(&px->px_mu);
+		events_free(e);
+		return;
+	}
+	e->next = NULL;
+	*px->px_events_tail = e;
+	px->px_events_tail = &e->next;
+	px->px_nevents++;
+	if (wake) {
+		px->px_evict_due = true;
+		pthread_cond_broadcast(&px->px_maint_cv);
+	}
+	pthread_mutex_unlock(&px->px_mu);
+}
+
+static event *event_new(event_kind kind, const char *digest)
+{
+	event *e = calloc(1, sizeof(*e));
+
+	if (e != NULL) {
+		e->kind = kind;
+		e->when = time(NULL);
+		snprintf(e->digest, sizeof(e->digest), "%s", digest);
+	}
+	return e;
+}
+
+void proxy_touch(proxy *px, const char *digest)
+{
+	event *e;
+
+	if (px != NULL && (e = event_new(EV_TOUCH, digest)) != NULL)
+		event_push(px, e, false);
+}
+
+/* A manifest was stored: what it references, and that it was pulled. */
+static void event_manifest(proxy *px, const char *digest, const manifest_info *info)
+{
+	event *e = event_new(EV_REFS, digest);
+
+	if (e == NULL)
+		return;
+	if (info->nrefs > 0 && (e->refs = calloc(info->nrefs, sizeof(*e->refs))) == NULL) {
+		free(e);
+		return;
+	}
+	for (size_t i = 0; i < info->nrefs; i++)
+		if ((e->refs[e->nrefs] = strdup(info->refs[i].digest)) != NULL)
+			e->nrefs++;
+	event_push(px, e, false);
+	proxy_touch(px, digest);
+}
+
+/* Writes the queued events. */
+static void maint_flush(proxy *px, pulls *pl)
+{
+	event *list;
+
+	pthread_mutex_lock(&px->px_mu);
+	list = px->px_events;
+	px->px_events = NULL;
+	px->px_events_tail = &px->px_events;
+	px->px_nevents = 0;
+	pthread_mutex_unlock(&px->px_mu);
+	for (event *e = list; e != NULL && pl != NULL; e = e->next) {
+		switch (e->kind) {
+		case EV_TOUCH:
+			pulls_touch(pl, e->digest, e->when);
+			break;
+		case EV_CACHED:
+			pulls_blob_cached(pl, e->digest, e->size, e->when);
+			break;
+		case EV_REFS:
+			pulls_manifest_refs(pl, e->digest, (const char *const *)e->refs, e->nrefs);
+			break;
+		}
+	}
+	events_free(list);
+}
+
+typedef struct {
+	char (*digest)[DIGEST_MAX];
+	uint64_t *size;
+	size_t n;
+	uint64_t want; /* bytes to free */
+	uint64_t sum;
+} victims;
+
+static int collect_victim(void *arg, const char *digest, uint64_t size, time_t pulled)
+{
+	victims *v = arg;
+
+	if (v->n == PROXY_EVICT_BATCH || v->sum >= v->want)
+		return 1;
+	snprintf(v->digest[v->n], DIGEST_MAX, "%s", digest);
+	v->size[v->n++] = size;
+	v->sum += size;
+	return 0;
+}
+
+typedef struct {
+	proxy *px;
+	char repos[16][REF_NAME_MAX];
+	size_t n;
+	bool local; /* some repository no upstream serves has it */
+	bool more;
+} repo_list;
+
+static int collect_repo(void *arg, const char *repo)
+{
+	repo_list *l = arg;
+	proxy_target t;
+
+	if (proxy_route(l->px, repo, NULL, &t) != ST_OK) {
+		l->local = true;
+		return 1;
+	}
+	if (l->n == sizeof(l->repos) / sizeof(l->repos[0])) {
+		l->more = true;
+		return 1;
+	}
+	snprintf(l->repos[l->n++], REF_NAME_MAX, "%s", repo);
+	return 0;
+}
+
+/* One eviction round: gets the cached blobs under cache_max_bytes if what
+ * may go allows it. */
+static void maint_evict(proxy *px, pulls *pl, meta *db)
+{
+	uint64_t total, freed = 0;
+	victims v = {0};
+	size_t evicted = 0;
+	char key[PROXY_KEY_MAX];
+
+	if (px->px_opt.cache_max_bytes == 0 || pulls_total(pl, &total) != ST_OK ||
+	    total <= px->px_opt.cache_max_bytes)
+		return;
+	v.want = total - px->px_opt.cache_max_bytes;
+	if ((v.digest = calloc(PROXY_EVICT_BATCH, sizeof(*v.digest))) == NULL ||
+	    (v.size = calloc(PROXY_EVICT_BATCH, sizeof(*v.size))) == NULL)
+		goto done;
+	pulls_victims(pl, time(NULL) - (time_t)px->px_opt.cache_keep_sec, collect_victim, &v);
+	for (size_t i = 0; i < v.n && freed < v.want; i++) {
+		repo_list l = {.px = px};
+		bool busy;
+
+		snprintf(key, sizeof(key), "b|%s", v.digest[i]);
+		pthread_mutex_lock(&px->px_mu);
+		busy = job_find(px, key) != NULL;
+		pthread_mutex_unlock(&px->px_mu);
+		if (busy)
+			continue;
+		if (meta_blob_repos(db, v.digest[i], collect_repo, &l) != ST_OK)
+			continue;
+		if (l.local) {
+			/* pushed here too: not the cache's to remove */
+			pulls_forget(pl, v.digest[i]);
+			continue;
+		}
+		for (size_t k = 0; k < l.n; k++)
+			meta_blob_unlink(db, l.repos[k], v.digest[i]);
+		if (l.more)
+			continue; /* the rest next round */
+		if (blobstore_delete(px->px_bs, v.digest[i]) == ST_IO)
+			continue;
+		pulls_forget(pl, v.digest[i]);
+		freed += v.size[i];
+		evicted++;
+		log_debug("cache: evicted %s (%llu bytes)", v.digest[i],
+			  (unsigned long long)v.size[i]);
+	}
+	if (evicted > 0)
+		log_info("cache: evicted %zu blob(s), %llu bytes (the cache held %llu, "
+			 "proxy_cache_max is %llu)",
+			 evicted, (unsigned long long)freed, (unsigned long long)total,
+			 (unsigned long long)px->px_opt.cache_max_bytes);
+	if (freed < v.want)
+		log_warn("cache: %llu bytes over proxy_cache_max, and nothing more may go: every "
+			 "other cached blob belongs to an image pulled within proxy_cache_keep",
+			 (unsigned long long)(v.want - freed));
+done:
+	free(v.digest);
+	free(v.size);
+}
+
+static void *maint_main(void *arg)
+{
+	proxy *px = arg;
+	pulls *pl = NULL;
+	meta *db = NULL;
+	struct timespec until;
+	bool stop = false, evict;
+
+	if (pulls_open(&pl, px->px_pulls_path) != ST_OK)
+		log_error("proxy: no pull index (%s): the cache cannot be bounded",
+			  px->px_pulls_path);
+	if (px->px_opt.cache_max_bytes > 0 && meta_open(&db, px->px_db_path) != ST_OK)
+		log_error("proxy: cannot open %s: the cache cannot be bounded", px->px_db_path);
+	while (!stop) {
+		pthread_mutex_lock(&px->px_mu);
+		if (!px->px_evict_due && !px->px_stopped) {
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += PROXY_MAINT_SEC;
+			pthread_cond_timedwait(&px->px_maint_cv, &px->px_mu, &until);
+		}
+		stop = px->px_stopped;
+		evict = px->px_evict_due;
+		px->px_evict_due = false;
+		pthread_mutex_unlock(&px->px_mu);
+		maint_flush(px, pl);
+		if (pl != NULL && db != NULL && (evict || stop))
+			maint_evict(px, pl, db);
+	}
+	meta_close(db);
+	pulls_close(pl);
+	return NULL;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -576,15 +874,17 @@ static status_t store_manifest(proxy *px, meta *db, const proxy_target *t, const
 	man.size = um->len;
 	man.annotations = info.annotations;
 	st = meta_manifest_put(db, t->local, &man, refs, info.nrefs, &tag, tag ? 1 : 0);
+	if (st == ST_OK)
+		event_manifest(px, digest, &info);
 done:
 	free(refs);
 	manifest_info_free(&info);
 	return st;
 }
 
-/* GETs ref and stores it (tagged when ref is a tag). */
+/* GETs ref and stores it (tagged tag, may be NULL); its digest into out. */
 static status_t manifest_get_store(proxy *px, meta *db, const proxy_target *t, const char *ref,
-				   const char *tag)
+				   const char *tag, char out[DIGEST_MAX])
 {
 	upstream_manifest um;
 	char digest[DIGEST_MAX];
@@ -608,28 +908,32 @@ static status_t manifest_get_store(proxy *px, meta *db, const proxy_target *t, c
 		st = ST_DIGEST_MISMATCH;
 		goto done;
 	}
-	st = store_manifest(px, db, t, tag, &um, digest);
+	if ((st = store_manifest(px, db, t, tag, &um, digest)) == ST_OK)
+		snprintf(out, DIGEST_MAX, "%s", digest);
 done:
 	upstream_manifest_free(&um);
 	return st;
 }
 
-static status_t manifest_job(proxy_job *j, meta *db)
+status_t proxy_pull_manifest(proxy *px, meta *db, const proxy_target *t, const char *ref,
+			     bool revalidate, char out_digest[DIGEST_MAX])
 {
-	proxy *px = j->j_px;
-	const proxy_target *t = &j->j_t;
-	const char *ref = j->j_ref;
 	bool is_tag = strchr(ref, ':') == NULL;
 	meta_manifest cur, other;
 	upstream_manifest head;
 	status_t st;
 
-	if (j->j_revalidate && is_tag) {
+	out_digest[0] = '\0';
+	if (!is_tag && meta_manifest_get(db, t->local, ref, &cur) == ST_OK) {
+		snprintf(out_digest, DIGEST_MAX, "%s", ref);
+		return ST_OK; /* immutable */
+	}
+	if (revalidate && is_tag) {
 		st = upstream_get_manifest(t->up, t->remote, ref, true, &head);
 		if (st == ST_NOT_FOUND) {
-			log_info("upstream %s: %s:%s is gone; dropping the cached tag",
-				 upstream_get_spec(t->up)->name, t->remote, ref);
-			meta_tag_delete(db, t->local, ref);
+			if (meta_tag_delete(db, t->local, ref) == ST_OK)
+				log_info("upstream %s: %s:%s is gone; dropped the cached tag",
+					 upstream_get_spec(t->up)->name, t->remote, ref);
 			return st;
 		}
 		if (st != ST_OK)
@@ -637,6 +941,7 @@ static status_t manifest_job(proxy_job *j, meta *db)
 		if (head.digest[0] && meta_manifest_get(db, t->local, ref, &cur) == ST_OK &&
 		    strcmp(cur.digest, head.digest) == 0) {
 			log_debug("proxy: %s:%s unchanged upstream (%s)", t->local, ref, cur.digest);
+			snprintf(out_digest, DIGEST_MAX, "%s", cur.digest);
 			return ST_OK;
 		}
 		if (head.digest[0] && meta_manifest_get(db, t->local, head.digest, &other) == ST_OK) {
@@ -644,12 +949,20 @@ static status_t manifest_job(proxy_job *j, meta *db)
 			const char *tag = ref;
 			other.annotations = NULL;
 			log_info("proxy: %s:%s moved upstream to %s", t->local, ref, other.digest);
+			snprintf(out_digest, DIGEST_MAX, "%s", other.digest);
 			return meta_manifest_put(db, t->local, &other, NULL, 0, &tag, 1);
 		}
 		if (head.digest[0])
-			return manifest_get_store(px, db, t, head.digest, ref);
+			return manifest_get_store(px, db, t, head.digest, ref, out_digest);
 	}
-	return manifest_get_store(px, db, t, ref, is_tag ? ref : NULL);
+	return manifest_get_store(px, db, t, ref, is_tag ? ref : NULL, out_digest);
+}
+
+static status_t manifest_job(proxy_job *j, meta *db)
+{
+	char digest[DIGEST_MAX];
+
+	return proxy_pull_manifest(j->j_px, db, &j->j_t, j->j_ref, j->j_revalidate, digest);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -843,11 +1156,108 @@ static status_t blob_job(proxy_job *j, meta *db)
 	j->j_size = size;
 	j->j_size_known = true;
 	pthread_mutex_unlock(&j->j_mu);
+	{
+		event *e = event_new(EV_CACHED, j->j_ref);
+		if (e != NULL) {
+			e->size = size;
+			event_push(px, e, true);
+		}
+	}
 	log_debug("proxy: cached blob %s of %s (%llu bytes)", j->j_ref, j->j_t.local,
 		  (unsigned long long)size);
 	return ST_OK;
 fail:
 	blobstore_upload_remove(px->px_bs, j->j_up_id);
+	return st;
+}
+
+/* ---- synchronous, resumable (mirror sync) ---- */
+
+typedef struct {
+	blob_upload *up;
+	uint64_t total, base, got;
+	const proxy_pull_cb *cb;
+} pull_state;
+
+static status_t pull_on_start(void *arg, uint64_t total)
+{
+	pull_state *p = arg;
+
+	p->total = total;
+	return ST_OK;
+}
+
+static status_t pull_on_data(void *arg, const void *buf, size_t len)
+{
+	pull_state *p = arg;
+	status_t st = blob_upload_write(p->up, buf, len);
+
+	if (st == ST_OK) {
+		p->got += len;
+		if (p->cb && p->cb->progress)
+			p->cb->progress(p->cb->arg, p->base + p->got, p->total);
+	}
+	return st;
+}
+
+static bool pull_cancelled(void *arg)
+{
+	pull_state *p = arg;
+
+	return p->cb && p->cb->cancelled && p->cb->cancelled(p->cb->arg);
+}
+
+status_t proxy_pull_blob(proxy *px, meta *db, const proxy_target *t, const char *digest,
+			 const proxy_pull_cb *cb, uint64_t *out_fetched)
+{
+	char id[BLOBSTORE_ID_MAX + 1];
+	pull_state p = {NULL, UPSTREAM_SIZE_UNKNOWN, 0, 0, cb};
+	upstream_sink sink = {pull_on_start, pull_on_data, pull_cancelled, &p};
+	digest_alg alg;
+	uint64_t size;
+	status_t st;
+
+	*out_fetched = 0;
+	if (digest_parse(digest, &alg) != ST_OK)
+		return ST_INVALID;
+	if (blobstore_stat(px->px_bs, digest, &size) == ST_OK)
+		return meta_blob_link(db, t->local, digest, size);
+	/* "sy-" and as much of the hex as fits: the same file every run */
+	snprintf(id, sizeof(id), "sy-%s", strchr(digest, ':') + 1);
+	st = blobstore_upload_resume(px->px_bs, id, alg, &p.up);
+	if (st == ST_NOT_FOUND)
+		st = blobstore_upload_begin(px->px_bs, id, alg, &p.up);
+	if (st != ST_OK)
+		return st;
+	p.base = blob_upload_size(p.up);
+	if (p.base > 0)
+		log_info("resuming %s at byte %llu", digest, (unsigned long long)p.base);
+	st = upstream_get_blob(t->up, t->remote, digest, p.base, &sink);
+	*out_fetched = p.got;
+	if (st == ST_BAD_GATEWAY && p.base > 0) {
+		/* the partial file is of no use to this upstream: start over next time */
+		blob_upload_free(p.up);
+		blobstore_upload_remove(px->px_bs, id);
+		return st;
+	}
+	if (st == ST_OK) {
+		st = blobstore_upload_commit(px->px_bs, p.up, digest, &size);
+		if (st == ST_DIGEST_MISMATCH)
+			log_error("upstream %s (%s): blob %s of %s does not match its digest; "
+				  "refused and discarded",
+				  upstream_get_spec(t->up)->name, upstream_get_spec(t->up)->url,
+				  digest, t->remote);
+		else if (st == ST_OK)
+			st = meta_blob_link(db, t->local, digest, size);
+		if (st == ST_OK) {
+			event *e = event_new(EV_CACHED, digest);
+			if (e != NULL) {
+				e->size = size;
+				event_push(px, e, true);
+			}
+		}
+	}
+	blob_upload_free(p.up);
 	return st;
 }
 

@@ -47,6 +47,7 @@
 #include "../common/status.h"
 #include "../server/ref.h"
 #include "../storage/blobstore.h"
+#include "../storage/meta.h"
 #include "upstream.h"
 
 typedef struct proxy proxy;
@@ -94,6 +95,9 @@ void proxy_stop(proxy *px);
 /* Stops it if needed and frees it. NULL is a no-op. */
 void proxy_free(proxy *px);
 
+/* The blob store it writes to (borrowed). */
+blobstore *proxy_blobstore(const proxy *px);
+
 /* The number of upstreams, and each one (borrowed). */
 size_t proxy_upstream_count(const proxy *px);
 upstream *proxy_upstream_at(const proxy *px, size_t i);
@@ -110,6 +114,11 @@ upstream *proxy_upstream_at(const proxy *px, size_t i);
  * too long or invalid.
  */
 status_t proxy_route(proxy *px, const char *name, const char *ns, proxy_target *out);
+
+/* Records that blob or manifest digest was just served from the cache (for
+ * the least-recently-pulled order of eviction). Cheap: queued, written by
+ * a background thread. NULL px is a no-op. */
+void proxy_touch(proxy *px, const char *digest);
 
 /* ---- manifests ---- */
 
@@ -134,6 +143,15 @@ bool proxy_fresh(proxy *px, const char *local, const char *ref);
  */
 status_t proxy_manifest_fetch(proxy *px, const proxy_target *t, const char *ref, bool revalidate,
 			      proxy_job **out);
+
+/*
+ * The same, synchronously on this thread with the caller's metadata
+ * connection (for `registry mirror sync`): a digest already cached is not
+ * asked for; a tag with revalidate is checked with a HEAD first. ST_OK with
+ * the manifest's digest in out_digest; the job statuses otherwise.
+ */
+status_t proxy_pull_manifest(proxy *px, meta *db, const proxy_target *t, const char *ref,
+			     bool revalidate, char out_digest[DIGEST_MAX]);
 
 /* ---- blobs ---- */
 
@@ -161,6 +179,25 @@ uint64_t proxy_blob_size(proxy_job *j);
  */
 status_t proxy_blob_read(proxy_job *j, uint64_t off, void *buf, size_t max, size_t *out_n,
 			 proxy_wait *w, void (*suspend)(void *), void *arg);
+
+/* What proxy_pull_blob reports as it goes, and asks to stop it. */
+typedef struct {
+	void (*progress)(void *arg, uint64_t done, uint64_t total); /* may be NULL */
+	bool (*cancelled)(void *arg);				     /* may be NULL */
+	void *arg;
+} proxy_pull_cb;
+
+/*
+ * Synchronously makes blob digest of t present and linked to t->local (for
+ * `registry mirror sync`). A blob already stored is only linked
+ * (*out_fetched 0). Otherwise it is downloaded into an upload file named
+ * after the digest, which survives a failure or an interruption: the next
+ * call resumes it from where it stopped (with a Range request), re-hashing
+ * what is there. ST_OK with *out_fetched bytes downloaded; ST_DIGEST_MISMATCH
+ * (refused, the file removed); the upstream's failures; ST_IO, ST_NO_SPACE.
+ */
+status_t proxy_pull_blob(proxy *px, meta *db, const proxy_target *t, const char *digest,
+			 const proxy_pull_cb *cb, uint64_t *out_fetched);
 
 /* ---- tags ---- */
 

@@ -283,7 +283,7 @@ bool upstream_spec_serves(const upstream_spec *spec, const char *repo)
 
 static bool tchar(char c)
 {
-	return isalnum((unsigned char)c) || strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	return isalnum((unsigned char)c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 /*
@@ -379,7 +379,7 @@ status_t upstream_challenge_parse(upstream_challenge *out, const char *header)
 		while (tchar(*p))
 			p++;
 		n = (size_t)(p - s);
-		if (n == 0 || n >= sizeof(scheme) || (*p != ' ' && *p != '\0'))
+		if (n == 0 || n >= sizeof(scheme) || (*p != ' ' && *p != ',' && *p != '\0'))
 			return ST_INVALID;
 		memcpy(scheme, s, n);
 		scheme[n] = '\0';
@@ -827,6 +827,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 		}
 		return len;
 	}
+	if (x->mode == BODY_SINK && len > x->max - x->len)
+		return len; /* an error page we only keep the start of */
 	return buffer_data(x, data, len) == len ? len : 0;
 }
 

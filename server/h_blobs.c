@@ -59,8 +59,12 @@ enum MHD_Result blobs_finish(request *r)
 	if (st != ST_OK)
 		return reply_error(r, st, NULL);
 	st = blobstore_open_read(r->srv->bs, r->ref, &fd, &size);
+	if (st == ST_NOT_FOUND && r->mirror != NULL)
+		return mirror_blob(r); /* evicted from the cache meanwhile: fetch it again */
 	if (st == ST_NOT_FOUND)
 		return reply_error(r, ST_BLOB_UNKNOWN, "blob file missing");
+	if (st == ST_OK && r->mirror != NULL)
+		mirror_blob_served(r); /* for the cache's least-recently-pulled order */
 	if (st != ST_OK)
 		return reply_error(r, st, NULL);
 	len = size;

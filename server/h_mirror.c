@@ -196,6 +196,11 @@ static void upstream_detail(request *r, status_t st)
 
 /* ---- manifests ---- */
 
+void mirror_blob_served(request *r)
+{
+	proxy_touch(r->srv->proxy, r->ref);
+}
+
 static enum MHD_Result serve_manifest(request *r, const meta_manifest *man)
 {
 	struct MHD_Response *resp;
@@ -203,6 +208,7 @@ static enum MHD_Result serve_manifest(request *r, const meta_manifest *man)
 	status_t st;
 	int fd;
 
+	proxy_touch(r->srv->proxy, man->digest);
 	st = blobstore_open_read(r->srv->bs, man->digest, &fd, &size);
 	if (st != ST_OK)
 		return reply_error(r, st == ST_NOT_FOUND ? ST_MANIFEST_UNKNOWN : st,
@@ -349,6 +355,7 @@ enum MHD_Result mirror_blob(request *r)
 	}
 	if ((rd = calloc(1, sizeof(*rd))) == NULL)
 		return MHD_NO;
+	proxy_touch(r->srv->proxy, r->ref);
 	rd->job = proxy_job_ref(m->job);
 	rd->base = start;
 	rd->len = len;

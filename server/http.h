@@ -197,6 +197,8 @@ status_t mirror_route(request *r);
 enum MHD_Result mirror_manifest(request *r);
 enum MHD_Result mirror_blob(request *r);
 enum MHD_Result mirror_tags(request *r);
+/* A cached blob is being served from the store (h_blobs.c). */
+void mirror_blob_served(request *r);
 /* Adds OCI-Namespace when the request came with ?ns=. */
 void mirror_reply_headers(request *r, struct MHD_Response *resp);
 /* Releases r->mirror (request end). */

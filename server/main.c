@@ -1,6 +1,7 @@
 /*
  * main.c - the command line: `registry serve`, `registry version`,
- * `registry --help`; `registry user` and `registry cert` (cmd_auth.c).
+ * `registry --help`; `registry user` and `registry cert` (cmd_auth.c);
+ * `registry mirror sync`, `registry export`, `registry import` (cmd_mirror.c).
  *
  * Configuration comes from built-in defaults, then the file given with -c,
  * then flags. Errors in it stop start-up with "FILE:LINE: message" and exit
@@ -13,6 +14,7 @@
 
 #include "../common/log.h"
 #include "cmd_auth.h"
+#include "cmd_mirror.h"
 #include "config.h"
 #include "server.h"
 
@@ -27,6 +29,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: registry serve [-c FILE] [--listen ADDR] [--data DIR]\n"
 		   "       registry user add|del|list [NAME] [options]\n"
 		   "       registry cert HOST|IP... [options]\n"
+		   "       registry mirror sync FILE | export IMAGE... -o FILE | import FILE\n"
 		   "       registry version\n"
 		   "       registry --help\n"
 		   "\n"
@@ -37,6 +40,7 @@ static void usage(FILE *f)
 		   "version    print the version\n",
 		CONFIG_DEFAULT_LISTEN, CONFIG_DEFAULT_DATA);
 	cmd_auth_usage(f);
+	cmd_mirror_usage(f);
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -120,6 +124,12 @@ int main(int argc, char **argv)
 		return cmd_auth_user(argc - 2, argv + 2);
 	if (strcmp(argv[1], "cert") == 0)
 		return cmd_auth_cert(argc - 2, argv + 2);
+	if (strcmp(argv[1], "mirror") == 0)
+		return cmd_mirror(argc - 2, argv + 2);
+	if (strcmp(argv[1], "export") == 0)
+		return cmd_export(argc - 2, argv + 2);
+	if (strcmp(argv[1], "import") == 0)
+		return cmd_import(argc - 2, argv + 2);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("registry %s\n", REGISTRY_VERSION);
 		return 0;

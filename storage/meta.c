@@ -120,6 +120,7 @@ enum {
 	S_BLOB_GET,
 	S_BLOB_FIND,
 	S_BLOB_UNLINK,
+	S_BLOB_REPOS,
 	S_MAN_INSERT,
 	S_REF_INSERT,
 	S_TAG_SET,
@@ -156,6 +157,8 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_BLOB_FIND] = "SELECT size FROM repo_blobs WHERE digest = ?1 LIMIT 1",
     [S_BLOB_UNLINK] = "DELETE FROM repo_blobs"
 		      " WHERE repo_id = (SELECT id FROM repos WHERE name = ?1) AND digest = ?2",
+    [S_BLOB_REPOS] = "SELECT r.name FROM repo_blobs b JOIN repos r ON r.id = b.repo_id"
+		     " WHERE b.digest = ?1 ORDER BY r.name",
     [S_MAN_INSERT] = "INSERT INTO manifests(repo_id, digest, media_type, size, artifact_type,"
 		     " subject, annotations, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
 		     " ON CONFLICT DO NOTHING",
@@ -598,6 +601,25 @@ status_t meta_blob_find(meta *m, const char *digest, uint64_t *out_size)
 		return ST_NOT_FOUND;
 	bind_text(s, 1, digest);
 	return size_query(m, s, out_size);
+}
+
+status_t meta_blob_repos(meta *m, const char *digest, int (*fn)(void *arg, const char *repo),
+			 void *arg)
+{
+	sqlite3_stmt *s = stmt_get(m, S_BLOB_REPOS);
+	status_t st = ST_OK;
+	int rc;
+
+	if (digest == NULL)
+		return ST_OK;
+	bind_text(s, 1, digest);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (fn(arg, (const char *)sqlite3_column_text(s, 0)) != 0)
+			break;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = db_status(m, rc, "listing a blob's repositories");
+	stmt_done(s);
+	return st;
 }
 
 /* Runs a DELETE/UPDATE s (already bound): ST_OK if it changed a row, else

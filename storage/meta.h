@@ -68,6 +68,11 @@ status_t meta_blob_find(meta *m, const char *digest, uint64_t *out_size);
 /* Removes the link. ST_OK, ST_NOT_FOUND, ST_IO. */
 status_t meta_blob_unlink(meta *m, const char *repo, const char *digest);
 
+/* Calls fn for each repository that has digest linked, in name order;
+ * stops early if fn returns non-zero. ST_OK (also for none), ST_IO. */
+status_t meta_blob_repos(meta *m, const char *digest, int (*fn)(void *arg, const char *repo),
+			 void *arg);
+
 /* ---- manifests ---- */
 
 typedef struct {

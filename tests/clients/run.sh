@@ -96,6 +96,9 @@ cleanup() {
 	if [ -s "$WORK/auth/pid" ]; then
 		bash "$CLIENTS_DIR/auth.sh" stop >>"$LOGS/auth-stop.log" 2>&1
 	fi
+	if [ -d "$WORK/mirror" ]; then
+		bash "$CLIENTS_DIR/mirror.sh" stop >>"$LOGS/mirror-stop.log" 2>&1
+	fi
 	for pid in $PROXY_PID $SERVER_PID; do
 		kill -TERM "$pid" 2>/dev/null
 	done
@@ -280,8 +283,14 @@ case_ auth-skopeo 120 auth.sh skopeo_creds
 case_ auth-podman 90 auth.sh podman_login
 case_ auth-tls 90 auth.sh tls_pull
 
+# The pull-through cache: a hub and a mirror (mirror.sh); docker and
+# containerd pull through it after the docker cases.
+case_ mirror-start 90 mirror.sh start
+case_ mirror-skopeo 90 mirror.sh pull_skopeo
+case_ mirror-podman 90 mirror.sh pull_podman
+
 # The daemon runs whenever a docker case is selected.
-docker_cases="docker-build docker-push docker-push-localhost docker-push-repo docker-pull docker-run docker-pull-skopeo auth-docker auth-docker-tls"
+docker_cases="docker-build docker-push docker-push-localhost docker-push-repo docker-pull docker-run docker-pull-skopeo auth-docker auth-docker-tls mirror-docker mirror-containerd"
 need_docker=""
 for c in docker-daemon $docker_cases; do
 	wanted "$c" && need_docker=1
@@ -298,6 +307,8 @@ if [ -n "$need_docker" ]; then
 		case_ docker-pull-skopeo 60 docker.sh pull_skopeo
 		case_ auth-docker 120 auth.sh docker_login
 		case_ auth-docker-tls 60 auth.sh docker_tls
+		case_ mirror-docker 120 mirror.sh pull_docker
+		case_ mirror-containerd 90 mirror.sh pull_containerd
 	else
 		# dockerd cannot run here (SKIP), or broke unexpectedly (FAIL)
 		st=FAIL
@@ -310,6 +321,10 @@ fi
 
 if [ -s "$WORK/auth/pid" ]; then
 	CLIENTS_ONLY="" case_ auth-stop 30 auth.sh stop
+fi
+if [ -d "$WORK/mirror" ]; then
+	case_ mirror-counts 30 mirror.sh counts
+	CLIENTS_ONLY="" case_ mirror-stop 60 mirror.sh stop
 fi
 
 # The registry must have lived through all of it, stop on SIGTERM within

@@ -1,0 +1,302 @@
+/*
+ * cmd_mirror.c - `registry mirror sync`, `registry export`, `registry
+ * import` (see cmd_mirror.h).
+ *
+ * Each reads the configuration as `serve` does (-c FILE, then -d DIR),
+ * opens the data folder's blob store and metadata, does its work through
+ * proxy/ (sync.h, layout.h) and says what happened on stderr: progress,
+ * then a summary. An export is written to FILE.partial and renamed when
+ * complete, so a FILE that exists is whole. SIGINT stops a sync between
+ * chunks; what it fetched stays, and the next run resumes.
+ */
+#include "cmd_mirror.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+#include "../proxy/layout.h"
+#include "../proxy/proxy.h"
+#include "../proxy/sync.h"
+#include "config.h"
+
+#ifndef REGISTRY_VERSION
+#define REGISTRY_VERSION "unknown"
+#endif
+
+#define EXIT_FAILED 1
+#define EXIT_USAGE 2
+
+void cmd_mirror_usage(FILE *f)
+{
+	fprintf(f, "mirror sync FILE   fetch the images FILE lists (one per line: IMAGE\n"
+		   "                   [tags=GLOB] [platforms=OS/ARCH,...]) from the upstreams\n"
+		   "                   into the cache; resumable; progress and a summary\n"
+		   "export IMAGE... -o FILE.tar\n"
+		   "                   write images of this registry as an OCI image layout in\n"
+		   "                   a tar archive (what skopeo's oci-archive: reads)\n"
+		   "import FILE.tar    read such an archive in, verifying every digest\n"
+		   "  --repo NAME         put its images into repository NAME\n"
+		   "  all three take -c FILE and -d DIR as serve does\n");
+}
+
+typedef struct {
+	const char *file, *data, *out, *repo;
+	char **pos;
+	int npos;
+} opts;
+
+static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	if ((o->pos = calloc((size_t)argc + 1, sizeof(*o->pos))) == NULL)
+		return EXIT_FAILED;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], **dst = NULL;
+		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0)
+			dst = &o->file;
+		else if (strcmp(a, "-d") == 0 || strcmp(a, "--data") == 0)
+			dst = &o->data;
+		else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)
+			dst = &o->out;
+		else if (strcmp(a, "--repo") == 0)
+			dst = &o->repo;
+		else if (a[0] == '-' && a[1] != '\0') {
+			fprintf(stderr, "registry %s: unknown option '%s'\n", cmd, a);
+			return EXIT_USAGE;
+		} else {
+			o->pos[o->npos++] = argv[i];
+			continue;
+		}
+		if (i + 1 >= argc) {
+			fprintf(stderr, "registry %s: %s needs a value\n", cmd, a);
+			return EXIT_USAGE;
+		}
+		*dst = argv[++i];
+	}
+	return 0;
+}
+
+/* The configuration, the blob store and a metadata connection. */
+typedef struct {
+	config cfg;
+	blobstore *bs;
+	meta *db;
+	char db_path[CONFIG_PATH_MAX + 32];
+} env;
+
+static int env_open(env *e, const char *cmd, const opts *o)
+{
+	char err[512];
+
+	memset(e, 0, sizeof(*e));
+	config_defaults(&e->cfg);
+	if (o->file != NULL && config_load(&e->cfg, o->file, err, sizeof(err)) != ST_OK) {
+		fprintf(stderr, "%s\n", err);
+		return EXIT_USAGE;
+	}
+	if (o->data != NULL && config_set(&e->cfg, "data", o->data, err, sizeof(err)) != ST_OK) {
+		fprintf(stderr, "--data: %s\n", err);
+		return EXIT_USAGE;
+	}
+	log_set_level(e->cfg.log_level);
+	snprintf(e->db_path, sizeof(e->db_path), "%s/registry.db", e->cfg.data);
+	if (blobstore_open(&e->bs, e->cfg.data) != ST_OK || meta_open(&e->db, e->db_path) != ST_OK) {
+		fprintf(stderr, "registry %s: cannot open the data folder %s\n", cmd, e->cfg.data);
+		return EXIT_FAILED;
+	}
+	return 0;
+}
+
+static void env_close(env *e)
+{
+	meta_close(e->db);
+	blobstore_close(e->bs);
+	config_free(&e->cfg);
+}
+
+/* ---- mirror sync ---- */
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+	interrupted = 1;
+}
+
+static bool sync_cancelled(void)
+{
+	return interrupted != 0;
+}
+
+int cmd_mirror(int argc, char **argv)
+{
+	opts o;
+	env e;
+	proxy *px = NULL;
+	sync_summary sum;
+	sync_options so = {stderr, isatty(STDERR_FILENO) == 1, sync_cancelled};
+	proxy_options po;
+	struct sigaction sa;
+	int rc;
+	status_t st;
+
+	if (argc < 1 || strcmp(argv[0], "sync") != 0) {
+		fprintf(stderr, "usage: registry mirror sync FILE [-c CONFIG] [-d DATA]\n");
+		return EXIT_USAGE;
+	}
+	if ((rc = parse_opts("mirror sync", argc - 1, argv + 1, &o)) != 0) {
+		free(o.pos);
+		return rc;
+	}
+	if (o.npos != 1) {
+		fprintf(stderr, "usage: registry mirror sync FILE [-c CONFIG] [-d DATA]\n");
+		free(o.pos);
+		return EXIT_USAGE;
+	}
+	if ((rc = env_open(&e, "mirror sync", &o)) != 0)
+		goto done;
+	if (e.cfg.upstreams.n == 0) {
+		fprintf(stderr, "registry mirror sync: no upstream in the configuration (see "
+				"registry.conf: upstream = NAME URL ...)\n");
+		rc = EXIT_USAGE;
+		goto done;
+	}
+	po = (proxy_options){
+	    .revalidate_sec = e.cfg.proxy_revalidate_sec,
+	    .negative_sec = e.cfg.proxy_negative_sec,
+	    .timeout_sec = e.cfg.proxy_timeout_sec,
+	    .retries = e.cfg.proxy_retries,
+	    .max_manifest_bytes = e.cfg.max_manifest_bytes,
+	    .cache_max_bytes = e.cfg.proxy_cache_max_bytes,
+	    .cache_keep_sec = e.cfg.proxy_cache_keep_sec,
+	    .user_agent = "registry/" REGISTRY_VERSION " (mirror sync)",
+	};
+	if (proxy_new(&px, &po, e.cfg.upstreams.v, e.cfg.upstreams.n, e.bs, e.db_path) != ST_OK) {
+		rc = EXIT_USAGE;
+		goto done;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigint;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	st = sync_run(px, e.db, o.pos[0], &so, &sum);
+	rc = st == ST_OK ? 0 : st == ST_INVALID ? EXIT_USAGE : EXIT_FAILED;
+done:
+	proxy_free(px);
+	env_close(&e);
+	free(o.pos);
+	return rc;
+}
+
+/* ---- export ---- */
+
+int cmd_export(int argc, char **argv)
+{
+	char tmp[CONFIG_PATH_MAX + 16];
+	opts o;
+	env e;
+	int rc, fd = -1;
+	bool to_stdout;
+	status_t st;
+
+	if ((rc = parse_opts("export", argc, argv, &o)) != 0) {
+		free(o.pos);
+		return rc;
+	}
+	if (o.npos < 1 || o.out == NULL) {
+		fprintf(stderr, "usage: registry export IMAGE... -o FILE.tar [-c CONFIG] [-d DATA]\n");
+		free(o.pos);
+		return EXIT_USAGE;
+	}
+	if ((rc = env_open(&e, "export", &o)) != 0)
+		goto done;
+	to_stdout = strcmp(o.out, "-") == 0;
+	if (to_stdout) {
+		if (isatty(STDOUT_FILENO)) {
+			fprintf(stderr, "registry export: not writing an archive to a terminal\n");
+			rc = EXIT_USAGE;
+			goto done;
+		}
+		fd = STDOUT_FILENO;
+	} else {
+		snprintf(tmp, sizeof(tmp), "%s.partial", o.out);
+		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+			fprintf(stderr, "registry export: %s: %s\n", tmp, strerror(errno));
+			rc = EXIT_FAILED;
+			goto done;
+		}
+	}
+	st = layout_export(e.bs, e.db, o.pos, (size_t)o.npos, fd, stderr);
+	if (st == ST_OK && !to_stdout && (fsync(fd) != 0 || rename(tmp, o.out) != 0)) {
+		fprintf(stderr, "registry export: %s: %s\n", o.out, strerror(errno));
+		st = ST_IO;
+	}
+	if (st != ST_OK && !to_stdout)
+		unlink(tmp);
+	if (st == ST_OK && !to_stdout)
+		fprintf(stderr, "wrote %s\n", o.out);
+	rc = st == ST_OK ? 0 : st == ST_INVALID ? EXIT_USAGE : EXIT_FAILED;
+done:
+	if (fd >= 0 && fd != STDOUT_FILENO)
+		close(fd);
+	env_close(&e);
+	free(o.pos);
+	return rc;
+}
+
+/* ---- import ---- */
+
+int cmd_import(int argc, char **argv)
+{
+	layout_stats stats;
+	opts o;
+	env e;
+	int rc, fd = -1;
+	status_t st;
+
+	if ((rc = parse_opts("import", argc, argv, &o)) != 0) {
+		free(o.pos);
+		return rc;
+	}
+	if (o.npos != 1) {
+		fprintf(stderr,
+			"usage: registry import FILE.tar [--repo NAME] [-c CONFIG] [-d DATA]\n");
+		free(o.pos);
+		return EXIT_USAGE;
+	}
+	if (o.repo != NULL && ref_name_check(o.repo) != ST_OK) {
+		fprintf(stderr, "registry import: --repo %s is not a repository name\n", o.repo);
+		free(o.pos);
+		return EXIT_USAGE;
+	}
+	if ((rc = env_open(&e, "import", &o)) != 0)
+		goto done;
+	if (strcmp(o.pos[0], "-") == 0)
+		fd = STDIN_FILENO;
+	else if ((fd = open(o.pos[0], O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "registry import: %s: %s\n", o.pos[0], strerror(errno));
+		rc = EXIT_FAILED;
+		goto done;
+	}
+	st = layout_import(e.bs, e.db, fd, o.repo, stderr, &stats);
+	fprintf(stderr,
+		"imported %zu image(s)%s; %zu blob(s) verified (%zu new), %llu bytes; %zu "
+		"failed\n",
+		stats.images, st == ST_OK ? "" : " (with errors)", stats.blobs, stats.blobs_new,
+		(unsigned long long)stats.bytes, stats.failed);
+	rc = st == ST_OK ? 0 : EXIT_FAILED;
+done:
+	if (fd > STDIN_FILENO)
+		close(fd);
+	env_close(&e);
+	free(o.pos);
+	return rc;
+}
