@@ -93,19 +93,6 @@ struct auth {
 	size_t ntrust;
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 status_t auth_mode_parse(const char *s, auth_mode *out)
 {
 	if (s == NULL)
@@ -270,7 +257,7 @@ static status_t load_trust(auth *a, const auth_options *o, char *err, size_t err
 
 		if (ilen == 0 || ilen >= sizeof(issuer) || *p == '\0' ||
 		    strlen(p) >= sizeof(path)) {
-			seterr(err, errlen, "auth_token_trust '%s': expected ISSUER PEM-FILE",
+			status_errf(err, errlen, "auth_token_trust '%s': expected ISSUER PEM-FILE",
 			       o->trust[i]);
 			return ST_INVALID;
 		}
@@ -278,7 +265,7 @@ static status_t load_trust(auth *a, const auth_options *o, char *err, size_t err
 		issuer[ilen] = '\0';
 		snprintf(path, sizeof(path), "%s", p);
 		if (strcmp(issuer, a->issuer) == 0) {
-			seterr(err, errlen,
+			status_errf(err, errlen,
 			       "auth_token_trust '%s': that issuer is this registry's own "
 			       "(auth_token_issuer)",
 			       issuer);
@@ -300,7 +287,7 @@ static status_t copy_field(char *dst, size_t len, const char *src, const char *w
 	if (src == NULL)
 		src = "";
 	if (strlen(src) >= len) {
-		seterr(err, errlen, "%s is longer than %zu bytes", what, len - 1);
+		status_errf(err, errlen, "%s is longer than %zu bytes", what, len - 1);
 		return ST_INVALID;
 	}
 	memcpy(dst, src, strlen(src) + 1);
@@ -336,7 +323,7 @@ status_t auth_new(auth **out, const auth_options *o, char *err, size_t errlen)
 		goto fail;
 	a->lifetime = o->token_lifetime_sec ? o->token_lifetime_sec : 300;
 	if (RAND_bytes(a->cache_key, sizeof(a->cache_key)) != 1) {
-		seterr(err, errlen, "no randomness for the credentials cache");
+		status_errf(err, errlen, "no randomness for the credentials cache");
 		st = ST_IO;
 		goto fail;
 	}

@@ -30,19 +30,6 @@
 #define CLOCK_SKEW_SEC 3600
 #define SAN_MAX 8192
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static bool is_ip(const char *s)
 {
 	unsigned char buf[16];
@@ -88,14 +75,14 @@ static status_t write_file(const char *path, const char *text, size_t len, mode_
 		return ST_NOMEM;
 	if ((fd = mkstemp(tmp)) < 0 || fchmod(fd, mode) != 0 ||
 	    write(fd, text, len) != (ssize_t)len || fsync(fd) != 0 || close(fd) != 0) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		status_errf(err, errlen, "%s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		unlink(tmp);
 		goto done;
 	}
 	if (rename(tmp, path) != 0) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		status_errf(err, errlen, "%s: %s", path, strerror(errno));
 		unlink(tmp);
 		goto done;
 	}
@@ -123,7 +110,7 @@ static status_t write_pem(const char *dir, const char *name, EVP_PKEY *key, X509
 	if (ok == 1 && BIO_get_mem_ptr(bio, &mem) == 1)
 		st = write_file(path, mem->data, mem->length, key ? 0600 : 0644, err, errlen);
 	else
-		seterr(err, errlen, "%s: cannot encode", path);
+		status_errf(err, errlen, "%s: cannot encode", path);
 	BIO_free(bio);
 	return st;
 }
@@ -206,7 +193,7 @@ static status_t load_ca(const char *dir, X509 **cert, EVP_PKEY **key, char *err,
 		fclose(f);
 	}
 	if (*cert == NULL || *key == NULL || X509_check_private_key(*cert, *key) != 1) {
-		seterr(err, errlen,
+		status_errf(err, errlen,
 		       "%s: ca.crt and ca.key are missing, unreadable or do not match (remove "
 		       "both to make a new CA)",
 		       dir);
@@ -228,11 +215,11 @@ status_t auth_cert_make(const char *dir, const char *const *names, size_t n, uns
 	if (out_ca_reused)
 		*out_ca_reused = false;
 	if (dir == NULL || names == NULL || n == 0 || n > AUTH_CERT_NAMES_MAX) {
-		seterr(err, errlen, "give 1 to %d host names or IP addresses", AUTH_CERT_NAMES_MAX);
+		status_errf(err, errlen, "give 1 to %d host names or IP addresses", AUTH_CERT_NAMES_MAX);
 		return ST_INVALID;
 	}
 	if (days == 0 || days > AUTH_CERT_DAYS_MAX) {
-		seterr(err, errlen, "days must be 1 to %d", AUTH_CERT_DAYS_MAX);
+		status_errf(err, errlen, "days must be 1 to %d", AUTH_CERT_DAYS_MAX);
 		return ST_INVALID;
 	}
 	if ((san = malloc(SAN_MAX)) == NULL)
@@ -241,19 +228,19 @@ status_t auth_cert_make(const char *dir, const char *const *names, size_t n, uns
 	for (size_t i = 0; i < n; i++) {
 		int w;
 		if (!auth_cert_name_ok(names[i])) {
-			seterr(err, errlen, "'%s' is not a host name or IP address", names[i]);
+			status_errf(err, errlen, "'%s' is not a host name or IP address", names[i]);
 			goto done;
 		}
 		w = snprintf(san + used, SAN_MAX - used, "%s%s:%s", i ? "," : "",
 			     is_ip(names[i]) ? "IP" : "DNS", names[i]);
 		if (w < 0 || (size_t)w >= SAN_MAX - used) {
-			seterr(err, errlen, "too many names");
+			status_errf(err, errlen, "too many names");
 			goto done;
 		}
 		used += (size_t)w;
 	}
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		seterr(err, errlen, "%s: %s", dir, strerror(errno));
+		status_errf(err, errlen, "%s: %s", dir, strerror(errno));
 		st = ST_IO;
 		goto done;
 	}
@@ -270,7 +257,7 @@ status_t auth_cert_make(const char *dir, const char *const *names, size_t n, uns
 		    !add_ext(ca, ca, NID_key_usage, "critical,keyCertSign,cRLSign") ||
 		    !add_ext(ca, ca, NID_subject_key_identifier, "hash") ||
 		    X509_sign(ca, ca_key, EVP_sha256()) <= 0) {
-			seterr(err, errlen, "cannot make the CA certificate");
+			status_errf(err, errlen, "cannot make the CA certificate");
 			goto done;
 		}
 		if ((st = write_pem(dir, "ca.key", ca_key, NULL, err, errlen)) != ST_OK ||
@@ -290,7 +277,7 @@ status_t auth_cert_make(const char *dir, const char *const *names, size_t n, uns
 	    !add_ext(cert, ca, NID_subject_key_identifier, "hash") ||
 	    !add_ext(cert, ca, NID_authority_key_identifier, "keyid:always") ||
 	    X509_sign(cert, ca_key, EVP_sha256()) <= 0) {
-		seterr(err, errlen, "cannot make the server certificate");
+		status_errf(err, errlen, "cannot make the server certificate");
 		goto done;
 	}
 	if ((st = write_pem(dir, "server.key", key, NULL, err, errlen)) != ST_OK ||

@@ -38,19 +38,6 @@ struct auth_htpasswd {
 	size_t n, cap;
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static bool is_bcrypt(const char *hash)
 {
 	return strlen(hash) == BCRYPT_HASH_LEN &&
@@ -123,7 +110,7 @@ status_t auth_htpasswd_parse(auth_htpasswd **out, const char *text, size_t len, 
 	if (text == NULL && len > 0)
 		return ST_INVALID;
 	if (len > 0 && memchr(text, '\0', len) != NULL) {
-		seterr(err, errlen, "%s: NUL byte in the file", name);
+		status_errf(err, errlen, "%s: NUL byte in the file", name);
 		return ST_INVALID;
 	}
 	if ((st = auth_htpasswd_new(&h)) != ST_OK)
@@ -141,12 +128,12 @@ status_t auth_htpasswd_parse(auth_htpasswd **out, const char *text, size_t len, 
 		if (n == 0 || p[0] == '#')
 			goto next;
 		if ((colon = memchr(p, ':', n)) == NULL) {
-			seterr(err, errlen, "%s:%u: expected NAME:HASH", name, line);
+			status_errf(err, errlen, "%s:%u: expected NAME:HASH", name, line);
 			st = ST_INVALID;
 			goto fail;
 		}
 		if ((size_t)(colon - p) >= sizeof(user)) {
-			seterr(err, errlen, "%s:%u: user name longer than %d bytes", name, line,
+			status_errf(err, errlen, "%s:%u: user name longer than %d bytes", name, line,
 			       AUTH_NAME_MAX - 1);
 			st = ST_INVALID;
 			goto fail;
@@ -154,7 +141,7 @@ status_t auth_htpasswd_parse(auth_htpasswd **out, const char *text, size_t len, 
 		memcpy(user, p, (size_t)(colon - p));
 		user[colon - p] = '\0';
 		if (!auth_user_name_ok(user)) {
-			seterr(err, errlen,
+			status_errf(err, errlen,
 			       "%s:%u: user name '%s' (expected letters, digits, . _ - @; not "
 			       "'anonymous')",
 			       name, line, user);
@@ -162,7 +149,7 @@ status_t auth_htpasswd_parse(auth_htpasswd **out, const char *text, size_t len, 
 			goto fail;
 		}
 		if (find(h, user) >= 0) {
-			seterr(err, errlen, "%s:%u: user '%s' listed twice", name, line, user);
+			status_errf(err, errlen, "%s:%u: user '%s' listed twice", name, line, user);
 			st = ST_INVALID;
 			goto fail;
 		}
@@ -189,12 +176,12 @@ status_t auth_htpasswd_load(auth_htpasswd **out, const char *path, char *err, si
 
 	*out = NULL;
 	if ((f = fopen(path, "r")) == NULL) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		status_errf(err, errlen, "%s: %s", path, strerror(errno));
 		return errno == ENOENT ? ST_NOT_FOUND : ST_IO;
 	}
 	if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) ||
 	    (uint64_t)sb.st_size > AUTH_HTPASSWD_FILE_MAX) {
-		seterr(err, errlen, "%s: not a regular file of at most %u bytes", path,
+		status_errf(err, errlen, "%s: not a regular file of at most %u bytes", path,
 		       AUTH_HTPASSWD_FILE_MAX);
 		goto done;
 	}
@@ -204,7 +191,7 @@ status_t auth_htpasswd_load(auth_htpasswd **out, const char *path, char *err, si
 	}
 	len = fread(buf, 1, (size_t)sb.st_size, f);
 	if (ferror(f)) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		status_errf(err, errlen, "%s: %s", path, strerror(errno));
 		goto done;
 	}
 	st = auth_htpasswd_parse(out, buf, len, path, err, errlen);

@@ -70,19 +70,6 @@ struct auth_key {
 	char kid[AUTH_KEY_ID_MAX];
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static const alg_info *alg_find(const char *name)
 {
 	for (size_t i = 0; i < NALGS; i++)
@@ -232,7 +219,7 @@ static status_t read_small(const char *path, char **out, size_t *len, char *err,
 
 	*out = NULL;
 	if (f == NULL) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		status_errf(err, errlen, "%s: %s", path, strerror(errno));
 		return errno == ENOENT ? ST_NOT_FOUND : ST_IO;
 	}
 	if ((buf = malloc(65537)) == NULL) {
@@ -241,7 +228,7 @@ static status_t read_small(const char *path, char **out, size_t *len, char *err,
 	}
 	n = fread(buf, 1, 65536, f);
 	if (ferror(f) || !feof(f)) {
-		seterr(err, errlen, "%s: unreadable or larger than 64 KiB", path);
+		status_errf(err, errlen, "%s: unreadable or larger than 64 KiB", path);
 		OPENSSL_cleanse(buf, n);
 		free(buf);
 		fclose(f);
@@ -294,13 +281,13 @@ static status_t write_key(const char *path, const auth_key *k, char *err, size_t
 	}
 	if ((fd = mkstemp(tmp)) < 0 || fchmod(fd, 0600) != 0 ||
 	    write(fd, pem, len) != (ssize_t)len || fsync(fd) != 0) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		status_errf(err, errlen, "%s: %s", path, strerror(errno));
 		goto done;
 	}
 	close(fd);
 	fd = -1;
 	if (rename(tmp, path) != 0) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		status_errf(err, errlen, "%s: %s", path, strerror(errno));
 		goto done;
 	}
 	free(tmp);
@@ -328,7 +315,7 @@ status_t auth_key_load(auth_key **out, const char *path, bool generate, char *er
 	st = read_small(path, &pem, &len, err, errlen);
 	if (st == ST_NOT_FOUND && generate) {
 		if ((st = auth_key_generate(out, "ES256")) != ST_OK) {
-			seterr(err, errlen, "%s: cannot generate a key", path);
+			status_errf(err, errlen, "%s: cannot generate a key", path);
 			return st;
 		}
 		if ((st = write_key(path, *out, err, errlen)) != ST_OK) {
@@ -340,7 +327,7 @@ status_t auth_key_load(auth_key **out, const char *path, bool generate, char *er
 	if (st != ST_OK)
 		return st;
 	if ((st = auth_key_from_pem(out, pem, len, true)) != ST_OK)
-		seterr(err, errlen,
+		status_errf(err, errlen,
 		       "%s: not an unencrypted EC (P-256/384/521) or RSA (2048+ bits) private key "
 		       "in PEM",
 		       path);
@@ -359,7 +346,7 @@ status_t auth_key_load_public(auth_key **out, const char *path, char *err, size_
 	if ((st = read_small(path, &pem, &len, err, errlen)) != ST_OK)
 		return st;
 	if ((st = auth_key_from_pem(out, pem, len, false)) != ST_OK)
-		seterr(err, errlen,
+		status_errf(err, errlen,
 		       "%s: not an EC (P-256/384/521) or RSA (2048+ bits) public key or "
 		       "certificate in PEM",
 		       path);

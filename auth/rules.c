@@ -37,19 +37,6 @@ struct auth_rules {
 	size_t ngroups;
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- globs ---- */
 
 bool auth_glob_match(const char *pattern, const char *name)
@@ -226,32 +213,32 @@ status_t auth_rules_add(auth_rules *rs, const char *spec, char *err, size_t errl
 	status_t st = ST_INVALID;
 
 	if (rs == NULL || spec == NULL) {
-		seterr(err, errlen, "missing rule");
+		status_errf(err, errlen, "missing rule");
 		return ST_INVALID;
 	}
 	if ((buf = strdup(spec)) == NULL)
 		return ST_NOMEM;
 	if ((nf = split(buf, " \t", f, 3)) != 3) {
-		seterr(err, errlen,
+		status_errf(err, errlen,
 		       "rule '%s' needs three fields: PATTERN WHO ACTIONS "
 		       "(such as: team-a/* alice,@team-a pull,push)",
 		       spec);
 		goto done;
 	}
 	if (!pattern_ok(f[0])) {
-		seterr(err, errlen,
+		status_errf(err, errlen,
 		       "rule pattern '%s' may hold only a-z 0-9 . _ - / and the globs * ** ?",
 		       f[0]);
 		goto done;
 	}
 	if (auth_actions_parse(f[2], &actions) != ST_OK) {
-		seterr(err, errlen,
+		status_errf(err, errlen,
 		       "rule actions '%s': expected pull, push, delete or * (comma-separated)",
 		       f[2]);
 		goto done;
 	}
 	if ((nwho = split(f[1], ",", who, WHO_MAX)) == 0 || nwho > WHO_MAX) {
-		seterr(err, errlen, "rule '%s': expected 1 to %d principals", spec, WHO_MAX);
+		status_errf(err, errlen, "rule '%s': expected 1 to %d principals", spec, WHO_MAX);
 		goto done;
 	}
 	for (size_t i = 0; i < nwho; i++) {
@@ -259,7 +246,7 @@ status_t auth_rules_add(auth_rules *rs, const char *spec, char *err, size_t errl
 		if (strcmp(w, "anonymous") == 0 || strcmp(w, "*") == 0 ||
 		    (w[0] == '@' && group_name_ok(w + 1)) || auth_user_name_ok(w))
 			continue;
-		seterr(err, errlen,
+		status_errf(err, errlen,
 		       "rule principal '%s': expected a user name, @group, anonymous or *", w);
 		goto done;
 	}
@@ -299,24 +286,24 @@ status_t auth_rules_add_group(auth_rules *rs, const char *spec, char *err, size_
 	status_t st = ST_INVALID;
 
 	if (rs == NULL || spec == NULL) {
-		seterr(err, errlen, "missing group");
+		status_errf(err, errlen, "missing group");
 		return ST_INVALID;
 	}
 	if ((buf = strdup(spec)) == NULL)
 		return ST_NOMEM;
 	if ((colon = strchr(buf, ':')) == NULL) {
-		seterr(err, errlen, "group '%s': expected NAME: USER USER ...", spec);
+		status_errf(err, errlen, "group '%s': expected NAME: USER USER ...", spec);
 		goto done;
 	}
 	*colon = '\0';
 	name = buf + strspn(buf, " \t");
 	name[strcspn(name, " \t")] = '\0';
 	if (!group_name_ok(name)) {
-		seterr(err, errlen, "group name '%s': expected letters, digits, . _ -", name);
+		status_errf(err, errlen, "group name '%s': expected letters, digits, . _ -", name);
 		goto done;
 	}
 	if (group_find(rs, name) != NULL) {
-		seterr(err, errlen, "group '%s' defined twice", name);
+		status_errf(err, errlen, "group '%s' defined twice", name);
 		goto done;
 	}
 	st = ST_NOMEM;
@@ -324,12 +311,12 @@ status_t auth_rules_add_group(auth_rules *rs, const char *spec, char *err, size_
 		goto done;
 	st = ST_INVALID;
 	if ((n = split(colon + 1, " \t,", members, MEMBERS_MAX)) > MEMBERS_MAX) {
-		seterr(err, errlen, "group '%s' has more than %d members", name, MEMBERS_MAX);
+		status_errf(err, errlen, "group '%s' has more than %d members", name, MEMBERS_MAX);
 		goto done;
 	}
 	for (size_t i = 0; i < n; i++)
 		if (!auth_user_name_ok(members[i])) {
-			seterr(err, errlen, "group '%s': '%s' is not a user name", name,
+			status_errf(err, errlen, "group '%s': '%s' is not a user name", name,
 			       members[i]);
 			goto done;
 		}
@@ -359,7 +346,7 @@ status_t auth_rules_check(const auth_rules *rs, char *err, size_t errlen)
 		for (size_t k = 0; k < rs->rules[i].nwho; k++) {
 			const char *w = rs->rules[i].who[k];
 			if (w[0] == '@' && group_find(rs, w + 1) == NULL) {
-				seterr(err, errlen,
+				status_errf(err, errlen,
 				       "rule '%s ...' names group %s, which is not defined",
 				       rs->rules[i].pattern, w);
 				return ST_INVALID;

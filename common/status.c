@@ -1,5 +1,8 @@
-/* status.c - names for status codes, for logs and error details. */
+/* status.c - names for status codes, and the one formatter of error messages. */
 #include "status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
 
 static const char *const names[ST__COUNT] = {
 	[ST_OK] = "ok",
@@ -40,4 +43,15 @@ const char *status_str(status_t st)
 	if ((unsigned)st >= ST__COUNT || names[st] == 0)
 		return "unknown status";
 	return names[st];
+}
+
+void status_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }

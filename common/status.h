@@ -9,6 +9,8 @@
 #ifndef STATUS_H
 #define STATUS_H
 
+#include <stddef.h>
+
 typedef enum {
 	ST_OK = 0,
 	/* generic */
@@ -49,5 +51,11 @@ typedef enum {
 
 /* A short English name for st ("not found", ...). Never NULL. */
 const char *status_str(status_t st);
+
+/* Writes a printf-formatted message into err (errlen bytes, always
+ * NUL-terminated); does nothing when err is NULL or errlen is 0. The one way
+ * parsers explain a failure to their caller. */
+void status_errf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif

@@ -80,19 +80,6 @@ struct upstream {
 /* spec lines                                                             */
 /* ---------------------------------------------------------------------- */
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static bool name_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
@@ -134,11 +121,11 @@ static status_t copy_field(char *dst, size_t dstlen, const char *src, size_t n, 
 			   char *err, size_t errlen)
 {
 	if (n == 0) {
-		seterr(err, errlen, "empty %s", what);
+		status_errf(err, errlen, "empty %s", what);
 		return ST_INVALID;
 	}
 	if (n >= dstlen) {
-		seterr(err, errlen, "%s longer than %zu bytes", what, dstlen - 1);
+		status_errf(err, errlen, "%s longer than %zu bytes", what, dstlen - 1);
 		return ST_INVALID;
 	}
 	memcpy(dst, src, n);
@@ -172,7 +159,7 @@ status_t upstream_spec_parse(upstream_spec *out, const char *line, char *err, si
 	status_t st;
 
 	if (out == NULL || line == NULL) {
-		seterr(err, errlen, "missing upstream");
+		status_errf(err, errlen, "missing upstream");
 		return ST_INVALID;
 	}
 	memset(out, 0, sizeof(*out));
@@ -190,7 +177,7 @@ status_t upstream_spec_parse(upstream_spec *out, const char *line, char *err, si
 					     errlen)) != ST_OK)
 				return st;
 			if (!name_valid(out->name)) {
-				seterr(err, errlen,
+				status_errf(err, errlen,
 				       "invalid upstream name '%s' (lowercase host name such as "
 				       "docker.io, no port)",
 				       out->name);
@@ -203,7 +190,7 @@ status_t upstream_spec_parse(upstream_spec *out, const char *line, char *err, si
 			while (strlen(out->url) > 8 && out->url[strlen(out->url) - 1] == '/')
 				out->url[strlen(out->url) - 1] = '\0';
 			if (!url_valid(out->url)) {
-				seterr(err, errlen,
+				status_errf(err, errlen,
 				       "invalid upstream URL '%s' (expected http:// or https://, "
 				       "no query)",
 				       out->url);
@@ -216,7 +203,7 @@ status_t upstream_spec_parse(upstream_spec *out, const char *line, char *err, si
 			for (const char *q = out->namespaces; *q;) {
 				size_t k = strcspn(q, ",");
 				if (!ns_pattern_valid(q, k)) {
-					seterr(err, errlen,
+					status_errf(err, errlen,
 					       "invalid namespace pattern '%.*s' (letters, digits, "
 					       "'.', '-', '_', globs '*' '?', '!' to exclude)",
 					       (int)k, q);
@@ -235,7 +222,7 @@ status_t upstream_spec_parse(upstream_spec *out, const char *line, char *err, si
 					     "CA file", err, errlen)) != ST_OK)
 				return st;
 		} else {
-			seterr(err, errlen,
+			status_errf(err, errlen,
 			       "unknown upstream option '%.*s' (expected namespaces=, "
 			       "credentials= or ca=)",
 			       (int)n, w);
@@ -244,7 +231,7 @@ status_t upstream_spec_parse(upstream_spec *out, const char *line, char *err, si
 		field++;
 	}
 	if (field < 2) {
-		seterr(err, errlen, "expected NAME URL [namespaces=...] [credentials=FILE] [ca=FILE]");
+		status_errf(err, errlen, "expected NAME URL [namespaces=...] [credentials=FILE] [ca=FILE]");
 		return ST_INVALID;
 	}
 	return ST_OK;

@@ -28,20 +28,6 @@
 #define AUTH_FAIL_WINDOW_MAX_SEC 86400
 #define PROXY_RETRIES_MAX 10
 
-/* Writes a message into err, if the caller gave room for one. */
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * Parses digits-only s with an optional one-letter suffix from `suffixes`
  * (scaled by the matching entry of `mult`) into *out, up to max. Returns 0,
@@ -100,11 +86,11 @@ static status_t set_string(char *dst, size_t dstlen, const char *key, const char
 	size_t n = strlen(value);
 
 	if (n == 0) {
-		seterr(err, errlen, "%s may not be empty", key);
+		status_errf(err, errlen, "%s may not be empty", key);
 		return ST_INVALID;
 	}
 	if (n >= dstlen) {
-		seterr(err, errlen, "%s is longer than %zu bytes", key, dstlen - 1);
+		status_errf(err, errlen, "%s is longer than %zu bytes", key, dstlen - 1);
 		return ST_INVALID;
 	}
 	memcpy(dst, value, n + 1);
@@ -116,7 +102,7 @@ static status_t set_listen(config *c, const char *value, char *err, size_t errle
 	uint16_t port;
 
 	if (config_listen_split(value, NULL, 0, &port) != ST_OK) {
-		seterr(
+		status_errf(
 		    err, errlen,
 		    "invalid listen '%s' (expected HOST:PORT, [IPV6]:PORT or :PORT, port 0-65535)",
 		    value);
@@ -133,7 +119,7 @@ static status_t set_data(config *c, const char *value, char *err, size_t errlen)
 static status_t set_log_level(config *c, const char *value, char *err, size_t errlen)
 {
 	if (log_level_parse(value, &c->log_level) != 0) {
-		seterr(err, errlen, "invalid log_level '%s' (expected error, warn, info or debug)",
+		status_errf(err, errlen, "invalid log_level '%s' (expected error, warn, info or debug)",
 		       value);
 		return ST_INVALID;
 	}
@@ -155,7 +141,7 @@ static status_t set_delete_enabled(config *c, const char *value, char *err, size
 			return ST_OK;
 		}
 	}
-	seterr(err, errlen,
+	status_errf(err, errlen,
 	       "invalid delete_enabled '%s' (expected true, false, yes, no, on or off)", value);
 	return ST_INVALID;
 }
@@ -165,7 +151,7 @@ static status_t set_max_manifest_size(config *c, const char *value, char *err, s
 	uint64_t v;
 
 	if (parse_size(value, &v) != 0 || v == 0) {
-		seterr(err, errlen,
+		status_errf(err, errlen,
 		       "invalid max_manifest_size '%s' (expected a size above 0, such as 4M)",
 		       value);
 		return ST_INVALID;
@@ -179,7 +165,7 @@ static status_t set_upload_ttl(config *c, const char *value, char *err, size_t e
 	uint64_t v;
 
 	if (parse_duration(value, &v) != 0 || v == 0) {
-		seterr(err, errlen,
+		status_errf(err, errlen,
 		       "invalid upload_ttl '%s' (expected a duration above 0, such as 24h)", value);
 		return ST_INVALID;
 	}
@@ -192,7 +178,7 @@ static status_t set_threads(config *c, const char *value, char *err, size_t errl
 	uint64_t v;
 
 	if (parse_uint(value, THREADS_MAX, &v) != 0) {
-		seterr(err, errlen, "invalid threads '%s' (expected a number from 0 to %d)", value,
+		status_errf(err, errlen, "invalid threads '%s' (expected a number from 0 to %d)", value,
 		       THREADS_MAX);
 		return ST_INVALID;
 	}
@@ -205,7 +191,7 @@ static status_t set_max_connections(config *c, const char *value, char *err, siz
 	uint64_t v;
 
 	if (parse_uint(value, MAX_CONNECTIONS_MAX, &v) != 0 || v == 0) {
-		seterr(err, errlen, "invalid max_connections '%s' (expected a number from 1 to %d)",
+		status_errf(err, errlen, "invalid max_connections '%s' (expected a number from 1 to %d)",
 		       value, MAX_CONNECTIONS_MAX);
 		return ST_INVALID;
 	}
@@ -219,7 +205,7 @@ static status_t set_connection_timeout(config *c, const char *value, char *err, 
 	uint64_t v;
 
 	if (parse_duration(value, &v) != 0) {
-		seterr(err, errlen,
+		status_errf(err, errlen,
 		       "invalid connection_timeout '%s' (expected a duration, such as 60s)", value);
 		return ST_INVALID;
 	}
@@ -234,7 +220,7 @@ static status_t set_auth(config *c, const char *value, char *err, size_t errlen)
 	auth_mode m;
 
 	if (auth_mode_parse(value, &m) != ST_OK) {
-		seterr(err, errlen, "invalid auth '%s' (expected none, basic or token)", value);
+		status_errf(err, errlen, "invalid auth '%s' (expected none, basic or token)", value);
 		return ST_INVALID;
 	}
 	c->auth_mode = (int)m;
@@ -246,7 +232,7 @@ static status_t set_quotable(char *dst, size_t dstlen, const char *key, const ch
 			     char *err, size_t errlen)
 {
 	if (!auth_quotable(value)) {
-		seterr(err, errlen,
+		status_errf(err, errlen,
 		       "invalid %s '%s' (1-255 printable ASCII characters, no '\"' or '\\')", key,
 		       value);
 		return ST_INVALID;
@@ -271,12 +257,12 @@ static status_t list_add(config_list *l, const char *key, const char *value, cha
 	char **v, *copy;
 
 	if (l->n >= CONFIG_LIST_MAX) {
-		seterr(err, errlen, "more than %d %s lines", CONFIG_LIST_MAX, key);
+		status_errf(err, errlen, "more than %d %s lines", CONFIG_LIST_MAX, key);
 		return ST_INVALID;
 	}
 	if ((copy = strdup(value)) == NULL || (v = realloc(l->v, (l->n + 1) * sizeof(*v))) == NULL) {
 		free(copy);
-		seterr(err, errlen, "out of memory");
+		status_errf(err, errlen, "out of memory");
 		return ST_NOMEM;
 	}
 	v[l->n++] = copy;
@@ -318,7 +304,7 @@ static status_t set_auth_group(config *c, const char *value, char *err, size_t e
 		size_t n = strcspn(c->auth_groups.v[i], ": \t");
 		const char *name = value + strspn(value, " \t");
 		if (strncmp(c->auth_groups.v[i], name, n) == 0 && strcspn(name, ": \t") == n) {
-			seterr(err, errlen, "group '%.*s' defined twice", (int)n, name);
+			status_errf(err, errlen, "group '%.*s' defined twice", (int)n, name);
 			st = ST_INVALID;
 		}
 	}
@@ -334,7 +320,7 @@ static status_t set_auth_token_service(config *c, const char *value, char *err, 
 static status_t set_auth_token_issuer(config *c, const char *value, char *err, size_t errlen)
 {
 	if (strchr(value, ' ') || strchr(value, '\t')) {
-		seterr(err, errlen, "invalid auth_token_issuer '%s' (no spaces)", value);
+		status_errf(err, errlen, "invalid auth_token_issuer '%s' (no spaces)", value);
 		return ST_INVALID;
 	}
 	return set_quotable(c->auth_token_issuer, sizeof(c->auth_token_issuer),
@@ -351,7 +337,7 @@ static status_t set_auth_token_realm(config *c, const char *value, char *err, si
 {
 	if ((strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0) ||
 	    !auth_quotable(value) || strchr(value, ' ')) {
-		seterr(err, errlen,
+		status_errf(err, errlen,
 		       "invalid auth_token_realm '%s' (expected an http:// or https:// URL)", value);
 		return ST_INVALID;
 	}
@@ -364,7 +350,7 @@ static status_t set_auth_token_lifetime(config *c, const char *value, char *err,
 	uint64_t v;
 
 	if (parse_duration(value, &v) != 0 || v == 0 || v > TOKEN_LIFETIME_MAX_SEC) {
-		seterr(err, errlen,
+		status_errf(err, errlen,
 		       "invalid auth_token_lifetime '%s' (expected a duration from 1s to 7d)",
 		       value);
 		return ST_INVALID;
@@ -379,7 +365,7 @@ static status_t set_auth_token_trust(config *c, const char *value, char *err, si
 	const char *path = value + n + strspn(value + n, " \t");
 
 	if (n == 0 || *path == '\0' || strcspn(path, " \t") != strlen(path)) {
-		seterr(err, errlen,
+		status_errf(err, errlen,
 		       "invalid auth_token_trust '%s' (expected ISSUER PEM-FILE: the issuer "
 		       "name, then its public key or certificate)",
 		       value);
@@ -393,7 +379,7 @@ static status_t set_auth_fail_limit(config *c, const char *value, char *err, siz
 	uint64_t v;
 
 	if (parse_uint(value, AUTH_FAIL_LIMIT_MAX, &v) != 0) {
-		seterr(err, errlen,
+		status_errf(err, errlen,
 		       "invalid auth_fail_limit '%s' (expected a number from 0 (off) to %d)", value,
 		       AUTH_FAIL_LIMIT_MAX);
 		return ST_INVALID;
@@ -407,7 +393,7 @@ static status_t set_auth_fail_window(config *c, const char *value, char *err, si
 	uint64_t v;
 
 	if (parse_duration(value, &v) != 0 || v == 0 || v > AUTH_FAIL_WINDOW_MAX_SEC) {
-		seterr(err, errlen,
+		status_errf(err, errlen,
 		       "invalid auth_fail_window '%s' (expected a duration from 1s to 1d)", value);
 		return ST_INVALID;
 	}
@@ -430,7 +416,7 @@ static status_t set_listen_plain(config *c, const char *value, char *err, size_t
 	uint16_t port;
 
 	if (config_listen_split(value, NULL, 0, &port) != ST_OK) {
-		seterr(err, errlen,
+		status_errf(err, errlen,
 		       "invalid listen_plain '%s' (expected HOST:PORT, [IPV6]:PORT or :PORT, port "
 		       "0-65535)",
 		       value);
@@ -453,7 +439,7 @@ static status_t set_upstream(config *c, const char *value, char *err, size_t err
 	for (size_t i = 0; i < c->upstreams.n; i++) {
 		if (upstream_spec_parse(&other, c->upstreams.v[i], NULL, 0) == ST_OK &&
 		    strcmp(other.name, spec.name) == 0) {
-			seterr(err, errlen, "upstream '%s' defined twice", spec.name);
+			status_errf(err, errlen, "upstream '%s' defined twice", spec.name);
 			return ST_INVALID;
 		}
 	}
@@ -467,7 +453,7 @@ static status_t set_seconds(uint32_t *out, const char *key, const char *value, u
 	uint64_t v;
 
 	if (parse_duration(value, &v) != 0 || v < min || v > max) {
-		seterr(err, errlen, "invalid %s '%s' (expected a duration from %s)", key, value,
+		status_errf(err, errlen, "invalid %s '%s' (expected a duration from %s)", key, value,
 		       range);
 		return ST_INVALID;
 	}
@@ -498,7 +484,7 @@ static status_t set_proxy_retries(config *c, const char *value, char *err, size_
 	uint64_t v;
 
 	if (parse_uint(value, PROXY_RETRIES_MAX, &v) != 0) {
-		seterr(err, errlen, "invalid proxy_retries '%s' (expected a number from 0 to %d)",
+		status_errf(err, errlen, "invalid proxy_retries '%s' (expected a number from 0 to %d)",
 		       value, PROXY_RETRIES_MAX);
 		return ST_INVALID;
 	}
@@ -511,7 +497,7 @@ static status_t set_proxy_cache_max(config *c, const char *value, char *err, siz
 	uint64_t v;
 
 	if (parse_size(value, &v) != 0) {
-		seterr(err, errlen,
+		status_errf(err, errlen,
 		       "invalid proxy_cache_max '%s' (expected a size such as 50G, or 0 for no "
 		       "bound)",
 		       value);
@@ -646,11 +632,11 @@ status_t config_set(config *c, const char *key, const char *value, char *err, si
 	int k;
 
 	if (c == NULL || key == NULL || value == NULL) {
-		seterr(err, errlen, "missing key or value");
+		status_errf(err, errlen, "missing key or value");
 		return ST_INVALID;
 	}
 	if ((k = key_find(key)) < 0) {
-		seterr(err, errlen, "unknown key '%s'", key);
+		status_errf(err, errlen, "unknown key '%s'", key);
 		return ST_INVALID;
 	}
 	return keys[k].set(c, value, err, errlen);
@@ -724,11 +710,11 @@ status_t config_load(config *c, const char *path, char *err, size_t errlen)
 	int k;
 
 	if (c == NULL || path == NULL) {
-		seterr(err, errlen, "missing config or path");
+		status_errf(err, errlen, "missing config or path");
 		return ST_INVALID;
 	}
 	if ((f = fopen(path, "r")) == NULL) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		status_errf(err, errlen, "%s: %s", path, strerror(errno));
 		return ST_NOT_FOUND;
 	}
 	for (;;) {
@@ -737,33 +723,33 @@ status_t config_load(config *c, const char *path, char *err, size_t errlen)
 			break;
 		lineno++;
 		if (strlen(line) != (size_t)n) {
-			seterr(err, errlen, "%s:%u: NUL byte in line", path, lineno);
+			status_errf(err, errlen, "%s:%u: NUL byte in line", path, lineno);
 			st = ST_INVALID;
 			goto done;
 		}
 		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 			line[--n] = '\0';
 		if ((bad = line_split(line, &key, &value)) != NULL) {
-			seterr(err, errlen, "%s:%u: %s", path, lineno, bad);
+			status_errf(err, errlen, "%s:%u: %s", path, lineno, bad);
 			st = ST_INVALID;
 			goto done;
 		}
 		if (key == NULL)
 			continue;
 		if ((k = key_find(key)) < 0) {
-			seterr(err, errlen, "%s:%u: unknown key '%s'", path, lineno, key);
+			status_errf(err, errlen, "%s:%u: unknown key '%s'", path, lineno, key);
 			st = ST_INVALID;
 			goto done;
 		}
 		if (first_line[k] != 0 && !key_repeatable(key)) {
-			seterr(err, errlen, "%s:%u: '%s' repeated (first set on line %u)", path,
+			status_errf(err, errlen, "%s:%u: '%s' repeated (first set on line %u)", path,
 			       lineno, key, first_line[k]);
 			st = ST_INVALID;
 			goto done;
 		}
 		first_line[k] = lineno;
 		if (keys[k].set(c, value, msg, sizeof(msg)) != ST_OK) {
-			seterr(err, errlen, "%s:%u: %s", path, lineno, msg);
+			status_errf(err, errlen, "%s:%u: %s", path, lineno, msg);
 			st = ST_INVALID;
 			goto done;
 		}
@@ -771,7 +757,7 @@ status_t config_load(config *c, const char *path, char *err, size_t errlen)
 	/* getline also returns -1 on a read or allocation error. */
 	if (!feof(f)) {
 		st = errno == ENOMEM ? ST_NOMEM : ST_IO;
-		seterr(err, errlen, "%s: %s", path, strerror(errno ? errno : EIO));
+		status_errf(err, errlen, "%s: %s", path, strerror(errno ? errno : EIO));
 	}
 done:
 	free(line);

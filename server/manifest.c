@@ -28,19 +28,6 @@
 static const char *const manifest_types[] = {MT_OCI_MANIFEST, MT_OCI_INDEX, MT_DOCKER_MANIFEST,
 					     MT_DOCKER_LIST};
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* The canonical spelling of a manifest media type s (n bytes), or NULL.
  * Media types compare case-insensitively (RFC 6838). */
 static const char *manifest_type_find(const char *s, size_t n)
@@ -86,10 +73,10 @@ static status_t content_type_read(const char *ct, const char **out, char *err, s
 	if ((*out = manifest_type_find(ct, n)) != NULL)
 		return ST_OK;
 	if (is_schema1(ct, n)) {
-		seterr(err, errlen, "Docker schema 1 manifests are not supported");
+		status_errf(err, errlen, "Docker schema 1 manifests are not supported");
 		return ST_MANIFEST_INVALID;
 	}
-	seterr(err, errlen, "Content-Type %.*s is not a manifest media type",
+	status_errf(err, errlen, "Content-Type %.*s is not a manifest media type",
 	       (int)(n > 100 ? 100 : n), ct);
 	return ST_UNSUPPORTED;
 }
@@ -136,38 +123,38 @@ static status_t desc_read(manifest_desc *out, json_t *d, const char *where, int 
 	status_t st;
 
 	if (!json_is_object(d)) {
-		seterr(err, errlen, "%s is not an object", where);
+		status_errf(err, errlen, "%s is not an object", where);
 		return ST_MANIFEST_INVALID;
 	}
 	mt = json_object_get(d, "mediaType");
 	if (!json_is_string(mt) || json_string_length(mt) == 0) {
-		seterr(err, errlen, "%s.mediaType is missing or not a string", where);
+		status_errf(err, errlen, "%s.mediaType is missing or not a string", where);
 		return ST_MANIFEST_INVALID;
 	}
 	if (json_string_length(mt) >= sizeof(out->media_type)) {
-		seterr(err, errlen, "%s.mediaType is longer than %zu bytes", where,
+		status_errf(err, errlen, "%s.mediaType is longer than %zu bytes", where,
 		       sizeof(out->media_type) - 1);
 		return ST_MANIFEST_INVALID;
 	}
 	digest = json_object_get(d, "digest");
 	if (!json_is_string(digest)) {
-		seterr(err, errlen, "%s.digest is missing or not a string", where);
+		status_errf(err, errlen, "%s.digest is missing or not a string", where);
 		return ST_MANIFEST_INVALID;
 	}
 	s = json_string_value(digest);
 	if ((st = digest_parse(s, NULL)) != ST_OK) {
-		seterr(err, errlen, "%s.digest '%.80s' is %s", where, s,
+		status_errf(err, errlen, "%s.digest '%.80s' is %s", where, s,
 		       st == ST_UNSUPPORTED ? "of an unsupported algorithm" : "invalid");
 		return ST_MANIFEST_INVALID;
 	}
 	size = json_object_get(d, "size");
 	if (!json_is_integer(size) || json_integer_value(size) < 0) {
-		seterr(err, errlen, "%s.size is missing or not an integer >= 0", where);
+		status_errf(err, errlen, "%s.size is missing or not an integer >= 0", where);
 		return ST_MANIFEST_INVALID;
 	}
 	urls = json_object_get(d, "urls");
 	if (urls != NULL && !json_is_array(urls)) {
-		seterr(err, errlen, "%s.urls is not an array", where);
+		status_errf(err, errlen, "%s.urls is not an array", where);
 		return ST_MANIFEST_INVALID;
 	}
 	/* digest_parse bounded the digest below DIGEST_MAX. */
@@ -192,11 +179,11 @@ static status_t string_field(char *out, size_t outlen, json_t *root, const char 
 	if (v == NULL)
 		return ST_OK;
 	if (!json_is_string(v)) {
-		seterr(err, errlen, "%s is not a string", name);
+		status_errf(err, errlen, "%s is not a string", name);
 		return ST_MANIFEST_INVALID;
 	}
 	if (json_string_length(v) >= outlen) {
-		seterr(err, errlen, "%s is longer than %zu bytes", name, outlen - 1);
+		status_errf(err, errlen, "%s is longer than %zu bytes", name, outlen - 1);
 		return ST_MANIFEST_INVALID;
 	}
 	snprintf(out, outlen, "%s", json_string_value(v));
@@ -217,21 +204,21 @@ static status_t media_type_decide(const char **out, json_t *root, const char *ct
 
 	if (mt != NULL) {
 		if (!json_is_string(mt)) {
-			seterr(err, errlen, "mediaType is not a string");
+			status_errf(err, errlen, "mediaType is not a string");
 			return ST_MANIFEST_INVALID;
 		}
 		s = json_string_value(mt);
 		body = manifest_type_find(s, json_string_length(mt));
 		if (body == NULL && ct == NULL) {
 			if (is_schema1(s, json_string_length(mt))) {
-				seterr(err, errlen, "Docker schema 1 manifests are not supported");
+				status_errf(err, errlen, "Docker schema 1 manifests are not supported");
 				return ST_MANIFEST_INVALID;
 			}
-			seterr(err, errlen, "mediaType '%.100s' is not a manifest media type", s);
+			status_errf(err, errlen, "mediaType '%.100s' is not a manifest media type", s);
 			return ST_UNSUPPORTED;
 		}
 		if (ct != NULL && body != ct) {
-			seterr(err, errlen, "mediaType '%.100s' does not match Content-Type %s", s,
+			status_errf(err, errlen, "mediaType '%.100s' does not match Content-Type %s", s,
 			       ct);
 			return ST_MANIFEST_INVALID;
 		}
@@ -241,7 +228,7 @@ static status_t media_type_decide(const char **out, json_t *root, const char *ct
 	image = json_object_get(root, "config") != NULL || json_object_get(root, "layers") != NULL;
 	index = json_object_get(root, "manifests") != NULL;
 	if (image == index) {
-		seterr(err, errlen, "cannot tell the manifest type: no mediaType, %s",
+		status_errf(err, errlen, "cannot tell the manifest type: no mediaType, %s",
 		       image ? "and both manifests and config/layers"
 			     : "config, layers or manifests");
 		return ST_MANIFEST_INVALID;
@@ -262,20 +249,20 @@ static status_t refs_read(manifest_info *out, json_t *root, char *err, size_t er
 	if (out->kind == MANIFEST_IMAGE) {
 		config = json_object_get(root, "config");
 		if (config == NULL) {
-			seterr(err, errlen, "config is missing");
+			status_errf(err, errlen, "config is missing");
 			return ST_MANIFEST_INVALID;
 		}
 	}
 	list = json_object_get(root, list_name);
 	if (!json_is_array(list)) {
-		seterr(err, errlen, "%s is missing or not an array", list_name);
+		status_errf(err, errlen, "%s is missing or not an array", list_name);
 		return ST_MANIFEST_INVALID;
 	}
 	n = json_array_size(list) + (config != NULL);
 	if (n == 0)
 		return ST_OK; /* an empty index: refs stays NULL */
 	if ((out->refs = calloc(n, sizeof(*out->refs))) == NULL) {
-		seterr(err, errlen, "out of memory");
+		status_errf(err, errlen, "out of memory");
 		return ST_NOMEM;
 	}
 	if (config != NULL) {
@@ -304,19 +291,19 @@ static status_t annotations_read(manifest_info *out, json_t *root, char *err, si
 	if (a == NULL)
 		return ST_OK;
 	if (!json_is_object(a)) {
-		seterr(err, errlen, "annotations is not an object");
+		status_errf(err, errlen, "annotations is not an object");
 		return ST_MANIFEST_INVALID;
 	}
 	json_object_foreach(a, k, v)
 	{
 		if (!json_is_string(v)) {
-			seterr(err, errlen, "annotation '%.100s' is not a string", k);
+			status_errf(err, errlen, "annotation '%.100s' is not a string", k);
 			return ST_MANIFEST_INVALID;
 		}
 	}
 	/* jansson keeps insertion order; PRESERVE_ORDER says so for older ones. */
 	if ((out->annotations = json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL) {
-		seterr(err, errlen, "out of memory");
+		status_errf(err, errlen, "out of memory");
 		return ST_NOMEM;
 	}
 	return ST_OK;
@@ -332,39 +319,39 @@ status_t manifest_parse(manifest_info *out, const char *body, size_t len, const 
 	status_t st;
 
 	if (out == NULL) {
-		seterr(err, errlen, "no output");
+		status_errf(err, errlen, "no output");
 		return ST_INVALID;
 	}
 	memset(out, 0, sizeof(*out));
 	if (body == NULL) {
-		seterr(err, errlen, "no manifest body");
+		status_errf(err, errlen, "no manifest body");
 		return ST_MANIFEST_INVALID;
 	}
 	if ((st = content_type_read(content_type, &ct, err, errlen)) != ST_OK)
 		goto done;
 	if (!depth_ok(body, len)) {
-		seterr(err, errlen, "JSON nested deeper than %d levels", MANIFEST_MAX_DEPTH);
+		status_errf(err, errlen, "JSON nested deeper than %d levels", MANIFEST_MAX_DEPTH);
 		st = ST_MANIFEST_INVALID;
 		goto done;
 	}
 	if ((root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-		seterr(err, errlen, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
+		status_errf(err, errlen, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
 		       jerr.text);
 		st = ST_MANIFEST_INVALID;
 		goto done;
 	}
 	st = ST_MANIFEST_INVALID;
 	if (!json_is_object(root)) {
-		seterr(err, errlen, "manifest is not a JSON object");
+		status_errf(err, errlen, "manifest is not a JSON object");
 		goto done;
 	}
 	sv = json_object_get(root, "schemaVersion");
 	if (!json_is_integer(sv)) {
-		seterr(err, errlen, "schemaVersion is missing or not an integer");
+		status_errf(err, errlen, "schemaVersion is missing or not an integer");
 		goto done;
 	}
 	if (json_integer_value(sv) != 2) {
-		seterr(err, errlen,
+		status_errf(err, errlen,
 		       json_integer_value(sv) == 1 ? "Docker schema 1 manifests are not supported"
 						   : "schemaVersion must be 2");
 		goto done;
