@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -133,8 +134,8 @@ status_t auth_htpasswd_parse(auth_htpasswd **out, const char *text, size_t len, 
 			goto fail;
 		}
 		if ((size_t)(colon - p) >= sizeof(user)) {
-			status_errf(err, errlen, "%s:%u: user name longer than %d bytes", name, line,
-			       AUTH_NAME_MAX - 1);
+			status_errf(err, errlen, "%s:%u: user name longer than %d bytes", name,
+				    line, AUTH_NAME_MAX - 1);
 			st = ST_INVALID;
 			goto fail;
 		}
@@ -142,9 +143,9 @@ status_t auth_htpasswd_parse(auth_htpasswd **out, const char *text, size_t len, 
 		user[colon - p] = '\0';
 		if (!auth_user_name_ok(user)) {
 			status_errf(err, errlen,
-			       "%s:%u: user name '%s' (expected letters, digits, . _ - @; not "
-			       "'anonymous')",
-			       name, line, user);
+				    "%s:%u: user name '%s' (expected letters, digits, . _ - @; not "
+				    "'anonymous')",
+				    name, line, user);
 			st = ST_INVALID;
 			goto fail;
 		}
@@ -182,7 +183,7 @@ status_t auth_htpasswd_load(auth_htpasswd **out, const char *path, char *err, si
 	if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) ||
 	    (uint64_t)sb.st_size > AUTH_HTPASSWD_FILE_MAX) {
 		status_errf(err, errlen, "%s: not a regular file of at most %u bytes", path,
-		       AUTH_HTPASSWD_FILE_MAX);
+			    AUTH_HTPASSWD_FILE_MAX);
 		goto done;
 	}
 	if ((buf = malloc((size_t)sb.st_size + 1)) == NULL) {
@@ -381,4 +382,34 @@ done:
 	}
 	free(dircopy);
 	return st;
+}
+
+status_t auth_htpasswd_lock(const char *path, int *fd)
+{
+	char *lock = NULL;
+	int lfd;
+
+	*fd = -1;
+	if (asprintf(&lock, "%s.lock", path) < 0)
+		return ST_NOMEM;
+	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(lock);
+	if (lfd < 0)
+		return ST_IO;
+	while (flock(lfd, LOCK_EX) != 0) {
+		if (errno != EINTR) {
+			int e = errno;
+			close(lfd);
+			errno = e;
+			return ST_IO;
+		}
+	}
+	*fd = lfd;
+	return ST_OK;
+}
+
+void auth_htpasswd_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* closing the last descriptor releases the flock */
 }

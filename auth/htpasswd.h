@@ -79,4 +79,16 @@ bool auth_htpasswd_usable(const auth_htpasswd *h, size_t i);
  */
 status_t auth_htpasswd_save(const auth_htpasswd *h, const char *path);
 
+/*
+ * Takes the exclusive lock of the users file at path (flock on "PATH.lock",
+ * made 0600 if absent; the users file itself is replaced by every save, so
+ * it cannot carry the lock). Hold it from load to save so that two
+ * concurrent edits are serialised instead of one losing the other's
+ * change. Blocks while another holder has it. ST_OK with *fd (give it to
+ * auth_htpasswd_unlock), or ST_IO with errno set.
+ */
+status_t auth_htpasswd_lock(const char *path, int *fd);
+/* Releases the lock; fd < 0 is a no-op. */
+void auth_htpasswd_unlock(int fd);
+
 #endif

@@ -232,7 +232,7 @@ int cmd_auth_user(int argc, char **argv)
 	unsigned cost = AUTH_BCRYPT_COST_DEFAULT;
 	char *dir = NULL;
 	bool existed = false;
-	int rc;
+	int rc, lock = -1;
 
 	config_defaults(&cfg);
 	password[0] = '\0';
@@ -266,22 +266,15 @@ int cmd_auth_user(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto done;
 	}
-	if ((rc = users_load(path, &h)) != 0)
-		goto done;
-
 	if (strcmp(sub, "list") == 0) {
+		if ((rc = users_load(path, &h)) != 0)
+			goto done;
 		for (size_t i = 0; i < auth_htpasswd_count(h); i++)
 			printf("%s%s\n", auth_htpasswd_user(h, i),
 			       auth_htpasswd_usable(h, i) ? "" : " (not bcrypt: cannot log in)");
 		goto done;
 	}
-	if (strcmp(sub, "del") == 0) {
-		if (auth_htpasswd_del(h, o.pos[0]) != ST_OK) {
-			fprintf(stderr, "registry user del: no user '%s' in %s\n", o.pos[0], path);
-			rc = EXIT_FAILED;
-			goto done;
-		}
-	} else {
+	if (strcmp(sub, "add") == 0) {
 		if (!auth_user_name_ok(o.pos[0])) {
 			fprintf(
 			    stderr,
@@ -291,14 +284,9 @@ int cmd_auth_user(int argc, char **argv)
 			rc = EXIT_USAGE;
 			goto done;
 		}
+		/* Asked before the lock: a person at a prompt must not hold it. */
 		if ((rc = get_password(&o, password, sizeof(password))) != 0)
 			goto done;
-		existed = auth_htpasswd_has(h, o.pos[0]);
-		if (auth_htpasswd_set(h, o.pos[0], password, cost) != ST_OK) {
-			fprintf(stderr, "registry user add: cannot hash the password\n");
-			rc = EXIT_FAILED;
-			goto done;
-		}
 	}
 	/* The data folder may not exist before the first `registry serve`. */
 	if ((dir = strdup(path)) == NULL || (mkdir(dirname(dir), 0755) != 0 && errno != EEXIST)) {
@@ -306,6 +294,29 @@ int cmd_auth_user(int argc, char **argv)
 			strerror(errno));
 		rc = EXIT_FAILED;
 		goto done;
+	}
+	/* Read, change and write under the lock, or two admins adding users at
+	 * once could each write the file without the other's user. */
+	if (auth_htpasswd_lock(path, &lock) != ST_OK) {
+		fprintf(stderr, "registry user: cannot lock %s.lock: %s\n", path, strerror(errno));
+		rc = EXIT_FAILED;
+		goto done;
+	}
+	if ((rc = users_load(path, &h)) != 0)
+		goto done;
+	if (strcmp(sub, "del") == 0) {
+		if (auth_htpasswd_del(h, o.pos[0]) != ST_OK) {
+			fprintf(stderr, "registry user del: no user '%s' in %s\n", o.pos[0], path);
+			rc = EXIT_FAILED;
+			goto done;
+		}
+	} else {
+		existed = auth_htpasswd_has(h, o.pos[0]);
+		if (auth_htpasswd_set(h, o.pos[0], password, cost) != ST_OK) {
+			fprintf(stderr, "registry user add: cannot hash the password\n");
+			rc = EXIT_FAILED;
+			goto done;
+		}
 	}
 	if (auth_htpasswd_save(h, path) != ST_OK) {
 		fprintf(stderr, "registry user: cannot write %s: %s\n", path, strerror(errno));
@@ -317,6 +328,7 @@ int cmd_auth_user(int argc, char **argv)
 	else
 		printf("%s user '%s' in %s\n", existed ? "updated" : "added", o.pos[0], path);
 done:
+	auth_htpasswd_unlock(lock);
 	free(dir);
 	OPENSSL_cleanse(password, sizeof(password));
 	auth_htpasswd_free(h);

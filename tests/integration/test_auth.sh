@@ -371,7 +371,20 @@ check "user add --users writes that file" grep -q '^gina:\$2y\$04\$' "$TMP/other
 if command -v htpasswd >/dev/null; then
 	check "htpasswd -v accepts our hash" bash -c "htpasswd -vb '$TMP/other.htpasswd' gina pw >/dev/null 2>&1"
 fi
-check "no temporary files left" [ -z "$(ls "$DATA" | grep 'htpasswd\.')" ]
+# Sixteen admins at once: the lock serialises them, none loses another's user.
+for i in $(seq 1 16); do
+	echo "pw$i" | "$BIN" user add "conc$i" --password-stdin --cost 4 --users "$TMP/conc.htpasswd" >/dev/null &
+done
+wait
+check "16 concurrent user adds: all 16 in the file" [ "$(grep -c '^conc[0-9]*:' "$TMP/conc.htpasswd")" = 16 ]
+for i in $(seq 1 8); do
+	"$BIN" user del "conc$i" --users "$TMP/conc.htpasswd" >/dev/null &
+	echo "pw" | "$BIN" user add "late$i" --password-stdin --cost 4 --users "$TMP/conc.htpasswd" >/dev/null &
+done
+wait
+check "8 dels and 8 adds at once: 16 users, none of the deleted" \
+	[ "$(grep -c '^late[0-9]*:' "$TMP/conc.htpasswd")/$(grep -c '^conc[1-8]:' "$TMP/conc.htpasswd")/$(grep -c . "$TMP/conc.htpasswd")" = 8/0/16 ]
+check "no temporary files left" [ -z "$(ls "$DATA" | grep 'htpasswd\.' | grep -v '\.lock$')" ]
 
 # ---- configurations that must not start ----
 printf 'auth = basic\nauth_rule = "x/* @nogroup pull"\n' >"$TMP/bad1.conf"
