@@ -561,6 +561,7 @@ static status_t check_basic(auth *a, const char *b64, const char *remote, auth_p
 			 "too many failed logins from this address; retry in %u s", left);
 		return ST_TOO_MANY_REQUESTS;
 	}
+	out->delay_ms = auth_throttle_delay_ms(a->throttle, remote, now);
 	if (auth_b64_decode(buf, sizeof(buf) - 1, &n, b64, strlen(b64), false) != ST_OK ||
 	    memchr(buf, '\0', n) != NULL) {
 		snprintf(out->detail, sizeof(out->detail), "malformed Basic credentials");

@@ -84,6 +84,8 @@ typedef struct {
 	auth_principal *who;		    /* with ST_OK (NULL in mode none): caller frees */
 	char challenge[AUTH_CHALLENGE_MAX]; /* with ST_UNAUTHORIZED */
 	unsigned retry_after;		    /* seconds, with ST_TOO_MANY_REQUESTS */
+	unsigned delay_ms;		    /* hold the answer this long (a login after
+					       failed ones: throttle.h), whatever it is */
 	char detail[400];		    /* for the error body; may be "" */
 } auth_result;
 

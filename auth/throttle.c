@@ -93,6 +93,25 @@ unsigned auth_throttle_blocked(auth_throttle *t, const char *addr, time_t now)
 	return left;
 }
 
+unsigned auth_throttle_delay_ms(auth_throttle *t, const char *addr, time_t now)
+{
+	slot *s;
+	unsigned ms = 0;
+
+	if (t == NULL || t->limit == 0 || addr == NULL)
+		return 0;
+	pthread_mutex_lock(&t->mu);
+	if ((s = lookup(t, addr)) != NULL && slot_live(t, s, now) && s->failures > 0) {
+		ms = AUTH_THROTTLE_DELAY_MS;
+		for (unsigned i = 1; i < s->failures && ms < AUTH_THROTTLE_DELAY_MAX_MS; i++)
+			ms *= 2;
+		if (ms > AUTH_THROTTLE_DELAY_MAX_MS)
+			ms = AUTH_THROTTLE_DELAY_MAX_MS;
+	}
+	pthread_mutex_unlock(&t->mu);
+	return ms;
+}
+
 void auth_throttle_fail(auth_throttle *t, const char *addr, time_t now)
 {
 	slot *s;

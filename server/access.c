@@ -112,6 +112,8 @@ status_t access_open(server *srv)
 		log_error("auth: %s", err[0] ? err : status_str(st));
 		return st;
 	}
+	if (c->auth_fail_limit > 0 && (st = hold_new(&srv->hold)) != ST_OK)
+		return st;
 	log_info("auth: %s, %zu rule(s), users in %s%s%s",
 		 c->auth_mode == AUTH_MODE_BASIC ? "basic" : "token", c->auth_rules.n, users,
 		 c->auth_mode == AUTH_MODE_TOKEN ? ", token key " : "",
@@ -199,5 +201,6 @@ status_t access_gate(request *r)
 		snprintf(r->detail, sizeof(r->detail), "%.255s", res.detail);
 		r->retry_after = res.retry_after;
 	}
+	r->delay_ms = res.delay_ms;
 	return st;
 }

@@ -50,6 +50,7 @@ status_t token_begin(request *r)
 	tr.scopes = scopes.v;
 	tr.nscopes = scopes.n;
 	st = auth_token_issue(r->srv->auth, &tr, &json, &res);
+	r->delay_ms = res.delay_ms;
 	if (st != ST_OK) {
 		snprintf(r->challenge, sizeof(r->challenge), "%s", res.challenge);
 		snprintf(r->detail, sizeof(r->detail), "%.255s", res.detail);

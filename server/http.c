@@ -44,8 +44,8 @@ static http_method method_parse(const char *m)
 		const char *name;
 		http_method m;
 	} methods[] = {
-		{"GET", M_GET},	  {"HEAD", M_HEAD},	  {"PUT", M_PUT},
-		{"POST", M_POST}, {"PATCH", M_PATCH}, {"DELETE", M_DELETE},
+	    {"GET", M_GET},   {"HEAD", M_HEAD},	  {"PUT", M_PUT},
+	    {"POST", M_POST}, {"PATCH", M_PATCH}, {"DELETE", M_DELETE},
 	};
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
 		if (strcmp(m, methods[i].name) == 0)
@@ -203,7 +203,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			r->err = st;
 			/* No body coming, the client waits for our go, or the body is
 			 * too large to drain: answer now. */
-			if (!r->has_body || r->expect_continue ||
+			if ((!r->has_body && r->delay_ms == 0) || r->expect_continue ||
 			    r->content_length > (int64_t)HTTP_DRAIN_MAX) {
 				ret = reply_error(r, r->err, r->detail);
 				uploads_request_done(r);
@@ -227,6 +227,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 
+	/* A login after failed ones: answered later, by a thread that is not
+	 * one of the workers. libmicrohttpd calls here again on resume. */
+	if (r->delay_ms > 0 && !r->held) {
+		r->held = true;
+		if (hold_add(srv->hold, conn, r->delay_ms))
+			return MHD_YES;
+	}
 	ret = r->err != ST_OK ? reply_error(r, r->err, r->detail) : r->route->finish(r);
 	/* The reply leaves only after we return, but once it has, the client may
 	 * use the upload session from another connection before the completed
@@ -295,25 +302,24 @@ static struct MHD_Daemon *daemon_start(server *srv, const struct sockaddr_storag
 {
 	const config *cfg = &srv->cfg;
 	struct MHD_OptionItem tls_opts[] = {
-		{MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key_pem},
-		{MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert_pem},
-		{MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)HTTP_TLS_PRIORITIES},
-		{MHD_OPTION_END, 0, NULL},
+	    {MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key_pem},
+	    {MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert_pem},
+	    {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)HTTP_TLS_PRIORITIES},
+	    {MHD_OPTION_END, 0, NULL},
 	};
 
 	return MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-			MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
-			(addr->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
-			(tls ? MHD_USE_TLS : 0),
-		0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)addr,
-		MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)cfg->connection_timeout_sec, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-		(unsigned)1024, MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, srv,
-		MHD_OPTION_ARRAY, tls ? tls_opts : tls_opts + 3, MHD_OPTION_END);
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+		MHD_ALLOW_SUSPEND_RESUME | (addr->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
+		(tls ? MHD_USE_TLS : 0),
+	    0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)addr,
+	    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)cfg->connection_timeout_sec, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+	    (unsigned)1024, MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, srv, MHD_OPTION_ARRAY,
+	    tls ? tls_opts : tls_opts + 3, MHD_OPTION_END);
 }
 
 /* The second, plain-HTTP listener (listen_plain), if configured. Logged
@@ -363,7 +369,8 @@ static void *sweeper_main(void *arg)
 		if (srv->stopping)
 			break;
 		pthread_mutex_unlock(&srv->stop_mu);
-		sessions_expire(srv->ups, srv->bs, db, time(NULL) - (time_t)srv->cfg.upload_ttl_sec);
+		sessions_expire(srv->ups, srv->bs, db,
+				time(NULL) - (time_t)srv->cfg.upload_ttl_sec);
 		pthread_mutex_lock(&srv->stop_mu);
 	}
 	pthread_mutex_unlock(&srv->stop_mu);
@@ -488,11 +495,15 @@ void server_stop(server *srv)
 		if (ps != MHD_INVALID_SOCKET)
 			close(ps);
 	}
+	hold_release(srv->hold); /* held answers go out now */
 	if (srv->daemon) {
 		drain_requests(srv);
+		hold_free(srv->hold); /* none may stay suspended past here */
+		srv->hold = NULL;
 		mirror_stop(srv); /* wakes requests still waiting on an upstream */
 		MHD_stop_daemon(srv->daemon);
 	}
+	hold_free(srv->hold); /* when start failed before the daemon ran */
 	if (srv->daemon_plain)
 		MHD_stop_daemon(srv->daemon_plain);
 	access_close(srv);

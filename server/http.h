@@ -105,6 +105,8 @@ struct request {
 	auth_principal *who; /* NULL when auth is off; freed at request end */
 	char challenge[AUTH_CHALLENGE_MAX]; /* WWW-Authenticate of a 401 */
 	unsigned retry_after;		     /* Retry-After of a 429, seconds */
+	unsigned delay_ms;		     /* hold the answer this long (hold.h) */
+	bool held;			     /* ...and it has been */
 	bool tls;			     /* came over HTTPS */
 	char remote[64];		     /* client address, when auth is on */
 

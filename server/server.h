@@ -13,6 +13,7 @@
 #include "../proxy/proxy.h"
 #include "../storage/meta.h"
 #include "config.h"
+#include "hold.h"
 #include "http.h"
 #include "sessions.h"
 
@@ -32,6 +33,7 @@ struct server {
 	unsigned active; /* requests in flight, under stop_mu */
 	/* access control and TLS (server/tls.c, auth/) */
 	auth *auth;			 /* NULL when auth is none */
+	hold *hold;			 /* slowed login answers; NULL when auth is none */
 	struct MHD_Daemon *daemon_plain; /* listen_plain's, beside an HTTPS daemon */
 	uint16_t port_plain;
 	char *tls_cert_pem, *tls_key_pem; /* read at start, kept while the daemon runs */

@@ -344,6 +344,56 @@ expect "throttle: even the right password, while locked" 429 TOOMANYREQUESTS
 req GET /v2/public/app/manifests/v1
 expect "throttle: anonymous pulls go on" 200
 reg_stop
+
+# ---- slowing: each login after failed ones is answered later (250 ms
+# doubling), by suspending the connection, not a worker thread ----
+sed 's/^auth_fail_limit = 0$/auth_fail_limit = 20\nauth_fail_window = 60s\nthreads = 1/' \
+	"$TMP/basic.conf" >"$TMP/slow.conf"
+auth_start "$TMP/slow.conf"
+# login_time USERPASS: CODE and SECS (curl's time_total) of GET /v2/
+login_time() {
+	read -r CODE SECS < <(curl -s -o "$TMP/b" -w '%{http_code} %{time_total}\n' -u "$1" "$BASE/v2/")
+}
+login_time alice:wrong1
+expect "slowing: a first wrong password" 401 UNAUTHORIZED
+login_time alice:wrong2
+expect "slowing: a second" 401 UNAUTHORIZED
+check "slowing: ...held at least 250 ms (${SECS}s)" awk "BEGIN{exit !($SECS >= 0.25)}"
+login_time alice:wrong3
+check "slowing: a third held at least 500 ms (${SECS}s)" awk "BEGIN{exit !($SECS >= 0.5)}"
+login_time alice:wrong4 # 1 s; the next ones are held 2 s
+for i in 1 2 3; do
+	curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -u "alice:bg$i" "$BASE/v2/" >"$TMP/held$i" &
+	eval "HELD$i=\$!"
+done
+sleep 0.3
+req GET /v2/public/app/manifests/v1
+expect "slowing: with one worker and 3 logins held, an anonymous pull" 200
+check "slowing: ...was answered while they were still held" \
+	bash -c "kill -0 $HELD1 2>/dev/null && kill -0 $HELD2 2>/dev/null && kill -0 $HELD3 2>/dev/null"
+wait "$HELD1" "$HELD2" "$HELD3"
+for i in 1 2 3; do
+	read -r c t <"$TMP/held$i"
+	check "slowing: held login $i answered 401 after 2 s ($c ${t}s)" \
+		bash -c "[ '$c' = 401 ] && awk 'BEGIN{exit !($t >= 2)}'"
+done
+login_time alice:pw-alice
+expect "slowing: the right password is held too, then accepted" 200
+check "slowing: ...after 4 s, the cap (${SECS}s)" awk "BEGIN{exit !($SECS >= 4)}"
+login_time alice:wrong5
+check "slowing: a success starts the address afresh" [ "$CODE" = 401 ]
+login_time alice:wrong6 # held 250 ms: proves the count restarted
+check "slowing: ...the next failure is held 250 ms again, not 4 s (${SECS}s)" \
+	awk "BEGIN{exit !($SECS >= 0.25 && $SECS < 3.5)}"
+# SIGTERM answers held logins at once and stops cleanly.
+for i in 1 2; do login_time "alice:more$i"; done # the next one is held 2 s
+curl -s -o /dev/null -w '%{http_code}\n' -u alice:last "$BASE/v2/" >"$TMP/held-term" &
+HELDT=$!
+sleep 0.3
+reg_stop
+wait "$HELDT"
+check "slowing: a login held at SIGTERM is answered 401" [ "$(cat "$TMP/held-term")" = 401 ]
+
 sed 's/^auth = basic$/auth = token/' "$TMP/throttle.conf" >"$TMP/throttle-token.conf"
 auth_start "$TMP/throttle-token.conf"
 for i in 1 2 3; do get_token alice:wrong; done

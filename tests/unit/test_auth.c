@@ -465,8 +465,11 @@ START_TEST(throttling_in_the_gate)
 	o.fail_window_sec = 60;
 	ck_assert_int_eq(auth_new(&a, &o, err, sizeof(err)), ST_OK);
 	ck_assert_int_eq(check("login", NULL, basic(h, "alice", "x1")), ST_UNAUTHORIZED);
+	ck_assert_uint_eq(res.delay_ms, 0); /* a first typo is answered at once */
 	ck_assert_int_eq(check("login", NULL, basic(h, "alice", "x2")), ST_UNAUTHORIZED);
+	ck_assert_uint_eq(res.delay_ms, AUTH_THROTTLE_DELAY_MS);
 	ck_assert_int_eq(check("login", NULL, basic(h, "bob", "x3")), ST_UNAUTHORIZED);
+	ck_assert_uint_eq(res.delay_ms, 2 * AUTH_THROTTLE_DELAY_MS);
 	/* locked: even the right password */
 	ck_assert_int_eq(check("login", NULL, basic(h, "alice", "pw-alice")), ST_TOO_MANY_REQUESTS);
 	ck_assert_uint_gt(res.retry_after, 0);
@@ -491,9 +494,13 @@ START_TEST(throttle_unit)
 
 	ck_assert_int_eq(auth_throttle_new(&t, 2, 10), ST_OK);
 	ck_assert_uint_eq(auth_throttle_blocked(t, "a", 100), 0);
+	ck_assert_uint_eq(auth_throttle_delay_ms(t, "a", 100), 0);
 	auth_throttle_fail(t, "a", 100);
 	ck_assert_uint_eq(auth_throttle_blocked(t, "a", 100), 0);
-	auth_throttle_success(t, "a"); /* starts afresh */
+	ck_assert_uint_eq(auth_throttle_delay_ms(t, "a", 100), AUTH_THROTTLE_DELAY_MS);
+	ck_assert_uint_eq(auth_throttle_delay_ms(t, "a", 110), 0); /* the window lapsed */
+	auth_throttle_success(t, "a");				   /* starts afresh */
+	ck_assert_uint_eq(auth_throttle_delay_ms(t, "a", 100), 0);
 	auth_throttle_fail(t, "a", 101);
 	ck_assert_uint_eq(auth_throttle_blocked(t, "a", 101), 0);
 	auth_throttle_fail(t, "a", 102);
@@ -515,11 +522,21 @@ START_TEST(throttle_unit)
 	auth_throttle_fail(t, addr, 311);
 	ck_assert_uint_gt(auth_throttle_blocked(t, addr, 311), 0);
 	auth_throttle_free(t);
+	/* the hold doubles per failure up to its cap */
+	ck_assert_int_eq(auth_throttle_new(&t, 100, 60), ST_OK);
+	for (unsigned i = 1, want = AUTH_THROTTLE_DELAY_MS; i < 20; i++, want *= 2) {
+		auth_throttle_fail(t, "d", 100);
+		if (want > AUTH_THROTTLE_DELAY_MAX_MS)
+			want = AUTH_THROTTLE_DELAY_MAX_MS;
+		ck_assert_uint_eq(auth_throttle_delay_ms(t, "d", 100), want);
+	}
+	auth_throttle_free(t);
 	/* limit 0: off */
 	ck_assert_int_eq(auth_throttle_new(&t, 0, 10), ST_OK);
 	for (int i = 0; i < 10; i++)
 		auth_throttle_fail(t, "a", 100);
 	ck_assert_uint_eq(auth_throttle_blocked(t, "a", 100), 0);
+	ck_assert_uint_eq(auth_throttle_delay_ms(t, "a", 100), 0);
 	auth_throttle_free(t);
 	auth_throttle_free(NULL);
 }
