@@ -171,13 +171,22 @@ make_oci_layout() {
 
 # Free TCP port on 127.0.0.1 (small race until the server binds it).
 free_port() {
-	local p i
+	free_port_on 127.0.0.1
+}
+
+# Free TCP port on HOST, an IPv4 or IPv6 address (free_port_on ::1).
+free_port_on() {
+	local h=$1 p i
 	if command -v python3 >/dev/null 2>&1; then
-		python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' && return 0
+		python3 -c 'import socket, sys
+h = sys.argv[1]
+s = socket.socket(socket.AF_INET6 if ":" in h else socket.AF_INET)
+s.bind((h, 0))
+print(s.getsockname()[1])' "$h" && return 0
 	fi
 	for i in $(seq 1 50); do
 		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+		if ! (exec 3<>"/dev/tcp/$h/$p") 2>/dev/null; then
 			echo "$p"
 			return 0
 		fi

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Real-client integration tests: skopeo, buildah, podman and docker push to
-# and pull from the registry, on 127.0.0.1 only, with images built here.
+# and pull from the registry, on the loopback interface only (127.0.0.1; ::1
+# for auth.sh's HTTPS port), with images built here.
 #
 #   tests/clients/run.sh PATH_TO_REGISTRY_BINARY     (make clients)
 #
@@ -25,7 +26,8 @@ set -eu
 # Run in a private mount namespace, where tmpfs over /run, /dev/shm and
 # /var/lib/containers takes the state the clients and runtimes leave there
 # (shim and runtime dirs, podman's lock, containers/image's blob-info cache)
-# and hides the host's; whatever is mounted in it ends with it.
+# and hides the host's, and /etc/hosts names registry.test (see below);
+# whatever is mounted in it ends with it.
 if [ -z "${CLIENTS_NS:-}" ] && [ "$(id -u)" = 0 ] &&
 	unshare --mount --propagation private true 2>/dev/null; then
 	export CLIENTS_NS=1
@@ -86,6 +88,19 @@ export WORK
 LOGS=$WORK/logs
 mkdir -p "$LOGS" "$WORK/data" "$WORK/tmp" "$WORK/home"
 SERVER_PID="" PROXY_PID=""
+
+# In the namespace, registry.test names ::1 (the host's /etc/hosts plus that
+# line, bound over /etc/hosts) for the clients and for the dockerd docker.sh
+# starts in here. auth.sh serves HTTPS there: dockerd treats 127.0.0.0/8 as
+# insecure (no CA check, HTTP fallback) but not ::1, so a registry named
+# registry.test:PORT is one whose certificate docker must verify.
+if [ "${CLIENTS_NS:-}" = 1 ] && grep -q '^0\{31\}1 .* lo$' /proc/net/if_inet6 2>/dev/null; then
+	{
+		cat /etc/hosts
+		echo '::1 registry.test'
+	} >"$WORK/hosts"
+	mount --bind "$WORK/hosts" /etc/hosts
+fi
 
 cleanup() {
 	local rc=$?
@@ -247,7 +262,11 @@ case_() {
 	timeout -k 10 "$secs" bash "$CLIENTS_DIR/$script" "$fn" </dev/null >"$log" 2>&1 || rc=$?
 	LAST=$rc
 	case $rc in
-	0) result PASS "$name" ;;
+	0)
+		# a passing case may say what it could not show ("NOTE: ...")
+		reason=$(grep '^NOTE: ' "$log" | tail -n 1)
+		result PASS "$name" "${reason#NOTE: }"
+		;;
 	77)
 		reason=$(grep '^SKIP: ' "$log" | tail -n 1)
 		result SKIP "$name" "${reason#SKIP: }"
