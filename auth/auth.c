@@ -33,6 +33,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "../common/digest.h"
 #include "../common/log.h"
 #include "b64.h"
 #include "htpasswd.h"
@@ -85,7 +86,8 @@ struct auth {
 
 	/* token mode */
 	char service[256], issuer[256], token_realm[512];
-	uint32_t lifetime;
+	uint32_t lifetime, refresh_lifetime;
+	char refresh_aud[300]; /* audience of refresh tokens: service + "#refresh" */
 	auth_key *key;
 	auth_key **trusted; /* external issuers' keys, ntrusted slots */
 	size_t ntrusted;
@@ -322,6 +324,8 @@ status_t auth_new(auth **out, const auth_options *o, char *err, size_t errlen)
 			     err, errlen)) != ST_OK)
 		goto fail;
 	a->lifetime = o->token_lifetime_sec ? o->token_lifetime_sec : 300;
+	a->refresh_lifetime = o->refresh_lifetime_sec;
+	snprintf(a->refresh_aud, sizeof(a->refresh_aud), "%s#refresh", a->service);
 	if (RAND_bytes(a->cache_key, sizeof(a->cache_key)) != 1) {
 		status_errf(err, errlen, "no randomness for the credentials cache");
 		st = ST_IO;
@@ -540,21 +544,18 @@ static void scope_of(action act, const char *repo, char *out, size_t len)
 /* ---- identification ---- */
 
 /*
- * Checks Basic credentials (the base64 after "Basic "). ST_OK with
- * who->name; ST_UNAUTHORIZED; ST_TOO_MANY_REQUESTS with out->retry_after.
+ * Checks a user name and password, throttled per remote address. ST_OK
+ * with who->name; ST_UNAUTHORIZED; ST_TOO_MANY_REQUESTS with
+ * out->retry_after. out->delay_ms says how long to hold the answer.
  */
-static status_t check_basic(auth *a, const char *b64, const char *remote, auth_principal *who,
-			    auth_result *out)
+static status_t check_password(auth *a, const char *user, const char *password,
+			       const char *remote, auth_principal *who, auth_result *out)
 {
-	char buf[CREDENTIALS_MAX + 1], *colon;
 	unsigned char mac[32];
-	size_t n = 0;
 	time_t now = time(NULL);
 	unsigned left;
-	status_t st = ST_UNAUTHORIZED;
+	status_t st;
 
-	while (*b64 == ' ')
-		b64++;
 	if ((left = auth_throttle_blocked(a->throttle, remote, now)) > 0) {
 		out->retry_after = left;
 		snprintf(out->detail, sizeof(out->detail),
@@ -562,6 +563,45 @@ static status_t check_basic(auth *a, const char *b64, const char *remote, auth_p
 		return ST_TOO_MANY_REQUESTS;
 	}
 	out->delay_ms = auth_throttle_delay_ms(a->throttle, remote, now);
+	if (!auth_user_name_ok(user)) {
+		snprintf(out->detail, sizeof(out->detail), "wrong user name or password");
+		auth_throttle_fail(a->throttle, remote, now);
+		return ST_UNAUTHORIZED;
+	}
+	users_refresh(a);
+	cache_mac(a, user, password, mac);
+	if (cache_hit(a, mac, now)) {
+		st = ST_OK;
+	} else {
+		pthread_rwlock_rdlock(&a->users_lock);
+		st = auth_htpasswd_verify(a->users, user, password);
+		pthread_rwlock_unlock(&a->users_lock);
+		if (st == ST_OK) {
+			cache_put(a, mac, now);
+			auth_throttle_success(a->throttle, remote);
+		} else if (st == ST_UNAUTHORIZED) {
+			auth_throttle_fail(a->throttle, remote, now);
+			log_info("auth: failed login as '%s' from %s", user, remote ? remote : "?");
+			snprintf(out->detail, sizeof(out->detail), "wrong user name or password");
+		}
+	}
+	OPENSSL_cleanse(mac, sizeof(mac));
+	if (st == ST_OK)
+		snprintf(who->name, sizeof(who->name), "%.255s", user);
+	return st;
+}
+
+/* Checks Basic credentials (the base64 after "Basic "): check_password's
+ * outcomes. */
+static status_t check_basic(auth *a, const char *b64, const char *remote, auth_principal *who,
+			    auth_result *out)
+{
+	char buf[CREDENTIALS_MAX + 1], *colon;
+	size_t n = 0;
+	status_t st = ST_UNAUTHORIZED;
+
+	while (*b64 == ' ')
+		b64++;
 	if (auth_b64_decode(buf, sizeof(buf) - 1, &n, b64, strlen(b64), false) != ST_OK ||
 	    memchr(buf, '\0', n) != NULL) {
 		snprintf(out->detail, sizeof(out->detail), "malformed Basic credentials");
@@ -573,30 +613,7 @@ static status_t check_basic(auth *a, const char *b64, const char *remote, auth_p
 		goto done;
 	}
 	*colon = '\0';
-	if (!auth_user_name_ok(buf)) {
-		snprintf(out->detail, sizeof(out->detail), "wrong user name or password");
-		auth_throttle_fail(a->throttle, remote, now);
-		goto done;
-	}
-	users_refresh(a);
-	cache_mac(a, buf, colon + 1, mac);
-	if (cache_hit(a, mac, now)) {
-		st = ST_OK;
-	} else {
-		pthread_rwlock_rdlock(&a->users_lock);
-		st = auth_htpasswd_verify(a->users, buf, colon + 1);
-		pthread_rwlock_unlock(&a->users_lock);
-		if (st == ST_OK) {
-			cache_put(a, mac, now);
-			auth_throttle_success(a->throttle, remote);
-		} else if (st == ST_UNAUTHORIZED) {
-			auth_throttle_fail(a->throttle, remote, now);
-			log_info("auth: failed login as '%s' from %s", buf, remote ? remote : "?");
-			snprintf(out->detail, sizeof(out->detail), "wrong user name or password");
-		}
-	}
-	if (st == ST_OK)
-		snprintf(who->name, sizeof(who->name), "%.255s", buf);
+	st = check_password(a, buf, colon + 1, remote, who, out);
 done:
 	OPENSSL_cleanse(buf, sizeof(buf));
 	return st;
@@ -826,11 +843,95 @@ static status_t grant_scope(auth *a, const char *user, const char *scope, size_t
 		   : ST_NOMEM;
 }
 
+/* ---- refresh tokens ---- */
+
+/* A short fingerprint of user's stored password hash into fp ("" if the
+ * user is gone): what a refresh token is bound to. */
+static void password_print(auth *a, const char *user, char fp[33])
+{
+	const char *hash;
+	char d[DIGEST_MAX];
+
+	fp[0] = '\0';
+	users_refresh(a);
+	pthread_rwlock_rdlock(&a->users_lock);
+	hash = auth_htpasswd_hash_of(a->users, user);
+	if (hash != NULL && digest_buffer(d, DIGEST_SHA256, hash, strlen(hash)) == ST_OK)
+		snprintf(fp, 33, "%.32s", d + strlen("sha256:"));
+	pthread_rwlock_unlock(&a->users_lock);
+}
+
+/* A refresh token for user into *out (caller frees). */
+static status_t refresh_issue(auth *a, const char *user, time_t now, char **out)
+{
+	json_t *claims;
+	char *claims_s = NULL, fp[33], jti[33];
+	unsigned char rnd[16];
+	status_t st;
+
+	*out = NULL;
+	password_print(a, user, fp);
+	if (fp[0] == '\0')
+		return ST_UNAUTHORIZED;
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return ST_IO;
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(jti + 2 * i, 3, "%02x", rnd[i]);
+	claims = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:s}", "iss", a->issuer, "sub", user,
+			   "aud", a->refresh_aud, "exp",
+			   (json_int_t)(now + (time_t)a->refresh_lifetime), "nbf", (json_int_t)now,
+			   "iat", (json_int_t)now, "jti", jti, "pwh", fp);
+	if (claims == NULL || (claims_s = json_dumps(claims, JSON_COMPACT)) == NULL)
+		st = ST_NOMEM;
+	else
+		st = auth_jwt_sign(out, a->key, claims_s);
+	json_decref(claims);
+	free(claims_s);
+	return st;
+}
+
+/* Checks a refresh token of ours: signature, audience, expiry, and that
+ * its user still exists with the same password. ST_OK with who->name, or
+ * ST_UNAUTHORIZED with out->detail. */
+static status_t check_refresh(auth *a, const char *token, auth_principal *who, auth_result *out)
+{
+	auth_jwt_trust self = {a->issuer, a->key};
+	json_t *claims = NULL;
+	const char *why = NULL, *sub, *pwh;
+	char fp[33];
+	status_t st;
+
+	st = auth_jwt_verify(&claims, token, &self, 1, a->refresh_aud, time(NULL), &why);
+	if (st != ST_OK) {
+		snprintf(out->detail, sizeof(out->detail), "invalid refresh token: %s",
+			 why ? why : "unusable");
+		return st == ST_NOMEM ? ST_NOMEM : ST_UNAUTHORIZED;
+	}
+	sub = json_string_value(json_object_get(claims, "sub"));
+	pwh = json_string_value(json_object_get(claims, "pwh"));
+	st = ST_UNAUTHORIZED;
+	if (sub == NULL || pwh == NULL || !auth_user_name_ok(sub)) {
+		snprintf(out->detail, sizeof(out->detail), "invalid refresh token: no user");
+		goto done;
+	}
+	password_print(a, sub, fp);
+	if (fp[0] == '\0' || strcmp(fp, pwh) != 0) {
+		snprintf(out->detail, sizeof(out->detail),
+			 "refresh token revoked: the user was removed or changed password");
+		goto done;
+	}
+	snprintf(who->name, sizeof(who->name), "%s", sub);
+	st = ST_OK;
+done:
+	json_decref(claims);
+	return st;
+}
+
 status_t auth_token_issue(auth *a, const auth_token_request *req, char **out_json, auth_result *res)
 {
 	auth_principal who = {0};
 	json_t *access = NULL, *claims = NULL, *reply = NULL;
-	char *claims_s = NULL, *token = NULL, jti[33], issued[32];
+	char *claims_s = NULL, *token = NULL, *refresh = NULL, jti[33], issued[32];
 	unsigned char rnd[16];
 	const char *user;
 	time_t now = time(NULL);
@@ -846,7 +947,13 @@ status_t auth_token_issue(auth *a, const auth_token_request *req, char **out_jso
 		snprintf(res->detail, sizeof(res->detail), "unknown service '%.64s'", req->service);
 		return ST_INVALID;
 	}
-	if (req->authorization != NULL && req->authorization[0] != '\0') {
+	st = ST_OK;
+	if (req->refresh_token != NULL) {
+		st = check_refresh(a, req->refresh_token, &who, res);
+	} else if (req->user != NULL) {
+		st = check_password(a, req->user, req->password ? req->password : "", req->remote,
+				    &who, res);
+	} else if (req->authorization != NULL && req->authorization[0] != '\0') {
 		if (strncasecmp(req->authorization, "Basic ", 6) != 0) {
 			snprintf(res->detail, sizeof(res->detail),
 				 "the token endpoint takes Basic credentials");
@@ -854,11 +961,11 @@ status_t auth_token_issue(auth *a, const auth_token_request *req, char **out_jso
 		} else {
 			st = check_basic(a, req->authorization + 6, req->remote, &who, res);
 		}
-		if (st != ST_OK) {
-			if (st == ST_UNAUTHORIZED)
-				basic_challenge(a, res);
-			return st;
-		}
+	}
+	if (st != ST_OK) {
+		if (st == ST_UNAUTHORIZED)
+			basic_challenge(a, res);
+		return st;
 	}
 	user = who.name[0] ? who.name : NULL;
 
@@ -898,7 +1005,17 @@ status_t auth_token_issue(auth *a, const auth_token_request *req, char **out_jso
 	st = ST_NOMEM;
 	reply = json_pack("{s:s,s:s,s:I,s:s}", "token", token, "access_token", token, "expires_in",
 			  (json_int_t)a->lifetime, "issued_at", issued);
-	if (reply == NULL || (*out_json = json_dumps(reply, JSON_COMPACT)) == NULL)
+	if (reply == NULL)
+		goto done;
+	/* A fresh refresh token only for a password; a refresh keeps its own. */
+	if (req->offline && user != NULL && req->refresh_token == NULL && a->refresh_lifetime > 0) {
+		if ((st = refresh_issue(a, user, now, &refresh)) != ST_OK)
+			goto done;
+		st = ST_NOMEM;
+		if (json_object_set_new(reply, "refresh_token", json_string(refresh)) != 0)
+			goto done;
+	}
+	if ((*out_json = json_dumps(reply, JSON_COMPACT)) == NULL)
 		goto done;
 	log_debug("auth: token for '%s' with %zu access entr%s", user ? user : "",
 		  json_array_size(access), json_array_size(access) == 1 ? "y" : "ies");
@@ -909,5 +1026,9 @@ done:
 	json_decref(reply);
 	free(claims_s);
 	free(token);
+	if (refresh != NULL) {
+		OPENSSL_cleanse(refresh, strlen(refresh));
+		free(refresh);
+	}
 	return st;
 }

@@ -63,6 +63,7 @@ typedef struct {
 	const char *key_path;	 /* our signing key (PEM); made if absent */
 	const char *token_realm; /* realm URL of challenges; NULL/"" = from Host */
 	uint32_t token_lifetime_sec;
+	uint32_t refresh_lifetime_sec; /* refresh tokens (offline access); 0 = none */
 	char *const *trust; /* "ISSUER PEM-PATH": external token servers */
 	size_t ntrust;
 	/* failed-login throttling (throttle.h); limit 0 = off */
@@ -128,7 +129,12 @@ void auth_principal_free(auth_principal *who);
 
 /* A request to the token endpoint. */
 typedef struct {
-	const char *authorization; /* Basic credentials, or NULL for anonymous */
+	/* who: at most one of these; none is anonymous */
+	const char *authorization; /* Basic credentials (GET) */
+	const char *user;	   /* OAuth2 password grant (POST): user... */
+	const char *password;	   /* ...and password */
+	const char *refresh_token; /* OAuth2 refresh_token grant (POST) */
+	bool offline;		   /* also issue a refresh token (a user's only) */
 	const char *remote;
 	const char *service;	   /* the `service` parameter, or NULL */
 	const char *const *scopes; /* `scope` parameters (each may hold several) */
@@ -139,10 +145,16 @@ typedef struct {
  * Issues a token for what the caller may have of what it asks: the
  * granted subset of each scope goes into the `access` claim; nothing
  * granted is not an error (an empty access list, as for `docker login`).
- * ST_OK with *out_json = {"token","access_token","expires_in","issued_at"}
- * (caller frees); ST_NOT_ROUTE when not in token mode; ST_INVALID (unknown
- * service); ST_UNAUTHORIZED (bad credentials, with res->challenge a Basic
- * one); ST_TOO_MANY_REQUESTS; ST_NOMEM; ST_IO.
+ * ST_OK with *out_json = {"token","access_token","expires_in","issued_at"
+ * [,"refresh_token"]} (caller frees); ST_NOT_ROUTE when not in token mode;
+ * ST_INVALID (unknown service); ST_UNAUTHORIZED (bad credentials or refresh
+ * token, with res->challenge a Basic one); ST_TOO_MANY_REQUESTS; ST_NOMEM;
+ * ST_IO.
+ *
+ * A refresh token is a JWT we sign for a user, with its own audience (so
+ * the gate never takes it for an access token) and a fingerprint of the
+ * user's password hash: deleting the user or changing the password
+ * revokes every refresh token issued before.
  */
 status_t auth_token_issue(auth *a, const auth_token_request *req, char **out_json,
 			  auth_result *res);

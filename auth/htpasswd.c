@@ -323,6 +323,13 @@ bool auth_htpasswd_has(const auth_htpasswd *h, const char *user)
 	return h && user && find(h, user) >= 0;
 }
 
+const char *auth_htpasswd_hash_of(const auth_htpasswd *h, const char *user)
+{
+	ssize_t i = h && user ? find(h, user) : -1;
+
+	return i >= 0 ? h->v[i].hash : NULL;
+}
+
 bool auth_htpasswd_usable(const auth_htpasswd *h, size_t i)
 {
 	return h && i < h->n && is_bcrypt(h->v[i].hash);

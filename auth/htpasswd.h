@@ -69,6 +69,8 @@ size_t auth_htpasswd_count(const auth_htpasswd *h);
 const char *auth_htpasswd_user(const auth_htpasswd *h, size_t i);
 /* Whether user is listed. */
 bool auth_htpasswd_has(const auth_htpasswd *h, const char *user);
+/* user's stored hash (borrowed, valid until h changes), or NULL. */
+const char *auth_htpasswd_hash_of(const auth_htpasswd *h, const char *user);
 /* Whether the i-th user's hash is bcrypt (else they can never log in). */
 bool auth_htpasswd_usable(const auth_htpasswd *h, size_t i);
 

@@ -103,6 +103,7 @@ status_t access_open(server *srv)
 	o.key_path = key;
 	o.token_realm = c->auth_token_realm;
 	o.token_lifetime_sec = c->auth_token_lifetime_sec;
+	o.refresh_lifetime_sec = c->auth_token_refresh_lifetime_sec;
 	o.trust = c->auth_token_trust.v;
 	o.ntrust = c->auth_token_trust.n;
 	o.fail_limit = c->auth_fail_limit;

@@ -24,6 +24,7 @@
 #define THREADS_MAX 256
 #define MAX_CONNECTIONS_MAX 65536
 #define TOKEN_LIFETIME_MAX_SEC (7 * 86400)
+#define REFRESH_LIFETIME_MAX_SEC (3650u * 86400u)
 #define AUTH_FAIL_LIMIT_MAX 1000000
 #define AUTH_FAIL_WINDOW_MAX_SEC 86400
 #define PROXY_RETRIES_MAX 10
@@ -359,6 +360,22 @@ static status_t set_auth_token_lifetime(config *c, const char *value, char *err,
 	return ST_OK;
 }
 
+static status_t set_auth_token_refresh_lifetime(config *c, const char *value, char *err,
+						size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_duration(value, &v) != 0 || v > REFRESH_LIFETIME_MAX_SEC) {
+		status_errf(err, errlen,
+			    "invalid auth_token_refresh_lifetime '%s' (expected a duration up to "
+			    "3650d, or 0 for no refresh tokens)",
+			    value);
+		return ST_INVALID;
+	}
+	c->auth_token_refresh_lifetime_sec = (uint32_t)v;
+	return ST_OK;
+}
+
 static status_t set_auth_token_trust(config *c, const char *value, char *err, size_t errlen)
 {
 	size_t n = strcspn(value, " \t");
@@ -536,6 +553,7 @@ static const struct {
     {"auth_token_key", set_auth_token_key},
     {"auth_token_realm", set_auth_token_realm},
     {"auth_token_lifetime", set_auth_token_lifetime},
+    {"auth_token_refresh_lifetime", set_auth_token_refresh_lifetime},
     {"auth_token_trust", set_auth_token_trust},
     {"auth_fail_limit", set_auth_fail_limit},
     {"auth_fail_window", set_auth_fail_window},
@@ -587,6 +605,7 @@ void config_defaults(config *c)
 	snprintf(c->auth_token_issuer, sizeof(c->auth_token_issuer), "%s",
 		 CONFIG_DEFAULT_TOKEN_ISSUER);
 	c->auth_token_lifetime_sec = CONFIG_DEFAULT_TOKEN_LIFETIME_SEC;
+	c->auth_token_refresh_lifetime_sec = CONFIG_DEFAULT_REFRESH_LIFETIME_SEC;
 	c->auth_fail_limit = CONFIG_DEFAULT_AUTH_FAIL_LIMIT;
 	c->auth_fail_window_sec = CONFIG_DEFAULT_AUTH_FAIL_WINDOW_SEC;
 	c->proxy_revalidate_sec = CONFIG_DEFAULT_PROXY_REVALIDATE_SEC;

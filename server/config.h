@@ -36,6 +36,7 @@
 #define CONFIG_DEFAULT_TOKEN_SERVICE "registry"
 #define CONFIG_DEFAULT_TOKEN_ISSUER "registry"
 #define CONFIG_DEFAULT_TOKEN_LIFETIME_SEC 300
+#define CONFIG_DEFAULT_REFRESH_LIFETIME_SEC (90u * 86400u)
 #define CONFIG_DEFAULT_AUTH_FAIL_LIMIT 10	  /* failed logins before 429; 0 = off */
 #define CONFIG_DEFAULT_AUTH_FAIL_WINDOW_SEC 300 /* counting window and lock-out time */
 #define CONFIG_USERS_FILE "htpasswd"		  /* in the data folder, unless auth_users */
@@ -77,6 +78,7 @@ typedef struct {
 	char auth_token_key[CONFIG_PATH_MAX]; /* signing key; "" = DATA/token.key */
 	char auth_token_realm[512];	     /* challenge realm URL; "" = from Host */
 	uint32_t auth_token_lifetime_sec;
+	uint32_t auth_token_refresh_lifetime_sec; /* 0: no refresh tokens */
 	config_list auth_token_trust; /* "ISSUER PEM-FILE" of external token servers */
 	uint32_t auth_fail_limit;     /* failed logins per address before 429 */
 	uint32_t auth_fail_window_sec;

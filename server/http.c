@@ -68,6 +68,14 @@ bool request_allowed(request *r, const char *action, const char *repo)
 	return auth_allowed(r->srv->auth, r->who, action, repo);
 }
 
+bool request_hold(request *r)
+{
+	if (r->delay_ms == 0 || r->held)
+		return false;
+	r->held = true;
+	return hold_add(r->srv->hold, r->conn, r->delay_ms);
+}
+
 status_t request_buffer(request *r, const char *buf, size_t len)
 {
 	if (len > r->body_max - r->body_len)
@@ -229,11 +237,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	/* A login after failed ones: answered later, by a thread that is not
 	 * one of the workers. libmicrohttpd calls here again on resume. */
-	if (r->delay_ms > 0 && !r->held) {
-		r->held = true;
-		if (hold_add(srv->hold, conn, r->delay_ms))
-			return MHD_YES;
-	}
+	if (request_hold(r))
+		return MHD_YES;
 	ret = r->err != ST_OK ? reply_error(r, r->err, r->detail) : r->route->finish(r);
 	/* The reply leaves only after we return, but once it has, the client may
 	 * use the upload session from another connection before the completed

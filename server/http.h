@@ -107,6 +107,7 @@ struct request {
 	unsigned retry_after;		     /* Retry-After of a 429, seconds */
 	unsigned delay_ms;		     /* hold the answer this long (hold.h) */
 	bool held;			     /* ...and it has been */
+	bool decided;			     /* a POST /token's outcome is known */
 	bool tls;			     /* came over HTTPS */
 	char remote[64];		     /* client address, when auth is on */
 
@@ -151,6 +152,11 @@ void reply_header(struct MHD_Response *resp, const char *name, const char *fmt, 
 const char *request_header(request *r, const char *name);
 const char *request_arg(request *r, const char *name);
 
+/* Holds r's answer for r->delay_ms (once) by suspending the connection
+ * (hold.h): true if held, and the caller returns MHD_YES without a reply;
+ * it is called again when the time is up. */
+bool request_hold(request *r);
+
 /* Appends to r->body, bounded by r->body_max: ST_OK, ST_TOO_LARGE, ST_NOMEM. */
 status_t request_buffer(request *r, const char *buf, size_t len);
 
@@ -176,6 +182,7 @@ void uploads_request_done(request *r);
 enum MHD_Result referrers_finish(request *r);
 
 status_t token_begin(request *r);
+status_t token_data(request *r, const char *buf, size_t len);
 enum MHD_Result token_finish(request *r);
 
 /* ---- the pull-through cache (h_mirror.c; the logic is proxy/proxy.h) ---- */

@@ -33,7 +33,7 @@ static const route routes[] = {
 	{R_UPLOAD, M_GET | M_PATCH | M_PUT | M_DELETE, uploads_begin, uploads_data,
 	 uploads_finish},
 	{R_REFERRERS, M_GET | M_HEAD, base_begin, NULL, referrers_finish},
-	{R_TOKEN, M_GET, token_begin, NULL, token_finish},
+	{R_TOKEN, M_GET | M_POST, token_begin, token_data, token_finish},
 };
 
 static status_t set_name(request *r, const char *start, size_t len)

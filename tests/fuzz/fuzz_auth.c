@@ -91,7 +91,8 @@ static void token(const char *text)
 	const char *scopes[8];
 	char *copy = strdup(text), *save = NULL, *tok, *json = NULL, authz[8192];
 	size_t n = 0;
-	auth_token_request tr = {"Basic YWxpY2U6cHc=", "192.0.2.1", NULL, scopes, 0};
+	auth_token_request tr = {
+	    .authorization = "Basic YWxpY2U6cHc=", .remote = "192.0.2.1", .scopes = scopes};
 	auth_result res;
 	const char *t, *end;
 

@@ -310,6 +310,62 @@ expect "token: a tampered token" 401 UNAUTHORIZED
 check "token: ...is an invalid token" grep -q 'error="invalid_token"' <(hdr WWW-Authenticate)
 req GET /v2/ -H "Authorization: Bearer $(echo "$ALICE" | cut -d. -f1-2)."
 expect "token: a token without its signature" 401 UNAUTHORIZED
+
+# OAuth2: POST /token with a password or a refresh token (docker refreshes
+# this way after `docker login`; containerd logs in this way).
+# post_token FORM: TCODE, TOKEN, REFRESH from POST /token
+post_token() {
+	TCODE=$(curl -s -o "$TMP/tok" -w '%{http_code}' --data "$1" "$BASE/token")
+	TOKEN=$(jq -r '.access_token // empty' "$TMP/tok" 2>/dev/null)
+	REFRESH=$(jq -r '.refresh_token // empty' "$TMP/tok" 2>/dev/null)
+}
+FORM="service=registry&client_id=test&scope=repository%3Ateam-a%2Fapp%3Apull+repository%3Ateam-b%2Fapp%3Apull"
+post_token "grant_type=password&username=bob&password=pw-bob&$FORM"
+check "oauth: a password grant ($TCODE)" [ "$TCODE" = 200 ] && [ -n "$TOKEN" ]
+check "oauth: ...without access_type=offline, no refresh token" [ -z "$REFRESH" ]
+req GET /v2/team-b/app/manifests/v1 -H "Authorization: Bearer $TOKEN"
+expect "oauth: its token pulls the second scope of a space-separated list" 200
+post_token "grant_type=password&username=bob&password=pw-bob&access_type=offline&$FORM"
+check "oauth: access_type=offline gives a refresh token" [ -n "$REFRESH" ]
+BOB_REFRESH=$REFRESH
+req GET /v2/team-a/app/manifests/v1 -H "Authorization: Bearer $BOB_REFRESH"
+expect "oauth: a refresh token is no access token" 401 UNAUTHORIZED
+post_token "grant_type=refresh_token&refresh_token=$BOB_REFRESH&service=registry&scope=repository%3Ateam-a%2Fapp%3Apull%2Cpush"
+check "oauth: a refresh grant ($TCODE)" [ "$TCODE" = 200 ] && [ -n "$TOKEN" ]
+check "oauth: ...keeps its refresh token (none new)" [ -z "$REFRESH" ]
+req GET /v2/team-a/app/manifests/v1 -H "Authorization: Bearer $TOKEN"
+expect "oauth: the refreshed token pulls" 200
+req POST /v2/team-a/app/blobs/uploads/ -H "Authorization: Bearer $TOKEN"
+expect "oauth: ...but grants bob no push he lacks" 403 DENIED
+post_token "grant_type=refresh_token&refresh_token=${BOB_REFRESH%?}x&service=registry"
+check "oauth: a tampered refresh token ($TCODE)" [ "$TCODE" = 401 ]
+post_token "grant_type=refresh_token&refresh_token=$ALICE&service=registry"
+check "oauth: an access token as refresh token ($TCODE)" [ "$TCODE" = 401 ]
+post_token "grant_type=password&username=bob&password=nope&$FORM"
+check "oauth: a wrong password ($TCODE)" [ "$TCODE" = 401 ] && grep -q UNAUTHORIZED "$TMP/tok"
+post_token "grant_type=client_credentials&$FORM"
+check "oauth: an unknown grant type ($TCODE)" [ "$TCODE" = 400 ]
+post_token "grant_type=password&password=x&$FORM"
+check "oauth: a password grant without username ($TCODE)" [ "$TCODE" = 400 ]
+TCODE=$(curl -s -o "$TMP/tok" -w '%{http_code}' -H 'Content-Type: application/json' --data '{}' "$BASE/token")
+check "oauth: a JSON body ($TCODE)" [ "$TCODE" = 400 ]
+TCODE=$(head -c 40000 /dev/zero | tr '\0' a | curl -s -o "$TMP/tok" -w '%{http_code}' --data-binary @- "$BASE/token")
+check "oauth: a 40 KB form ($TCODE)" [ "$TCODE" = 413 ]
+TCODE=$(curl -s -o "$TMP/tok" -w '%{http_code}' -u bob:pw-bob "$BASE/token?service=registry&client_id=docker&offline_token=true")
+check "oauth: GET with offline_token=true (docker login) gives a refresh token" \
+	[ "$TCODE" = 200 ] && [ -n "$(jq -r '.refresh_token // empty' "$TMP/tok")" ]
+# Changing the password or removing the user revokes refresh tokens.
+echo pw-bob2 | "$BIN" user add bob --password-stdin --cost 4 --data "$DATA" >/dev/null
+post_token "grant_type=refresh_token&refresh_token=$BOB_REFRESH&service=registry"
+check "oauth: after bob's password changed, his refresh token ($TCODE)" [ "$TCODE" = 401 ]
+check "oauth: ...says it was revoked" grep -q 'refresh token revoked' "$TMP/tok"
+post_token "grant_type=password&username=bob&password=pw-bob2&access_type=offline&$FORM"
+BOB_REFRESH=$REFRESH
+post_token "grant_type=refresh_token&refresh_token=$BOB_REFRESH&service=registry"
+check "oauth: a new refresh token works ($TCODE)" [ "$TCODE" = 200 ]
+echo pw-bob | "$BIN" user add bob --password-stdin --cost 4 --data "$DATA" >/dev/null
+post_token "grant_type=refresh_token&refresh_token=$BOB_REFRESH&service=registry"
+check "oauth: ...until bob's password changes back ($TCODE)" [ "$TCODE" = 401 ]
 reg_stop
 
 # ---- token expiry ----

@@ -263,8 +263,11 @@ END_TEST
 static char *token(const char *authz, const char *scope1, const char *scope2, status_t want)
 {
 	const char *scopes[2] = {scope1, scope2};
-	auth_token_request tr = {authz, "192.0.2.1", "registry", scopes,
-				 (size_t)(scope1 != NULL) + (scope2 != NULL)};
+	auth_token_request tr = {.authorization = authz,
+				 .remote = "192.0.2.1",
+				 .service = "registry",
+				 .scopes = scopes,
+				 .nscopes = (size_t)(scope1 != NULL) + (scope2 != NULL)};
 	auth_result r;
 	char *json = NULL, *t = NULL;
 	json_t *j;
@@ -374,7 +377,7 @@ START_TEST(token_scopes)
 	const char *scopes[] = {"repository:team-a/app:pull repository:team-a/b:push",
 				"repository:Bad Name:pull", "nonsense", "repository:team-a/c:fly",
 				"registry:catalog:*"};
-	auth_token_request tr = {NULL, "192.0.2.1", NULL, scopes, 5};
+	auth_token_request tr = {.remote = "192.0.2.1", .scopes = scopes, .nscopes = 5};
 	auth_result r;
 	char *json = NULL;
 	json_t *j, *claims = NULL;
@@ -438,7 +441,10 @@ START_TEST(token_expiry_and_realm)
 	ck_assert(strncmp(res.challenge, "Bearer realm=\"https://localhost/token\"", 38) == 0);
 	{
 		const char *scopes[] = {"repository:public/x:pull"};
-		auth_token_request tr = {basic(h, "bob", "pw-bob"), "192.0.2.1", NULL, scopes, 1};
+		auth_token_request tr = {.authorization = basic(h, "bob", "pw-bob"),
+					 .remote = "192.0.2.1",
+					 .scopes = scopes,
+					 .nscopes = 1};
 		auth_result r;
 		char *json = NULL;
 		json_t *j;
@@ -453,6 +459,85 @@ START_TEST(token_expiry_and_realm)
 	ck_assert_int_eq(check("pull", "public/x", bearer(b, t)), ST_UNAUTHORIZED);
 	ck_assert_str_eq(res.detail, "invalid token: expired");
 	free(t);
+}
+END_TEST
+
+/* The value of key in a token reply, malloc'd, or NULL. */
+static char *reply_field(const char *json, const char *key)
+{
+	json_t *j = json_loads(json, 0, NULL);
+	const char *v = json_string_value(json_object_get(j, key));
+	char *out = v ? strdup(v) : NULL;
+
+	json_decref(j);
+	return out;
+}
+
+START_TEST(refresh_tokens)
+{
+	auth_options o = options(AUTH_MODE_TOKEN);
+	const char *scopes[] = {"repository:team-a/x:pull"};
+	auth_token_request tr = {0};
+	auth_htpasswd *u = NULL;
+	char *json = NULL, *refresh, *access, h[512];
+	auth_result r;
+
+	o.refresh_lifetime_sec = 3600;
+	ck_assert_msg(auth_new(&a, &o, err, sizeof(err)) == ST_OK, "%s", err);
+	/* a password grant asking for offline access */
+	tr.user = "bob";
+	tr.password = "pw-bob";
+	tr.offline = true;
+	tr.remote = "192.0.2.9";
+	tr.scopes = scopes;
+	tr.nscopes = 1;
+	ck_assert_int_eq(auth_token_issue(a, &tr, &json, &r), ST_OK);
+	refresh = reply_field(json, "refresh_token");
+	ck_assert_ptr_nonnull(refresh);
+	free(json);
+	/* not an access token: another audience */
+	snprintf(h, sizeof(h), "Bearer %s", refresh);
+	ck_assert_int_eq(check("pull", "team-a/x", h), ST_UNAUTHORIZED);
+	/* the refresh grant: a token for bob, no new refresh token */
+	memset(&tr, 0, sizeof(tr));
+	tr.refresh_token = refresh;
+	tr.offline = true;
+	tr.scopes = scopes;
+	tr.nscopes = 1;
+	ck_assert_int_eq(auth_token_issue(a, &tr, &json, &r), ST_OK);
+	ck_assert_ptr_null(strstr(json, "refresh_token"));
+	access = reply_field(json, "access_token");
+	free(json);
+	snprintf(h, sizeof(h), "Bearer %s", access);
+	ck_assert_int_eq(check("pull", "team-a/x", h), ST_OK);
+	ck_assert_str_eq(auth_principal_name(res.who), "bob");
+	/* an access token is not a refresh token */
+	tr.refresh_token = access;
+	ck_assert_int_eq(auth_token_issue(a, &tr, &json, &r), ST_UNAUTHORIZED);
+	free(access);
+	/* removing bob revokes it */
+	ck_assert_int_eq(auth_htpasswd_load(&u, users, NULL, 0), ST_OK);
+	ck_assert_int_eq(auth_htpasswd_del(u, "bob"), ST_OK);
+	ck_assert_int_eq(auth_htpasswd_save(u, users), ST_OK);
+	auth_htpasswd_free(u);
+	tr.refresh_token = refresh;
+	ck_assert_int_eq(auth_token_issue(a, &tr, &json, &r), ST_UNAUTHORIZED);
+	ck_assert_ptr_nonnull(strstr(r.detail, "revoked"));
+	free(refresh);
+	/* anonymous callers get none; nor does anyone with a lifetime of 0 */
+	memset(&tr, 0, sizeof(tr));
+	tr.offline = true;
+	ck_assert_int_eq(auth_token_issue(a, &tr, &json, &r), ST_OK);
+	ck_assert_ptr_null(strstr(json, "refresh_token"));
+	free(json);
+	auth_free(a);
+	o.refresh_lifetime_sec = 0;
+	ck_assert_msg(auth_new(&a, &o, err, sizeof(err)) == ST_OK, "%s", err);
+	tr.user = "alice";
+	tr.password = "pw-alice";
+	ck_assert_int_eq(auth_token_issue(a, &tr, &json, &r), ST_OK);
+	ck_assert_ptr_null(strstr(json, "refresh_token"));
+	free(json);
 }
 END_TEST
 
@@ -557,6 +642,7 @@ Suite *make_auth_suite(void)
 	tcase_add_test(tc, token_matrix);
 	tcase_add_test(tc, token_scopes);
 	tcase_add_test(tc, token_expiry_and_realm);
+	tcase_add_test(tc, refresh_tokens);
 	tcase_add_test(tc, throttling_in_the_gate);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("throttle");

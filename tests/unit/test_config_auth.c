@@ -58,6 +58,7 @@ START_TEST(defaults)
 	ck_assert_str_eq(cfg.auth_token_service, "registry");
 	ck_assert_str_eq(cfg.auth_token_issuer, "registry");
 	ck_assert_uint_eq(cfg.auth_token_lifetime_sec, 300);
+	ck_assert_uint_eq(cfg.auth_token_refresh_lifetime_sec, 90u * 86400u);
 	ck_assert_uint_eq(cfg.auth_fail_limit, 10);
 	ck_assert_uint_eq(cfg.auth_fail_window_sec, 300);
 	ck_assert_str_eq(cfg.auth_users, "");
@@ -82,6 +83,12 @@ START_TEST(values)
 	ck_assert_int_eq(cfg.auth_mode, AUTH_MODE_TOKEN);
 	ck_assert_int_eq(config_set(&cfg, "auth_token_lifetime", "2s", err, sizeof(err)), ST_OK);
 	ck_assert_uint_eq(cfg.auth_token_lifetime_sec, 2);
+	ck_assert_int_eq(config_set(&cfg, "auth_token_refresh_lifetime", "0", err, sizeof(err)),
+			 ST_OK);
+	ck_assert_uint_eq(cfg.auth_token_refresh_lifetime_sec, 0);
+	ck_assert_int_eq(config_set(&cfg, "auth_token_refresh_lifetime", "30d", err, sizeof(err)),
+			 ST_OK);
+	ck_assert_uint_eq(cfg.auth_token_refresh_lifetime_sec, 30u * 86400u);
 	ck_assert_int_eq(config_set(&cfg, "auth_fail_limit", "0", err, sizeof(err)), ST_OK);
 	ck_assert_uint_eq(cfg.auth_fail_limit, 0);
 	ck_assert_int_eq(
@@ -96,6 +103,9 @@ START_TEST(values)
 		   "or '\\')");
 	expect_bad("auth_token_lifetime", "0",
 		   "invalid auth_token_lifetime '0' (expected a duration from 1s to 7d)");
+	expect_bad("auth_token_refresh_lifetime", "3651d",
+		   "invalid auth_token_refresh_lifetime '3651d' (expected a duration up to 3650d, or 0 "
+		   "for no refresh tokens)");
 	expect_bad("auth_token_lifetime", "8d",
 		   "invalid auth_token_lifetime '8d' (expected a duration from 1s to 7d)");
 	expect_bad("auth_token_realm", "ftp://x",
@@ -176,6 +186,7 @@ START_TEST(shipped_conf_documents_keys)
 					   "auth_token_key",
 					   "auth_token_realm",
 					   "auth_token_lifetime",
+					   "auth_token_refresh_lifetime",
 					   "auth_token_trust",
 					   "auth_fail_limit",
 					   "auth_fail_window",
