@@ -223,6 +223,11 @@ docker_login() {
 	echo pw-nope | expect_fail "docker login with a wrong password" 'unauthorized|authentication required' \
 		dk login -u alice --password-stdin "$PLAINREG"
 	echo pw-alice | dk login -u alice --password-stdin "$PLAINREG"
+	# docker asked for offline access and kept our refresh token instead of
+	# the password: the push and pull below get their tokens by OAuth2 POST.
+	jq -e --arg r "$PLAINREG" '.auths[$r].identitytoken | length > 0' "$A/docker-cli/config.json" >/dev/null ||
+		die "docker login kept no refresh token: $(cat "$A/docker-cli/config.json")"
+	echo "ok: docker login stored a refresh token, not the password"
 	dk tag "$(cat "$D/iid")" "$PLAINREG/team/docker:v1"
 	dk push "$PLAINREG/team/docker:v1" | tee "$A/docker-push.out"
 	got=$(sed -n 's/^.*: digest: \(sha256:[0-9a-f]*\) size: [0-9]*$/\1/p' "$A/docker-push.out" | tail -n 1)
