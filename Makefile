@@ -4,12 +4,13 @@
 # deploy/install-deps.sh (as root) or named for you to install.
 
 CC      ?= cc
-PKGS    := libmicrohttpd libcrypto jansson sqlite3 libcrypt libcurl
+# libcurl: headers only; proxy/curl_load.c dlopens it when upstreams are configured
+PKGS    := libmicrohttpd libcrypto jansson sqlite3 libcrypt
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
            -fno-strict-aliasing -MMD -MP
 LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
-INCS     = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+INCS     = $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
 SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 B        := build

@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
+#include "curl_load.h"
 
 #include "../common/log.h"
 #include "../server/manifest.h"
@@ -103,6 +103,7 @@ struct proxy {
 	char *px_db_path;
 	upstream **px_ups;
 	size_t px_nups;
+	bool px_curl_ready; /* libcurl loaded and curl_global_init done */
 
 	pthread_mutex_t px_mu;
 	pthread_cond_t px_cv; /* px_running changed */
@@ -252,11 +253,16 @@ status_t proxy_new(proxy **out, const proxy_options *opt, char *const *upstreams
 		int dir = slash ? (int)(slash - db_path + 1) : 0;
 		sprintf(px->px_pulls_path, "%.*scache.db", dir, db_path);
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+	if (curl_load() != ST_OK) {
+		st = ST_IO;
+		goto fail;
+	}
+	if (libcurl.global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		log_error("cannot initialise libcurl");
 		st = ST_IO;
 		goto fail;
 	}
+	px->px_curl_ready = true;
 	uo.timeout_sec = opt->timeout_sec;
 	uo.retries = opt->retries;
 	uo.max_manifest_bytes = opt->max_manifest_bytes;
@@ -340,8 +346,8 @@ void proxy_free(proxy *px)
 			free(m);
 		}
 	}
-	if (px->px_ups != NULL)
-		curl_global_cleanup();
+	if (px->px_curl_ready)
+		libcurl.global_cleanup();
 	events_free(px->px_events);
 	free(px->px_ups);
 	free(px->px_db_path);

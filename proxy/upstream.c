@@ -30,7 +30,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
+#include "curl_load.h"
 
 #include "../common/log.h"
 
@@ -537,13 +537,13 @@ status_t upstream_new(upstream **out, const upstream_spec *spec, const upstream_
 		upstream_free(up);
 		return st;
 	}
-	if ((up->up_share = curl_share_init()) != NULL) {
-		curl_share_setopt(up->up_share, CURLSHOPT_LOCKFUNC, share_lock);
-		curl_share_setopt(up->up_share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-		curl_share_setopt(up->up_share, CURLSHOPT_USERDATA, up);
-		curl_share_setopt(up->up_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-		curl_share_setopt(up->up_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-		curl_share_setopt(up->up_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	if ((up->up_share = libcurl.share_init()) != NULL) {
+		libcurl.share_setopt(up->up_share, CURLSHOPT_LOCKFUNC, share_lock);
+		libcurl.share_setopt(up->up_share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+		libcurl.share_setopt(up->up_share, CURLSHOPT_USERDATA, up);
+		libcurl.share_setopt(up->up_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+		libcurl.share_setopt(up->up_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+		libcurl.share_setopt(up->up_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
 	}
 	*out = up;
 	return ST_OK;
@@ -560,7 +560,7 @@ void upstream_free(upstream *up)
 	if (up == NULL)
 		return;
 	if (up->up_share)
-		curl_share_cleanup(up->up_share);
+		libcurl.share_cleanup(up->up_share);
 	for (int i = 0; i < UPSTREAM_TOKENS; i++)
 		free(up->up_tokens[i].token);
 	if (up->up_userpwd) {
@@ -796,7 +796,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	size_t len = size * n;
 
 	if (x->code == 0)
-		curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->code);
+		libcurl.easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->code);
 	if (x->mode == BODY_SINK && (x->code == 200 || x->code == 206)) {
 		size_t drop;
 		if (!x->attempt_began) {
@@ -856,10 +856,10 @@ static status_t token_fetch(upstream *up, const upstream_challenge *ch, const ch
 	char errbuf[CURL_ERROR_SIZE] = "";
 
 	*out = NULL;
-	if ((x.h = curl_easy_init()) == NULL)
+	if ((x.h = libcurl.easy_init()) == NULL)
 		return ST_NOMEM;
-	esc_service = curl_easy_escape(x.h, ch->service, 0);
-	esc_scope = curl_easy_escape(x.h, ch->scope[0] ? ch->scope : scope, 0);
+	esc_service = libcurl.easy_escape(x.h, ch->service, 0);
+	esc_scope = libcurl.easy_escape(x.h, ch->scope[0] ? ch->scope : scope, 0);
 	if (esc_service == NULL || esc_scope == NULL) {
 		st = ST_NOMEM;
 		goto done;
@@ -870,36 +870,36 @@ static status_t token_fetch(upstream *up, const upstream_challenge *ch, const ch
 	x.mode = BODY_BUFFER;
 	x.max = UPSTREAM_TOKEN_MAX_BYTES;
 	head_reset(&x);
-	curl_easy_setopt(x.h, CURLOPT_URL, url);
-	curl_easy_setopt(x.h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(x.h, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(x.h, CURLOPT_MAXREDIRS, (long)UPSTREAM_REDIRECTS_MAX);
-	curl_easy_setopt(x.h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(x.h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(x.h, CURLOPT_CONNECTTIMEOUT, (long)up->up_opt.timeout_sec);
-	curl_easy_setopt(x.h, CURLOPT_TIMEOUT, (long)up->up_opt.timeout_sec * 2);
-	curl_easy_setopt(x.h, CURLOPT_USERAGENT, up->up_ua);
-	curl_easy_setopt(x.h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(x.h, CURLOPT_HEADERDATA, &x);
-	curl_easy_setopt(x.h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(x.h, CURLOPT_WRITEDATA, &x);
-	curl_easy_setopt(x.h, CURLOPT_ERRORBUFFER, errbuf);
+	libcurl.easy_setopt(x.h, CURLOPT_URL, url);
+	libcurl.easy_setopt(x.h, CURLOPT_NOSIGNAL, 1L);
+	libcurl.easy_setopt(x.h, CURLOPT_FOLLOWLOCATION, 1L);
+	libcurl.easy_setopt(x.h, CURLOPT_MAXREDIRS, (long)UPSTREAM_REDIRECTS_MAX);
+	libcurl.easy_setopt(x.h, CURLOPT_PROTOCOLS_STR, "http,https");
+	libcurl.easy_setopt(x.h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	libcurl.easy_setopt(x.h, CURLOPT_CONNECTTIMEOUT, (long)up->up_opt.timeout_sec);
+	libcurl.easy_setopt(x.h, CURLOPT_TIMEOUT, (long)up->up_opt.timeout_sec * 2);
+	libcurl.easy_setopt(x.h, CURLOPT_USERAGENT, up->up_ua);
+	libcurl.easy_setopt(x.h, CURLOPT_HEADERFUNCTION, on_header);
+	libcurl.easy_setopt(x.h, CURLOPT_HEADERDATA, &x);
+	libcurl.easy_setopt(x.h, CURLOPT_WRITEFUNCTION, on_body);
+	libcurl.easy_setopt(x.h, CURLOPT_WRITEDATA, &x);
+	libcurl.easy_setopt(x.h, CURLOPT_ERRORBUFFER, errbuf);
 	if (up->up_share)
-		curl_easy_setopt(x.h, CURLOPT_SHARE, up->up_share);
+		libcurl.easy_setopt(x.h, CURLOPT_SHARE, up->up_share);
 	if (up->up_spec.ca_file[0])
-		curl_easy_setopt(x.h, CURLOPT_CAINFO, up->up_spec.ca_file);
+		libcurl.easy_setopt(x.h, CURLOPT_CAINFO, up->up_spec.ca_file);
 	if (up->up_userpwd) {
-		curl_easy_setopt(x.h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(x.h, CURLOPT_USERPWD, up->up_userpwd);
+		libcurl.easy_setopt(x.h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		libcurl.easy_setopt(x.h, CURLOPT_USERPWD, up->up_userpwd);
 	}
-	rc = curl_easy_perform(x.h);
+	rc = libcurl.easy_perform(x.h);
 	if (rc != CURLE_OK) {
 		log_warn("upstream %s (%s): token from %s: %s", up->up_spec.name, up->up_spec.url,
-			 ch->realm, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+			 ch->realm, errbuf[0] ? errbuf : libcurl.easy_strerror(rc));
 		st = ST_UNAVAILABLE;
 		goto done;
 	}
-	curl_easy_getinfo(x.h, CURLINFO_RESPONSE_CODE, &x.code);
+	libcurl.easy_getinfo(x.h, CURLINFO_RESPONSE_CODE, &x.code);
 	if (x.code == 401 || x.code == 403) {
 		log_warn("upstream %s (%s): token from %s refused (HTTP %ld)%s", up->up_spec.name,
 			 up->up_spec.url, ch->realm, x.code,
@@ -933,10 +933,10 @@ static status_t token_fetch(upstream *up, const upstream_challenge *ch, const ch
 	st = ST_OK;
 done:
 	json_decref(root);
-	curl_free(esc_service);
-	curl_free(esc_scope);
+	libcurl.free(esc_service);
+	libcurl.free(esc_scope);
 	free(x.buf);
-	curl_easy_cleanup(x.h);
+	libcurl.easy_cleanup(x.h);
 	return st;
 }
 
@@ -1005,7 +1005,7 @@ static status_t xfer_run(upstream *up, xfer *x, const char *method, const char *
 			why = "shutting down";
 			break;
 		}
-		if ((x->h = curl_easy_init()) == NULL) {
+		if ((x->h = libcurl.easy_init()) == NULL) {
 			st = ST_NOMEM;
 			break;
 		}
@@ -1016,39 +1016,40 @@ static status_t xfer_run(upstream *up, xfer *x, const char *method, const char *
 		x->skip = 0;
 		x->bad_range = false;
 		errbuf[0] = '\0';
-		curl_easy_setopt(x->h, CURLOPT_URL, url);
-		curl_easy_setopt(x->h, CURLOPT_NOSIGNAL, 1L);
+		libcurl.easy_setopt(x->h, CURLOPT_URL, url);
+		libcurl.easy_setopt(x->h, CURLOPT_NOSIGNAL, 1L);
 		if (head)
-			curl_easy_setopt(x->h, CURLOPT_NOBODY, 1L);
-		curl_easy_setopt(x->h, CURLOPT_FOLLOWLOCATION, 1L);
-		curl_easy_setopt(x->h, CURLOPT_MAXREDIRS, (long)UPSTREAM_REDIRECTS_MAX);
-		curl_easy_setopt(x->h, CURLOPT_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(x->h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(x->h, CURLOPT_CONNECTTIMEOUT, (long)up->up_opt.timeout_sec);
-		curl_easy_setopt(x->h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(x->h, CURLOPT_LOW_SPEED_TIME, (long)up->up_opt.timeout_sec);
+			libcurl.easy_setopt(x->h, CURLOPT_NOBODY, 1L);
+		libcurl.easy_setopt(x->h, CURLOPT_FOLLOWLOCATION, 1L);
+		libcurl.easy_setopt(x->h, CURLOPT_MAXREDIRS, (long)UPSTREAM_REDIRECTS_MAX);
+		libcurl.easy_setopt(x->h, CURLOPT_PROTOCOLS_STR, "http,https");
+		libcurl.easy_setopt(x->h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+		libcurl.easy_setopt(x->h, CURLOPT_CONNECTTIMEOUT, (long)up->up_opt.timeout_sec);
+		libcurl.easy_setopt(x->h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		libcurl.easy_setopt(x->h, CURLOPT_LOW_SPEED_TIME, (long)up->up_opt.timeout_sec);
 		if (x->mode == BODY_BUFFER)
-			curl_easy_setopt(x->h, CURLOPT_TIMEOUT, (long)up->up_opt.timeout_sec * 4);
-		curl_easy_setopt(x->h, CURLOPT_USERAGENT, up->up_ua);
-		curl_easy_setopt(x->h, CURLOPT_HEADERFUNCTION, on_header);
-		curl_easy_setopt(x->h, CURLOPT_HEADERDATA, x);
-		curl_easy_setopt(x->h, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(x->h, CURLOPT_WRITEDATA, x);
-		curl_easy_setopt(x->h, CURLOPT_NOPROGRESS, 0L);
-		curl_easy_setopt(x->h, CURLOPT_XFERINFOFUNCTION, on_progress);
-		curl_easy_setopt(x->h, CURLOPT_XFERINFODATA, x);
-		curl_easy_setopt(x->h, CURLOPT_ERRORBUFFER, errbuf);
+			libcurl.easy_setopt(x->h, CURLOPT_TIMEOUT,
+					    (long)up->up_opt.timeout_sec * 4);
+		libcurl.easy_setopt(x->h, CURLOPT_USERAGENT, up->up_ua);
+		libcurl.easy_setopt(x->h, CURLOPT_HEADERFUNCTION, on_header);
+		libcurl.easy_setopt(x->h, CURLOPT_HEADERDATA, x);
+		libcurl.easy_setopt(x->h, CURLOPT_WRITEFUNCTION, on_body);
+		libcurl.easy_setopt(x->h, CURLOPT_WRITEDATA, x);
+		libcurl.easy_setopt(x->h, CURLOPT_NOPROGRESS, 0L);
+		libcurl.easy_setopt(x->h, CURLOPT_XFERINFOFUNCTION, on_progress);
+		libcurl.easy_setopt(x->h, CURLOPT_XFERINFODATA, x);
+		libcurl.easy_setopt(x->h, CURLOPT_ERRORBUFFER, errbuf);
 		if (up->up_share)
-			curl_easy_setopt(x->h, CURLOPT_SHARE, up->up_share);
+			libcurl.easy_setopt(x->h, CURLOPT_SHARE, up->up_share);
 		if (up->up_spec.ca_file[0])
-			curl_easy_setopt(x->h, CURLOPT_CAINFO, up->up_spec.ca_file);
+			libcurl.easy_setopt(x->h, CURLOPT_CAINFO, up->up_spec.ca_file);
 		if (accept != NULL) {
 			snprintf(hdr, sizeof(hdr), "Accept: %s", accept);
-			hdrs = curl_slist_append(hdrs, hdr);
+			hdrs = libcurl.slist_append(hdrs, hdr);
 		}
 		if (token != NULL) {
 			snprintf(hdr, sizeof(hdr), "Authorization: Bearer %.4000s", token);
-			hdrs = curl_slist_append(hdrs, hdr);
+			hdrs = libcurl.slist_append(hdrs, hdr);
 		} else if (up->up_userpwd != NULL) {
 			bool wants;
 			pthread_mutex_lock(&up->up_mu);
@@ -1056,24 +1057,24 @@ static status_t xfer_run(upstream *up, xfer *x, const char *method, const char *
 			pthread_mutex_unlock(&up->up_mu);
 			if (wants) {
 				basic = true;
-				curl_easy_setopt(x->h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-				curl_easy_setopt(x->h, CURLOPT_USERPWD, up->up_userpwd);
+				libcurl.easy_setopt(x->h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+				libcurl.easy_setopt(x->h, CURLOPT_USERPWD, up->up_userpwd);
 			}
 		}
 		if (x->mode == BODY_SINK && x->offset + x->delivered > 0) {
 			snprintf(hdr, sizeof(hdr), "Range: bytes=%llu-",
 				 (unsigned long long)(x->offset + x->delivered));
-			hdrs = curl_slist_append(hdrs, hdr);
+			hdrs = libcurl.slist_append(hdrs, hdr);
 		}
 		if (hdrs != NULL)
-			curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, hdrs);
+			libcurl.easy_setopt(x->h, CURLOPT_HTTPHEADER, hdrs);
 		x->sink_st = ST_OK;
-		rc = curl_easy_perform(x->h);
+		rc = libcurl.easy_perform(x->h);
 		if (x->code == 0 || rc == CURLE_OK)
-			curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->code);
-		curl_easy_cleanup(x->h);
+			libcurl.easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->code);
+		libcurl.easy_cleanup(x->h);
 		x->h = NULL;
-		curl_slist_free_all(hdrs);
+		libcurl.slist_free_all(hdrs);
 
 		if (x->sink_st != ST_OK && !x->bad_range) {
 			st = x->sink_st; /* the sink stopped it: its status, no retry */
@@ -1144,7 +1145,8 @@ static status_t xfer_run(upstream *up, xfer *x, const char *method, const char *
 		}
 		if (rc != CURLE_OK && !transient_curl(rc)) {
 			st = ST_UNAVAILABLE;
-			snprintf(whybuf, sizeof(whybuf), "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+			snprintf(whybuf, sizeof(whybuf), "%s",
+				 errbuf[0] ? errbuf : libcurl.easy_strerror(rc));
 			why = whybuf;
 			break;
 		}
@@ -1158,7 +1160,7 @@ static status_t xfer_run(upstream *up, xfer *x, const char *method, const char *
 transient:
 		if (rc != CURLE_OK)
 			snprintf(whybuf, sizeof(whybuf), "%s",
-				 errbuf[0] ? errbuf : curl_easy_strerror(rc));
+				 errbuf[0] ? errbuf : libcurl.easy_strerror(rc));
 		else if (st == ST_UNAVAILABLE)
 			snprintf(whybuf, sizeof(whybuf), "HTTP %ld", x->code);
 		else
