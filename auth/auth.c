@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -326,7 +327,9 @@ status_t auth_new(auth **out, const auth_options *o, char *err, size_t errlen)
 	a->lifetime = o->token_lifetime_sec ? o->token_lifetime_sec : 300;
 	a->refresh_lifetime = o->refresh_lifetime_sec;
 	snprintf(a->refresh_aud, sizeof(a->refresh_aud), "%s#refresh", a->service);
-	if (RAND_bytes(a->cache_key, sizeof(a->cache_key)) != 1) {
+	/* getrandom, not RAND_bytes: OpenSSL's first RAND_bytes sets up its
+	 * providers and DRBG (2 MiB resident), which can wait for a request. */
+	if (getrandom(a->cache_key, sizeof(a->cache_key), 0) != (ssize_t)sizeof(a->cache_key)) {
 		status_errf(err, errlen, "no randomness for the credentials cache");
 		st = ST_IO;
 		goto fail;
