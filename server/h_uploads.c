@@ -10,10 +10,12 @@
  *   GET                   progress -> 204 + Range
  *   DELETE                cancel -> 204
  *
- * Bytes go straight from libmicrohttpd's buffer into the upload file and the
- * running hash; nothing is held in memory and the final PUT never re-reads
- * the file. The session is checked out for the whole request (begin to
- * request end), so two requests can never interleave writes to one upload.
+ * Bytes go from libmicrohttpd's buffer into the upload file and the running
+ * hash, through the store's staging ring for large bodies (hashed and
+ * written by helper threads, flushed before each request's reply); the
+ * final PUT never re-reads the file. The session is checked out for the
+ * whole request (begin to request end), so two requests can never
+ * interleave writes to one upload.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +155,7 @@ status_t uploads_data(request *r, const char *buf, size_t len)
 		r->poisoned = true;
 		return ST_BLOB_UPLOAD_INVALID;
 	}
+	blob_upload_stage(up);
 	st = blob_upload_write(up, buf, len);
 	if (st != ST_OK) {
 		r->poisoned = true;
@@ -244,6 +247,10 @@ enum MHD_Result uploads_finish(request *r)
 			return reply_error(r, ST_BLOB_UPLOAD_INVALID,
 					   "fewer bytes than Content-Range says");
 		}
+		if ((st = blob_upload_flush(r->sess->up)) != ST_OK) {
+			r->poisoned = true;
+			return reply_error(r, st, NULL);
+		}
 		meta_upload_touch(r->db, r->sess->id);
 		return reply_progress(r, 202);
 	default: /* M_PUT */
@@ -262,6 +269,9 @@ enum MHD_Result uploads_finish(request *r)
 void uploads_request_done(request *r)
 {
 	if (r->sess != NULL) {
+		/* Staged bytes go to the file before anyone else may use it. */
+		if (blob_upload_flush(r->sess->up) != ST_OK)
+			r->poisoned = true;
 		/* A failed or inconsistent write poisons the upload: end it and
 		 * free its space; the client starts over. */
 		if (r->poisoned)

@@ -93,6 +93,26 @@ status_t blobstore_upload_resume(blobstore *bs, const char *id, digest_alg alg, 
  */
 status_t blob_upload_write(blob_upload *up, const void *buf, size_t len);
 
+/*
+ * Makes later writes to up staged, for uploads whose file nobody reads
+ * while it grows (the pull-through cache's are read as they arrive): bytes
+ * past the first MiB of a request are copied into a small ring that two
+ * helper threads hash and write (O_DIRECT) while the caller goes on, so
+ * the file may lag behind blob_upload_size until blob_upload_flush. Where
+ * O_DIRECT cannot be opened, or the store's staging memory is all taken,
+ * writes stay direct. Write errors surface at a later write or the flush.
+ */
+void blob_upload_stage(blob_upload *up);
+
+/*
+ * Waits until every byte written is in the file (not synced: commit does
+ * that) and ends up's helper threads; call it when a request ends, so that
+ * between requests the file holds exactly blob_upload_size bytes. ST_OK, or
+ * the upload's poison (ST_NO_SPACE, ST_IO, ...). A no-op for an unstaged
+ * upload. Commit and free flush first.
+ */
+status_t blob_upload_flush(blob_upload *up);
+
 /* Bytes written so far. */
 uint64_t blob_upload_size(const blob_upload *up);
 /* The algorithm the running hash uses. */

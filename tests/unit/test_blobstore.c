@@ -499,6 +499,105 @@ START_TEST(test_poisoned_by_write_error)
 }
 END_TEST
 
+/* Size of dir/uploads/id, or -1. */
+static long long upload_file_size(const char *id)
+{
+	char p[512];
+	struct stat sb;
+
+	snprintf(p, sizeof(p), "%s/uploads/%s", dir, id);
+	return stat(p, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/* Writes data[0, n) into up in pieces of `piece` bytes. */
+static void write_pieces(blob_upload *up, const char *data, size_t n, size_t piece)
+{
+	for (size_t off = 0; off < n; off += piece)
+		ck_assert_int_eq(
+		    blob_upload_write(up, data + off, n - off < piece ? n - off : piece), ST_OK);
+}
+
+/* Staged writes, as a push makes them: two requests (an unaligned cut
+ * between them, each flushed at its end), odd piece sizes and one write
+ * spanning many slots; after each flush the file holds exactly the bytes
+ * written, and the commit stores the right blob. */
+START_TEST(test_staged_upload)
+{
+	const size_t n = 5 * 1024 * 1024 + 12345, cut = 3 * 1024 * 1024 + 777;
+	char *data = noise(n);
+	blob_upload *up = NULL;
+	char d[DIGEST_MAX];
+	uint64_t size = 0;
+
+	digest_of(d, DIGEST_SHA256, data, n);
+	ck_assert_int_eq(blobstore_upload_begin(bs, "u1", DIGEST_SHA256, &up), ST_OK);
+	ck_assert_int_eq(blob_upload_flush(up), ST_OK); /* nothing staged: a no-op */
+	blob_upload_stage(up);
+	write_pieces(up, data, cut, 32771);
+	ck_assert_uint_eq(blob_upload_size(up), cut);
+	ck_assert_int_eq(blob_upload_flush(up), ST_OK);
+	ck_assert_int_eq(upload_file_size("u1"), (long long)cut);
+	ck_assert_int_eq(blob_upload_flush(up), ST_OK);
+
+	blob_upload_stage(up);
+	write_pieces(up, data + cut, 1024 * 1024 + 1, 4095);
+	ck_assert_int_eq(
+	    blob_upload_write(up, data + cut + 1024 * 1024 + 1, n - cut - 1024 * 1024 - 1), ST_OK);
+	ck_assert_uint_eq(blob_upload_size(up), n);
+	ck_assert_int_eq(blobstore_upload_commit(bs, up, d, &size), ST_OK);
+	ck_assert_uint_eq(size, n);
+	blob_upload_free(up);
+	assert_blob(d, data, n);
+	ck_assert_int_eq(uploads_count(), 0);
+
+	/* Freed without a flush or a commit: the bytes still reach the file,
+	 * and resume picks up from there. */
+	ck_assert_int_eq(blobstore_upload_begin(bs, "u2", DIGEST_SHA256, &up), ST_OK);
+	blob_upload_stage(up);
+	write_pieces(up, data, cut, 65536);
+	blob_upload_free(up);
+	ck_assert_int_eq(upload_file_size("u2"), (long long)cut);
+	ck_assert_int_eq(blobstore_upload_resume(bs, "u2", DIGEST_SHA256, &up), ST_OK);
+	blob_upload_stage(up);
+	write_pieces(up, data + cut, n - cut, 65536);
+	ck_assert_int_eq(blobstore_upload_commit(bs, up, d, NULL), ST_OK);
+	blob_upload_free(up);
+	ck_assert_int_eq(uploads_count(), 0);
+	free(data);
+}
+END_TEST
+
+/* More staged uploads at once than the store has staging memory for:
+ * those that find none write directly, and every blob comes out right. */
+START_TEST(test_staged_many_at_once)
+{
+	enum { N = 12 };
+	const size_t n = 3 * 1024 * 1024 + 99;
+	char *data = noise(n + N);
+	blob_upload *up[N];
+	char d[N][DIGEST_MAX], id[16];
+
+	for (int i = 0; i < N; i++) {
+		digest_of(d[i], DIGEST_SHA256, data + i, n);
+		snprintf(id, sizeof(id), "u%d", i);
+		ck_assert_int_eq(blobstore_upload_begin(bs, id, DIGEST_SHA256, &up[i]), ST_OK);
+		blob_upload_stage(up[i]);
+	}
+	for (size_t off = 0; off < n; off += 65536)
+		for (int i = 0; i < N; i++)
+			ck_assert_int_eq(blob_upload_write(up[i], data + i + off,
+							   n - off < 65536 ? n - off : 65536),
+					 ST_OK);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(blobstore_upload_commit(bs, up[i], d[i], NULL), ST_OK);
+		blob_upload_free(up[i]);
+		assert_blob(d[i], data + i, n);
+	}
+	ck_assert_int_eq(uploads_count(), 0);
+	free(data);
+}
+END_TEST
+
 /* Full disk: a 64 KiB tmpfs, if this process may mount one. */
 START_TEST(test_no_space)
 {
@@ -532,6 +631,47 @@ START_TEST(test_no_space)
 	blobstore_close(small);
 	snprintf(root, sizeof(root), "%s/store/uploads", mnt);
 	ck_assert_int_eq(rmdir(root), 0); /* empty */
+	umount2(mnt, MNT_DETACH);
+	free(data);
+}
+END_TEST
+
+/* Full disk under a staged upload, on a 2 MiB tmpfs (its first MiB is
+ * written directly, the rest by the helper thread): the failure shows at a
+ * later write or at the flush, and poisons the upload as a direct one. */
+START_TEST(test_staged_no_space)
+{
+	char mnt[96], root[128], d[DIGEST_MAX];
+	const size_t n = 3 * 1024 * 1024;
+	char *data = noise(n);
+	blobstore *small = NULL;
+	blob_upload *up = NULL;
+	status_t st = ST_OK;
+
+	snprintf(mnt, sizeof(mnt), "%s/small", dir);
+	ck_assert_int_eq(mkdir(mnt, 0755), 0);
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=2m") != 0) {
+		fprintf(stderr, "test_staged_no_space: skipped (cannot mount tmpfs: %s)\n",
+			strerror(errno));
+		free(data);
+		return;
+	}
+	snprintf(root, sizeof(root), "%s/store", mnt);
+	digest_of(d, DIGEST_SHA256, data, n);
+	ck_assert_int_eq(blobstore_open(&small, root), ST_OK);
+	ck_assert_int_eq(blobstore_upload_begin(small, "u1", DIGEST_SHA256, &up), ST_OK);
+	blob_upload_stage(up);
+	for (size_t off = 0; off < n && st == ST_OK; off += 32768)
+		st = blob_upload_write(up, data + off, 32768);
+	if (st == ST_OK)
+		st = blob_upload_flush(up);
+	ck_assert_int_eq(st, ST_NO_SPACE);
+	ck_assert_int_eq(blob_upload_write(up, "x", 1), ST_NO_SPACE);
+	ck_assert_int_eq(blobstore_upload_commit(small, up, d, NULL), ST_NO_SPACE);
+	blob_upload_free(up);
+	ck_assert_int_eq(blobstore_upload_remove(small, "u1"), ST_OK);
+	ck_assert_int_eq(blobstore_stat(small, d, NULL), ST_NOT_FOUND);
+	blobstore_close(small);
 	umount2(mnt, MNT_DETACH);
 	free(data);
 }
@@ -724,7 +864,10 @@ Suite *make_blobstore_suite(void)
 	tcase_add_test(tc, test_invalid_ids);
 	tcase_add_test(tc, test_symlink_not_followed);
 	tcase_add_test(tc, test_poisoned_by_write_error);
+	tcase_add_test(tc, test_staged_upload);
+	tcase_add_test(tc, test_staged_many_at_once);
 	tcase_add_test(tc, test_no_space);
+	tcase_add_test(tc, test_staged_no_space);
 	tcase_add_test(tc, test_list_stale);
 	tcase_add_test(tc, test_open_sweeps_temp_files);
 	tcase_add_test(tc, test_open_misuse);
