@@ -80,7 +80,13 @@ worker() {
 		f=$TMP/w/$w.$round.$n
 		cfg=$f.cfg
 		printf '{"worker":%d,"round":%d,"n":%d}' "$w" "$round" "$n" >"$cfg"
-		head -c $((RANDOM * (n % 4 == 2 ? 30 : 8) + 1)) /dev/urandom >"$f"
+		# mostly small; every 4th up to ~1 MB; every 8th 1.5-5.5 MB, past
+		# where an upload's request is staged and written by helper threads
+		if [ $((n % 8)) = 6 ]; then
+			head -c $((1500000 + RANDOM * 122)) /dev/urandom >"$f"
+		else
+			head -c $((RANDOM * (n % 4 == 2 ? 30 : 8) + 1)) /dev/urandom >"$f"
+		fi
 		push_blob "$log" "$repo" "$cfg" 0 || return
 		push_blob "$log" "$repo" "$f" $((n % 4)) || return
 		tail -1 "$log" | grep -q '^blob' || continue
