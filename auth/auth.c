@@ -261,7 +261,7 @@ static status_t load_trust(auth *a, const auth_options *o, char *err, size_t err
 		if (ilen == 0 || ilen >= sizeof(issuer) || *p == '\0' ||
 		    strlen(p) >= sizeof(path)) {
 			status_errf(err, errlen, "auth_token_trust '%s': expected ISSUER PEM-FILE",
-			       o->trust[i]);
+				    o->trust[i]);
 			return ST_INVALID;
 		}
 		memcpy(issuer, o->trust[i], ilen);
@@ -269,9 +269,9 @@ static status_t load_trust(auth *a, const auth_options *o, char *err, size_t err
 		snprintf(path, sizeof(path), "%s", p);
 		if (strcmp(issuer, a->issuer) == 0) {
 			status_errf(err, errlen,
-			       "auth_token_trust '%s': that issuer is this registry's own "
-			       "(auth_token_issuer)",
-			       issuer);
+				    "auth_token_trust '%s': that issuer is this registry's own "
+				    "(auth_token_issuer)",
+				    issuer);
 			return ST_INVALID;
 		}
 		if ((st = auth_key_load_public(&a->trusted[i], path, err, errlen)) != ST_OK)
@@ -551,8 +551,8 @@ static void scope_of(action act, const char *repo, char *out, size_t len)
  * with who->name; ST_UNAUTHORIZED; ST_TOO_MANY_REQUESTS with
  * out->retry_after. out->delay_ms says how long to hold the answer.
  */
-static status_t check_password(auth *a, const char *user, const char *password,
-			       const char *remote, auth_principal *who, auth_result *out)
+static status_t check_password(auth *a, const char *user, const char *password, const char *remote,
+			       auth_principal *who, auth_result *out)
 {
 	unsigned char mac[32];
 	time_t now = time(NULL);
@@ -880,10 +880,10 @@ static status_t refresh_issue(auth *a, const char *user, time_t now, char **out)
 		return ST_IO;
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(jti + 2 * i, 3, "%02x", rnd[i]);
-	claims = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:s}", "iss", a->issuer, "sub", user,
-			   "aud", a->refresh_aud, "exp",
-			   (json_int_t)(now + (time_t)a->refresh_lifetime), "nbf", (json_int_t)now,
-			   "iat", (json_int_t)now, "jti", jti, "pwh", fp);
+	claims =
+	    json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:s}", "iss", a->issuer, "sub", user, "aud",
+		      a->refresh_aud, "exp", (json_int_t)(now + (time_t)a->refresh_lifetime), "nbf",
+		      (json_int_t)now, "iat", (json_int_t)now, "jti", jti, "pwh", fp);
 	if (claims == NULL || (claims_s = json_dumps(claims, JSON_COMPACT)) == NULL)
 		st = ST_NOMEM;
 	else

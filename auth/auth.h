@@ -64,7 +64,7 @@ typedef struct {
 	const char *token_realm; /* realm URL of challenges; NULL/"" = from Host */
 	uint32_t token_lifetime_sec;
 	uint32_t refresh_lifetime_sec; /* refresh tokens (offline access); 0 = none */
-	char *const *trust; /* "ISSUER PEM-PATH": external token servers */
+	char *const *trust;	       /* "ISSUER PEM-PATH": external token servers */
 	size_t ntrust;
 	/* failed-login throttling (throttle.h); limit 0 = off */
 	uint32_t fail_limit, fail_window_sec;

@@ -194,9 +194,9 @@ static status_t load_ca(const char *dir, X509 **cert, EVP_PKEY **key, char *err,
 	}
 	if (*cert == NULL || *key == NULL || X509_check_private_key(*cert, *key) != 1) {
 		status_errf(err, errlen,
-		       "%s: ca.crt and ca.key are missing, unreadable or do not match (remove "
-		       "both to make a new CA)",
-		       dir);
+			    "%s: ca.crt and ca.key are missing, unreadable or do not match (remove "
+			    "both to make a new CA)",
+			    dir);
 		return ST_INVALID;
 	}
 	return ST_OK;
@@ -215,7 +215,8 @@ status_t auth_cert_make(const char *dir, const char *const *names, size_t n, uns
 	if (out_ca_reused)
 		*out_ca_reused = false;
 	if (dir == NULL || names == NULL || n == 0 || n > AUTH_CERT_NAMES_MAX) {
-		status_errf(err, errlen, "give 1 to %d host names or IP addresses", AUTH_CERT_NAMES_MAX);
+		status_errf(err, errlen, "give 1 to %d host names or IP addresses",
+			    AUTH_CERT_NAMES_MAX);
 		return ST_INVALID;
 	}
 	if (days == 0 || days > AUTH_CERT_DAYS_MAX) {

@@ -327,10 +327,11 @@ status_t auth_key_load(auth_key **out, const char *path, bool generate, char *er
 	if (st != ST_OK)
 		return st;
 	if ((st = auth_key_from_pem(out, pem, len, true)) != ST_OK)
-		status_errf(err, errlen,
-		       "%s: not an unencrypted EC (P-256/384/521) or RSA (2048+ bits) private key "
-		       "in PEM",
-		       path);
+		status_errf(
+		    err, errlen,
+		    "%s: not an unencrypted EC (P-256/384/521) or RSA (2048+ bits) private key "
+		    "in PEM",
+		    path);
 	OPENSSL_cleanse(pem, len);
 	free(pem);
 	return st;
@@ -347,9 +348,9 @@ status_t auth_key_load_public(auth_key **out, const char *path, char *err, size_
 		return st;
 	if ((st = auth_key_from_pem(out, pem, len, false)) != ST_OK)
 		status_errf(err, errlen,
-		       "%s: not an EC (P-256/384/521) or RSA (2048+ bits) public key or "
-		       "certificate in PEM",
-		       path);
+			    "%s: not an EC (P-256/384/521) or RSA (2048+ bits) public key or "
+			    "certificate in PEM",
+			    path);
 	free(pem);
 	return st;
 }

@@ -220,21 +220,21 @@ status_t auth_rules_add(auth_rules *rs, const char *spec, char *err, size_t errl
 		return ST_NOMEM;
 	if ((nf = split(buf, " \t", f, 3)) != 3) {
 		status_errf(err, errlen,
-		       "rule '%s' needs three fields: PATTERN WHO ACTIONS "
-		       "(such as: team-a/* alice,@team-a pull,push)",
-		       spec);
+			    "rule '%s' needs three fields: PATTERN WHO ACTIONS "
+			    "(such as: team-a/* alice,@team-a pull,push)",
+			    spec);
 		goto done;
 	}
 	if (!pattern_ok(f[0])) {
 		status_errf(err, errlen,
-		       "rule pattern '%s' may hold only a-z 0-9 . _ - / and the globs * ** ?",
-		       f[0]);
+			    "rule pattern '%s' may hold only a-z 0-9 . _ - / and the globs * ** ?",
+			    f[0]);
 		goto done;
 	}
 	if (auth_actions_parse(f[2], &actions) != ST_OK) {
 		status_errf(err, errlen,
-		       "rule actions '%s': expected pull, push, delete or * (comma-separated)",
-		       f[2]);
+			    "rule actions '%s': expected pull, push, delete or * (comma-separated)",
+			    f[2]);
 		goto done;
 	}
 	if ((nwho = split(f[1], ",", who, WHO_MAX)) == 0 || nwho > WHO_MAX) {
@@ -247,7 +247,7 @@ status_t auth_rules_add(auth_rules *rs, const char *spec, char *err, size_t errl
 		    (w[0] == '@' && group_name_ok(w + 1)) || auth_user_name_ok(w))
 			continue;
 		status_errf(err, errlen,
-		       "rule principal '%s': expected a user name, @group, anonymous or *", w);
+			    "rule principal '%s': expected a user name, @group, anonymous or *", w);
 		goto done;
 	}
 	st = ST_NOMEM;
@@ -317,7 +317,7 @@ status_t auth_rules_add_group(auth_rules *rs, const char *spec, char *err, size_
 	for (size_t i = 0; i < n; i++)
 		if (!auth_user_name_ok(members[i])) {
 			status_errf(err, errlen, "group '%s': '%s' is not a user name", name,
-			       members[i]);
+				    members[i]);
 			goto done;
 		}
 	st = ST_NOMEM;
@@ -347,8 +347,8 @@ status_t auth_rules_check(const auth_rules *rs, char *err, size_t errlen)
 			const char *w = rs->rules[i].who[k];
 			if (w[0] == '@' && group_find(rs, w + 1) == NULL) {
 				status_errf(err, errlen,
-				       "rule '%s ...' names group %s, which is not defined",
-				       rs->rules[i].pattern, w);
+					    "rule '%s ...' names group %s, which is not defined",
+					    rs->rules[i].pattern, w);
 				return ST_INVALID;
 			}
 		}

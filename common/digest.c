@@ -17,8 +17,8 @@ static const struct {
 	const char *name;
 	size_t hexlen;
 } algs[] = {
-	[DIGEST_SHA256] = {"sha256", 64},
-	[DIGEST_SHA512] = {"sha512", 128},
+    [DIGEST_SHA256] = {"sha256", 64},
+    [DIGEST_SHA512] = {"sha512", 128},
 };
 
 static int is_alnum_lower(char c)

@@ -56,6 +56,6 @@ const char *status_str(status_t st);
  * NUL-terminated); does nothing when err is NULL or errlen is 0. The one way
  * parsers explain a failure to their caller. */
 void status_errf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

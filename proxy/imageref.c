@@ -144,9 +144,8 @@ status_t imageref_parse_local(imageref *out, const char *s)
 
 status_t imageref_format(const imageref *r, char *out, size_t outlen)
 {
-	int w = snprintf(out, outlen, "%s%s%s%s%s%s%s", r->domain, r->domain[0] ? "/" : "",
-			 r->path, r->tag[0] ? ":" : "", r->tag, r->digest[0] ? "@" : "",
-			 r->digest);
+	int w = snprintf(out, outlen, "%s%s%s%s%s%s%s", r->domain, r->domain[0] ? "/" : "", r->path,
+			 r->tag[0] ? ":" : "", r->tag, r->digest[0] ? "@" : "", r->digest);
 
 	return w >= 0 && (size_t)w < outlen ? ST_OK : ST_INVALID;
 }

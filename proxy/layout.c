@@ -391,7 +391,8 @@ static status_t import_blob(blobstore *bs, tar_reader *tr, const char *digest, c
 	status_t st;
 
 	digest_parse(digest, &alg);
-	if ((st = import_id(id)) != ST_OK || (st = blobstore_upload_begin(bs, id, alg, &up)) != ST_OK)
+	if ((st = import_id(id)) != ST_OK ||
+	    (st = blobstore_upload_begin(bs, id, alg, &up)) != ST_OK)
 		return st;
 	for (;;) {
 		if ((st = tar_read(tr, buf, LAYOUT_COPY_BUF, &n)) != ST_OK)
@@ -585,7 +586,8 @@ status_t layout_import(blobstore *bs, meta *db, int fd, const char *repo, FILE *
 			stats.blobs++;
 			stats.bytes += e.size;
 			if (st == ST_DIGEST_MISMATCH) {
-				fprintf(msg, "blob %s: its bytes do not match its digest; refused\n",
+				fprintf(msg,
+					"blob %s: its bytes do not match its digest; refused\n",
 					digest);
 				result = ST_DIGEST_MISMATCH;
 				if ((st = dset_add(&bad, digest, 0)) != ST_OK)

@@ -43,9 +43,9 @@
 #define PROXY_MEMO_BUCKETS 4096
 #define PROXY_MEMO_MAX 200000 /* entries; past this, new ones are not kept */
 #define PROXY_KEY_MAX (REF_NAME_MAX + DIGEST_MAX + 8)
-#define PROXY_MAINT_SEC 10	     /* pull records are written at least this often */
-#define PROXY_EVENTS_MAX 100000	     /* queued records; past this, touches are dropped */
-#define PROXY_EVICT_BATCH 1000	     /* blobs looked at per eviction round */
+#define PROXY_MAINT_SEC 10		 /* pull records are written at least this often */
+#define PROXY_EVENTS_MAX 100000		 /* queued records; past this, touches are dropped */
+#define PROXY_EVICT_BATCH 1000		 /* blobs looked at per eviction round */
 #define PROXY_THREAD_STACK (1024 * 1024) /* SQLite, libcurl and OpenSSL run on it */
 
 typedef enum { JOB_MANIFEST, JOB_BLOB, JOB_TAGS } job_kind;
@@ -857,8 +857,8 @@ static status_t store_manifest(proxy *px, meta *db, const proxy_target *t, const
 	char err[256];
 	status_t st;
 
-	st = manifest_parse(&info, um->body, um->len, um->media_type[0] ? um->media_type : NULL, err,
-			    sizeof(err));
+	st = manifest_parse(&info, um->body, um->len, um->media_type[0] ? um->media_type : NULL,
+			    err, sizeof(err));
 	if (st != ST_OK) {
 		log_warn("upstream %s: manifest %s of %s cannot be cached: %s",
 			 upstream_get_spec(t->up)->name, digest, t->remote,
@@ -946,11 +946,13 @@ status_t proxy_pull_manifest(proxy *px, meta *db, const proxy_target *t, const c
 			return st;
 		if (head.digest[0] && meta_manifest_get(db, t->local, ref, &cur) == ST_OK &&
 		    strcmp(cur.digest, head.digest) == 0) {
-			log_debug("proxy: %s:%s unchanged upstream (%s)", t->local, ref, cur.digest);
+			log_debug("proxy: %s:%s unchanged upstream (%s)", t->local, ref,
+				  cur.digest);
 			snprintf(out_digest, DIGEST_MAX, "%s", cur.digest);
 			return ST_OK;
 		}
-		if (head.digest[0] && meta_manifest_get(db, t->local, head.digest, &other) == ST_OK) {
+		if (head.digest[0] &&
+		    meta_manifest_get(db, t->local, head.digest, &other) == ST_OK) {
 			/* known already: only the tag moves */
 			const char *tag = ref;
 			other.annotations = NULL;

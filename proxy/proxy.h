@@ -183,7 +183,7 @@ status_t proxy_blob_read(proxy_job *j, uint64_t off, void *buf, size_t max, size
 /* What proxy_pull_blob reports as it goes, and asks to stop it. */
 typedef struct {
 	void (*progress)(void *arg, uint64_t done, uint64_t total); /* may be NULL */
-	bool (*cancelled)(void *arg);				     /* may be NULL */
+	bool (*cancelled)(void *arg);				    /* may be NULL */
 	void *arg;
 } proxy_pull_cb;
 

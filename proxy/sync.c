@@ -76,8 +76,9 @@ static status_t parse_line(char *line, sync_item *it, char *err, size_t errlen)
 			snprintf(it->platforms, sizeof(it->platforms), "%s",
 				 strcmp(tok + 10, "all") == 0 ? "" : tok + 10);
 		} else {
-			snprintf(err, errlen, "unknown option '%s' (expected tags=GLOB or "
-					      "platforms=OS/ARCH,...)",
+			snprintf(err, errlen,
+				 "unknown option '%s' (expected tags=GLOB or "
+				 "platforms=OS/ARCH,...)",
 				 tok);
 			return ST_INVALID;
 		}
@@ -319,8 +320,7 @@ static status_t sync_ref(sync_ctx *c, const proxy_target *t, const char *ref)
 	return st;
 }
 
-status_t sync_run(proxy *px, meta *db, const char *path, const sync_options *opt,
-		  sync_summary *out)
+status_t sync_run(proxy *px, meta *db, const char *path, const sync_options *opt, sync_summary *out)
 {
 	sync_summary sum = {0};
 	sync_item *items = NULL;
@@ -353,7 +353,8 @@ status_t sync_run(proxy *px, meta *db, const char *path, const sync_options *opt
 			continue;
 		}
 		if (items[i].tags[0] == '\0') {
-			st = sync_ref(&c, &t, items[i].r.digest[0] ? items[i].r.digest : items[i].r.tag);
+			st = sync_ref(&c, &t,
+				      items[i].r.digest[0] ? items[i].r.digest : items[i].r.tag);
 		} else if ((st = upstream_get_tags(t.up, t.remote, &tags)) != ST_OK) {
 			fprintf(opt->out, "%s: cannot list tags: %s\n", name, status_str(st));
 			sum.failed++;

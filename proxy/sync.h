@@ -38,8 +38,8 @@ typedef struct {
 } sync_summary;
 
 typedef struct {
-	FILE *out; /* progress and summary */
-	bool tty;  /* redraw progress in place */
+	FILE *out;		 /* progress and summary */
+	bool tty;		 /* redraw progress in place */
 	bool (*cancelled)(void); /* polled; may be NULL */
 } sync_options;
 

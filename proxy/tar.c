@@ -97,7 +97,8 @@ status_t tar_write_header(int fd, const char *name, uint64_t size, char type)
 			len = body + (size_t)snprintf(NULL, 0, "%zu", len);
 		snprintf(rec, sizeof(rec), "%zu path=%s\n", len, name);
 		if ((st = header_block(fd, "PaxHeader", len, 'x')) != ST_OK ||
-		    (st = write_all(fd, rec, len)) != ST_OK || (st = tar_write_pad(fd, len)) != ST_OK)
+		    (st = write_all(fd, rec, len)) != ST_OK ||
+		    (st = tar_write_pad(fd, len)) != ST_OK)
 			return st;
 	}
 	return header_block(fd, name, type == '5' ? 0 : size, type);

@@ -34,17 +34,17 @@
 
 #include "../common/log.h"
 
-#define UPSTREAM_TOKENS 64		/* cached tokens (scopes) per upstream */
-#define UPSTREAM_TOKEN_SLACK_SEC 10	/* a token is renewed this long before it expires */
-#define UPSTREAM_TOKEN_MIN_SEC 60	/* the spec's floor for expires_in */
+#define UPSTREAM_TOKENS 64		     /* cached tokens (scopes) per upstream */
+#define UPSTREAM_TOKEN_SLACK_SEC 10	     /* a token is renewed this long before it expires */
+#define UPSTREAM_TOKEN_MIN_SEC 60	     /* the spec's floor for expires_in */
 #define UPSTREAM_TOKEN_MAX_BYTES (64 * 1024) /* a token response larger than this is refused */
 #define UPSTREAM_ERROR_BODY_MAX (16 * 1024)  /* error bodies kept, for the log */
 #define UPSTREAM_TAGS_MAX_BYTES (16 * 1024 * 1024)
 #define UPSTREAM_TAG_PAGES_MAX 1000
-#define UPSTREAM_BACKOFF_MS 250		/* first wait before a retry */
+#define UPSTREAM_BACKOFF_MS 250 /* first wait before a retry */
 #define UPSTREAM_BACKOFF_MAX_MS 8000
 #define UPSTREAM_REDIRECTS_MAX 8
-#define UPSTREAM_AUTH_ROUNDS 2		/* 401s answered in one request */
+#define UPSTREAM_AUTH_ROUNDS 2 /* 401s answered in one request */
 #define UPSTREAM_URL_FULL_MAX (UPSTREAM_URL_MAX + 1024)
 
 const char *const upstream_manifest_types[] = {
@@ -69,7 +69,7 @@ struct upstream {
 	char *up_userpwd; /* "user:password", or NULL */
 	pthread_mutex_t up_mu;
 	token_slot up_tokens[UPSTREAM_TOKENS];
-	bool up_wants_basic; /* it answered a Basic challenge */
+	bool up_wants_basic;	      /* it answered a Basic challenge */
 	upstream_challenge up_bearer; /* its last Bearer challenge (scheme NONE: none yet) */
 	atomic_int up_cancel;
 	CURLSH *up_share;
@@ -82,8 +82,7 @@ struct upstream {
 
 static bool name_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-	       c == '_';
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
 }
 
 /* A registry name usable as the first component of a repository path. */
@@ -173,14 +172,15 @@ status_t upstream_spec_parse(upstream_spec *out, const char *line, char *err, si
 			p++;
 		n = (size_t)(p - w);
 		if (field == 0) {
-			if ((st = copy_field(out->name, sizeof(out->name), w, n, "upstream name", err,
-					     errlen)) != ST_OK)
+			if ((st = copy_field(out->name, sizeof(out->name), w, n, "upstream name",
+					     err, errlen)) != ST_OK)
 				return st;
 			if (!name_valid(out->name)) {
-				status_errf(err, errlen,
-				       "invalid upstream name '%s' (lowercase host name such as "
-				       "docker.io, no port)",
-				       out->name);
+				status_errf(
+				    err, errlen,
+				    "invalid upstream name '%s' (lowercase host name such as "
+				    "docker.io, no port)",
+				    out->name);
 				return ST_INVALID;
 			}
 		} else if (field == 1) {
@@ -190,10 +190,11 @@ status_t upstream_spec_parse(upstream_spec *out, const char *line, char *err, si
 			while (strlen(out->url) > 8 && out->url[strlen(out->url) - 1] == '/')
 				out->url[strlen(out->url) - 1] = '\0';
 			if (!url_valid(out->url)) {
-				status_errf(err, errlen,
-				       "invalid upstream URL '%s' (expected http:// or https://, "
-				       "no query)",
-				       out->url);
+				status_errf(
+				    err, errlen,
+				    "invalid upstream URL '%s' (expected http:// or https://, "
+				    "no query)",
+				    out->url);
 				return ST_INVALID;
 			}
 		} else if (n > 11 && strncmp(w, "namespaces=", 11) == 0) {
@@ -203,10 +204,11 @@ status_t upstream_spec_parse(upstream_spec *out, const char *line, char *err, si
 			for (const char *q = out->namespaces; *q;) {
 				size_t k = strcspn(q, ",");
 				if (!ns_pattern_valid(q, k)) {
-					status_errf(err, errlen,
-					       "invalid namespace pattern '%.*s' (letters, digits, "
-					       "'.', '-', '_', globs '*' '?', '!' to exclude)",
-					       (int)k, q);
+					status_errf(
+					    err, errlen,
+					    "invalid namespace pattern '%.*s' (letters, digits, "
+					    "'.', '-', '_', globs '*' '?', '!' to exclude)",
+					    (int)k, q);
 					return ST_INVALID;
 				}
 				q += k;
@@ -223,15 +225,16 @@ status_t upstream_spec_parse(upstream_spec *out, const char *line, char *err, si
 				return st;
 		} else {
 			status_errf(err, errlen,
-			       "unknown upstream option '%.*s' (expected namespaces=, "
-			       "credentials= or ca=)",
-			       (int)n, w);
+				    "unknown upstream option '%.*s' (expected namespaces=, "
+				    "credentials= or ca=)",
+				    (int)n, w);
 			return ST_INVALID;
 		}
 		field++;
 	}
 	if (field < 2) {
-		status_errf(err, errlen, "expected NAME URL [namespaces=...] [credentials=FILE] [ca=FILE]");
+		status_errf(err, errlen,
+			    "expected NAME URL [namespaces=...] [credentials=FILE] [ca=FILE]");
 		return ST_INVALID;
 	}
 	return ST_OK;
@@ -402,7 +405,8 @@ status_t upstream_challenge_parse(upstream_challenge *out, const char *header)
 			other = true;
 			continue;
 		}
-		if (!have || (cur.scheme == UPSTREAM_AUTH_BEARER && best.scheme != UPSTREAM_AUTH_BEARER)) {
+		if (!have ||
+		    (cur.scheme == UPSTREAM_AUTH_BEARER && best.scheme != UPSTREAM_AUTH_BEARER)) {
 			best = cur;
 			have = true;
 		}
@@ -421,7 +425,8 @@ status_t upstream_accept_value(char *out, size_t outlen)
 		return ST_INVALID;
 	out[0] = '\0';
 	for (size_t i = 0; upstream_manifest_types[i] != NULL; i++) {
-		int w = snprintf(out + n, outlen - n, "%s%s", i ? ", " : "", upstream_manifest_types[i]);
+		int w = snprintf(out + n, outlen - n, "%s%s", i ? ", " : "",
+				 upstream_manifest_types[i]);
 		if (w < 0 || (size_t)w >= outlen - n) {
 			out[0] = '\0';
 			return ST_INVALID;
@@ -673,8 +678,8 @@ static void header_copy(char *dst, size_t dstlen, const char *v, size_t n)
 {
 	while (n > 0 && (*v == ' ' || *v == '\t'))
 		v++, n--;
-	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r' ||
-			 v[n - 1] == '\n'))
+	while (n > 0 &&
+	       (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r' || v[n - 1] == '\n'))
 		n--;
 	if (n >= dstlen)
 		n = dstlen - 1;
@@ -807,8 +812,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 		drop = x->skip < len ? (size_t)x->skip : len;
 		x->skip -= drop;
 		if (len > drop) {
-			if ((x->sink_st = x->sink->on_data(x->sink->arg, data + drop, len - drop)) !=
-			    ST_OK)
+			if ((x->sink_st =
+				 x->sink->on_data(x->sink->arg, data + drop, len - drop)) != ST_OK)
 				return 0;
 			x->delivered += len - drop;
 		}
@@ -907,8 +912,8 @@ static status_t token_fetch(upstream *up, const upstream_challenge *ch, const ch
 		st = ST_DENIED;
 		goto done;
 	}
-	if (x.code != 200 || x.buf == NULL ||
-	    (root = json_loadb(x.buf, x.len, 0, NULL)) == NULL || !json_is_object(root)) {
+	if (x.code != 200 || x.buf == NULL || (root = json_loadb(x.buf, x.len, 0, NULL)) == NULL ||
+	    !json_is_object(root)) {
 		log_warn("upstream %s (%s): token from %s: HTTP %ld, not a token", up->up_spec.name,
 			 up->up_spec.url, ch->realm, x.code);
 		st = x.code >= 500 ? ST_UNAVAILABLE : ST_BAD_GATEWAY;
@@ -1157,7 +1162,7 @@ static status_t xfer_run(upstream *up, xfer *x, const char *method, const char *
 			break;
 		}
 		st = ST_UNAVAILABLE;
-transient:
+	transient:
 		if (rc != CURLE_OK)
 			snprintf(whybuf, sizeof(whybuf), "%s",
 				 errbuf[0] ? errbuf : libcurl.easy_strerror(rc));
@@ -1172,7 +1177,8 @@ transient:
 		log_debug("upstream %s: %s %s: %s; retry %u of %u in %u ms", up->up_spec.name,
 			  method, url, why, attempt, up->up_opt.retries, wait_ms);
 		backoff(up, wait_ms);
-		wait_ms = wait_ms * 2 > UPSTREAM_BACKOFF_MAX_MS ? UPSTREAM_BACKOFF_MAX_MS : wait_ms * 2;
+		wait_ms =
+		    wait_ms * 2 > UPSTREAM_BACKOFF_MAX_MS ? UPSTREAM_BACKOFF_MAX_MS : wait_ms * 2;
 		st = ST_UNAVAILABLE;
 	}
 	free(token);

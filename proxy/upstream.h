@@ -36,17 +36,17 @@
 #include "../common/digest.h"
 #include "../common/status.h"
 
-#define UPSTREAM_NAME_MAX 128	 /* "docker.io", with NUL */
-#define UPSTREAM_URL_MAX 512	 /* "https://registry-1.docker.io", with NUL */
-#define UPSTREAM_NS_MAX 512	 /* "library,grafana,!team" */
-#define UPSTREAM_PATH_MAX 4096	 /* credentials and CA files */
+#define UPSTREAM_NAME_MAX 128  /* "docker.io", with NUL */
+#define UPSTREAM_URL_MAX 512   /* "https://registry-1.docker.io", with NUL */
+#define UPSTREAM_NS_MAX 512    /* "library,grafana,!team" */
+#define UPSTREAM_PATH_MAX 4096 /* credentials and CA files */
 #define UPSTREAM_SIZE_UNKNOWN UINT64_MAX
 
 /* One `upstream = NAME URL [key=value...]` line of registry.conf. */
 typedef struct {
-	char name[UPSTREAM_NAME_MAX];	    /* lowercase, a valid repository path component */
-	char url[UPSTREAM_URL_MAX];	    /* http(s)://host[:port][/path], no trailing '/' */
-	char namespaces[UPSTREAM_NS_MAX];   /* patterns for unprefixed names, "" = none */
+	char name[UPSTREAM_NAME_MAX];	     /* lowercase, a valid repository path component */
+	char url[UPSTREAM_URL_MAX];	     /* http(s)://host[:port][/path], no trailing '/' */
+	char namespaces[UPSTREAM_NS_MAX];    /* patterns for unprefixed names, "" = none */
 	char credentials[UPSTREAM_PATH_MAX]; /* file holding "USER:PASSWORD", "" = anonymous */
 	char ca_file[UPSTREAM_PATH_MAX];     /* CA bundle for its TLS, "" = the system's */
 } upstream_spec;
@@ -66,10 +66,10 @@ status_t upstream_spec_parse(upstream_spec *out, const char *line, char *err, si
 bool upstream_spec_serves(const upstream_spec *spec, const char *repo);
 
 typedef struct {
-	uint32_t timeout_sec;	    /* connect and stall timeout */
-	uint32_t retries;	    /* extra attempts after a transient failure */
+	uint32_t timeout_sec;	     /* connect and stall timeout */
+	uint32_t retries;	     /* extra attempts after a transient failure */
 	uint64_t max_manifest_bytes; /* larger manifests are refused (ST_BAD_GATEWAY) */
-	const char *user_agent;	    /* may be NULL */
+	const char *user_agent;	     /* may be NULL */
 } upstream_options;
 
 typedef struct upstream upstream;
@@ -96,9 +96,9 @@ const upstream_spec *upstream_get_spec(const upstream *up);
 typedef struct {
 	char *body; /* GET: the bytes exactly as served (owned); HEAD: NULL */
 	size_t len;
-	char media_type[256];	/* Content-Type without parameters */
+	char media_type[256];	 /* Content-Type without parameters */
 	char digest[DIGEST_MAX]; /* Docker-Content-Digest, or "" if the upstream sent none */
-	uint64_t size;		/* Content-Length (GET: len) */
+	uint64_t size;		 /* Content-Length (GET: len) */
 } upstream_manifest;
 
 /*

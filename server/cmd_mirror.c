@@ -107,7 +107,8 @@ static int env_open(env *e, const char *cmd, const opts *o)
 	}
 	log_set_level(e->cfg.log_level);
 	snprintf(e->db_path, sizeof(e->db_path), "%s/registry.db", e->cfg.data);
-	if (blobstore_open(&e->bs, e->cfg.data) != ST_OK || meta_open(&e->db, e->db_path) != ST_OK) {
+	if (blobstore_open(&e->bs, e->cfg.data) != ST_OK ||
+	    meta_open(&e->db, e->db_path) != ST_OK) {
 		fprintf(stderr, "registry %s: cannot open the data folder %s\n", cmd, e->cfg.data);
 		return EXIT_FAILED;
 	}
@@ -212,7 +213,8 @@ int cmd_export(int argc, char **argv)
 		return rc;
 	}
 	if (o.npos < 1 || o.out == NULL) {
-		fprintf(stderr, "usage: registry export IMAGE... -o FILE.tar [-c CONFIG] [-d DATA]\n");
+		fprintf(stderr,
+			"usage: registry export IMAGE... -o FILE.tar [-c CONFIG] [-d DATA]\n");
 		free(o.pos);
 		return EXIT_USAGE;
 	}

@@ -120,8 +120,8 @@ static status_t set_data(config *c, const char *value, char *err, size_t errlen)
 static status_t set_log_level(config *c, const char *value, char *err, size_t errlen)
 {
 	if (log_level_parse(value, &c->log_level) != 0) {
-		status_errf(err, errlen, "invalid log_level '%s' (expected error, warn, info or debug)",
-		       value);
+		status_errf(err, errlen,
+			    "invalid log_level '%s' (expected error, warn, info or debug)", value);
 		return ST_INVALID;
 	}
 	return ST_OK;
@@ -143,7 +143,8 @@ static status_t set_delete_enabled(config *c, const char *value, char *err, size
 		}
 	}
 	status_errf(err, errlen,
-	       "invalid delete_enabled '%s' (expected true, false, yes, no, on or off)", value);
+		    "invalid delete_enabled '%s' (expected true, false, yes, no, on or off)",
+		    value);
 	return ST_INVALID;
 }
 
@@ -153,8 +154,8 @@ static status_t set_max_manifest_size(config *c, const char *value, char *err, s
 
 	if (parse_size(value, &v) != 0 || v == 0) {
 		status_errf(err, errlen,
-		       "invalid max_manifest_size '%s' (expected a size above 0, such as 4M)",
-		       value);
+			    "invalid max_manifest_size '%s' (expected a size above 0, such as 4M)",
+			    value);
 		return ST_INVALID;
 	}
 	c->max_manifest_bytes = v;
@@ -167,7 +168,8 @@ static status_t set_upload_ttl(config *c, const char *value, char *err, size_t e
 
 	if (parse_duration(value, &v) != 0 || v == 0) {
 		status_errf(err, errlen,
-		       "invalid upload_ttl '%s' (expected a duration above 0, such as 24h)", value);
+			    "invalid upload_ttl '%s' (expected a duration above 0, such as 24h)",
+			    value);
 		return ST_INVALID;
 	}
 	c->upload_ttl_sec = (uint32_t)v;
@@ -179,8 +181,8 @@ static status_t set_threads(config *c, const char *value, char *err, size_t errl
 	uint64_t v;
 
 	if (parse_uint(value, THREADS_MAX, &v) != 0) {
-		status_errf(err, errlen, "invalid threads '%s' (expected a number from 0 to %d)", value,
-		       THREADS_MAX);
+		status_errf(err, errlen, "invalid threads '%s' (expected a number from 0 to %d)",
+			    value, THREADS_MAX);
 		return ST_INVALID;
 	}
 	c->threads = (uint32_t)v;
@@ -192,8 +194,9 @@ static status_t set_max_connections(config *c, const char *value, char *err, siz
 	uint64_t v;
 
 	if (parse_uint(value, MAX_CONNECTIONS_MAX, &v) != 0 || v == 0) {
-		status_errf(err, errlen, "invalid max_connections '%s' (expected a number from 1 to %d)",
-		       value, MAX_CONNECTIONS_MAX);
+		status_errf(err, errlen,
+			    "invalid max_connections '%s' (expected a number from 1 to %d)", value,
+			    MAX_CONNECTIONS_MAX);
 		return ST_INVALID;
 	}
 	c->max_connections = (uint32_t)v;
@@ -207,7 +210,8 @@ static status_t set_connection_timeout(config *c, const char *value, char *err, 
 
 	if (parse_duration(value, &v) != 0) {
 		status_errf(err, errlen,
-		       "invalid connection_timeout '%s' (expected a duration, such as 60s)", value);
+			    "invalid connection_timeout '%s' (expected a duration, such as 60s)",
+			    value);
 		return ST_INVALID;
 	}
 	c->connection_timeout_sec = (uint32_t)v;
@@ -221,7 +225,8 @@ static status_t set_auth(config *c, const char *value, char *err, size_t errlen)
 	auth_mode m;
 
 	if (auth_mode_parse(value, &m) != ST_OK) {
-		status_errf(err, errlen, "invalid auth '%s' (expected none, basic or token)", value);
+		status_errf(err, errlen, "invalid auth '%s' (expected none, basic or token)",
+			    value);
 		return ST_INVALID;
 	}
 	c->auth_mode = (int)m;
@@ -234,8 +239,8 @@ static status_t set_quotable(char *dst, size_t dstlen, const char *key, const ch
 {
 	if (!auth_quotable(value)) {
 		status_errf(err, errlen,
-		       "invalid %s '%s' (1-255 printable ASCII characters, no '\"' or '\\')", key,
-		       value);
+			    "invalid %s '%s' (1-255 printable ASCII characters, no '\"' or '\\')",
+			    key, value);
 		return ST_INVALID;
 	}
 	return set_string(dst, dstlen, key, value, err, errlen);
@@ -261,7 +266,8 @@ static status_t list_add(config_list *l, const char *key, const char *value, cha
 		status_errf(err, errlen, "more than %d %s lines", CONFIG_LIST_MAX, key);
 		return ST_INVALID;
 	}
-	if ((copy = strdup(value)) == NULL || (v = realloc(l->v, (l->n + 1) * sizeof(*v))) == NULL) {
+	if ((copy = strdup(value)) == NULL ||
+	    (v = realloc(l->v, (l->n + 1) * sizeof(*v))) == NULL) {
 		free(copy);
 		status_errf(err, errlen, "out of memory");
 		return ST_NOMEM;
@@ -324,8 +330,8 @@ static status_t set_auth_token_issuer(config *c, const char *value, char *err, s
 		status_errf(err, errlen, "invalid auth_token_issuer '%s' (no spaces)", value);
 		return ST_INVALID;
 	}
-	return set_quotable(c->auth_token_issuer, sizeof(c->auth_token_issuer),
-			    "auth_token_issuer", value, err, errlen);
+	return set_quotable(c->auth_token_issuer, sizeof(c->auth_token_issuer), "auth_token_issuer",
+			    value, err, errlen);
 }
 
 static status_t set_auth_token_key(config *c, const char *value, char *err, size_t errlen)
@@ -339,7 +345,8 @@ static status_t set_auth_token_realm(config *c, const char *value, char *err, si
 	if ((strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0) ||
 	    !auth_quotable(value) || strchr(value, ' ')) {
 		status_errf(err, errlen,
-		       "invalid auth_token_realm '%s' (expected an http:// or https:// URL)", value);
+			    "invalid auth_token_realm '%s' (expected an http:// or https:// URL)",
+			    value);
 		return ST_INVALID;
 	}
 	return set_string(c->auth_token_realm, sizeof(c->auth_token_realm), "auth_token_realm",
@@ -352,8 +359,8 @@ static status_t set_auth_token_lifetime(config *c, const char *value, char *err,
 
 	if (parse_duration(value, &v) != 0 || v == 0 || v > TOKEN_LIFETIME_MAX_SEC) {
 		status_errf(err, errlen,
-		       "invalid auth_token_lifetime '%s' (expected a duration from 1s to 7d)",
-		       value);
+			    "invalid auth_token_lifetime '%s' (expected a duration from 1s to 7d)",
+			    value);
 		return ST_INVALID;
 	}
 	c->auth_token_lifetime_sec = (uint32_t)v;
@@ -383,9 +390,9 @@ static status_t set_auth_token_trust(config *c, const char *value, char *err, si
 
 	if (n == 0 || *path == '\0' || strcspn(path, " \t") != strlen(path)) {
 		status_errf(err, errlen,
-		       "invalid auth_token_trust '%s' (expected ISSUER PEM-FILE: the issuer "
-		       "name, then its public key or certificate)",
-		       value);
+			    "invalid auth_token_trust '%s' (expected ISSUER PEM-FILE: the issuer "
+			    "name, then its public key or certificate)",
+			    value);
 		return ST_INVALID;
 	}
 	return list_add(&c->auth_token_trust, "auth_token_trust", value, err, errlen);
@@ -397,8 +404,8 @@ static status_t set_auth_fail_limit(config *c, const char *value, char *err, siz
 
 	if (parse_uint(value, AUTH_FAIL_LIMIT_MAX, &v) != 0) {
 		status_errf(err, errlen,
-		       "invalid auth_fail_limit '%s' (expected a number from 0 (off) to %d)", value,
-		       AUTH_FAIL_LIMIT_MAX);
+			    "invalid auth_fail_limit '%s' (expected a number from 0 (off) to %d)",
+			    value, AUTH_FAIL_LIMIT_MAX);
 		return ST_INVALID;
 	}
 	c->auth_fail_limit = (uint32_t)v;
@@ -411,7 +418,8 @@ static status_t set_auth_fail_window(config *c, const char *value, char *err, si
 
 	if (parse_duration(value, &v) != 0 || v == 0 || v > AUTH_FAIL_WINDOW_MAX_SEC) {
 		status_errf(err, errlen,
-		       "invalid auth_fail_window '%s' (expected a duration from 1s to 1d)", value);
+			    "invalid auth_fail_window '%s' (expected a duration from 1s to 1d)",
+			    value);
 		return ST_INVALID;
 	}
 	c->auth_fail_window_sec = (uint32_t)v;
@@ -433,10 +441,11 @@ static status_t set_listen_plain(config *c, const char *value, char *err, size_t
 	uint16_t port;
 
 	if (config_listen_split(value, NULL, 0, &port) != ST_OK) {
-		status_errf(err, errlen,
-		       "invalid listen_plain '%s' (expected HOST:PORT, [IPV6]:PORT or :PORT, port "
-		       "0-65535)",
-		       value);
+		status_errf(
+		    err, errlen,
+		    "invalid listen_plain '%s' (expected HOST:PORT, [IPV6]:PORT or :PORT, port "
+		    "0-65535)",
+		    value);
 		return ST_INVALID;
 	}
 	return set_string(c->listen_plain, sizeof(c->listen_plain), "listen_plain", value, err,
@@ -470,8 +479,8 @@ static status_t set_seconds(uint32_t *out, const char *key, const char *value, u
 	uint64_t v;
 
 	if (parse_duration(value, &v) != 0 || v < min || v > max) {
-		status_errf(err, errlen, "invalid %s '%s' (expected a duration from %s)", key, value,
-		       range);
+		status_errf(err, errlen, "invalid %s '%s' (expected a duration from %s)", key,
+			    value, range);
 		return ST_INVALID;
 	}
 	*out = (uint32_t)v;
@@ -492,8 +501,8 @@ static status_t set_proxy_negative_ttl(config *c, const char *value, char *err, 
 
 static status_t set_proxy_timeout(config *c, const char *value, char *err, size_t errlen)
 {
-	return set_seconds(&c->proxy_timeout_sec, "proxy_timeout", value, 1, 3600, "1s to 1h",
-			   err, errlen);
+	return set_seconds(&c->proxy_timeout_sec, "proxy_timeout", value, 1, 3600, "1s to 1h", err,
+			   errlen);
 }
 
 static status_t set_proxy_retries(config *c, const char *value, char *err, size_t errlen)
@@ -501,8 +510,9 @@ static status_t set_proxy_retries(config *c, const char *value, char *err, size_
 	uint64_t v;
 
 	if (parse_uint(value, PROXY_RETRIES_MAX, &v) != 0) {
-		status_errf(err, errlen, "invalid proxy_retries '%s' (expected a number from 0 to %d)",
-		       value, PROXY_RETRIES_MAX);
+		status_errf(err, errlen,
+			    "invalid proxy_retries '%s' (expected a number from 0 to %d)", value,
+			    PROXY_RETRIES_MAX);
 		return ST_INVALID;
 	}
 	c->proxy_retries = (uint32_t)v;
@@ -514,10 +524,11 @@ static status_t set_proxy_cache_max(config *c, const char *value, char *err, siz
 	uint64_t v;
 
 	if (parse_size(value, &v) != 0) {
-		status_errf(err, errlen,
-		       "invalid proxy_cache_max '%s' (expected a size such as 50G, or 0 for no "
-		       "bound)",
-		       value);
+		status_errf(
+		    err, errlen,
+		    "invalid proxy_cache_max '%s' (expected a size such as 50G, or 0 for no "
+		    "bound)",
+		    value);
 		return ST_INVALID;
 	}
 	c->proxy_cache_max_bytes = v;
@@ -761,8 +772,8 @@ status_t config_load(config *c, const char *path, char *err, size_t errlen)
 			goto done;
 		}
 		if (first_line[k] != 0 && !key_repeatable(key)) {
-			status_errf(err, errlen, "%s:%u: '%s' repeated (first set on line %u)", path,
-			       lineno, key, first_line[k]);
+			status_errf(err, errlen, "%s:%u: '%s' repeated (first set on line %u)",
+				    path, lineno, key, first_line[k]);
 			st = ST_INVALID;
 			goto done;
 		}

@@ -37,17 +37,17 @@
 #define CONFIG_DEFAULT_TOKEN_ISSUER "registry"
 #define CONFIG_DEFAULT_TOKEN_LIFETIME_SEC 300
 #define CONFIG_DEFAULT_REFRESH_LIFETIME_SEC (90u * 86400u)
-#define CONFIG_DEFAULT_AUTH_FAIL_LIMIT 10	  /* failed logins before 429; 0 = off */
+#define CONFIG_DEFAULT_AUTH_FAIL_LIMIT 10	/* failed logins before 429; 0 = off */
 #define CONFIG_DEFAULT_AUTH_FAIL_WINDOW_SEC 300 /* counting window and lock-out time */
-#define CONFIG_USERS_FILE "htpasswd"		  /* in the data folder, unless auth_users */
-#define CONFIG_TOKEN_KEY_FILE "token.key"	  /* in the data folder, unless auth_token_key */
-#define CONFIG_LIST_MAX 4096			  /* entries of one repeatable key */
+#define CONFIG_USERS_FILE "htpasswd"		/* in the data folder, unless auth_users */
+#define CONFIG_TOKEN_KEY_FILE "token.key"	/* in the data folder, unless auth_token_key */
+#define CONFIG_LIST_MAX 4096			/* entries of one repeatable key */
 /* The pull-through cache (proxy/). */
-#define CONFIG_DEFAULT_PROXY_REVALIDATE_SEC 300	   /* a cached tag is re-checked this often */
-#define CONFIG_DEFAULT_PROXY_NEGATIVE_SEC 60	   /* an upstream 404 is believed this long */
-#define CONFIG_DEFAULT_PROXY_TIMEOUT_SEC 30	   /* upstream connect and stall timeout */
-#define CONFIG_DEFAULT_PROXY_RETRIES 3		   /* after a transient upstream failure */
-#define CONFIG_DEFAULT_PROXY_CACHE_MAX_BYTES 0	   /* 0: cached blobs are not bounded */
+#define CONFIG_DEFAULT_PROXY_REVALIDATE_SEC 300		/* a cached tag is re-checked this often */
+#define CONFIG_DEFAULT_PROXY_NEGATIVE_SEC 60		/* an upstream 404 is believed this long */
+#define CONFIG_DEFAULT_PROXY_TIMEOUT_SEC 30		/* upstream connect and stall timeout */
+#define CONFIG_DEFAULT_PROXY_RETRIES 3			/* after a transient upstream failure */
+#define CONFIG_DEFAULT_PROXY_CACHE_MAX_BYTES 0		/* 0: cached blobs are not bounded */
 #define CONFIG_DEFAULT_PROXY_CACHE_KEEP_SEC (7 * 86400) /* pulled this recently: never evicted */
 
 /* The values of a key that may be given more than once, in file order. */
@@ -57,8 +57,8 @@ typedef struct {
 } config_list;
 
 typedef struct {
-	char listen[256];	     /* "HOST:PORT", "[v6]:PORT" or ":PORT" */
-	char data[CONFIG_PATH_MAX];  /* data folder */
+	char listen[256];	    /* "HOST:PORT", "[v6]:PORT" or ":PORT" */
+	char data[CONFIG_PATH_MAX]; /* data folder */
 	log_level log_level;
 	bool delete_enabled;	     /* default true */
 	uint64_t max_manifest_bytes; /* larger manifest PUTs get 413 */
@@ -68,19 +68,19 @@ typedef struct {
 	uint32_t connection_timeout_sec; /* idle connection timeout */
 
 	/* access control (auth/auth.h): mode 0 is none */
-	int auth_mode;			     /* an auth_mode */
-	char auth_realm[256];		     /* Basic realm */
-	char auth_users[CONFIG_PATH_MAX];    /* htpasswd file; "" = DATA/htpasswd */
-	config_list auth_groups;	     /* "NAME: USER ..." */
-	config_list auth_rules;		     /* "PATTERN WHO ACTIONS" */
-	char auth_token_service[256];	     /* token audience and challenge service */
-	char auth_token_issuer[256];	     /* iss of our tokens */
+	int auth_mode;			      /* an auth_mode */
+	char auth_realm[256];		      /* Basic realm */
+	char auth_users[CONFIG_PATH_MAX];     /* htpasswd file; "" = DATA/htpasswd */
+	config_list auth_groups;	      /* "NAME: USER ..." */
+	config_list auth_rules;		      /* "PATTERN WHO ACTIONS" */
+	char auth_token_service[256];	      /* token audience and challenge service */
+	char auth_token_issuer[256];	      /* iss of our tokens */
 	char auth_token_key[CONFIG_PATH_MAX]; /* signing key; "" = DATA/token.key */
-	char auth_token_realm[512];	     /* challenge realm URL; "" = from Host */
+	char auth_token_realm[512];	      /* challenge realm URL; "" = from Host */
 	uint32_t auth_token_lifetime_sec;
 	uint32_t auth_token_refresh_lifetime_sec; /* 0: no refresh tokens */
-	config_list auth_token_trust; /* "ISSUER PEM-FILE" of external token servers */
-	uint32_t auth_fail_limit;     /* failed logins per address before 429 */
+	config_list auth_token_trust;		  /* "ISSUER PEM-FILE" of external token servers */
+	uint32_t auth_fail_limit;		  /* failed logins per address before 429 */
 	uint32_t auth_fail_window_sec;
 	/* TLS: both set = HTTPS on listen; listen_plain adds a plain HTTP listener */
 	char tls_cert[CONFIG_PATH_MAX]; /* PEM certificate (chain) */
@@ -88,12 +88,12 @@ typedef struct {
 	char listen_plain[256];		/* "" = none */
 
 	/* the pull-through cache (proxy/proxy.h) */
-	config_list upstreams;		 /* "NAME URL [namespaces=P,...] [credentials=F] [ca=F]" */
-	uint32_t proxy_revalidate_sec;	 /* 0: a cached tag is re-checked on every pull */
-	uint32_t proxy_negative_sec;	 /* 0: upstream 404s are not remembered */
+	config_list upstreams;	       /* "NAME URL [namespaces=P,...] [credentials=F] [ca=F]" */
+	uint32_t proxy_revalidate_sec; /* 0: a cached tag is re-checked on every pull */
+	uint32_t proxy_negative_sec;   /* 0: upstream 404s are not remembered */
 	uint32_t proxy_timeout_sec;
 	uint32_t proxy_retries;
-	uint64_t proxy_cache_max_bytes;	 /* 0 = unbounded */
+	uint64_t proxy_cache_max_bytes; /* 0 = unbounded */
 	uint32_t proxy_cache_keep_sec;
 } config;
 

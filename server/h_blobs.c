@@ -17,8 +17,9 @@ status_t blobs_begin(request *r)
 	status_t st = digest_parse(r->ref, NULL);
 
 	if (st != ST_OK) {
-		snprintf(r->detail, sizeof(r->detail), "%s", st == ST_UNSUPPORTED ?
-			 "unsupported digest algorithm" : "malformed digest");
+		snprintf(r->detail, sizeof(r->detail), "%s",
+			 st == ST_UNSUPPORTED ? "unsupported digest algorithm"
+					      : "malformed digest");
 		return ST_DIGEST_INVALID;
 	}
 	if (r->method == M_DELETE && !r->srv->cfg.delete_enabled)
@@ -76,7 +77,8 @@ enum MHD_Result blobs_finish(request *r)
 			resp = reply_empty();
 			if (resp == NULL)
 				return MHD_NO;
-			reply_header(resp, "Content-Range", "bytes */%llu", (unsigned long long)size);
+			reply_header(resp, "Content-Range", "bytes */%llu",
+				     (unsigned long long)size);
 			return reply_send(r, resp, 416);
 		}
 		if (st == ST_OK)

@@ -67,7 +67,7 @@ static enum MHD_Result manifest_get(request *r)
 	st = meta_manifest_get(r->db, r->name, r->ref, &man);
 	if (st == ST_NOT_FOUND)
 		st = meta_repo_exists(r->db, r->name) == ST_NOT_FOUND ? ST_NAME_UNKNOWN
-								       : ST_MANIFEST_UNKNOWN;
+								      : ST_MANIFEST_UNKNOWN;
 	if (st != ST_OK)
 		return reply_error(r, st, NULL);
 	st = blobstore_open_read(r->srv->bs, man.digest, &fd, &size);

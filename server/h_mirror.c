@@ -45,7 +45,7 @@
 
 struct mirror_req {
 	proxy_target t;
-	char ns[UPSTREAM_NAME_MAX];	 /* echoed as OCI-Namespace, "" if none */
+	char ns[UPSTREAM_NAME_MAX];	/* echoed as OCI-Namespace, "" if none */
 	char client_name[REF_NAME_MAX]; /* the name as the client sent it */
 	proxy_job *job;
 	proxy_wait wait;
@@ -184,11 +184,11 @@ static status_t client_status(status_t st, status_t not_found)
 static void upstream_detail(request *r, status_t st)
 {
 	const upstream_spec *spec = upstream_get_spec(r->mirror->t.up);
-	const char *what = st == ST_UNAVAILABLE		? "unreachable or failing"
-			   : st == ST_DIGEST_MISMATCH	? "content does not match its digest"
-			   : st == ST_DENIED		? "refused our credentials"
-			   : st == ST_BAD_GATEWAY	? "answered with something unusable"
-							: status_str(st);
+	const char *what = st == ST_UNAVAILABLE	      ? "unreachable or failing"
+			   : st == ST_DIGEST_MISMATCH ? "content does not match its digest"
+			   : st == ST_DENIED	      ? "refused our credentials"
+			   : st == ST_BAD_GATEWAY     ? "answered with something unusable"
+						      : status_str(st);
 
 	snprintf(r->detail, sizeof(r->detail), "upstream %.100s (%.100s): %s", spec->name,
 		 spec->url, what);
@@ -252,8 +252,8 @@ enum MHD_Result mirror_manifest(request *r)
 	st = jst == ST_NOT_FOUND ? ST_NOT_FOUND : meta_manifest_get(r->db, r->name, r->ref, &man);
 	if (st == ST_OK) {
 		if (jst != ST_OK)
-			log_warn("serving the cached %s:%s: upstream %s failed (%s)", r->name, r->ref,
-				 upstream_get_spec(m->t.up)->name, status_str(jst));
+			log_warn("serving the cached %s:%s: upstream %s failed (%s)", r->name,
+				 r->ref, upstream_get_spec(m->t.up)->name, status_str(jst));
 		return serve_manifest(r, &man);
 	}
 	if (jst == ST_OK || jst == ST_NOT_FOUND)
@@ -345,7 +345,8 @@ enum MHD_Result mirror_blob(request *r)
 			resp = reply_empty();
 			if (resp == NULL)
 				return MHD_NO;
-			reply_header(resp, "Content-Range", "bytes */%llu", (unsigned long long)size);
+			reply_header(resp, "Content-Range", "bytes */%llu",
+				     (unsigned long long)size);
 			return reply_send(r, resp, 416);
 		}
 		if (st == ST_OK)

@@ -186,7 +186,8 @@ static status_t token_post(request *r)
 		tr.password = f->password;
 		tr.offline = strcmp(f->access_type, "offline") == 0;
 		if (f->username[0] == '\0') {
-			snprintf(r->detail, sizeof(r->detail), "grant_type=password needs a username");
+			snprintf(r->detail, sizeof(r->detail),
+				 "grant_type=password needs a username");
 			goto done;
 		}
 	} else if (strcmp(f->grant_type, "refresh_token") == 0) {
@@ -198,7 +199,8 @@ static status_t token_post(request *r)
 		}
 	} else {
 		snprintf(r->detail, sizeof(r->detail),
-			 "unsupported grant_type '%.31s' (password or refresh_token)", f->grant_type);
+			 "unsupported grant_type '%.31s' (password or refresh_token)",
+			 f->grant_type);
 		goto done;
 	}
 	tr.remote = r->remote;

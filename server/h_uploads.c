@@ -90,8 +90,9 @@ static status_t begin_post(request *r)
 		if (r->srv->auth != NULL && (from == NULL || !request_allowed(r, "pull", from)))
 			st = ST_NOT_FOUND;
 		else if (from != NULL)
-			st = ref_name_check(from) == ST_OK ? meta_blob_get(r->db, from, mount, &size)
-							   : ST_NOT_FOUND;
+			st = ref_name_check(from) == ST_OK
+				 ? meta_blob_get(r->db, from, mount, &size)
+				 : ST_NOT_FOUND;
 		else
 			st = meta_blob_find(r->db, mount, &size);
 		if (st == ST_OK && blobstore_stat(r->srv->bs, mount, NULL) == ST_OK) {

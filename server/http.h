@@ -76,11 +76,11 @@ struct request {
 
 	status_t err; /* first failure; the body is drained, then replied */
 	char detail[256];
-	const char *err_range; /* a Range header to send with a 416 */
+	const char *err_range;	/* a Range header to send with a 416 */
 	int64_t content_length; /* -1 when absent */
 	bool has_body;
 	bool expect_continue;
-	bool started; /* begin has run */
+	bool started;	  /* begin has run */
 	uint64_t ignored; /* body bytes drained after an error, or unwanted */
 
 	/* buffered small bodies (manifests) */
@@ -88,28 +88,28 @@ struct request {
 	size_t body_len, body_cap, body_max;
 
 	/* uploads */
-	upload_session *sess; /* checked out from the session table */
-	blob_upload *up;      /* owned when not from a session (monolithic POST) */
+	upload_session *sess;		  /* checked out from the session table */
+	blob_upload *up;		  /* owned when not from a session (monolithic POST) */
 	char up_id[BLOBSTORE_ID_MAX + 1]; /* id of r->up's file */
 	uint64_t received;
 	bool has_range;
 	uint64_t range_first, range_last;
-	bool mounted;	   /* POST ?mount= linked the blob */
-	bool poisoned;	   /* the session's bytes are unusable: end it */
-	digest_alg alg;	   /* for a new session */
+	bool mounted;	/* POST ?mount= linked the blob */
+	bool poisoned;	/* the session's bytes are unusable: end it */
+	digest_alg alg; /* for a new session */
 
 	/* replies that must outlive the handler (header values) */
 	char location[REF_NAME_MAX + 128];
 
 	/* access control: set by the gate (http.c) before begin */
-	auth_principal *who; /* NULL when auth is off; freed at request end */
+	auth_principal *who;		    /* NULL when auth is off; freed at request end */
 	char challenge[AUTH_CHALLENGE_MAX]; /* WWW-Authenticate of a 401 */
-	unsigned retry_after;		     /* Retry-After of a 429, seconds */
-	unsigned delay_ms;		     /* hold the answer this long (hold.h) */
-	bool held;			     /* ...and it has been */
-	bool decided;			     /* a POST /token's outcome is known */
-	bool tls;			     /* came over HTTPS */
-	char remote[64];		     /* client address, when auth is on */
+	unsigned retry_after;		    /* Retry-After of a 429, seconds */
+	unsigned delay_ms;		    /* hold the answer this long (hold.h) */
+	bool held;			    /* ...and it has been */
+	bool decided;			    /* a POST /token's outcome is known */
+	bool tls;			    /* came over HTTPS */
+	char remote[64];		    /* client address, when auth is on */
 
 	/* pull-through cache: set by mirror_route when an upstream serves the
 	 * name (r->name is then the local cache name); freed at request end */
@@ -144,7 +144,7 @@ struct MHD_Response *reply_empty(void);
 struct MHD_Response *reply_buffer(char *buf, size_t len);
 /* Adds a header with a printf-formatted value. */
 void reply_header(struct MHD_Response *resp, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- request helpers ---- */
 

@@ -27,18 +27,19 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: registry serve [-c FILE] [--listen ADDR] [--data DIR]\n"
-		   "       registry user add|del|list [NAME] [options]\n"
-		   "       registry cert HOST|IP... [options]\n"
-		   "       registry mirror sync FILE | export IMAGE... -o FILE | import FILE\n"
-		   "       registry version\n"
-		   "       registry --help\n"
-		   "\n"
-		   "serve      run the registry (OCI distribution API) until SIGINT/SIGTERM\n"
-		   "  -c, --config FILE   configuration file (see registry.conf)\n"
-		   "  -l, --listen ADDR   address to listen on, HOST:PORT (default %s)\n"
-		   "  -d, --data DIR      data folder for blobs and metadata (default %s)\n"
-		   "version    print the version\n",
+	fprintf(f,
+		"usage: registry serve [-c FILE] [--listen ADDR] [--data DIR]\n"
+		"       registry user add|del|list [NAME] [options]\n"
+		"       registry cert HOST|IP... [options]\n"
+		"       registry mirror sync FILE | export IMAGE... -o FILE | import FILE\n"
+		"       registry version\n"
+		"       registry --help\n"
+		"\n"
+		"serve      run the registry (OCI distribution API) until SIGINT/SIGTERM\n"
+		"  -c, --config FILE   configuration file (see registry.conf)\n"
+		"  -l, --listen ADDR   address to listen on, HOST:PORT (default %s)\n"
+		"  -d, --data DIR      data folder for blobs and metadata (default %s)\n"
+		"version    print the version\n",
 		CONFIG_DEFAULT_LISTEN, CONFIG_DEFAULT_DATA);
 	cmd_auth_usage(f);
 	cmd_mirror_usage(f);

@@ -77,7 +77,7 @@ static status_t content_type_read(const char *ct, const char **out, char *err, s
 		return ST_MANIFEST_INVALID;
 	}
 	status_errf(err, errlen, "Content-Type %.*s is not a manifest media type",
-	       (int)(n > 100 ? 100 : n), ct);
+		    (int)(n > 100 ? 100 : n), ct);
 	return ST_UNSUPPORTED;
 }
 
@@ -133,7 +133,7 @@ static status_t desc_read(manifest_desc *out, json_t *d, const char *where, int 
 	}
 	if (json_string_length(mt) >= sizeof(out->media_type)) {
 		status_errf(err, errlen, "%s.mediaType is longer than %zu bytes", where,
-		       sizeof(out->media_type) - 1);
+			    sizeof(out->media_type) - 1);
 		return ST_MANIFEST_INVALID;
 	}
 	digest = json_object_get(d, "digest");
@@ -144,7 +144,7 @@ static status_t desc_read(manifest_desc *out, json_t *d, const char *where, int 
 	s = json_string_value(digest);
 	if ((st = digest_parse(s, NULL)) != ST_OK) {
 		status_errf(err, errlen, "%s.digest '%.80s' is %s", where, s,
-		       st == ST_UNSUPPORTED ? "of an unsupported algorithm" : "invalid");
+			    st == ST_UNSUPPORTED ? "of an unsupported algorithm" : "invalid");
 		return ST_MANIFEST_INVALID;
 	}
 	size = json_object_get(d, "size");
@@ -211,15 +211,17 @@ static status_t media_type_decide(const char **out, json_t *root, const char *ct
 		body = manifest_type_find(s, json_string_length(mt));
 		if (body == NULL && ct == NULL) {
 			if (is_schema1(s, json_string_length(mt))) {
-				status_errf(err, errlen, "Docker schema 1 manifests are not supported");
+				status_errf(err, errlen,
+					    "Docker schema 1 manifests are not supported");
 				return ST_MANIFEST_INVALID;
 			}
-			status_errf(err, errlen, "mediaType '%.100s' is not a manifest media type", s);
+			status_errf(err, errlen, "mediaType '%.100s' is not a manifest media type",
+				    s);
 			return ST_UNSUPPORTED;
 		}
 		if (ct != NULL && body != ct) {
-			status_errf(err, errlen, "mediaType '%.100s' does not match Content-Type %s", s,
-			       ct);
+			status_errf(err, errlen,
+				    "mediaType '%.100s' does not match Content-Type %s", s, ct);
 			return ST_MANIFEST_INVALID;
 		}
 	}
@@ -229,8 +231,8 @@ static status_t media_type_decide(const char **out, json_t *root, const char *ct
 	index = json_object_get(root, "manifests") != NULL;
 	if (image == index) {
 		status_errf(err, errlen, "cannot tell the manifest type: no mediaType, %s",
-		       image ? "and both manifests and config/layers"
-			     : "config, layers or manifests");
+			    image ? "and both manifests and config/layers"
+				  : "config, layers or manifests");
 		return ST_MANIFEST_INVALID;
 	}
 	*out = index ? MT_OCI_INDEX : MT_OCI_MANIFEST;
@@ -335,8 +337,8 @@ status_t manifest_parse(manifest_info *out, const char *body, size_t len, const 
 		goto done;
 	}
 	if ((root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-		status_errf(err, errlen, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
-		       jerr.text);
+		status_errf(err, errlen, "invalid JSON at line %d column %d: %s", jerr.line,
+			    jerr.column, jerr.text);
 		st = ST_MANIFEST_INVALID;
 		goto done;
 	}
@@ -352,8 +354,9 @@ status_t manifest_parse(manifest_info *out, const char *body, size_t len, const 
 	}
 	if (json_integer_value(sv) != 2) {
 		status_errf(err, errlen,
-		       json_integer_value(sv) == 1 ? "Docker schema 1 manifests are not supported"
-						   : "schemaVersion must be 2");
+			    json_integer_value(sv) == 1
+				? "Docker schema 1 manifests are not supported"
+				: "schemaVersion must be 2");
 		goto done;
 	}
 	if ((st = media_type_decide(&mt, root, ct, err, errlen)) != ST_OK)

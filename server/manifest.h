@@ -37,10 +37,10 @@ typedef struct {
 
 typedef struct {
 	manifest_kind kind;
-	char media_type[256];	 /* the effective media type */
-	char artifact_type[256]; /* artifactType, else config.mediaType (images), else "" */
+	char media_type[256];	  /* the effective media type */
+	char artifact_type[256];  /* artifactType, else config.mediaType (images), else "" */
 	char subject[DIGEST_MAX]; /* "" when absent */
-	char *annotations;	 /* compact JSON of `annotations`, or NULL; owned */
+	char *annotations;	  /* compact JSON of `annotations`, or NULL; owned */
 	/* Blobs (config then layers) for images, manifests for indexes. */
 	manifest_desc *refs; /* owned */
 	size_t nrefs;

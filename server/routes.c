@@ -23,17 +23,16 @@
 #define URL_MAX (4 + REF_NAME_MAX + 32 + DIGEST_MAX)
 
 static const route routes[] = {
-	{R_BASE, M_GET | M_HEAD, base_begin, NULL, base_finish},
-	{R_CATALOG, M_GET | M_HEAD, base_begin, NULL, catalog_finish},
-	{R_TAGS, M_GET | M_HEAD, base_begin, NULL, tags_finish},
-	{R_MANIFEST, M_GET | M_HEAD | M_PUT | M_DELETE, manifests_begin, manifests_data,
-	 manifests_finish},
-	{R_BLOB, M_GET | M_HEAD | M_DELETE, blobs_begin, NULL, blobs_finish},
-	{R_UPLOAD_START, M_POST, uploads_begin, uploads_data, uploads_finish},
-	{R_UPLOAD, M_GET | M_PATCH | M_PUT | M_DELETE, uploads_begin, uploads_data,
-	 uploads_finish},
-	{R_REFERRERS, M_GET | M_HEAD, base_begin, NULL, referrers_finish},
-	{R_TOKEN, M_GET | M_POST, token_begin, token_data, token_finish},
+    {R_BASE, M_GET | M_HEAD, base_begin, NULL, base_finish},
+    {R_CATALOG, M_GET | M_HEAD, base_begin, NULL, catalog_finish},
+    {R_TAGS, M_GET | M_HEAD, base_begin, NULL, tags_finish},
+    {R_MANIFEST, M_GET | M_HEAD | M_PUT | M_DELETE, manifests_begin, manifests_data,
+     manifests_finish},
+    {R_BLOB, M_GET | M_HEAD | M_DELETE, blobs_begin, NULL, blobs_finish},
+    {R_UPLOAD_START, M_POST, uploads_begin, uploads_data, uploads_finish},
+    {R_UPLOAD, M_GET | M_PATCH | M_PUT | M_DELETE, uploads_begin, uploads_data, uploads_finish},
+    {R_REFERRERS, M_GET | M_HEAD, base_begin, NULL, referrers_finish},
+    {R_TOKEN, M_GET | M_POST, token_begin, token_data, token_finish},
 };
 
 static status_t set_name(request *r, const char *start, size_t len)

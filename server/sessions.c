@@ -83,8 +83,8 @@ static void unlink_locked(sessions *ss, upload_session *s)
 	}
 }
 
-status_t sessions_create(sessions *ss, blobstore *bs, meta *db, const char *repo,
-			 digest_alg alg, upload_session **out)
+status_t sessions_create(sessions *ss, blobstore *bs, meta *db, const char *repo, digest_alg alg,
+			 upload_session **out)
 {
 	upload_session *s = calloc(1, sizeof(*s));
 	status_t st;
@@ -116,8 +116,8 @@ fail:
 	return st;
 }
 
-status_t sessions_checkout(sessions *ss, blobstore *bs, meta *db, const char *id,
-			   const char *repo, upload_session **out)
+status_t sessions_checkout(sessions *ss, blobstore *bs, meta *db, const char *id, const char *repo,
+			   upload_session **out)
 {
 	upload_session *s, *fresh = NULL;
 	meta_upload row;

@@ -40,16 +40,16 @@ status_t sessions_make_id(char out[BLOBSTORE_ID_MAX + 1]);
  * table entry, checked out to the caller. ST_OK with *out; ST_NO_SPACE,
  * ST_IO, ST_NOMEM (nothing left behind).
  */
-status_t sessions_create(sessions *ss, blobstore *bs, meta *db, const char *repo,
-			 digest_alg alg, upload_session **out);
+status_t sessions_create(sessions *ss, blobstore *bs, meta *db, const char *repo, digest_alg alg,
+			 upload_session **out);
 
 /*
  * Checks out session id of repo. ST_OK with *out; ST_BLOB_UPLOAD_UNKNOWN if
  * there is no such session in repo; ST_BUSY if another request has it;
  * ST_IO.
  */
-status_t sessions_checkout(sessions *ss, blobstore *bs, meta *db, const char *id,
-			   const char *repo, upload_session **out);
+status_t sessions_checkout(sessions *ss, blobstore *bs, meta *db, const char *id, const char *repo,
+			   upload_session **out);
 
 /* Returns a checked-out session to the table. */
 void sessions_checkin(sessions *ss, upload_session *s);

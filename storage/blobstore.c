@@ -637,7 +637,7 @@ static void writebehind(blob_upload *up)
 		sync_file_range(up->up_fd, (off_t)up->up_waited,
 				(off_t)(up->up_started - up->up_waited),
 				SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-					SYNC_FILE_RANGE_WAIT_AFTER);
+				    SYNC_FILE_RANGE_WAIT_AFTER);
 	sync_file_range(up->up_fd, (off_t)up->up_started, (off_t)(up->up_size - up->up_started),
 			SYNC_FILE_RANGE_WRITE);
 #endif

@@ -26,9 +26,9 @@
 
 typedef struct meta meta;
 
-#define META_NAME_MAX 256	  /* repository name, with NUL */
-#define META_TAG_MAX 129	  /* tag, with NUL */
-#define META_MEDIA_TYPE_MAX 256	  /* media type / artifact type, with NUL */
+#define META_NAME_MAX 256	/* repository name, with NUL */
+#define META_TAG_MAX 129	/* tag, with NUL */
+#define META_MEDIA_TYPE_MAX 256 /* media type / artifact type, with NUL */
 
 /*
  * Opens (creating and migrating the schema as needed) the database at path.
@@ -49,8 +49,8 @@ status_t meta_repo_exists(meta *m, const char *repo);
  * Stops early if fn returns non-zero. *out_more (may be NULL) tells whether
  * more names follow. ST_OK, ST_IO.
  */
-status_t meta_repo_list(meta *m, const char *last, int n,
-			int (*fn)(void *arg, const char *name), void *arg, bool *out_more);
+status_t meta_repo_list(meta *m, const char *last, int n, int (*fn)(void *arg, const char *name),
+			void *arg, bool *out_more);
 
 /* ---- blobs linked to a repository ---- */
 
@@ -129,8 +129,7 @@ status_t meta_tag_list(meta *m, const char *repo, const char *last, int n,
  * passed to fn (annotations included) is valid only during the call.
  * Stops if fn returns non-zero. ST_OK (also when there are none), ST_IO.
  */
-status_t meta_referrers(meta *m, const char *repo, const char *subject,
-			const char *artifact_type,
+status_t meta_referrers(meta *m, const char *repo, const char *subject, const char *artifact_type,
 			int (*fn)(void *arg, const meta_manifest *man), void *arg);
 
 /* ---- upload sessions ---- */
@@ -154,7 +153,7 @@ status_t meta_upload_touch(meta *m, const char *id);
 status_t meta_upload_delete(meta *m, const char *id);
 /* Calls fn for each session with updated < before. ST_OK, ST_IO. fn must
  * not call back into m; collect ids and delete afterwards. */
-status_t meta_upload_list_stale(meta *m, time_t before,
-				void (*fn)(void *arg, const char *id), void *arg);
+status_t meta_upload_list_stale(meta *m, time_t before, void (*fn)(void *arg, const char *id),
+				void *arg);
 
 #endif

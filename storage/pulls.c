@@ -93,8 +93,8 @@ status_t pulls_open(pulls **out, const char *path)
 	*out = NULL;
 	if (p == NULL)
 		return ST_NOMEM;
-	rc = sqlite3_open_v2(path, &p->p_db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	rc = sqlite3_open_v2(
+	    path, &p->p_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		log_error("pulls: cannot open %s: %s", path,
 			  p->p_db ? sqlite3_errmsg(p->p_db) : sqlite3_errstr(rc));
@@ -206,7 +206,8 @@ status_t pulls_victims(pulls *p, time_t keep_since,
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)keep_since);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		if (fn(arg, (const char *)sqlite3_column_text(s, 0),
-		       (uint64_t)sqlite3_column_int64(s, 1), (time_t)sqlite3_column_int64(s, 2)) != 0)
+		       (uint64_t)sqlite3_column_int64(s, 1),
+		       (time_t)sqlite3_column_int64(s, 2)) != 0)
 			break;
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		st = fail(p, rc, "listing eviction candidates");

@@ -29,8 +29,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (st == ST_OK) {
 		FUZZ_ASSERT(c.scheme == UPSTREAM_AUTH_BASIC || c.scheme == UPSTREAM_AUTH_BEARER);
 		FUZZ_ASSERT(c.scheme != UPSTREAM_AUTH_BEARER || c.realm[0] != '\0');
-		FUZZ_ASSERT(memchr(c.realm, '\0', sizeof(c.realm)) && memchr(c.scope, '\0', sizeof(c.scope)) &&
-			    memchr(c.service, '\0', sizeof(c.service)) && memchr(c.error, '\0', sizeof(c.error)));
+		FUZZ_ASSERT(memchr(c.realm, '\0', sizeof(c.realm)) &&
+			    memchr(c.scope, '\0', sizeof(c.scope)) &&
+			    memchr(c.service, '\0', sizeof(c.service)) &&
+			    memchr(c.error, '\0', sizeof(c.error)));
 	} else {
 		FUZZ_ASSERT(st == ST_INVALID || st == ST_UNSUPPORTED);
 		FUZZ_ASSERT(c.scheme == UPSTREAM_AUTH_NONE && c.realm[0] == '\0');

@@ -13,14 +13,14 @@
 #include "../../server/manifest.h"
 
 static const char *const types[] = {
-	NULL,
-	"application/json",
-	MT_OCI_MANIFEST,
-	MT_OCI_INDEX,
-	MT_DOCKER_MANIFEST,
-	MT_DOCKER_LIST,
-	"application/vnd.docker.distribution.manifest.v1+prettyjws",
-	"text/plain; charset=utf-8",
+    NULL,
+    "application/json",
+    MT_OCI_MANIFEST,
+    MT_OCI_INDEX,
+    MT_DOCKER_MANIFEST,
+    MT_DOCKER_LIST,
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+    "text/plain; charset=utf-8",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

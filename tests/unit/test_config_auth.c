@@ -103,9 +103,10 @@ START_TEST(values)
 		   "or '\\')");
 	expect_bad("auth_token_lifetime", "0",
 		   "invalid auth_token_lifetime '0' (expected a duration from 1s to 7d)");
-	expect_bad("auth_token_refresh_lifetime", "3651d",
-		   "invalid auth_token_refresh_lifetime '3651d' (expected a duration up to 3650d, or 0 "
-		   "for no refresh tokens)");
+	expect_bad(
+	    "auth_token_refresh_lifetime", "3651d",
+	    "invalid auth_token_refresh_lifetime '3651d' (expected a duration up to 3650d, or 0 "
+	    "for no refresh tokens)");
 	expect_bad("auth_token_lifetime", "8d",
 		   "invalid auth_token_lifetime '8d' (expected a duration from 1s to 7d)");
 	expect_bad("auth_token_realm", "ftp://x",

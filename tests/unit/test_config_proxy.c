@@ -119,8 +119,8 @@ START_TEST(proxy_key_ranges)
 	static const struct {
 		const char *key, *value;
 	} bad[] = {
-	    {"proxy_timeout", "0"},	   {"proxy_timeout", "2h"},   {"proxy_retries", "11"},
-	    {"proxy_retries", "-1"},	   {"proxy_revalidate", "31d"}, {"proxy_negative_ttl", "2d"},
+	    {"proxy_timeout", "0"},	 {"proxy_timeout", "2h"},      {"proxy_retries", "11"},
+	    {"proxy_retries", "-1"},	 {"proxy_revalidate", "31d"},  {"proxy_negative_ttl", "2d"},
 	    {"proxy_cache_max", "lots"}, {"proxy_cache_keep", "400d"}, {"proxy_revalidate", "5 m"},
 	};
 

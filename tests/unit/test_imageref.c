@@ -50,8 +50,8 @@ START_TEST(parse_normalises)
 		ck_assert_str_eq(r.path, w->path);
 		ck_assert_str_eq(r.tag, w->tag);
 		ck_assert_str_eq(r.digest, w->digest);
-		ck_assert(r.tag_defaulted == (strcmp(w->tag, "latest") == 0 &&
-					      strstr(w->in, ":latest") == NULL));
+		ck_assert(r.tag_defaulted ==
+			  (strcmp(w->tag, "latest") == 0 && strstr(w->in, ":latest") == NULL));
 		if (w->formatted) {
 			ck_assert_int_eq(imageref_format(&r, out, sizeof(out)), ST_OK);
 			ck_assert_str_eq(out, w->formatted);

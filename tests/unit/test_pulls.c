@@ -11,8 +11,9 @@
 
 #include "../../storage/pulls.h"
 
-#define B(c) "sha256:" c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c \
-	     c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c
+#define B(c)                                                                                       \
+	"sha256:" c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c  \
+	    c c c c c c c c c c c c c c c c c c c c c c c c
 
 static char dir[] = "/tmp/test_pulls.XXXXXX", path[64];
 static pulls *p;

@@ -112,7 +112,8 @@ START_TEST(gnu_tar_through_a_pipe)
 			ck_assert_str_eq(buf, "{}");
 			seen++;
 		} else if (strncmp(e.name, "blobs/sha256/000", 16) == 0) {
-			ck_assert_uint_eq(strlen(e.name), 13 + 100); /* "./" gone, long name whole */
+			ck_assert_uint_eq(strlen(e.name),
+					  13 + 100); /* "./" gone, long name whole */
 			read_all(r, buf, sizeof(buf));
 			ck_assert_str_eq(buf, "abc");
 			seen++;

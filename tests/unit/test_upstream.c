@@ -12,11 +12,11 @@ START_TEST(challenge_docker_hub)
 {
 	upstream_challenge c;
 
-	ck_assert_int_eq(
-	    upstream_challenge_parse(&c, "Bearer realm=\"https://auth.docker.io/token\","
-					 "service=\"registry.docker.io\","
-					 "scope=\"repository:library/alpine:pull\""),
-	    ST_OK);
+	ck_assert_int_eq(upstream_challenge_parse(&c,
+						  "Bearer realm=\"https://auth.docker.io/token\","
+						  "service=\"registry.docker.io\","
+						  "scope=\"repository:library/alpine:pull\""),
+			 ST_OK);
 	ck_assert_int_eq(c.scheme, UPSTREAM_AUTH_BEARER);
 	ck_assert_str_eq(c.realm, "https://auth.docker.io/token");
 	ck_assert_str_eq(c.service, "registry.docker.io");
@@ -30,22 +30,23 @@ START_TEST(challenge_forms)
 	upstream_challenge c;
 
 	/* case-insensitive scheme and names, blanks around '=' and ',' */
-	ck_assert_int_eq(upstream_challenge_parse(&c, "bearer  REALM = \"http://h/t\" , Service=reg"),
-			 ST_OK);
+	ck_assert_int_eq(
+	    upstream_challenge_parse(&c, "bearer  REALM = \"http://h/t\" , Service=reg"), ST_OK);
 	ck_assert_int_eq(c.scheme, UPSTREAM_AUTH_BEARER);
 	ck_assert_str_eq(c.realm, "http://h/t");
 	ck_assert_str_eq(c.service, "reg");
 	ck_assert_str_eq(c.scope, "");
 	/* escapes in quoted strings; unknown params ignored; error kept */
-	ck_assert_int_eq(upstream_challenge_parse(
-			     &c, "Bearer realm=\"http://h/a\\\"b\",foo=\"x,y\",error=\"invalid_token\""),
-			 ST_OK);
+	ck_assert_int_eq(
+	    upstream_challenge_parse(
+		&c, "Bearer realm=\"http://h/a\\\"b\",foo=\"x,y\",error=\"invalid_token\""),
+	    ST_OK);
 	ck_assert_str_eq(c.realm, "http://h/a\"b");
 	ck_assert_str_eq(c.error, "invalid_token");
 	/* a scope with several actions and a comma inside the quotes */
-	ck_assert_int_eq(upstream_challenge_parse(
-			     &c, "Bearer realm=\"r\",scope=\"repository:a/b:pull,push\""),
-			 ST_OK);
+	ck_assert_int_eq(
+	    upstream_challenge_parse(&c, "Bearer realm=\"r\",scope=\"repository:a/b:pull,push\""),
+	    ST_OK);
 	ck_assert_str_eq(c.scope, "repository:a/b:pull,push");
 	/* Basic */
 	ck_assert_int_eq(upstream_challenge_parse(&c, "Basic realm=\"Registry Realm\""), ST_OK);
@@ -54,9 +55,9 @@ START_TEST(challenge_forms)
 	ck_assert_int_eq(upstream_challenge_parse(&c, "Basic"), ST_OK);
 	ck_assert_int_eq(c.scheme, UPSTREAM_AUTH_BASIC);
 	/* several challenges: Bearer wins, whatever the order */
-	ck_assert_int_eq(
-	    upstream_challenge_parse(&c, "Basic realm=\"x\", Bearer realm=\"https://t/\",service=s"),
-	    ST_OK);
+	ck_assert_int_eq(upstream_challenge_parse(
+			     &c, "Basic realm=\"x\", Bearer realm=\"https://t/\",service=s"),
+			 ST_OK);
 	ck_assert_int_eq(c.scheme, UPSTREAM_AUTH_BEARER);
 	ck_assert_str_eq(c.realm, "https://t/");
 	ck_assert_int_eq(
@@ -73,13 +74,13 @@ START_TEST(challenge_bad)
 	static const char *const bad[] = {
 	    "",
 	    "   ",
-	    "Bearer",			     /* no realm */
-	    "Bearer service=\"x\"",	     /* no realm */
-	    "Bearer realm=\"unterminated",   /* open quote */
-	    "Bearer realm=",		     /* empty token */
-	    "Bearer realm=\"x\" junk",	     /* text after a value */
-	    "=\"x\"",			     /* no scheme */
-	    "Bearer realm=\"x\",=y",	     /* no name */
+	    "Bearer",			   /* no realm */
+	    "Bearer service=\"x\"",	   /* no realm */
+	    "Bearer realm=\"unterminated", /* open quote */
+	    "Bearer realm=",		   /* empty token */
+	    "Bearer realm=\"x\" junk",	   /* text after a value */
+	    "=\"x\"",			   /* no scheme */
+	    "Bearer realm=\"x\",=y",	   /* no name */
 	};
 	upstream_challenge c;
 	char big[3000];
@@ -147,17 +148,18 @@ START_TEST(spec_lines)
 	upstream_spec s;
 	char err[256];
 
-	ck_assert_int_eq(upstream_spec_parse(&s, "docker.io https://registry-1.docker.io/", err,
-					     sizeof(err)),
-			 ST_OK);
+	ck_assert_int_eq(
+	    upstream_spec_parse(&s, "docker.io https://registry-1.docker.io/", err, sizeof(err)),
+	    ST_OK);
 	ck_assert_str_eq(s.name, "docker.io");
 	ck_assert_str_eq(s.url, "https://registry-1.docker.io");
 	ck_assert_str_eq(s.namespaces, "");
-	ck_assert_int_eq(upstream_spec_parse(&s,
-					     "  ghcr.io\thttps://ghcr.io namespaces=library,team-*,!x "
-					     "credentials=/etc/c ca=/etc/ca.pem ",
-					     err, sizeof(err)),
-			 ST_OK);
+	ck_assert_int_eq(
+	    upstream_spec_parse(&s,
+				"  ghcr.io\thttps://ghcr.io namespaces=library,team-*,!x "
+				"credentials=/etc/c ca=/etc/ca.pem ",
+				err, sizeof(err)),
+	    ST_OK);
 	ck_assert_str_eq(s.namespaces, "library,team-*,!x");
 	ck_assert_str_eq(s.credentials, "/etc/c");
 	ck_assert_str_eq(s.ca_file, "/etc/ca.pem");
@@ -193,16 +195,17 @@ START_TEST(spec_namespaces)
 {
 	upstream_spec s;
 
-	ck_assert_int_eq(upstream_spec_parse(&s, "d https://d namespaces=library,team-*,!team-x",
-					     NULL, 0),
-			 ST_OK);
+	ck_assert_int_eq(
+	    upstream_spec_parse(&s, "d https://d namespaces=library,team-*,!team-x", NULL, 0),
+	    ST_OK);
 	ck_assert(upstream_spec_serves(&s, "library/alpine"));
 	ck_assert(upstream_spec_serves(&s, "library"));
 	ck_assert(upstream_spec_serves(&s, "team-a/app"));
 	ck_assert(!upstream_spec_serves(&s, "team-x/app"));
 	ck_assert(!upstream_spec_serves(&s, "libraryx/alpine"));
 	ck_assert(!upstream_spec_serves(&s, "other/library"));
-	ck_assert_int_eq(upstream_spec_parse(&s, "d https://d namespaces=*,!local", NULL, 0), ST_OK);
+	ck_assert_int_eq(upstream_spec_parse(&s, "d https://d namespaces=*,!local", NULL, 0),
+			 ST_OK);
 	ck_assert(upstream_spec_serves(&s, "anything/at/all"));
 	ck_assert(!upstream_spec_serves(&s, "local/app"));
 	ck_assert_int_eq(upstream_spec_parse(&s, "d https://d", NULL, 0), ST_OK);
