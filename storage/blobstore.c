@@ -36,22 +36,18 @@
  * still comes from the fsync at commit, and its failures are ignored.
  *
  * Staged uploads (blob_upload_stage; the registry's pushes): past their
- * first STAGE_MIN_BYTES in a request, bytes are copied into a ring of up to
- * STAGE_SLOTS slots of STAGE_SLOT_BYTES, and two helper threads of the
- * upload take each full slot: one feeds it to the running hash, the other
- * writes it with O_DIRECT (slots are 4 KiB-aligned in the file and in
- * memory; an unaligned first or last slot goes through the page cache). So
- * the request's thread only receives and copies, hashing runs on another
- * core, and the page-cache copy is gone (perf: 47 % of a push's thread), the
- * disk writing while the rest arrives. blob_upload_flush (at every
- * request's end, and first thing in commit and free) hands over the last
- * slot, waits for both threads and ends them, so between requests the
- * invariant above holds again and no thread or slot memory is kept. All
- * staged rings of a store share STAGE_BUDGET_SLOTS slots (bounded memory
- * under many parallel pushes); an upload that finds none writes directly,
- * as do uploads where O_DIRECT cannot be opened. Durability is unchanged:
- * the commit fsyncs the file (metadata, and the device cache) before the
- * rename. A crash mid-request leaves a prefix of what arrived, as before.
+ * first STAGE_MIN_BYTES in a request, bytes go through a staged writer
+ * (stage.h: an aligned ring, hashed and written, O_DIRECT, by two helper
+ * threads), so hashing runs on another core and the page-cache copy is
+ * gone (perf: 47 % of a push's thread). blob_upload_flush (at every
+ * request's end, and first thing in commit and free) ends the stage, so
+ * between requests the invariant above holds again and no thread or slot
+ * memory is kept. All stages of a store share STAGE_BUDGET_SLOTS slots
+ * (bounded memory under many parallel pushes); an upload that finds none
+ * writes directly, as do uploads where O_DIRECT cannot be opened.
+ * Durability is unchanged: the commit fsyncs the file (metadata, and the
+ * device cache) before the rename. A crash mid-request leaves a prefix of
+ * what arrived, as before.
  */
 #include "blobstore.h"
 
@@ -60,19 +56,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "stage.h"
 
 /* Offsets are off_t: on 32-bit systems build with -D_FILE_OFFSET_BITS=64. */
 _Static_assert(sizeof(off_t) == 8, "off_t must be 64 bits");
@@ -81,19 +76,14 @@ _Static_assert(sizeof(off_t) == 8, "off_t must be 64 bits");
 #define REHASH_BUF_BYTES (64 * 1024)
 /* Bytes between two write-behind steps of an upload. */
 #define WRITEBEHIND_BYTES (8 * 1024 * 1024)
-/* Staged uploads: slot size, slots per upload (at most; 2 at least), slots
- * per store, and the bytes a request writes directly before it stages
- * (small blobs never do). 256 KiB slots cost a 256 MiB push ~25 % in thread
- * wake-ups; 512 KiB and 1 MiB ones, and 2 or 4 of them, measured alike
- * within the noise; one slot per upload (no double buffering) is ~20 %
- * slower. So 2 slots each, and a budget of 16 MiB lets 16 parallel pushes
- * all stage (+35 % aggregate against 4 slots each and 6 staged at a time),
+/* Staged uploads: slots per upload, slots per store, and the bytes a
+ * request writes directly before it stages (small blobs never do). 2 slots
+ * measured as fast as 4 for one push, and a budget of 16 MiB lets 16
+ * parallel pushes all stage (+35 % aggregate against 6 staged at a time),
  * peak memory staying under 32 MiB (make bench). */
-#define STAGE_SLOT_BYTES (512 * 1024)
 #define STAGE_SLOTS 2
 #define STAGE_BUDGET_SLOTS 32
 #define STAGE_MIN_BYTES (1024 * 1024)
-#define STAGE_ALIGN 4096 /* O_DIRECT alignment of offsets, lengths, buffers */
 /* Prefix of blobstore_put's temporary files in uploads/. */
 #define PUT_PREFIX "put-"
 #define PUT_PREFIX_LEN (sizeof(PUT_PREFIX) - 1)
@@ -109,30 +99,6 @@ struct blobstore {
 	atomic_int bs_stage_free; /* staging slots not taken (STAGE_BUDGET_SLOTS) */
 };
 
-/*
- * The ring of a staged upload while a request writes to it. Slot number k
- * (counting from 0 since the ring was made) lives at mem + (k % nslots) *
- * STAGE_SLOT_BYTES. The caller fills slot `filled`; the hash thread takes
- * slots [hashed, filled), the write thread [written, filled); a slot is
- * free again once both are past it. Counters and err under mu.
- */
-typedef struct stage {
-	pthread_mutex_t mu;
-	pthread_cond_t cv; /* any counter moved, or stop */
-	char *mem;
-	int nslots;
-	uint64_t off[STAGE_SLOTS]; /* file offset of each slot's first byte */
-	size_t len[STAGE_SLOTS];
-	uint64_t filled, hashed, written;
-	uint64_t cur_off; /* file offset of the slot being filled */
-	size_t cur_len;	  /* bytes in it (caller only) */
-	int dfd;	  /* the file, opened O_DIRECT; -1 once it refused a write */
-	bool threads;	  /* th_hash and th_write run */
-	bool stop;	  /* flush: the threads end once nothing is left */
-	status_t err;	  /* first write failure */
-	pthread_t th_hash, th_write;
-} stage;
-
 struct blob_upload {
 	blobstore *up_bs; /* the store it was begun on; commit must use the same */
 	int up_fd;	  /* uploads/<id>, O_RDWR */
@@ -147,7 +113,7 @@ struct blob_upload {
 	bool up_staged;	     /* blob_upload_stage was called */
 	bool up_no_direct;   /* O_DIRECT cannot be opened here: never stage */
 	uint64_t up_direct;  /* bytes written directly since the last flush */
-	stage *up_stage;     /* the ring, while a request stages */
+	stage *up_stage;     /* the staged writer, while a request stages */
 };
 
 /* ENOSPC and EDQUOT say "the disk is full", everything else "I/O error". */
@@ -647,105 +613,28 @@ static void writebehind(blob_upload *up)
 
 /* ---- staged writes (see the top of the file) ---- */
 
-static char *slot_mem(stage *sg, uint64_t k)
+/* Takes STAGE_SLOTS slots of the store's budget: false if none are left. */
+static bool budget_take(blobstore *bs)
 {
-	return sg->mem + (size_t)(k % (uint64_t)sg->nslots) * STAGE_SLOT_BYTES;
-}
-
-/* Writes slot k to the file: O_DIRECT if aligned, else through the page cache. */
-static status_t slot_write(blob_upload *up, stage *sg, uint64_t k)
-{
-	int i = (int)(k % (uint64_t)sg->nslots);
-	status_t st;
-
-	if (sg->dfd >= 0 && sg->off[i] % STAGE_ALIGN == 0 && sg->len[i] % STAGE_ALIGN == 0) {
-		st = write_all(sg->dfd, slot_mem(sg, k), sg->len[i], (off_t)sg->off[i]);
-		if (st != ST_IO || errno != EINVAL)
-			return st;
-		/* Opened, but the file system refuses these writes (or the
-		 * unaligned rest of a short one): the page cache from here on,
-		 * this slot written again whole. */
-		close(sg->dfd);
-		sg->dfd = -1;
-	}
-	return write_all(up->up_fd, slot_mem(sg, k), sg->len[i], (off_t)sg->off[i]);
-}
-
-/* The hash thread: feeds slots to up_hash in order. */
-static void *stage_hash_main(void *arg)
-{
-	blob_upload *up = arg;
-	stage *sg = up->up_stage;
-
-	pthread_mutex_lock(&sg->mu);
-	for (;;) {
-		while (sg->hashed == sg->filled && !sg->stop)
-			pthread_cond_wait(&sg->cv, &sg->mu);
-		if (sg->hashed == sg->filled)
-			break;
-		uint64_t k = sg->hashed;
-		pthread_mutex_unlock(&sg->mu);
-		digest_ctx_update(up->up_hash, slot_mem(sg, k), sg->len[k % (uint64_t)sg->nslots]);
-		pthread_mutex_lock(&sg->mu);
-		sg->hashed++;
-		pthread_cond_broadcast(&sg->cv);
-	}
-	pthread_mutex_unlock(&sg->mu);
-	return NULL;
-}
-
-/* The write thread: writes slots in order; after a failure it only counts
- * them, so nobody waits forever. */
-static void *stage_write_main(void *arg)
-{
-	blob_upload *up = arg;
-	stage *sg = up->up_stage;
-
-	pthread_mutex_lock(&sg->mu);
-	for (;;) {
-		while (sg->written == sg->filled && !sg->stop)
-			pthread_cond_wait(&sg->cv, &sg->mu);
-		if (sg->written == sg->filled)
-			break;
-		uint64_t k = sg->written;
-		bool failed = sg->err != ST_OK;
-		pthread_mutex_unlock(&sg->mu);
-		status_t st = failed ? ST_OK : slot_write(up, sg, k);
-		pthread_mutex_lock(&sg->mu);
-		if (st != ST_OK && sg->err == ST_OK)
-			sg->err = st;
-		sg->written++;
-		pthread_cond_broadcast(&sg->cv);
-	}
-	pthread_mutex_unlock(&sg->mu);
-	return NULL;
-}
-
-/* Takes STAGE_SLOTS slots of the store's budget, or 2, or none: how many. */
-static int budget_take(blobstore *bs)
-{
-	int avail = atomic_load(&bs->bs_stage_free), n;
+	int avail = atomic_load(&bs->bs_stage_free);
 
 	do {
-		n = avail < STAGE_SLOTS ? avail : STAGE_SLOTS;
-		if (n < 2)
-			return 0;
-		n = n < STAGE_SLOTS ? 2 : n;
-	} while (!atomic_compare_exchange_weak(&bs->bs_stage_free, &avail, avail - n));
-	return n;
+		if (avail < STAGE_SLOTS)
+			return false;
+	} while (!atomic_compare_exchange_weak(&bs->bs_stage_free, &avail, avail - STAGE_SLOTS));
+	return true;
 }
 
 /*
- * Makes up's ring. false if it cannot (no O_DIRECT here, no budget left,
- * no memory): the caller writes directly, which is always correct.
+ * Starts up's staged writer. false if it cannot (no O_DIRECT here, no
+ * budget left, no memory): the caller writes directly, always correct.
  */
-static bool stage_new(blob_upload *up)
+static bool stage_begin(blob_upload *up)
 {
 	struct stat a, b;
-	stage *sg = NULL;
-	int n, dfd;
+	int dfd;
 
-	if ((n = budget_take(up->up_bs)) == 0)
+	if (!budget_take(up->up_bs))
 		return false; /* retried at the next write: cheap */
 	dfd = openat(up->up_bs->bs_uploads_fd, up->up_id,
 		     O_WRONLY | O_DIRECT | O_CLOEXEC | O_NOFOLLOW);
@@ -755,118 +644,14 @@ static bool stage_new(blob_upload *up)
 		up->up_no_direct = true; /* not retried for this upload */
 		goto fail;
 	}
-	if ((sg = calloc(1, sizeof(*sg))) == NULL)
-		goto fail;
-	sg->mem = mmap(NULL, (size_t)n * STAGE_SLOT_BYTES, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (sg->mem == MAP_FAILED)
-		goto fail;
-	pthread_mutex_init(&sg->mu, NULL);
-	pthread_cond_init(&sg->cv, NULL);
-	sg->nslots = n;
-	sg->cur_off = up->up_size;
-	sg->dfd = dfd;
-	sg->err = ST_OK;
-	up->up_stage = sg;
-	return true;
+	if (stage_new(&up->up_stage, up->up_fd, dfd, up->up_hash, up->up_size, STAGE_SLOTS) ==
+	    ST_OK)
+		return true;
 fail:
-	free(sg);
 	if (dfd >= 0)
 		close(dfd);
-	atomic_fetch_add(&up->up_bs->bs_stage_free, n);
+	atomic_fetch_add(&up->up_bs->bs_stage_free, STAGE_SLOTS);
 	return false;
-}
-
-/* Hashes and writes the slot being filled right here (no threads). */
-static void stage_inline(blob_upload *up, stage *sg)
-{
-	int i = (int)(sg->filled % (uint64_t)sg->nslots);
-
-	sg->off[i] = sg->cur_off;
-	sg->len[i] = sg->cur_len;
-	digest_ctx_update(up->up_hash, slot_mem(sg, sg->filled), sg->cur_len);
-	if (sg->err == ST_OK)
-		sg->err = slot_write(up, sg, sg->filled);
-	sg->filled = sg->hashed = ++sg->written;
-}
-
-/* Hands the slot being filled over to the threads, starting them first. */
-static void stage_handover(blob_upload *up, stage *sg)
-{
-	int i = (int)(sg->filled % (uint64_t)sg->nslots);
-
-	if (!sg->threads) {
-		if (pthread_create(&sg->th_hash, NULL, stage_hash_main, up) != 0) {
-			stage_inline(up, sg);
-			goto next;
-		}
-		if (pthread_create(&sg->th_write, NULL, stage_write_main, up) != 0) {
-			pthread_mutex_lock(&sg->mu);
-			sg->stop = true;
-			pthread_cond_broadcast(&sg->cv);
-			pthread_mutex_unlock(&sg->mu);
-			pthread_join(sg->th_hash, NULL);
-			sg->stop = false;
-			stage_inline(up, sg);
-			goto next;
-		}
-		pthread_setname_np(sg->th_hash, "upload-hash");
-		pthread_setname_np(sg->th_write, "upload-write");
-		sg->threads = true;
-	}
-	pthread_mutex_lock(&sg->mu);
-	sg->off[i] = sg->cur_off;
-	sg->len[i] = sg->cur_len;
-	sg->filled++;
-	pthread_cond_broadcast(&sg->cv);
-	pthread_mutex_unlock(&sg->mu);
-next:
-	sg->cur_off += sg->cur_len;
-	sg->cur_len = 0;
-}
-
-/* Room in the slot being filled: it ends 4 KiB-aligned in the file. */
-static size_t stage_room(const stage *sg)
-{
-	return STAGE_SLOT_BYTES - (size_t)(sg->cur_off % STAGE_ALIGN) - sg->cur_len;
-}
-
-/* blob_upload_write into the ring. */
-static status_t stage_write(blob_upload *up, const char *buf, size_t len)
-{
-	stage *sg = up->up_stage;
-	status_t st;
-
-	while (len > 0) {
-		size_t n = stage_room(sg);
-
-		if (sg->cur_len == 0 && sg->threads) {
-			/* A fresh slot: wait until both threads are done with it. */
-			pthread_mutex_lock(&sg->mu);
-			while (sg->filled - (sg->hashed < sg->written ? sg->hashed : sg->written) >=
-			       (uint64_t)sg->nslots)
-				pthread_cond_wait(&sg->cv, &sg->mu);
-			st = sg->err;
-			pthread_mutex_unlock(&sg->mu);
-		} else {
-			st = sg->threads ? ST_OK : sg->err;
-		}
-		if (st != ST_OK) {
-			log_error("blobstore: writing upload %s: %s", up->up_id, status_str(st));
-			up->up_err = st;
-			return st;
-		}
-		if (n > len)
-			n = len;
-		memcpy(slot_mem(sg, sg->filled) + sg->cur_len, buf, n);
-		sg->cur_len += n;
-		up->up_size += n;
-		buf += n;
-		len -= n;
-		if (stage_room(sg) == 0)
-			stage_handover(up, sg);
-	}
-	return ST_OK;
 }
 
 void blob_upload_stage(blob_upload *up)
@@ -876,35 +661,14 @@ void blob_upload_stage(blob_upload *up)
 
 status_t blob_upload_flush(blob_upload *up)
 {
-	stage *sg = up->up_stage;
 	status_t st;
 
 	up->up_direct = 0;
-	if (sg == NULL)
+	if (up->up_stage == NULL)
 		return up->up_err;
-	if (sg->cur_len > 0) {
-		if (sg->threads)
-			stage_handover(up, sg);
-		else
-			stage_inline(up, sg);
-	}
-	if (sg->threads) {
-		pthread_mutex_lock(&sg->mu);
-		sg->stop = true;
-		pthread_cond_broadcast(&sg->cv);
-		pthread_mutex_unlock(&sg->mu);
-		pthread_join(sg->th_hash, NULL);
-		pthread_join(sg->th_write, NULL);
-	}
-	st = sg->err;
-	if (sg->dfd >= 0)
-		close(sg->dfd);
-	munmap(sg->mem, (size_t)sg->nslots * STAGE_SLOT_BYTES);
-	atomic_fetch_add(&up->up_bs->bs_stage_free, sg->nslots);
-	pthread_mutex_destroy(&sg->mu);
-	pthread_cond_destroy(&sg->cv);
-	free(sg);
+	st = stage_end(up->up_stage);
 	up->up_stage = NULL;
+	atomic_fetch_add(&up->up_bs->bs_stage_free, STAGE_SLOTS);
 	if (st != ST_OK && up->up_err == ST_OK) {
 		log_error("blobstore: writing upload %s: %s", up->up_id, status_str(st));
 		up->up_err = st;
@@ -925,8 +689,15 @@ status_t blob_upload_write(blob_upload *up, const void *buf, size_t len)
 	if (len > (uint64_t)INT64_MAX - up->up_size)
 		return ST_TOO_LARGE; /* past what off_t addresses; nothing written */
 	if (up->up_stage != NULL || (up->up_staged && !up->up_no_direct &&
-				     up->up_direct >= STAGE_MIN_BYTES && stage_new(up)))
-		return stage_write(up, buf, len);
+				     up->up_direct >= STAGE_MIN_BYTES && stage_begin(up))) {
+		if ((st = stage_write(up->up_stage, buf, len)) != ST_OK) {
+			log_error("blobstore: writing upload %s: %s", up->up_id, status_str(st));
+			up->up_err = st;
+			return st;
+		}
+		up->up_size += len;
+		return ST_OK;
+	}
 	up->up_direct += len;
 	if ((st = write_all(up->up_fd, buf, len, (off_t)up->up_size)) != ST_OK) {
 		/* Some of buf may be on disk and none of it is in the hash. */

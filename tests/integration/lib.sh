@@ -82,7 +82,7 @@ check() {
 	else
 		FAILED=$((FAILED + 1))
 		echo "FAIL: $what" >&2
-		echo "  last response: $CODE $(head -c 300 "$TMP/b" 2>/dev/null)" >&2
+		echo "  last response: ${CODE:-} $(head -c 300 "$TMP/b" 2>/dev/null)" >&2
 	fi
 }
 

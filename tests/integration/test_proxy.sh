@@ -143,11 +143,14 @@ if command -v docker-registry >/dev/null; then
 	sh "$HERE/../clients/distribution.sh" serve --listen "127.0.0.1:$FPORT" --data "$TMP/foreign" \
 		>"$TMP/foreign.log" 2>&1 &
 	FOREIGN_PID=$!
-	for _ in $(seq 1 100); do
+	# Up to 30 s: a loaded 2-core machine can be slow to start it.
+	for _ in $(seq 1 300); do
 		curl -s -o /dev/null "http://127.0.0.1:$FPORT/v2/" && FOREIGN=http://127.0.0.1:$FPORT && break
+		kill -0 "$FOREIGN_PID" 2>/dev/null || break
 		sleep 0.1
 	done
 	check "docker-registry started as the foreign upstream" [ -n "$FOREIGN" ]
+	[ -n "$FOREIGN" ] || tail -n 20 "$TMP/foreign.log" >&2
 else
 	echo "note: docker-registry not installed (apt-get install docker-registry): foreign-upstream checks skipped"
 fi
