@@ -135,19 +135,24 @@ check "HUB refuses anonymous pulls (the mirror must use the token flow)" [ "$req
 # ---- FOREIGN: Debian's docker-registry ----
 FOREIGN=""
 if command -v docker-registry >/dev/null; then
-	FPORT=""
-	for _ in $(seq 1 20); do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then FPORT=$p; break; fi
-	done
-	sh "$HERE/../clients/distribution.sh" serve --listen "127.0.0.1:$FPORT" --data "$TMP/foreign" \
-		>"$TMP/foreign.log" 2>&1 &
-	FOREIGN_PID=$!
-	# Up to 30 s: a loaded 2-core machine can be slow to start it.
-	for _ in $(seq 1 300); do
-		curl -s -o /dev/null "http://127.0.0.1:$FPORT/v2/" && FOREIGN=http://127.0.0.1:$FPORT && break
-		kill -0 "$FOREIGN_PID" 2>/dev/null || break
-		sleep 0.1
+	# A port below the kernel's ephemeral range (32768-60999 by default),
+	# where a client's outgoing connection may hold any port; and a new
+	# port if it still finds one taken. Up to 30 s: a loaded 2-core
+	# machine can be slow to start it.
+	for _ in 1 2 3 4 5; do
+		FPORT=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$FPORT") 2>/dev/null && continue
+		sh "$HERE/../clients/distribution.sh" serve --listen "127.0.0.1:$FPORT" --data "$TMP/foreign" \
+			>"$TMP/foreign.log" 2>&1 &
+		FOREIGN_PID=$!
+		for _ in $(seq 1 300); do
+			curl -s -o /dev/null "http://127.0.0.1:$FPORT/v2/" && FOREIGN=http://127.0.0.1:$FPORT && break
+			kill -0 "$FOREIGN_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		[ -n "$FOREIGN" ] && break
+		kill "$FOREIGN_PID" 2>/dev/null
+		wait "$FOREIGN_PID" 2>/dev/null
 	done
 	check "docker-registry started as the foreign upstream" [ -n "$FOREIGN" ]
 	[ -n "$FOREIGN" ] || tail -n 20 "$TMP/foreign.log" >&2
