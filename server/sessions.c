@@ -184,6 +184,7 @@ status_t sessions_checkout(sessions *ss, blobstore *bs, meta *db, const char *id
 
 void sessions_checkin(sessions *ss, upload_session *s)
 {
+	blob_upload_park(s->up); /* no fd held while it waits for the client */
 	pthread_mutex_lock(&ss->mu);
 	s->busy = 0;
 	s->touched = time(NULL);

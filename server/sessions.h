@@ -3,10 +3,11 @@
  *
  * A session lives in three places: a row in the metadata (so it survives a
  * restart and can be listed and expired), a file in the blob store, and here:
- * the open file and the running hash, so a PATCH never re-reads what earlier
- * requests wrote. After a restart a session is rebuilt on first use from the
- * row and the file (one re-hash). A session is checked out by one request at
- * a time; a second concurrent request on it gets ST_BUSY.
+ * the running hash, so a PATCH never re-reads what earlier requests wrote.
+ * Between requests the file is closed (blob_upload_park), so sessions a
+ * client abandons cost memory, not file descriptors. After a restart a session is rebuilt on first
+ * use from the row and the file (one re-hash). A session is checked out by one request at a time; a
+ * second concurrent request on it gets ST_BUSY.
  */
 #ifndef SESSIONS_H
 #define SESSIONS_H

@@ -101,7 +101,7 @@ struct blobstore {
 
 struct blob_upload {
 	blobstore *up_bs; /* the store it was begun on; commit must use the same */
-	int up_fd;	  /* uploads/<id>, O_RDWR */
+	int up_fd;	  /* uploads/<id>, O_RDWR; -1 while parked */
 	char up_id[BLOBSTORE_ID_MAX + 1];
 	digest_alg up_alg;
 	digest_ctx *up_hash; /* the running hash; NULL once a commit finalised it */
@@ -676,6 +676,37 @@ status_t blob_upload_flush(blob_upload *up)
 	return up->up_err;
 }
 
+void blob_upload_park(blob_upload *up)
+{
+	blob_upload_flush(up); /* an error stays in up_err */
+	if (up->up_fd >= 0) {
+		close(up->up_fd);
+		up->up_fd = -1;
+	}
+}
+
+/* Opens a parked upload's file again: it must still be the size we wrote.
+ * ST_OK; ST_IO (poisons up) when it was removed or changed meanwhile. */
+static status_t upload_unpark(blob_upload *up)
+{
+	struct stat sb;
+	int fd;
+
+	if (up->up_fd >= 0)
+		return ST_OK;
+	fd = openat(up->up_bs->bs_uploads_fd, up->up_id, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+	    (uint64_t)sb.st_size != up->up_size) {
+		log_error("blobstore: upload %s: its file is gone or changed", up->up_id);
+		if (fd >= 0)
+			close(fd);
+		up->up_err = ST_IO;
+		return ST_IO;
+	}
+	up->up_fd = fd;
+	return ST_OK;
+}
+
 status_t blob_upload_write(blob_upload *up, const void *buf, size_t len)
 {
 	status_t st;
@@ -688,6 +719,8 @@ status_t blob_upload_write(blob_upload *up, const void *buf, size_t len)
 		return ST_OK;
 	if (len > (uint64_t)INT64_MAX - up->up_size)
 		return ST_TOO_LARGE; /* past what off_t addresses; nothing written */
+	if ((st = upload_unpark(up)) != ST_OK)
+		return st;
 	if (up->up_stage != NULL || (up->up_staged && !up->up_no_direct &&
 				     up->up_direct >= STAGE_MIN_BYTES && stage_begin(up))) {
 		if ((st = stage_write(up->up_stage, buf, len)) != ST_OK) {
@@ -755,7 +788,7 @@ status_t blobstore_upload_commit(blobstore *bs, blob_upload *up, const char *exp
 	/* A malformed digest is the caller's mistake: the upload stays usable. */
 	if ((st = rel_path(rel, expected, &alg)) != ST_OK)
 		return st;
-	if ((st = blob_upload_flush(up)) != ST_OK)
+	if ((st = blob_upload_flush(up)) != ST_OK || (st = upload_unpark(up)) != ST_OK)
 		return st;
 
 	if (fsync(up->up_fd) != 0) {

@@ -113,6 +113,14 @@ void blob_upload_stage(blob_upload *up);
  */
 status_t blob_upload_flush(blob_upload *up);
 
+/*
+ * Flushes up and closes its file until the next write or commit opens it
+ * again (and checks it is still the size written). An upload between
+ * requests may wait hours for its next chunk, or forever: parked, it holds
+ * no file descriptor, so abandoned sessions cannot exhaust them.
+ */
+void blob_upload_park(blob_upload *up);
+
 /* Bytes written so far. */
 uint64_t blob_upload_size(const blob_upload *up);
 /* The algorithm the running hash uses. */

@@ -39,6 +39,19 @@ static void tree_remove(const char *path)
 	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* File descriptors this process has open. */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n;
+}
+
 static void setup(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/test-blobstore-XXXXXX");
@@ -298,6 +311,41 @@ START_TEST(test_resume_after_free)
 			 ST_NOT_FOUND);
 	ck_assert_ptr_null(up);
 	ck_assert_int_eq(blobstore_upload_resume(bs, "never", DIGEST_SHA512, &up), ST_NOT_FOUND);
+	free(data);
+}
+END_TEST
+
+START_TEST(test_park)
+{
+	const size_t n = 3 * 1024 * 1024 + 5, cut = 2 * 1024 * 1024 + 1;
+	char *data = noise(n), d[DIGEST_MAX], path[512];
+	blob_upload *up = NULL;
+	int before = open_fds();
+
+	digest_of(d, DIGEST_SHA256, data, n);
+	/* parked between writes (staged and not), then committed */
+	ck_assert_int_eq(blobstore_upload_begin(bs, "park-me", DIGEST_SHA256, &up), ST_OK);
+	blob_upload_stage(up);
+	ck_assert_int_eq(blob_upload_write(up, data, cut), ST_OK);
+	blob_upload_park(up);
+	ck_assert_int_eq(open_fds(), before); /* no fd while parked */
+	ck_assert_int_eq(blob_upload_write(up, data + cut, 7), ST_OK);
+	blob_upload_park(up);
+	blob_upload_park(up); /* twice is fine */
+	ck_assert_int_eq(blob_upload_write(up, data + cut + 7, n - cut - 7), ST_OK);
+	blob_upload_park(up);
+	ck_assert_int_eq(blobstore_upload_commit(bs, up, d, NULL), ST_OK);
+	blob_upload_free(up);
+	assert_blob(d, data, n);
+	/* a parked upload whose file changed meanwhile is refused, not mixed */
+	ck_assert_int_eq(blobstore_upload_begin(bs, "park-cut", DIGEST_SHA256, &up), ST_OK);
+	ck_assert_int_eq(blob_upload_write(up, data, 1000), ST_OK);
+	blob_upload_park(up);
+	snprintf(path, sizeof(path), "%s/uploads/park-cut", dir);
+	ck_assert_int_eq(truncate(path, 10), 0);
+	ck_assert_int_eq(blob_upload_write(up, data, 10), ST_IO);
+	ck_assert_int_eq(blobstore_upload_commit(bs, up, d, NULL), ST_IO);
+	blob_upload_free(up);
 	free(data);
 }
 END_TEST
@@ -856,6 +904,7 @@ Suite *make_blobstore_suite(void)
 	tcase_add_test(tc, test_commit_other_algorithm);
 	tcase_add_test(tc, test_empty_blob);
 	tcase_add_test(tc, test_resume_after_free);
+	tcase_add_test(tc, test_park);
 	tcase_add_test(tc, test_resume_other_algorithm);
 	tcase_add_test(tc, test_put_idempotent);
 	tcase_add_test(tc, test_missing);
