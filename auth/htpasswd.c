@@ -276,16 +276,13 @@ status_t auth_htpasswd_hash(char *out, size_t outlen, const char *password, unsi
 	return st;
 }
 
-status_t auth_htpasswd_set(auth_htpasswd *h, const char *user, const char *password, unsigned cost)
+status_t auth_htpasswd_set_hash(auth_htpasswd *h, const char *user, const char *hash)
 {
-	char hash[128], *copy;
+	char *copy;
 	ssize_t i;
-	status_t st;
 
-	if (h == NULL || !auth_user_name_ok(user))
+	if (h == NULL || !auth_user_name_ok(user) || hash == NULL || !is_bcrypt(hash))
 		return ST_INVALID;
-	if ((st = auth_htpasswd_hash(hash, sizeof(hash), password, cost)) != ST_OK)
-		return st;
 	if ((i = find(h, user)) < 0)
 		return append(h, user, strlen(user), hash, strlen(hash));
 	if ((copy = strdup(hash)) == NULL)
@@ -293,6 +290,18 @@ status_t auth_htpasswd_set(auth_htpasswd *h, const char *user, const char *passw
 	free(h->v[i].hash);
 	h->v[i].hash = copy;
 	return ST_OK;
+}
+
+status_t auth_htpasswd_set(auth_htpasswd *h, const char *user, const char *password, unsigned cost)
+{
+	char hash[128];
+	status_t st;
+
+	if (h == NULL || !auth_user_name_ok(user))
+		return ST_INVALID;
+	if ((st = auth_htpasswd_hash(hash, sizeof(hash), password, cost)) != ST_OK)
+		return st;
+	return auth_htpasswd_set_hash(h, user, hash);
 }
 
 status_t auth_htpasswd_del(auth_htpasswd *h, const char *user)

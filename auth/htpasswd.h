@@ -60,6 +60,9 @@ status_t auth_htpasswd_hash(char *out, size_t outlen, const char *password, unsi
 /* Adds user or replaces their hash. ST_OK; ST_INVALID for a name that
  * auth_user_name_ok refuses or an over-long password; ST_NOMEM; ST_IO. */
 status_t auth_htpasswd_set(auth_htpasswd *h, const char *user, const char *password, unsigned cost);
+/* The same with a hash auth_htpasswd_hash made (bcrypt only: ST_INVALID
+ * otherwise), so the slow part can run before a lock is taken. */
+status_t auth_htpasswd_set_hash(auth_htpasswd *h, const char *user, const char *hash);
 
 /* Removes user. ST_OK or ST_NOT_FOUND. */
 status_t auth_htpasswd_del(auth_htpasswd *h, const char *user);

@@ -226,7 +226,7 @@ int cmd_auth_user(int argc, char **argv)
 {
 	opts o;
 	config cfg;
-	char path[CONFIG_PATH_MAX + 32], password[AUTH_PASSWORD_MAX + 2];
+	char path[CONFIG_PATH_MAX + 32], password[AUTH_PASSWORD_MAX + 2], hash[128];
 	auth_htpasswd *h = NULL;
 	const char *sub = argc > 0 ? argv[0] : "";
 	unsigned cost = AUTH_BCRYPT_COST_DEFAULT;
@@ -235,7 +235,7 @@ int cmd_auth_user(int argc, char **argv)
 	int rc, lock = -1;
 
 	config_defaults(&cfg);
-	password[0] = '\0';
+	password[0] = hash[0] = '\0';
 	if (strcmp(sub, "add") != 0 && strcmp(sub, "del") != 0 && strcmp(sub, "list") != 0) {
 		fprintf(stderr, "registry user: expected add, del or list\n");
 		rc = EXIT_USAGE;
@@ -284,9 +284,15 @@ int cmd_auth_user(int argc, char **argv)
 			rc = EXIT_USAGE;
 			goto done;
 		}
-		/* Asked before the lock: a person at a prompt must not hold it. */
+		/* Asked and hashed before the lock: neither a person at a prompt
+		 * nor bcrypt's deliberate slowness should hold it. */
 		if ((rc = get_password(&o, password, sizeof(password))) != 0)
 			goto done;
+		if (auth_htpasswd_hash(hash, sizeof(hash), password, cost) != ST_OK) {
+			fprintf(stderr, "registry user add: cannot hash the password\n");
+			rc = EXIT_FAILED;
+			goto done;
+		}
 	}
 	/* The data folder may not exist before the first `registry serve`. */
 	if ((dir = strdup(path)) == NULL || (mkdir(dirname(dir), 0755) != 0 && errno != EEXIST)) {
@@ -312,8 +318,8 @@ int cmd_auth_user(int argc, char **argv)
 		}
 	} else {
 		existed = auth_htpasswd_has(h, o.pos[0]);
-		if (auth_htpasswd_set(h, o.pos[0], password, cost) != ST_OK) {
-			fprintf(stderr, "registry user add: cannot hash the password\n");
+		if (auth_htpasswd_set_hash(h, o.pos[0], hash) != ST_OK) {
+			fprintf(stderr, "registry user add: cannot add the user\n");
 			rc = EXIT_FAILED;
 			goto done;
 		}
@@ -331,6 +337,7 @@ done:
 	auth_htpasswd_unlock(lock);
 	free(dir);
 	OPENSSL_cleanse(password, sizeof(password));
+	OPENSSL_cleanse(hash, sizeof(hash));
 	auth_htpasswd_free(h);
 	free(o.pos);
 	config_free(&cfg);

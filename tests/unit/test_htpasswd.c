@@ -170,6 +170,15 @@ START_TEST(hash_and_set)
 	ck_assert_int_eq(auth_htpasswd_verify(h, "alice", "three"), ST_UNAUTHORIZED);
 	ck_assert_uint_eq(auth_htpasswd_count(h), 1);
 	ck_assert_str_eq(auth_htpasswd_user(h, 0), "bob");
+	/* a hash made beforehand (as `registry user add` does, outside its lock) */
+	ck_assert_int_eq(auth_htpasswd_hash(hash, sizeof(hash), "four", 4), ST_OK);
+	ck_assert_int_eq(auth_htpasswd_set_hash(h, "carol", hash), ST_OK);
+	ck_assert_int_eq(auth_htpasswd_verify(h, "carol", "four"), ST_OK);
+	ck_assert_str_eq(auth_htpasswd_hash_of(h, "carol"), hash);
+	ck_assert_ptr_null(auth_htpasswd_hash_of(h, "nobody"));
+	ck_assert_int_eq(auth_htpasswd_set_hash(h, "carol", "plaintext"), ST_INVALID);
+	ck_assert_int_eq(auth_htpasswd_set_hash(h, "carol", "$apr1$x$y"), ST_INVALID);
+	ck_assert_int_eq(auth_htpasswd_verify(h, "carol", "four"), ST_OK);
 }
 END_TEST
 
