@@ -31,10 +31,11 @@
 #include "../auth/cert.h"
 #include "../auth/htpasswd.h"
 #include "../auth/rules.h"
+#include "cli.h"
 #include "config.h"
 
-#define EXIT_FAILED 1
-#define EXIT_USAGE 2
+#define EXIT_FAILED CLI_EXIT_FAILED
+#define EXIT_USAGE CLI_EXIT_USAGE
 
 void cmd_auth_usage(FILE *f)
 {
@@ -60,61 +61,27 @@ typedef struct {
 	int npos;
 } opts;
 
-/* Parses argv; positional arguments are collected in o->pos (argv-backed).
- * Returns 0 or EXIT_USAGE (with a message). */
+/* Parses argv into o (cli_parse's outcomes). */
 static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
 {
 	memset(o, 0, sizeof(*o));
-	if ((o->pos = calloc((size_t)argc + 1, sizeof(*o->pos))) == NULL)
-		return EXIT_FAILED;
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i], **dst = NULL;
-		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0)
-			dst = &o->file;
-		else if (strcmp(a, "-d") == 0 || strcmp(a, "--data") == 0)
-			dst = &o->data;
-		else if (strcmp(a, "--users") == 0)
-			dst = &o->users;
-		else if (strcmp(a, "--out") == 0)
-			dst = &o->out;
-		else if (strcmp(a, "--cost") == 0)
-			dst = &o->cost;
-		else if (strcmp(a, "--days") == 0)
-			dst = &o->days;
-		else if (strcmp(a, "--password-stdin") == 0) {
-			o->password_stdin = true;
-			continue;
-		} else if (a[0] == '-' && a[1] != '\0') {
-			fprintf(stderr, "registry %s: unknown option '%s'\n", cmd, a);
-			return EXIT_USAGE;
-		} else {
-			o->pos[o->npos++] = argv[i];
-			continue;
-		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "registry %s: %s needs a value\n", cmd, a);
-			return EXIT_USAGE;
-		}
-		*dst = argv[++i];
-	}
-	return 0;
+	const cli_opt table[] = {
+	    {"--config", "-c", &o->file, NULL},
+	    {"--data", "-d", &o->data, NULL},
+	    {"--users", NULL, &o->users, NULL},
+	    {"--out", NULL, &o->out, NULL},
+	    {"--cost", NULL, &o->cost, NULL},
+	    {"--days", NULL, &o->days, NULL},
+	    {"--password-stdin", NULL, NULL, &o->password_stdin},
+	    {NULL, NULL, NULL, NULL},
+	};
+	return cli_parse(cmd, argc, argv, table, &o->pos, &o->npos);
 }
 
 /* The configuration the server would run with: defaults, -c, -d. */
 static int load_config(const char *cmd, const opts *o, config *cfg)
 {
-	char err[512];
-
-	config_defaults(cfg);
-	if (o->file != NULL && config_load(cfg, o->file, err, sizeof(err)) != ST_OK) {
-		fprintf(stderr, "%s\n", err);
-		return EXIT_USAGE;
-	}
-	if (o->data != NULL && config_set(cfg, "data", o->data, err, sizeof(err)) != ST_OK) {
-		fprintf(stderr, "registry %s: --data: %s\n", cmd, err);
-		return EXIT_USAGE;
-	}
-	return 0;
+	return cli_config(cmd, o->file, o->data, cfg);
 }
 
 static int parse_number(const char *s, unsigned min, unsigned max, unsigned *out)

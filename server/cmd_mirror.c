@@ -24,14 +24,15 @@
 #include "../proxy/layout.h"
 #include "../proxy/proxy.h"
 #include "../proxy/sync.h"
+#include "cli.h"
 #include "config.h"
 
 #ifndef REGISTRY_VERSION
 #define REGISTRY_VERSION "unknown"
 #endif
 
-#define EXIT_FAILED 1
-#define EXIT_USAGE 2
+#define EXIT_FAILED CLI_EXIT_FAILED
+#define EXIT_USAGE CLI_EXIT_USAGE
 
 void cmd_mirror_usage(FILE *f)
 {
@@ -52,35 +53,16 @@ typedef struct {
 	int npos;
 } opts;
 
+/* Parses argv into o (cli_parse's outcomes). */
 static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
 {
 	memset(o, 0, sizeof(*o));
-	if ((o->pos = calloc((size_t)argc + 1, sizeof(*o->pos))) == NULL)
-		return EXIT_FAILED;
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i], **dst = NULL;
-		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0)
-			dst = &o->file;
-		else if (strcmp(a, "-d") == 0 || strcmp(a, "--data") == 0)
-			dst = &o->data;
-		else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)
-			dst = &o->out;
-		else if (strcmp(a, "--repo") == 0)
-			dst = &o->repo;
-		else if (a[0] == '-' && a[1] != '\0') {
-			fprintf(stderr, "registry %s: unknown option '%s'\n", cmd, a);
-			return EXIT_USAGE;
-		} else {
-			o->pos[o->npos++] = argv[i];
-			continue;
-		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "registry %s: %s needs a value\n", cmd, a);
-			return EXIT_USAGE;
-		}
-		*dst = argv[++i];
-	}
-	return 0;
+	const cli_opt table[] = {
+	    {"--config", "-c", &o->file, NULL}, {"--data", "-d", &o->data, NULL},
+	    {"--output", "-o", &o->out, NULL},	{"--repo", NULL, &o->repo, NULL},
+	    {NULL, NULL, NULL, NULL},
+	};
+	return cli_parse(cmd, argc, argv, table, &o->pos, &o->npos);
 }
 
 /* The configuration, the blob store and a metadata connection. */
@@ -93,18 +75,11 @@ typedef struct {
 
 static int env_open(env *e, const char *cmd, const opts *o)
 {
-	char err[512];
+	int rc;
 
 	memset(e, 0, sizeof(*e));
-	config_defaults(&e->cfg);
-	if (o->file != NULL && config_load(&e->cfg, o->file, err, sizeof(err)) != ST_OK) {
-		fprintf(stderr, "%s\n", err);
-		return EXIT_USAGE;
-	}
-	if (o->data != NULL && config_set(&e->cfg, "data", o->data, err, sizeof(err)) != ST_OK) {
-		fprintf(stderr, "--data: %s\n", err);
-		return EXIT_USAGE;
-	}
+	if ((rc = cli_config(cmd, o->file, o->data, &e->cfg)) != 0)
+		return rc;
 	log_set_level(e->cfg.log_level);
 	snprintf(e->db_path, sizeof(e->db_path), "%s/registry.db", e->cfg.data);
 	if (blobstore_open(&e->bs, e->cfg.data) != ST_OK ||

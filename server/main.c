@@ -15,6 +15,7 @@
 
 #include "../common/log.h"
 #include "cmd_auth.h"
+#include "cli.h"
 #include "cmd_mirror.h"
 #include "config.h"
 #include "server.h"
@@ -23,7 +24,7 @@
 #define REGISTRY_VERSION "unknown"
 #endif
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE CLI_EXIT_USAGE
 
 static void usage(FILE *f)
 {
@@ -48,51 +49,36 @@ static void usage(FILE *f)
 static int cmd_serve(int argc, char **argv)
 {
 	const char *file = NULL, *listen = NULL, *data = NULL;
-	char err[512];
+	bool help = false;
+	const cli_opt opts[] = {
+	    {"--config", "-c", &file, NULL}, {"--listen", "-l", &listen, NULL},
+	    {"--data", "-d", &data, NULL},   {"--help", "-h", NULL, &help},
+	    {NULL, NULL, NULL, NULL},
+	};
+	char err[512], **pos = NULL;
 	config cfg;
 	server *srv = NULL;
 	sigset_t set;
-	int sig;
+	int sig, npos, rc;
 
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		const char **dst = NULL;
-		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0)
-			dst = &file;
-		else if (strcmp(a, "-l") == 0 || strcmp(a, "--listen") == 0)
-			dst = &listen;
-		else if (strcmp(a, "-d") == 0 || strcmp(a, "--data") == 0)
-			dst = &data;
-		else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			usage(stdout);
-			return 0;
-		} else {
-			fprintf(stderr, "registry serve: unknown argument '%s'\n", a);
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "registry serve: %s needs a value\n", a);
-			return EXIT_USAGE;
-		}
-		*dst = argv[++i];
+	rc = cli_parse("serve", argc, argv, opts, &pos, &npos);
+	if (rc == 0 && npos > 0) {
+		fprintf(stderr, "registry serve: unknown argument '%s'\n", pos[0]);
+		rc = EXIT_USAGE;
 	}
-
-	config_defaults(&cfg);
-	if (file != NULL && config_load(&cfg, file, err, sizeof(err)) != ST_OK) {
-		fprintf(stderr, "%s\n", err);
-		config_free(&cfg);
-		return EXIT_USAGE;
+	free(pos);
+	if (rc != 0 || help) {
+		usage(rc ? stderr : stdout);
+		return rc;
 	}
-	if (listen != NULL && config_set(&cfg, "listen", listen, err, sizeof(err)) != ST_OK) {
-		fprintf(stderr, "--listen: %s\n", err);
-		config_free(&cfg);
-		return EXIT_USAGE;
+	if ((rc = cli_config("serve", file, data, &cfg)) == 0 && listen != NULL &&
+	    config_set(&cfg, "listen", listen, err, sizeof(err)) != ST_OK) {
+		fprintf(stderr, "registry serve: --listen: %s\n", err);
+		rc = EXIT_USAGE;
 	}
-	if (data != NULL && config_set(&cfg, "data", data, err, sizeof(err)) != ST_OK) {
-		fprintf(stderr, "--data: %s\n", err);
+	if (rc != 0) {
 		config_free(&cfg);
-		return EXIT_USAGE;
+		return rc;
 	}
 	log_set_level(cfg.log_level);
 

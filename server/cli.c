@@ -1,0 +1,61 @@
+/*
+ * cli.c - the subcommands' option parser (see cli.h).
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cli_opt *find(const cli_opt *opts, const char *a)
+{
+	for (; opts->name != NULL; opts++)
+		if (strcmp(a, opts->name) == 0 || (opts->alias && strcmp(a, opts->alias) == 0))
+			return opts;
+	return NULL;
+}
+
+int cli_parse(const char *cmd, int argc, char **argv, const cli_opt *opts, char ***pos, int *npos)
+{
+	const cli_opt *o;
+
+	*npos = 0;
+	if ((*pos = calloc((size_t)argc + 1, sizeof(**pos))) == NULL)
+		return CLI_EXIT_FAILED;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if ((o = find(opts, a)) == NULL) {
+			/* "-" alone is a name (standard input or output), not an option */
+			if (a[0] == '-' && a[1] != '\0') {
+				fprintf(stderr, "registry %s: unknown option '%s'\n", cmd, a);
+				return CLI_EXIT_USAGE;
+			}
+			(*pos)[(*npos)++] = argv[i];
+		} else if (o->flag != NULL) {
+			*o->flag = true;
+		} else if (i + 1 >= argc) {
+			fprintf(stderr, "registry %s: %s needs a value\n", cmd, a);
+			return CLI_EXIT_USAGE;
+		} else {
+			*o->value = argv[++i];
+		}
+	}
+	return 0;
+}
+
+int cli_config(const char *cmd, const char *file, const char *data, config *cfg)
+{
+	char err[512];
+
+	config_defaults(cfg);
+	if (file != NULL && config_load(cfg, file, err, sizeof(err)) != ST_OK) {
+		fprintf(stderr, "%s\n", err);
+		return CLI_EXIT_USAGE;
+	}
+	if (data != NULL && config_set(cfg, "data", data, err, sizeof(err)) != ST_OK) {
+		fprintf(stderr, "registry %s: --data: %s\n", cmd, err);
+		return CLI_EXIT_USAGE;
+	}
+	return 0;
+}
