@@ -15,6 +15,7 @@
 #include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -647,6 +648,22 @@ START_TEST(test_staged_many_at_once)
 END_TEST
 
 /* Full disk: a 64 KiB tmpfs, if this process may mount one. */
+/* Mounts a tmpfs of size at DIR/small (its path into mnt): a disk that
+ * fills up. false (and a note) where mounting is not allowed. */
+static bool mount_small(const char *test, const char *size, char *mnt, size_t len)
+{
+	char opts[32];
+
+	snprintf(mnt, len, "%s/small", dir);
+	ck_assert_int_eq(mkdir(mnt, 0755), 0);
+	snprintf(opts, sizeof(opts), "size=%s", size);
+	if (mount("tmpfs", mnt, "tmpfs", 0, opts) != 0) {
+		fprintf(stderr, "%s: skipped (cannot mount tmpfs: %s)\n", test, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
 START_TEST(test_no_space)
 {
 	char mnt[96], root[128];
@@ -656,11 +673,7 @@ START_TEST(test_no_space)
 	char *data = noise(n);
 	char d[DIGEST_MAX];
 
-	snprintf(mnt, sizeof(mnt), "%s/small", dir);
-	ck_assert_int_eq(mkdir(mnt, 0755), 0);
-	if (mount("tmpfs", mnt, "tmpfs", 0, "size=64k") != 0) {
-		fprintf(stderr, "test_no_space: skipped (cannot mount tmpfs: %s)\n",
-			strerror(errno));
+	if (!mount_small("test_no_space", "64k", mnt, sizeof(mnt))) {
 		free(data);
 		return;
 	}
@@ -696,11 +709,7 @@ START_TEST(test_staged_no_space)
 	blob_upload *up = NULL;
 	status_t st = ST_OK;
 
-	snprintf(mnt, sizeof(mnt), "%s/small", dir);
-	ck_assert_int_eq(mkdir(mnt, 0755), 0);
-	if (mount("tmpfs", mnt, "tmpfs", 0, "size=2m") != 0) {
-		fprintf(stderr, "test_staged_no_space: skipped (cannot mount tmpfs: %s)\n",
-			strerror(errno));
+	if (!mount_small("test_staged_no_space", "2m", mnt, sizeof(mnt))) {
 		free(data);
 		return;
 	}
