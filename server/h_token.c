@@ -164,18 +164,28 @@ static status_t token_post(request *r)
 	auth_token_request tr = {0};
 	const char *scopes[1];
 	status_t st = ST_INVALID;
-	bool ok;
+	bool made = false, ok = false;
 
 	if (f == NULL)
 		return ST_NOMEM;
-	/* The processor cannot tell the last value is complete until it sees
-	 * a separator or is destroyed: give it the end of the form first. */
-	if ((pp = MHD_create_post_processor(r->conn, 1024, form_field, f)) == NULL) {
+	/* The processor hands the last value over only when it is destroyed:
+	 * the form is read whole before any field is looked at. */
+	if ((pp = MHD_create_post_processor(r->conn, 1024, form_field, f)) != NULL) {
+		made = true;
+		ok = MHD_post_process(pp, r->body ? r->body : "", r->body_len) == MHD_YES;
+		ok = MHD_destroy_post_processor(pp) == MHD_YES && ok;
+	}
+	/* The form holds a password: wiped as soon as it is read. r->body
+	 * then carries the token's JSON, if one is issued. */
+	if (r->body != NULL)
+		OPENSSL_cleanse(r->body, r->body_len);
+	free(r->body);
+	r->body = NULL;
+	r->body_len = r->body_cap = 0;
+	if (!made) {
 		st = ST_NOMEM;
 		goto done;
 	}
-	ok = MHD_post_process(pp, r->body ? r->body : "", r->body_len) == MHD_YES;
-	ok = MHD_destroy_post_processor(pp) == MHD_YES && ok;
 	if (!ok) {
 		snprintf(r->detail, sizeof(r->detail), "%s",
 			 f->too_long ? "a form field is too long" : "malformed form");
@@ -224,13 +234,7 @@ enum MHD_Result token_finish(request *r)
 		/* The form is in; decide once (this runs again after a hold). */
 		if (!r->decided) {
 			r->decided = true;
-			st = token_post(r);
-			if (r->body != NULL && st != ST_OK) {
-				OPENSSL_cleanse(r->body, r->body_len);
-				free(r->body);
-				r->body = NULL;
-			}
-			if (st != ST_OK)
+			if ((st = token_post(r)) != ST_OK)
 				r->err = st;
 			if (request_hold(r))
 				return MHD_YES;
