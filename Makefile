@@ -25,7 +25,7 @@ UNIT_ASAN_OBJ := $(UNIT_SRC:%.c=$(B)/asan/%.o)
 
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all deps test-deps run test unit integration clients asan fmt clean bench
+.PHONY: all deps test-deps run test unit integration clients asan fmt clean bench tsan
 all: deps $(B)/registry
 
 deps:
@@ -124,6 +124,22 @@ stress: $(B)/registry
 # part of `make test`): any leak or memory error fails it.
 valgrind: $(B)/registry
 	REGISTRY_BIN=$(abspath $(B)/registry) bash tests/integration/test_api.sh tests/valgrind/registry.sh
+
+# ThreadSanitizer over the threaded parts (staged uploads, held logins, the
+# worker pool): the unit tests and the integration tests that push in
+# parallel, hold logins and stop with requests in flight, against a
+# -fsanitize=thread build in $(B)/tsan (not in `make test`: a build of its own).
+TSAN_FLAGS := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+TSAN_TESTS := test_api test_concurrent test_auth test_shutdown
+tsan:
+	$(MAKE) --no-print-directory B=$(B)/tsan SANFLAGS="$(TSAN_FLAGS)" \
+		$(B)/tsan/registry-asan $(B)/tsan/unit-asan
+	TSAN_OPTIONS=halt_on_error=1 $(B)/tsan/unit-asan
+	for t in $(TSAN_TESTS); do \
+		out=$$(bash tests/integration/$$t.sh $(B)/tsan/registry-asan 2>&1); rc=$$?; \
+		echo "$$t: $$(echo "$$out" | tail -n 1)"; \
+		[ $$rc = 0 ] || { echo "$$out" | grep -A20 -m1 -E 'FAIL|ThreadSanitizer'; exit 1; }; \
+	done
 
 -include $(FUZZ_OBJ:.o=.d) $(FUZZ_BIN:=.d)
 
