@@ -67,6 +67,7 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "fileio.h"
 #include "stage.h"
 
 /* Offsets are off_t: on 32-bit systems build with -D_FILE_OFFSET_BITS=64. */
@@ -115,12 +116,6 @@ struct blob_upload {
 	uint64_t up_direct;  /* bytes written directly since the last flush */
 	stage *up_stage;     /* the staged writer, while a request stages */
 };
-
-/* ENOSPC and EDQUOT say "the disk is full", everything else "I/O error". */
-static status_t errno_status(int e)
-{
-	return (e == ENOSPC || e == EDQUOT) ? ST_NO_SPACE : ST_IO;
-}
 
 /* True for [A-Za-z0-9-]{1,BLOBSTORE_ID_MAX}: safe as a file name. */
 static bool id_valid(const char *id)
@@ -197,7 +192,7 @@ static status_t shard_ensure(blobstore *bs, const char *rel)
 	if (errno == EEXIST)
 		return ST_OK;
 	log_error("blobstore: mkdir blobs/%s: %s", shard, strerror(errno));
-	return errno_status(errno);
+	return fileio_status(errno);
 }
 
 /* fsyncs the shard folder holding rel, after a rename into it. */
@@ -207,25 +202,6 @@ static status_t shard_fsync(blobstore *bs, const char *rel)
 
 	snprintf(shard, sizeof(shard), "%.*s", (int)(strrchr(rel, '/') - rel), rel);
 	return dir_fsync(bs->bs_blobs_fd, shard);
-}
-
-/* Writes all of buf at off, riding out EINTR and short writes. */
-static status_t write_all(int fd, const void *buf, size_t len, off_t off)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t w = pwrite(fd, p, len, off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno_status(errno);
-		}
-		p += w;
-		len -= (size_t)w;
-		off += w;
-	}
-	return ST_OK;
 }
 
 /*
@@ -471,22 +447,22 @@ status_t blobstore_put(blobstore *bs, const char *digest, const void *buf, size_
 		fd = openat(bs->bs_uploads_fd, name,
 			    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, FILE_MODE);
 		if (fd < 0 && errno != EEXIST) {
-			st = errno_status(errno);
+			st = fileio_status(errno);
 			goto done;
 		}
 		if (fd >= 0)
 			memcpy(tmp, name, sizeof(tmp));
 	}
-	if ((st = write_all(fd, buf, len, 0)) != ST_OK)
+	if ((st = fileio_write(fd, buf, len, 0)) != ST_OK)
 		goto done;
 	if (fsync(fd) != 0) {
-		st = errno_status(errno);
+		st = fileio_status(errno);
 		goto done;
 	}
 	if ((st = shard_ensure(bs, rel)) != ST_OK)
 		goto done;
 	if (renameat(bs->bs_uploads_fd, tmp, bs->bs_blobs_fd, rel) != 0) {
-		st = errno_status(errno);
+		st = fileio_status(errno);
 		goto done;
 	}
 	tmp[0] = '\0'; /* renamed: nothing to clean up */
@@ -557,7 +533,7 @@ status_t blobstore_upload_begin(blobstore *bs, const char *id, digest_alg alg, b
 	fd = openat(bs->bs_uploads_fd, id, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 		    FILE_MODE);
 	if (fd < 0)
-		return errno == EEXIST ? ST_EXISTS : errno_status(errno);
+		return errno == EEXIST ? ST_EXISTS : fileio_status(errno);
 	if ((st = upload_new(out, bs, id, alg, fd)) != ST_OK)
 		unlinkat(bs->bs_uploads_fd, id, 0); /* begin leaves nothing behind */
 	return st;
@@ -732,7 +708,7 @@ status_t blob_upload_write(blob_upload *up, const void *buf, size_t len)
 		return ST_OK;
 	}
 	up->up_direct += len;
-	if ((st = write_all(up->up_fd, buf, len, (off_t)up->up_size)) != ST_OK) {
+	if ((st = fileio_write(up->up_fd, buf, len, (off_t)up->up_size)) != ST_OK) {
 		/* Some of buf may be on disk and none of it is in the hash. */
 		log_error("blobstore: writing upload %s: %s", up->up_id, strerror(errno));
 		up->up_err = st;
@@ -793,7 +769,7 @@ status_t blobstore_upload_commit(blobstore *bs, blob_upload *up, const char *exp
 
 	if (fsync(up->up_fd) != 0) {
 		log_error("blobstore: fsync of upload %s: %s", up->up_id, strerror(errno));
-		st = errno_status(errno);
+		st = fileio_status(errno);
 		goto done;
 	}
 	if (alg == up->up_alg) {
@@ -821,7 +797,7 @@ status_t blobstore_upload_commit(blobstore *bs, blob_upload *up, const char *exp
 	} else {
 		if (renameat(bs->bs_uploads_fd, up->up_id, bs->bs_blobs_fd, rel) != 0) {
 			log_error("blobstore: rename of upload %s: %s", up->up_id, strerror(errno));
-			st = errno_status(errno);
+			st = fileio_status(errno);
 			goto done;
 		}
 		up->up_done = true;

@@ -22,6 +22,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fileio.h"
+
 struct stage {
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* any counter moved, or stop */
@@ -41,22 +43,6 @@ struct stage {
 	pthread_t th_hash, th_write;
 };
 
-static status_t write_all(int fd, const char *p, size_t len, off_t off)
-{
-	while (len > 0) {
-		ssize_t w = pwrite(fd, p, len, off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return (errno == ENOSPC || errno == EDQUOT) ? ST_NO_SPACE : ST_IO;
-		}
-		p += w;
-		len -= (size_t)w;
-		off += w;
-	}
-	return ST_OK;
-}
-
 static char *slot_mem(stage *sg, uint64_t k)
 {
 	return sg->mem + (size_t)(k % (uint64_t)sg->nslots) * STAGE_SLOT_BYTES;
@@ -69,7 +55,7 @@ static status_t slot_write(stage *sg, uint64_t k)
 	status_t st;
 
 	if (sg->dfd >= 0 && sg->off[i] % STAGE_ALIGN == 0 && sg->len[i] % STAGE_ALIGN == 0) {
-		st = write_all(sg->dfd, slot_mem(sg, k), sg->len[i], (off_t)sg->off[i]);
+		st = fileio_write(sg->dfd, slot_mem(sg, k), sg->len[i], (off_t)sg->off[i]);
 		if (st != ST_IO || errno != EINVAL)
 			return st;
 		/* Opened, but the file system refuses these writes: the page
@@ -77,7 +63,7 @@ static status_t slot_write(stage *sg, uint64_t k)
 		close(sg->dfd);
 		sg->dfd = -1;
 	}
-	return write_all(sg->fd, slot_mem(sg, k), sg->len[i], (off_t)sg->off[i]);
+	return fileio_write(sg->fd, slot_mem(sg, k), sg->len[i], (off_t)sg->off[i]);
 }
 
 /* The hash thread: feeds slots to the hash in order. */
