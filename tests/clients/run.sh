@@ -333,7 +333,11 @@ if [ -n "$need_docker" ]; then
 		st=FAIL
 		[ "$LAST" = 77 ] && st=SKIP
 		for c in $docker_cases; do
-			wanted "$c" && result "$st" "$c" "no docker daemon"
+			wanted "$c" || continue
+			result "$st" "$c" "no docker daemon"
+			if [ "$st" = SKIP ] && [ -n "${REGISTRY_SKIP_FILE:-}" ]; then
+				echo "clients: $c: no docker daemon" >>"$REGISTRY_SKIP_FILE"
+			fi
 		done
 	fi
 fi
@@ -365,6 +369,8 @@ if kill -0 "$SERVER_PID" 2>/dev/null; then
 		if grep -qE 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:' "$LOGS/registry.log"; then
 			result FAIL registry-stop "sanitizer report in its log (exit status $rc)"
 			grep -m 1 -A 12 -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$LOGS/registry.log" | sed 's/^/    | /'
+		elif [ "$rc" != 0 ]; then
+			result FAIL registry-stop "exit status $rc after SIGTERM, not 0"
 		else
 			result PASS registry-stop
 		fi

@@ -427,7 +427,7 @@ req GET /v2/public/app/manifests/v1
 expect "slowing: with one worker and 3 logins held, an anonymous pull" 200
 check "slowing: ...was answered while they were still held" \
 	bash -c "kill -0 $HELD1 2>/dev/null && kill -0 $HELD2 2>/dev/null && kill -0 $HELD3 2>/dev/null"
-wait "$HELD1" "$HELD2" "$HELD3"
+reg_wait_all "$HELD1" "$HELD2" "$HELD3"
 for i in 1 2 3; do
 	read -r c t <"$TMP/held$i"
 	check "slowing: held login $i answered 401 after 2 s ($c ${t}s)" \
@@ -447,7 +447,7 @@ curl -s -o /dev/null -w '%{http_code}\n' -u alice:last "$BASE/v2/" >"$TMP/held-t
 HELDT=$!
 sleep 0.3
 reg_stop
-wait "$HELDT"
+reg_wait "$HELDT"
 check "slowing: a login held at SIGTERM is answered 401" [ "$(cat "$TMP/held-term")" = 401 ]
 
 sed 's/^auth = basic$/auth = token/' "$TMP/throttle.conf" >"$TMP/throttle-token.conf"
@@ -481,13 +481,13 @@ fi
 for i in $(seq 1 16); do
 	echo "pw$i" | "$BIN" user add "conc$i" --password-stdin --cost 4 --users "$TMP/conc.htpasswd" >/dev/null &
 done
-wait
+reg_wait_all $(jobs -p)
 check "16 concurrent user adds: all 16 in the file" [ "$(grep -c '^conc[0-9]*:' "$TMP/conc.htpasswd")" = 16 ]
 for i in $(seq 1 8); do
 	"$BIN" user del "conc$i" --users "$TMP/conc.htpasswd" >/dev/null &
 	echo "pw" | "$BIN" user add "late$i" --password-stdin --cost 4 --users "$TMP/conc.htpasswd" >/dev/null &
 done
-wait
+reg_wait_all $(jobs -p)
 check "8 dels and 8 adds at once: 16 users, none of the deleted" \
 	[ "$(grep -c '^late[0-9]*:' "$TMP/conc.htpasswd")/$(grep -c '^conc[1-8]:' "$TMP/conc.htpasswd")/$(grep -c . "$TMP/conc.htpasswd")" = 8/0/16 ]
 check "no temporary files left" [ -z "$(ls "$DATA" | grep 'htpasswd\.' | grep -v '\.lock$')" ]

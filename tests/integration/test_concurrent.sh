@@ -22,7 +22,7 @@ race() {
 		{ "$@" "$i"; echo; } >"$TMP/race.$name.$i" 2>&1 &
 		pids+=($!)
 	done
-	wait "${pids[@]}"
+	reg_wait_all "${pids[@]}"
 	CODES=$(cat "$TMP/race.$name".* | sort | uniq -c | awk '{printf "%s×%s ", $2, $1}')
 }
 

@@ -45,9 +45,9 @@ curl -s -o /dev/null -X PATCH --limit-rate 1M -H 'Transfer-Encoding: chunked' \
 CURL=$!
 sleep 1.5
 kill -KILL "$REG_PID"
-wait "$REG_PID" 2>/dev/null
+reg_wait "$REG_PID"
 REG_PID=
-wait "$CURL" 2>/dev/null
+reg_wait "$CURL"
 check "no blob file for the half upload" [ -z "$(find "$TMP/data/blobs" -name "${DBIG#sha256:}")" ]
 check "index integrity after SIGKILL" [ "$(sqlite3 "$TMP/data/registry.db" 'PRAGMA integrity_check')" = ok ]
 
@@ -84,9 +84,9 @@ for i in $(seq 1 12); do
 done
 sleep 0.5
 kill -KILL "$REG_PID"
-wait "$REG_PID" 2>/dev/null
+reg_wait "$REG_PID"
 REG_PID=
-wait
+reg_wait_all $(jobs -p)
 reg_start "$BIN"
 ok=0
 while read -r i code; do
@@ -120,7 +120,7 @@ if [ "$(id -u)" = 0 ] && unshare --mount true 2>/dev/null; then
 	FAILED=$((FAILED + $(echo "$line" | cut -d' ' -f3)))
 	check "full-disk test ran (rc $rc)" [ -n "$line" ]
 else
-	echo "   SKIP full disk: needs root and mount namespaces"
+	skip "full disk: needs root and mount namespaces"
 fi
 
 summary

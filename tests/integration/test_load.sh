@@ -59,7 +59,7 @@ done
 echo "   normal client under load: slowest answer ${slowest} ms, $failures failures; registry held up to $most fds"
 check "normal client not starved: 10 of 10 answered within 2 s" [ "$failures" = 0 ]
 check "the registry held every connection at once ($most fds)" [ "$most" -gt $((CONNS + SLOW)) ]
-wait "$MANY"
+reg_wait "$MANY"
 ok=$(grep -c "^200 500000$" "$TMP/many.out")
 check "$CONNS concurrent downloads all whole ($ok of $CONNS)" [ "$ok" = "$CONNS" ]
 for fd in "${fds[@]}"; do exec {fd}>&-; done
@@ -100,9 +100,11 @@ req POST /v2/load/abandon/blobs/uploads/
 FIRST=$(hdr Location)
 base_fds=$(ls /proc/"$REG_PID"/fd | wc -l)
 for i in $(seq 1 1500); do
-	printf 'url = "%s/v2/load/abandon/blobs/uploads/"\noutput = "/dev/null"\nrequest = "POST"\n' "$BASE"
+	printf 'url = "%s/v2/load/abandon/blobs/uploads/"\noutput = "/dev/null"\nrequest = "POST"\nwrite-out = "%%{http_code}\\n"\n' "$BASE"
 done >"$TMP/abandon.curl"
-curl -s --parallel --parallel-max 16 -K "$TMP/abandon.curl" >/dev/null 2>&1
+curl -s --parallel --parallel-max 16 -K "$TMP/abandon.curl" >"$TMP/abandon.codes" 2>/dev/null
+check "1500 upload sessions started: all 202 ($(sort "$TMP/abandon.codes" | uniq -c | tr -s ' \n' ' '))" \
+	[ "$(grep -c '^202$' "$TMP/abandon.codes")" = 1500 ]
 sleep 0.5
 n=$(ls /proc/"$REG_PID"/fd | wc -l)
 echo "   1500 abandoned upload sessions: registry holds $n fds (before: $base_fds)"

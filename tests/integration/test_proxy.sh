@@ -21,7 +21,7 @@ HUB_PID="" FOREIGN_PID="" BOUNDED_PID="" BASIC_PID=""
 proxy_cleanup() {
 	for p in $HUB_PID $FOREIGN_PID $BOUNDED_PID $BASIC_PID; do
 		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
+		reg_wait "$p" 10
 	done
 	reg_cleanup
 }
@@ -46,9 +46,16 @@ start_hub() {
 	exit 1
 }
 stop_hub() {
+	local rc=0
 	kill -TERM "$HUB_PID"
-	wait "$HUB_PID"
+	reg_wait "$HUB_PID" || rc=$?
 	HUB_PID=""
+	check "hub exits 0 on SIGTERM (got $rc)" [ "$rc" = 0 ]
+}
+# no_sanitizer_report NAME LOG: the instance's log has no ASan/UBSan report.
+no_sanitizer_report() {
+	check "$1: no sanitizer report" bash -c "! grep -qE 'Sanitizer|runtime error' '$2'"
+	grep -m 1 -A 12 -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$2" >&2
 }
 
 # ---- HUB: token auth, one user; debug log counts requests ----
@@ -152,12 +159,12 @@ if command -v docker-registry >/dev/null; then
 		done
 		[ -n "$FOREIGN" ] && break
 		kill "$FOREIGN_PID" 2>/dev/null
-		wait "$FOREIGN_PID" 2>/dev/null
+		reg_wait "$FOREIGN_PID" 10
 	done
 	check "docker-registry started as the foreign upstream" [ -n "$FOREIGN" ]
 	[ -n "$FOREIGN" ] || tail -n 20 "$TMP/foreign.log" >&2
 else
-	echo "note: docker-registry not installed (apt-get install docker-registry): foreign-upstream checks skipped"
+	skip "foreign-upstream checks: docker-registry not installed (apt-get install docker-registry)"
 fi
 
 # ---- BASIC: a third instance with HTTP Basic auth (a company registry) ----
@@ -235,8 +242,10 @@ req GET /v2/badcreds.example/team/tool/manifests/1 -H "$ACCEPT"
 expect "an upstream refusing our credentials" 502 UNKNOWN
 check "...says so" grep -q "refused our credentials" "$TMP/b"
 kill "$BASIC_PID"
-wait "$BASIC_PID" 2>/dev/null
+reg_wait "$BASIC_PID" 10
+check "basic upstream exits 0 on SIGTERM" [ $? = 0 ]
 BASIC_PID=""
+no_sanitizer_report "basic upstream" "$TMP/basic.log"
 
 # ---- blobs: 20 concurrent pulls of a missing blob, one upstream fetch ----
 pids=""
@@ -244,7 +253,7 @@ for i in $(seq 1 20); do
 	curl -s -m 60 -o "$TMP/pull.$i" -w '%{http_code}\n' "$BASE/v2/library/alpine/blobs/$DBIG" >"$TMP/code.$i" &
 	pids="$pids $!"
 done
-wait $pids
+reg_wait_all $pids
 ok=0
 for i in $(seq 1 20); do
 	[ "$(cat "$TMP/code.$i")" = 200 ] && cmp -s "$TMP/pull.$i" "$TMP/big" && ok=$((ok + 1))
@@ -287,7 +296,7 @@ for i in $(seq 1 20); do
 	curl -s -m 60 -o "$TMP/man.$i" -H "$ACCEPT" "$BASE/v2/library/alpine/manifests/3.21" &
 	pids="$pids $!"
 done
-wait $pids
+reg_wait_all $pids
 ok=0
 for i in $(seq 1 20); do cmp -s "$TMP/man.$i" "$TMP/m3" && ok=$((ok + 1)); done
 check "20 concurrent manifest pulls ($ok of 20 right)" [ "$ok" = 20 ]
@@ -422,10 +431,10 @@ curl -s -o "$TMP/again" "http://127.0.0.1:$BPORT/v2/library/aimg/blobs/$DBIG"
 check "an evicted blob is fetched again on demand" cmp -s "$TMP/again" "$TMP/big"
 check "...from the upstream" [ "$(req_hub_count GET "/v2/library/aimg/blobs/$DBIG")" = $((before + 1)) ]
 kill -TERM "$BOUNDED_PID"
-wait "$BOUNDED_PID"
+reg_wait "$BOUNDED_PID"
 check "bounded instance exits 0" [ $? = 0 ]
 BOUNDED_PID=""
-check "bounded instance: no sanitizer report" bash -c "! grep -qE 'Sanitizer|runtime error' '$TMP/bounded.log'"
+no_sanitizer_report "bounded instance" "$TMP/bounded.log"
 
 # ---- the upstream goes away ----
 stop_hub
@@ -512,4 +521,6 @@ done
 req GET "/v2/docker.io/library/alpine/blobs/$DBIG"
 check "imported blob bytes" cmp -s "$TMP/b" "$TMP/big"
 reg_stop
+[ -n "$HUB_PID" ] && stop_hub
+no_sanitizer_report hub "$HUB_LOG"
 summary

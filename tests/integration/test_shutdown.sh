@@ -14,7 +14,7 @@ term_and_time() {
 	local start=$SECONDS
 	kill -TERM "$REG_PID"
 	RC=0
-	wait "$REG_PID" || RC=$?
+	reg_wait "$REG_PID" || RC=$?
 	REG_PID=
 	TOOK=$((SECONDS - start))
 	check "no sanitizer report" bash -c "! grep -qE 'Sanitizer|runtime error' '$REG_LOG'"
@@ -51,10 +51,10 @@ req GET /v2/
 check "new connections refused while stopping (got $CODE)" [ "$CODE" = 000 ]
 RC=0
 start=$SECONDS
-wait "$REG_PID" || RC=$?
+reg_wait "$REG_PID" || RC=$?
 TOOK=$((SECONDS - start))
 REG_PID=
-wait "$P1" "$P2" "$P3"
+reg_wait_all "$P1" "$P2" "$P3"
 check "SIGTERM: exit status 0 (got $RC)" [ "$RC" = 0 ]
 check "SIGTERM: exited within 10 s (took $TOOK s)" [ "$TOOK" -lt 10 ]
 check "in-flight PATCH finished: 202 (got $(cat "$TMP/patch.code"))" [ "$(cat "$TMP/patch.code")" = 202 ]

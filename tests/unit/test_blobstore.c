@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "../../storage/blobstore.h"
+#include "skip.h"
 
 static char dir[64];
 static blobstore *bs;
@@ -658,7 +659,7 @@ static bool mount_small(const char *test, const char *size, char *mnt, size_t le
 	ck_assert_int_eq(mkdir(mnt, 0755), 0);
 	snprintf(opts, sizeof(opts), "size=%s", size);
 	if (mount("tmpfs", mnt, "tmpfs", 0, opts) != 0) {
-		fprintf(stderr, "%s: skipped (cannot mount tmpfs: %s)\n", test, strerror(errno));
+		test_skip("%s: cannot mount a tmpfs (%s)", test, strerror(errno));
 		return false;
 	}
 	return true;

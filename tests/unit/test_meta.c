@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "../../storage/meta.h"
+#include "skip.h"
 
 static char dir[64];
 static char db_path[128];
@@ -684,8 +685,7 @@ START_TEST(test_no_space)
 	snprintf(mnt, sizeof(mnt), "%s/small", dir);
 	ck_assert_int_eq(mkdir(mnt, 0755), 0);
 	if (mount("tmpfs", mnt, "tmpfs", 0, "size=256k") != 0) {
-		fprintf(stderr, "test_no_space: skipped (cannot mount tmpfs: %s)\n",
-			strerror(errno));
+		test_skip("test_no_space: cannot mount a tmpfs (%s)", strerror(errno));
 		return;
 	}
 	snprintf(path, sizeof(path), "%s/registry.db", mnt);
