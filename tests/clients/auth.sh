@@ -63,7 +63,7 @@ expect_fail() {
 
 start() {
 	local bin=${REGISTRY_BIN:-} i code
-	[ -n "${REGISTRY_CMD:-}" ] && skip "REGISTRY_CMD is set: the auth cases need our own registry"
+	[ -n "${REGISTRY_CMD:-}" ] && skip_mode "REGISTRY_CMD is set: the auth cases need our own registry"
 	[ -n "$bin" ] && [ -x "$bin" ] || die "REGISTRY_BIN is not set to the registry binary"
 	mkdir -p "$A/data" "$A/podman" "$A/docker-cli"
 	echo pw-alice | tmo 30 "$bin" user add alice --password-stdin --data "$A/data"
@@ -97,8 +97,21 @@ auth_rule = "bob/** bob *"
 auth_rule = "public/** anonymous pull"
 EOF
 	cat "$A/registry.conf"
-	"$bin" serve -c "$A/registry.conf" </dev/null >"$A/registry.log" 2>&1 &
-	echo $! >"$A/pid"
+	# Not our child when `stop` runs (another invocation): its exit status
+	# reaches stop through $A/rc, written by the shell that waits for it.
+	rm -f "$A/rc" "$A/pid"
+	(
+		"$bin" serve -c "$A/registry.conf" </dev/null >"$A/registry.log" 2>&1 &
+		echo $! >"$A/pid.new"
+		mv "$A/pid.new" "$A/pid"
+		rc=0
+		wait $! || rc=$?
+		echo "$rc" >"$A/rc"
+	) </dev/null >/dev/null 2>&1 &
+	for i in $(seq 1 50); do
+		[ -s "$A/pid" ] && break
+		sleep 0.1
+	done
 	for i in $(seq 1 80); do
 		kill -0 "$(cat "$A/pid")" 2>/dev/null || { cat "$A/registry.log"; die "the auth registry exited at start"; }
 		code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$A/certs/ca.crt" "https://$TLSHOST:$TPORT/v2/" || true)
@@ -132,11 +145,16 @@ stop() {
 		kill -KILL "$pid"
 		die "the auth registry was still running 10 s after SIGTERM"
 	fi
-	wait "$pid" 2>/dev/null || rc=$?
+	for i in $(seq 1 20); do
+		[ -s "$A/rc" ] && break
+		sleep 0.1
+	done
+	rc=$(cat "$A/rc" 2>/dev/null || echo unknown)
 	if grep -qE 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$A/registry.log"; then
 		grep -m 1 -A 12 -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$A/registry.log"
 		die "sanitizer report in the auth registry's log"
 	fi
+	[ "$rc" = 0 ] || die "the auth registry exited with status $rc after SIGTERM, not 0"
 	echo "ok: the auth registry stopped"
 }
 

@@ -24,7 +24,7 @@ PW=mirror-test-secret
 
 need_bin() {
 	[ -z "${REGISTRY_CMD:-}" ] && [ -n "${REGISTRY_BIN:-}" ] ||
-		skip "needs our registry binary (not a REGISTRY_CMD stand-in)"
+		skip_mode "needs our registry binary (not a REGISTRY_CMD stand-in)"
 }
 
 # serve NAME CONF: runs an instance on a free port; prints host:port.
@@ -215,7 +215,7 @@ EOF
 
 # every blob of the image came from the hub once, whoever pulled it and how
 counts() {
-	local d n bad=0
+	local d n h bad=0
 	need "$M/digest" mirror-start
 	for d in $(jq -r '.config.digest, .layers[].digest' "$(oci_manifest_path "$M/src")"); do
 		n=$(grep -c "debug request GET /v2/library/mirrortest/blobs/$d\$" "$M/hub.log" || true)
@@ -224,7 +224,12 @@ counts() {
 	done
 	[ "$bad" = 0 ] || die "some blob was fetched from the hub more than once (or never)"
 	n=$(grep -c 'debug request GET /v2/library/mirrortest/manifests/1$' "$M/hub.log" || true)
-	echo "manifest by tag: $n upstream GET(s), $(grep -c 'debug request HEAD /v2/library/mirrortest/manifests/1$' "$M/hub.log" || true) HEAD(s)"
+	h=$(grep -c 'debug request HEAD /v2/library/mirrortest/manifests/1$' "$M/hub.log" || true)
+	echo "manifest by tag: $n upstream GET(s), $h HEAD(s)"
+	# one fetch; afterwards at most one revalidation (a HEAD) per client pull
+	# (6 clients pull it), and only once proxy_revalidate (5 min) has passed
+	[ "$n" = 1 ] || die "the manifest was fetched $n times from the hub, not once"
+	[ "$h" -le 6 ] || die "$h HEADs of the manifest at the hub: more than one per pull"
 }
 
 "$@"

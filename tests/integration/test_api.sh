@@ -219,11 +219,27 @@ check "referrers type" [ "$(hdr Content-Type)" = "$IMT" ]
 check "referrers lists sig" grep -q "\"digest\":\"$DSIG\"" "$TMP/b"
 check "referrers artifactType" grep -q '"artifactType":"application/vnd.example.sig"' "$TMP/b"
 check "referrers annotations" grep -q '"org.example.who":"me"' "$TMP/b"
+# a second referrer of another type: the filter must pick one of two
+sed 's/vnd.example.sig/vnd.example.sbom/; s/"me"/"sbom"/' "$TMP/sig" >"$TMP/sbom"
+DSBOM=$(sha256 "$TMP/sbom")
+req PUT "/v2/test/app/manifests/$DSBOM" -H "Content-Type: $MT" --data-binary @"$TMP/sbom"
+expect "PUT a second referrer (an SBOM)" 201
+req GET "/v2/test/app/referrers/$DMAN"
+expect "GET referrers, two" 200
+check "unfiltered: both referrers" [ "$(jq '.manifests | length' "$TMP/b")" = 2 ]
+check "unfiltered: no filter header" [ -z "$(hdr OCI-Filters-Applied)" ]
 req GET "/v2/test/app/referrers/$DMAN?artifactType=application/vnd.example.sig"
-check "filtered referrers" grep -q "$DSIG" "$TMP/b"
+expect "filtered referrers" 200
+check "filtered referrers: the signature only" \
+	[ "$(jq -r '[.manifests[].digest] | join(" ")' "$TMP/b")" = "$DSIG" ]
 check "filter header" [ "$(hdr OCI-Filters-Applied)" = "artifactType" ]
+req GET "/v2/test/app/referrers/$DMAN?artifactType=application/vnd.example.sbom"
+expect "filtered referrers, the other type" 200
+check "filtered referrers: the SBOM only" \
+	[ "$(jq -r '[.manifests[].digest] | join(" ")' "$TMP/b")" = "$DSBOM" ]
 req GET "/v2/test/app/referrers/$DMAN?artifactType=application/other"
-check "filter excludes" bash -c "! grep -q '$DSIG' '$TMP/b'"
+expect "filter matching nothing" 200
+check "filter excludes" [ "$(jq '.manifests | length' "$TMP/b")" = 0 ]
 req GET "/v2/test/app/referrers/sha256:3333333333333333333333333333333333333333333333333333333333333333"
 expect "referrers of unknown digest" 200
 check "empty index" grep -q '"manifests":\[\]' "$TMP/b"
@@ -231,12 +247,16 @@ check "empty index" grep -q '"manifests":\[\]' "$TMP/b"
 # ---- tags and catalog ----
 for t in c1 c2 c3 c4 c5; do
 	req PUT "/v2/test/tags/manifests/$t" -H "Content-Type: $MT" --data-binary @"$TMP/manifest"
+	expect "tag $t before its blobs are in the repository" 400 MANIFEST_BLOB_UNKNOWN
 done
 # manifests need their blobs in this repo first
 req POST "/v2/test/tags/blobs/uploads/?mount=$D1&from=test/app"
+expect "mount the layer" 201
 req POST "/v2/test/tags/blobs/uploads/?mount=$DCFG&from=test/app"
+expect "mount the config" 201
 for t in c5 c3 c1 c4 c2; do
 	req PUT "/v2/test/tags/manifests/$t" -H "Content-Type: $MT" --data-binary @"$TMP/manifest"
+	expect "tag $t" 201
 done
 req GET /v2/test/tags/tags/list
 expect "tags list" 200
