@@ -276,7 +276,25 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("mhd: %s", buf);
 }
 
-/* Resolves a listen address ("HOST:PORT") into a socket address. */
+/*
+ * True if this host can make IPv6 sockets (a kernel booted with
+ * ipv6.disable=1, or a container without IPv6, cannot).
+ */
+static bool ipv6_available(void)
+{
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/*
+ * Resolves a listen address ("HOST:PORT") into a socket address. ":PORT"
+ * means every address of both families: the IPv6 wildcard, which
+ * daemon_start makes dual stack, or the IPv4 one where IPv6 is off.
+ */
 static status_t resolve_listen(const char *listen, struct sockaddr_storage *out, socklen_t *outlen)
 {
 	char host[256];
@@ -288,6 +306,8 @@ static status_t resolve_listen(const char *listen, struct sockaddr_storage *out,
 		return ST_INVALID;
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	hints.ai_family = AF_UNSPEC;
+	if (host[0] == '\0')
+		hints.ai_family = ipv6_available() ? AF_INET6 : AF_INET;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	if (getaddrinfo(host[0] ? host : NULL, portstr, &hints, &res) != 0 || res == NULL)
@@ -315,8 +335,11 @@ static struct MHD_Daemon *daemon_start(server *srv, const struct sockaddr_storag
 
 	return MHD_start_daemon(
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC |
-		MHD_ALLOW_SUSPEND_RESUME | (addr->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
-		(tls ? MHD_USE_TLS : 0),
+		MHD_ALLOW_SUSPEND_RESUME |
+		/* Dual stack: [::]:PORT (and :PORT) take IPv4 clients too, as
+		 * v4-mapped addresses; MHD_USE_IPv6 alone sets IPV6_V6ONLY. A
+		 * specific IPv6 address is unaffected: only IPv6 reaches it. */
+		(addr->ss_family == AF_INET6 ? MHD_USE_DUAL_STACK : 0) | (tls ? MHD_USE_TLS : 0),
 	    0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)addr,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
