@@ -1,6 +1,7 @@
 #!/bin/bash
 # `registry serve` itself: which addresses a listen value accepts on (IPv4
-# and IPv6 on one port for [::]:PORT and :PORT).
+# and IPv6 on one port for [::]:PORT and :PORT), SIGHUP is logged and
+# ignored.
 set -u
 . "$(dirname "$0")/lib.sh"
 BIN=$1
@@ -68,6 +69,18 @@ reg_stop
 serve_at '[::1]:0'
 check "[::1]:PORT answers on [::1]" answers "http://[::1]:$PORT"
 check "[::1]:PORT does not answer on 127.0.0.1" bash -c "! curl -s -m 5 -o /dev/null 'http://127.0.0.1:$PORT/v2/'"
+reg_stop
+
+# ---- SIGHUP: logged and ignored until reload exists ----
+reg_start "$BIN"
+kill -HUP "$REG_PID"
+sleep 0.5
+check "SIGHUP: still running" kill -0 "$REG_PID"
+check "SIGHUP: still answers" answers "$BASE"
+check "SIGHUP: logged as ignored" grep -q "SIGHUP.*ignored" "$REG_LOG"
+kill -HUP "$REG_PID"
+sleep 0.2
+check "a second SIGHUP: still running" kill -0 "$REG_PID"
 reg_stop
 
 summary
