@@ -1,7 +1,8 @@
 #!/bin/bash
 # `registry serve` itself: which addresses a listen value accepts on (IPv4
 # and IPv6 on one port for [::]:PORT and :PORT), SIGHUP is logged and
-# ignored.
+# ignored, and a second server on the same data folder is refused while the
+# first holds its lock (released at exit, and on SIGKILL).
 set -u
 . "$(dirname "$0")/lib.sh"
 BIN=$1
@@ -83,4 +84,35 @@ sleep 0.2
 check "a second SIGHUP: still running" kill -0 "$REG_PID"
 reg_stop
 
+# ---- one server per data folder ----
+reg_start "$BIN"
+FIRST=$REG_PID
+rc=0
+timeout 10 "$BIN" serve --listen 127.0.0.1:0 --data "$TMP/data" >"$TMP/second.out" 2>&1 || rc=$?
+check "a second serve on the same data folder exits 1 (got $rc)" [ "$rc" = 1 ]
+check "...saying which folder and which pid holds it" \
+	grep -q "data folder $TMP/data is in use by pid $FIRST" "$TMP/second.out"
+check "...before touching storage (no 'listening' line)" bash -c "! grep -q listening '$TMP/second.out'"
+check "the first one still serves" answers "$BASE"
+check "the lock file holds the first one's pid" [ "$(tr -d '\n' <"$TMP/data/serve.lock")" = "$FIRST" ]
+# Another folder is no problem.
+mkdir -p "$TMP/other"
+timeout 10 "$BIN" serve --listen 127.0.0.1:0 --data "$TMP/other" 2>"$TMP/other.log" &
+OTHER=$!
+for _ in $(seq 1 50); do grep -q listening "$TMP/other.log" && break; sleep 0.1; done
+check "a server on another data folder starts beside it" grep -q listening "$TMP/other.log"
+kill -TERM "$OTHER"
+wait "$OTHER"
+reg_stop
+# SIGTERM released it: the same folder starts again, with the new pid.
+reg_start "$BIN"
+check "after a clean stop the folder is free again" answers "$BASE"
+check "...and the lock file names the new pid" [ "$(tr -d '\n' <"$TMP/data/serve.lock")" = "$REG_PID" ]
+# SIGKILL releases it too (crash tests restart on the same folder).
+kill -KILL "$REG_PID"
+wait "$REG_PID" 2>/dev/null
+REG_PID=
+reg_start "$BIN"
+check "after SIGKILL the folder is free again" answers "$BASE"
+reg_stop
 summary
