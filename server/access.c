@@ -158,20 +158,30 @@ static const char *route_action(const request *r)
 	return "pull";
 }
 
-/* The client's address as text into r->remote ("" if unknown). */
+/*
+ * The client's address as text into r->remote ("" if unknown). An IPv4
+ * client of a dual-stack listener arrives as ::ffff:a.b.c.d: written as
+ * a.b.c.d, so logs and login throttling see one address whichever
+ * listener it came through.
+ */
 static void remote_of(request *r)
 {
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	const struct in6_addr *a6;
 
 	r->remote[0] = '\0';
-	if (sa && sa->sa_family == AF_INET)
+	if (sa && sa->sa_family == AF_INET) {
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->remote,
 			  sizeof(r->remote));
-	else if (sa && sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->remote,
-			  sizeof(r->remote));
+	} else if (sa && sa->sa_family == AF_INET6) {
+		a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a6))
+			inet_ntop(AF_INET, &a6->s6_addr[12], r->remote, sizeof(r->remote));
+		else
+			inet_ntop(AF_INET6, a6, r->remote, sizeof(r->remote));
+	}
 }
 
 status_t access_gate(request *r)

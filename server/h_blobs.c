@@ -3,7 +3,8 @@
  *
  * A blob is served only if the repository has it linked (pushed or mounted
  * there), or if it is one of the repository's manifests. The bytes go from
- * the blob file to the socket with sendfile (an fd response), with Range.
+ * the blob file to the socket with sendfile (an fd response), with Range
+ * (on GET; HEAD ignores it).
  */
 #include <string.h>
 #include <unistd.h>
@@ -69,7 +70,11 @@ enum MHD_Result blobs_finish(request *r)
 	if (st != ST_OK)
 		return reply_error(r, st, NULL);
 	len = size;
-	range = request_header(r, "Range");
+	/* GET only: RFC 9110 (14.2) defines range handling for GET alone and
+	 * says a server MUST ignore Range on other methods. So HEAD always
+	 * answers 200 with the whole size, also for a range a GET would get
+	 * 416 for: a HEAD is how clients ask whether a blob exists. */
+	range = r->method == M_GET ? request_header(r, "Range") : NULL;
 	if (range != NULL) {
 		st = range_parse(range, size, &start, &len);
 		if (st == ST_RANGE) {

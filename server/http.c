@@ -14,9 +14,11 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,6 +39,8 @@
 #define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 /* On SIGTERM, requests in flight get this long to finish. */
 #define HTTP_STOP_GRACE_SEC 30
+/* The data folder's lock (data_lock), holding the server's pid. */
+#define HTTP_LOCK_FILE "serve.lock"
 
 static http_method method_parse(const char *m)
 {
@@ -276,7 +280,25 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("mhd: %s", buf);
 }
 
-/* Resolves a listen address ("HOST:PORT") into a socket address. */
+/*
+ * True if this host can make IPv6 sockets (a kernel booted with
+ * ipv6.disable=1, or a container without IPv6, cannot).
+ */
+static bool ipv6_available(void)
+{
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/*
+ * Resolves a listen address ("HOST:PORT") into a socket address. ":PORT"
+ * means every address of both families: the IPv6 wildcard, which
+ * daemon_start makes dual stack, or the IPv4 one where IPv6 is off.
+ */
 static status_t resolve_listen(const char *listen, struct sockaddr_storage *out, socklen_t *outlen)
 {
 	char host[256];
@@ -288,6 +310,8 @@ static status_t resolve_listen(const char *listen, struct sockaddr_storage *out,
 		return ST_INVALID;
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	hints.ai_family = AF_UNSPEC;
+	if (host[0] == '\0')
+		hints.ai_family = ipv6_available() ? AF_INET6 : AF_INET;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	if (getaddrinfo(host[0] ? host : NULL, portstr, &hints, &res) != 0 || res == NULL)
@@ -315,8 +339,11 @@ static struct MHD_Daemon *daemon_start(server *srv, const struct sockaddr_storag
 
 	return MHD_start_daemon(
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC |
-		MHD_ALLOW_SUSPEND_RESUME | (addr->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
-		(tls ? MHD_USE_TLS : 0),
+		MHD_ALLOW_SUSPEND_RESUME |
+		/* Dual stack: [::]:PORT (and :PORT) take IPv4 clients too, as
+		 * v4-mapped addresses; MHD_USE_IPv6 alone sets IPV6_V6ONLY. A
+		 * specific IPv6 address is unaffected: only IPv6 reaches it. */
+		(addr->ss_family == AF_INET6 ? MHD_USE_DUAL_STACK : 0) | (tls ? MHD_USE_TLS : 0),
 	    0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)addr,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -350,6 +377,57 @@ static status_t plain_start(server *srv, unsigned threads)
 	srv->port_plain = info ? info->port : 0;
 	log_info("plain HTTP also on %s, port=%u", srv->cfg.listen_plain, srv->port_plain);
 	return ST_OK;
+}
+
+/*
+ * Takes the data folder's lock, DATA/serve.lock, for the life of the
+ * process: two servers on one folder would each sweep the other's upload
+ * files and temporary blobs as crash leftovers. flock(2) is released by the
+ * kernel however the process ends (SIGKILL included), so a stale file never
+ * blocks a restart; the holder's pid is written into it, for the refusal's
+ * message only. ST_OK with *out_fd (kept open: closing it releases the
+ * lock); ST_BUSY (logged, naming the holder) or ST_IO.
+ */
+static status_t data_lock(const char *data, int *out_fd)
+{
+	char path[CONFIG_PATH_MAX + 16], buf[32];
+	int fd = -1;
+	ssize_t n;
+	status_t st = ST_IO;
+
+	*out_fd = -1;
+	snprintf(path, sizeof(path), "%s/" HTTP_LOCK_FILE, data);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0) {
+		log_error("cannot open %s: %s", path, strerror(errno));
+		goto done;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EWOULDBLOCK) {
+			log_error("cannot lock %s: %s", path, strerror(errno));
+			goto done;
+		}
+		/* The holder may not have written its pid yet. */
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		if (buf[0] != '\0')
+			log_error("data folder %s is in use by pid %s (another registry serve)",
+				  data, buf);
+		else
+			log_error("data folder %s is in use by another registry serve", data);
+		st = ST_BUSY;
+		goto done;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+		log_warn("cannot write the pid into %s: %s", path, strerror(errno));
+	*out_fd = fd;
+	fd = -1;
+	st = ST_OK;
+done:
+	if (fd >= 0)
+		close(fd);
+	return st;
 }
 
 static void *sweeper_main(void *arg)
@@ -397,6 +475,7 @@ status_t server_start(server **out, const config *cfg)
 	if (srv == NULL)
 		return ST_NOMEM;
 	srv->cfg = *cfg;
+	srv->lock_fd = -1;
 	pthread_key_create(&srv->meta_key, meta_key_destroy);
 	pthread_mutex_init(&srv->stop_mu, NULL);
 	pthread_cond_init(&srv->stop_cv, NULL);
@@ -406,6 +485,10 @@ status_t server_start(server **out, const config *cfg)
 		st = ST_IO;
 		goto fail;
 	}
+	/* Before anything in the folder is touched: the start-up sweep below
+	 * would remove a running server's uploads. */
+	if ((st = data_lock(cfg->data, &srv->lock_fd)) != ST_OK)
+		goto fail;
 	snprintf(srv->db_path, sizeof(srv->db_path), "%s/registry.db", cfg->data);
 	if ((st = blobstore_open(&srv->bs, cfg->data)) != ST_OK) {
 		log_error("cannot open blob store in %s", cfg->data);
@@ -523,5 +606,7 @@ void server_stop(server *srv)
 	blobstore_close(srv->bs);
 	pthread_mutex_destroy(&srv->stop_mu);
 	pthread_cond_destroy(&srv->stop_cv);
+	if (srv->lock_fd >= 0)
+		close(srv->lock_fd); /* last: the folder is free for another server */
 	free(srv);
 }

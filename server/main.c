@@ -5,7 +5,8 @@
  *
  * Configuration comes from built-in defaults, then the file given with -c,
  * then flags. Errors in it stop start-up with "FILE:LINE: message" and exit
- * status 2. The server runs until SIGINT or SIGTERM.
+ * status 2. The server runs until SIGINT or SIGTERM; SIGHUP is logged and
+ * ignored.
  */
 #include <malloc.h>
 #include <signal.h>
@@ -59,7 +60,7 @@ static int cmd_serve(int argc, char **argv)
 	config cfg;
 	server *srv = NULL;
 	sigset_t set;
-	int sig, npos, rc;
+	int sig = SIGTERM, npos, rc;
 
 	rc = cli_parse("serve", argc, argv, opts, &pos, &npos);
 	if (rc == 0 && npos > 0) {
@@ -86,6 +87,7 @@ static int cmd_serve(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -96,7 +98,11 @@ static int cmd_serve(int argc, char **argv)
 	/* Start-up (config, the crash clean-up's SQLite connection) leaves
 	 * freed memory inside the heap; give its pages back (-128 KiB idle). */
 	malloc_trim(0);
-	sigwait(&set, &sig);
+	/* SIGHUP is the usual "reload" of daemons; until there is one, a
+	 * SIGHUP (a closed terminal, a reload sent by habit) must not kill a
+	 * registry with pushes in flight, as its default action would. */
+	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+		log_info("SIGHUP: ignored (configuration reload is not supported yet)");
 	log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	server_stop(srv);
 	config_free(&cfg); /* after the server, which borrowed its lists */

@@ -39,12 +39,14 @@ struct server {
 	char *tls_cert_pem, *tls_key_pem; /* read at start, kept while the daemon runs */
 	/* the pull-through cache: NULL when no upstream is configured */
 	proxy *proxy;
+	int lock_fd; /* DATA/serve.lock, flock()ed while the server runs */
 };
 
 /*
  * Opens storage under cfg->data and starts listening. ST_OK with *out
- * (stop with server_stop); ST_IO (storage), ST_INVALID (listen address),
- * ST_EXISTS (address in use or cannot bind). Logs the reason.
+ * (stop with server_stop); ST_BUSY (another server holds the data
+ * folder's lock), ST_IO (storage), ST_INVALID (listen address), ST_EXISTS
+ * (address in use or cannot bind). Logs the reason.
  */
 status_t server_start(server **out, const config *cfg);
 
