@@ -73,7 +73,7 @@ expect "manifest PUT" 201
 # Stop the server (strace follows it out) so the trace is complete.
 kill -TERM "$SERVER_PID"
 rc=0
-wait "$STRACE_PID" || rc=$?
+reg_wait "$STRACE_PID" || rc=$?
 REG_PID=
 check "server exits 0 on SIGTERM (under strace)" [ "$rc" = 0 ]
 check "no sanitizer report" bash -c "! grep -qE 'Sanitizer|runtime error' '$REG_LOG'"

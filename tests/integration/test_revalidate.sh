@@ -17,7 +17,7 @@ HUB_PID=""
 revalidate_cleanup() {
 	if [ -n "$HUB_PID" ]; then
 		kill "$HUB_PID" 2>/dev/null
-		wait "$HUB_PID" 2>/dev/null
+		reg_wait "$HUB_PID" 10
 	fi
 	reg_cleanup
 }

@@ -102,7 +102,7 @@ OTHER=$!
 for _ in $(seq 1 50); do grep -q listening "$TMP/other.log" && break; sleep 0.1; done
 check "a server on another data folder starts beside it" grep -q listening "$TMP/other.log"
 kill -TERM "$OTHER"
-wait "$OTHER"
+reg_wait "$OTHER"
 reg_stop
 # SIGTERM released it: the same folder starts again, with the new pid.
 reg_start "$BIN"
@@ -110,7 +110,7 @@ check "after a clean stop the folder is free again" answers "$BASE"
 check "...and the lock file names the new pid" [ "$(tr -d '\n' <"$TMP/data/serve.lock")" = "$REG_PID" ]
 # SIGKILL releases it too (crash tests restart on the same folder).
 kill -KILL "$REG_PID"
-wait "$REG_PID" 2>/dev/null
+reg_wait "$REG_PID"
 REG_PID=
 reg_start "$BIN"
 check "after SIGKILL the folder is free again" answers "$BASE"
