@@ -34,7 +34,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include "../common/digest.h"
+#include "../oci/digest.h"
 #include "../common/log.h"
 #include "b64.h"
 #include "htpasswd.h"

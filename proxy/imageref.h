@@ -15,9 +15,9 @@
 
 #include <stdbool.h>
 
-#include "../common/digest.h"
+#include "../oci/digest.h"
 #include "../common/status.h"
-#include "../server/ref.h"
+#include "../oci/ref.h"
 
 #define IMAGEREF_DOMAIN_MAX 256 /* with NUL */
 #define IMAGEREF_MAX (IMAGEREF_DOMAIN_MAX + REF_NAME_MAX + REF_TAG_MAX + DIGEST_MAX)

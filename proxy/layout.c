@@ -24,7 +24,7 @@
 
 #include <jansson.h>
 
-#include "../server/manifest.h"
+#include "../oci/manifest.h"
 #include "imageref.h"
 #include "tar.h"
 

@@ -36,7 +36,7 @@
 #include "curl_load.h"
 
 #include "../common/log.h"
-#include "../server/manifest.h"
+#include "../oci/manifest.h"
 #include "../storage/meta.h"
 #include "../storage/pulls.h"
 

@@ -45,7 +45,7 @@
 #include <jansson.h>
 
 #include "../common/status.h"
-#include "../server/ref.h"
+#include "../oci/ref.h"
 #include "../storage/blobstore.h"
 #include "../storage/meta.h"
 #include "upstream.h"

@@ -33,7 +33,7 @@
 
 #include <jansson.h>
 
-#include "../common/digest.h"
+#include "../oci/digest.h"
 #include "../common/status.h"
 
 #define UPSTREAM_NAME_MAX 128  /* "docker.io", with NUL */

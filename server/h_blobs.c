@@ -11,7 +11,7 @@
 
 #include "http.h"
 #include "server.h"
-#include "range.h"
+#include "../oci/range.h"
 
 status_t blobs_begin(request *r)
 {

@@ -13,7 +13,7 @@
 
 #include "http.h"
 #include "server.h"
-#include "manifest.h"
+#include "../oci/manifest.h"
 
 #define MANIFEST_MAX_TAGS 64 /* ?tag= values accepted on one PUT */
 

@@ -33,7 +33,7 @@
 
 #include "../common/log.h"
 #include "http.h"
-#include "range.h"
+#include "../oci/range.h"
 #include "server.h"
 
 #ifndef REGISTRY_VERSION

@@ -12,7 +12,7 @@
 
 #include "http.h"
 #include "server.h"
-#include "manifest.h"
+#include "../oci/manifest.h"
 
 static int add_referrer(void *arg, const meta_manifest *man)
 {

@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "http.h"
-#include "range.h"
+#include "../oci/range.h"
 #include "server.h"
 
 /* The Range header value for a session holding `size` bytes. */

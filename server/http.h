@@ -20,12 +20,12 @@
 #include <stdint.h>
 
 #include "../auth/auth.h"
-#include "../common/digest.h"
+#include "../oci/digest.h"
 #include "../common/status.h"
 #include "../storage/blobstore.h"
 #include "../storage/meta.h"
 #include "config.h"
-#include "ref.h"
+#include "../oci/ref.h"
 
 typedef struct server server;
 typedef struct request request;

@@ -22,7 +22,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "../common/digest.h"
+#include "../oci/digest.h"
 #include "../common/status.h"
 
 typedef struct blobstore blobstore;

@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "../common/digest.h"
+#include "../oci/digest.h"
 #include "../common/status.h"
 
 typedef struct meta meta;

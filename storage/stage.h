@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/digest.h"
+#include "../oci/digest.h"
 #include "../common/status.h"
 
 #define STAGE_SLOT_BYTES (512 * 1024)

@@ -8,7 +8,7 @@
  */
 #include "fuzz.h"
 
-#include "../../common/digest.h"
+#include "../../oci/digest.h"
 
 static int all_hex(const char *s)
 {

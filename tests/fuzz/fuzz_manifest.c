@@ -10,7 +10,7 @@
  */
 #include "fuzz.h"
 
-#include "../../server/manifest.h"
+#include "../../oci/manifest.h"
 
 static const char *const types[] = {
     NULL,

@@ -8,7 +8,7 @@
  */
 #include "fuzz.h"
 
-#include "../../server/range.h"
+#include "../../oci/range.h"
 
 #define UNTOUCHED 0xdeadbeefcafef00dull
 

@@ -9,8 +9,8 @@
  */
 #include "fuzz.h"
 
-#include "../../common/digest.h"
-#include "../../server/ref.h"
+#include "../../oci/digest.h"
+#include "../../oci/ref.h"
 
 static void check_name(const char *s)
 {

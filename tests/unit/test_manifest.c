@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../server/manifest.h"
+#include "../../oci/manifest.h"
 
 /* Real-looking digests: hello-world's config and layer, and others. */
 #define D_CONFIG "sha256:feb5d9fea6a5e9606aa995e879d862b825965ba48de054caab5ef356dc6b3412"

@@ -6,7 +6,7 @@
 #include <check.h>
 #include <stdint.h>
 
-#include "../../server/range.h"
+#include "../../oci/range.h"
 
 #define SENTINEL 0xdeadbeefULL
 

@@ -5,7 +5,7 @@
 #include <check.h>
 #include <string.h>
 
-#include "../../server/ref.h"
+#include "../../oci/ref.h"
 
 #define SHA256_EMPTY "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/digest.h"
+#include "digest.h"
 #include "../common/status.h"
 
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"

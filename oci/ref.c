@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "../common/digest.h"
+#include "digest.h"
 
 static int is_lower_alnum(char c)
 {

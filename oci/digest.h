@@ -10,7 +10,7 @@
 #define DIGEST_H
 
 #include <stddef.h>
-#include "status.h"
+#include "../common/status.h"
 
 typedef enum { DIGEST_SHA256 = 0, DIGEST_SHA512 = 1 } digest_alg;
 
