@@ -149,6 +149,7 @@ int cmd_mirror(int argc, char **argv)
 	    .negative_sec = e.cfg.proxy_negative_sec,
 	    .timeout_sec = e.cfg.proxy_timeout_sec,
 	    .retries = e.cfg.proxy_retries,
+	    .unreachable_sec = e.cfg.proxy_unreachable_sec,
 	    .max_manifest_bytes = e.cfg.max_manifest_bytes,
 	    .cache_max_bytes = e.cfg.proxy_cache_max_bytes,
 	    .cache_keep_sec = e.cfg.proxy_cache_keep_sec,
