@@ -7,6 +7,11 @@ BIN=$1
 
 out=$("$BIN" --help)
 check "--help exits 0 and shows serve" grep -q 'registry serve' <<<"$out"
+# The help names the three mirror commands as they are typed: there is no
+# `registry mirror export` or `registry mirror import`.
+check "--help: no 'mirror ... | export' line" bash -c '! grep -q "mirror sync FILE |"' <<<"$out"
+check "--help: registry export on its own line" grep -q '^ *registry export IMAGE' <<<"$out"
+check "--help: registry import on its own line" grep -q '^ *registry import FILE' <<<"$out"
 out=$("$BIN" version)
 check "version prints a version" grep -q '^registry ' <<<"$out"
 "$BIN" bogus 2>/dev/null
