@@ -354,7 +354,7 @@ static status_t sync_ref(sync_ctx *c, const proxy_target *t, const char *ref)
 static status_t item_target(proxy *px, const sync_item *it, const char *path, proxy_target *t,
 			    FILE *out, fail_list *failed)
 {
-	char name[IMAGEREF_DOMAIN_MAX + REF_NAME_MAX + 1], why[256];
+	char name[IMAGEREF_DOMAIN_MAX + REF_NAME_MAX + 1], why[IMAGEREF_DOMAIN_MAX + 128];
 	status_t st;
 
 	snprintf(name, sizeof(name), "%s/%s", it->r.domain, it->r.path);
