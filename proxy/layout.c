@@ -4,14 +4,19 @@
  * Export walks each image from its manifest down (an index's manifests,
  * an image's config and layers), collecting the digests in first-seen
  * order without duplicates, checks that every one is stored, then writes
- * oci-layout, the blobs, and index.json last.
+ * oci-layout, the blobs, and index.json last. An index entry that is not
+ * wholly stored (a platforms= sync) or not wanted (--platform) is left
+ * out: the walk of it is undone (the set truncated back), and the index is
+ * re-serialised without it, a new blob held in memory, so the archive
+ * never names what it does not hold.
  *
  * Import never trusts a name: a blob entry goes through a blob upload
  * whose commit compares the bytes' digest with the entry's path, and
  * index.json is only looked at once every blob was read. A manifest is
  * recorded after its children (an index's manifests are recorded untagged
  * in the same repository first), so a repository never shows a manifest
- * whose references are missing.
+ * whose references are missing. Blobs the import stored that end up used
+ * by no recorded image are removed at the end.
  */
 #include "layout.h"
 
