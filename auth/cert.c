@@ -202,6 +202,38 @@ static status_t load_ca(const char *dir, X509 **cert, EVP_PKEY **key, char *err,
 	return ST_OK;
 }
 
+/*
+ * Makes dir (mode 0700: it will hold the keys) and its missing parents
+ * (0755, as the data folder is made), so `registry cert` works before the
+ * registry first ran. ST_OK, or ST_IO with err naming the folder.
+ */
+static status_t make_dirs(const char *dir, char *err, size_t errlen)
+{
+	char path[4096];
+	size_t n = strlen(dir);
+
+	if (n >= sizeof(path)) {
+		status_errf(err, errlen, "%.64s...: path too long", dir);
+		return ST_IO;
+	}
+	memcpy(path, dir, n + 1);
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+			status_errf(err, errlen, "%s: %s", path, strerror(errno));
+			return ST_IO;
+		}
+		*p = '/';
+	}
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		status_errf(err, errlen, "%s: %s", dir, strerror(errno));
+		return ST_IO;
+	}
+	return ST_OK;
+}
+
 status_t auth_cert_make(const char *dir, const char *const *names, size_t n, unsigned days,
 			bool *out_ca_reused, char *err, size_t errlen)
 {
@@ -240,11 +272,8 @@ status_t auth_cert_make(const char *dir, const char *const *names, size_t n, uns
 		}
 		used += (size_t)w;
 	}
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		status_errf(err, errlen, "%s: %s", dir, strerror(errno));
-		st = ST_IO;
+	if ((st = make_dirs(dir, err, errlen)) != ST_OK)
 		goto done;
-	}
 
 	st = load_ca(dir, &ca, &ca_key, err, errlen);
 	if (st == ST_OK) {

@@ -31,10 +31,9 @@ bool auth_cert_name_ok(const char *s);
 /*
  * Writes the CA (unless dir holds one already) and a server certificate
  * for names[0..n) (the first is also its common name) valid for days, into
- * dir (created with mode 0700 if absent). ST_OK, *out_ca_reused (may be
- * NULL) telling whether an existing CA signed it; ST_INVALID (a name, n,
- * days, or a CA whose key does not match its certificate); ST_IO; err says
- * what went wrong.
+ * dir (created with mode 0700 if absent, its missing parents with 0755). ST_OK, *out_ca_reused (may
+ * be NULL) telling whether an existing CA signed it; ST_INVALID (a name, n, days, or a CA whose key
+ * does not match its certificate); ST_IO; err says what went wrong.
  */
 status_t auth_cert_make(const char *dir, const char *const *names, size_t n, unsigned days,
 			bool *out_ca_reused, char *err, size_t errlen);

@@ -149,3 +149,28 @@ status_t imageref_format(const imageref *r, char *out, size_t outlen)
 
 	return w >= 0 && (size_t)w < outlen ? ST_OK : ST_INVALID;
 }
+
+bool imageref_platform_match(const char *list, const char *os, const char *arch,
+			     const char *variant)
+{
+	char want[128];
+	int n;
+
+	if (list == NULL || list[0] == '\0')
+		return true;
+	if (os == NULL || arch == NULL)
+		return false;
+	n = variant ? snprintf(want, sizeof(want), "%s/%s/%s", os, arch, variant)
+		    : snprintf(want, sizeof(want), "%s/%s", os, arch);
+	if (n < 0 || (size_t)n >= sizeof(want))
+		return false;
+	for (const char *q = list; *q;) {
+		size_t k = strcspn(q, ",");
+		if (k > 0 && strncmp(want, q, k) == 0 && (want[k] == '\0' || want[k] == '/'))
+			return true;
+		q += k;
+		if (*q == ',')
+			q++;
+	}
+	return false;
+}

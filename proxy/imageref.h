@@ -45,6 +45,15 @@ status_t imageref_parse(imageref *out, const char *s);
  */
 status_t imageref_parse_local(imageref *out, const char *s);
 
+/*
+ * Whether a platform (os, arch, variant; variant may be NULL) is in list,
+ * "os/arch[/variant],..." as `platforms=` and `--platform` take it. An
+ * entry without a variant matches every variant ("linux/arm64" matches
+ * linux/arm64/v8). "" matches everything; a NULL os or arch nothing else.
+ */
+bool imageref_platform_match(const char *list, const char *os, const char *arch,
+			     const char *variant);
+
 /* "domain/path:tag@digest" (the parts present) into out. ST_OK or
  * ST_INVALID if it does not fit. */
 status_t imageref_format(const imageref *r, char *out, size_t outlen);

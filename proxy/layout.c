@@ -4,14 +4,19 @@
  * Export walks each image from its manifest down (an index's manifests,
  * an image's config and layers), collecting the digests in first-seen
  * order without duplicates, checks that every one is stored, then writes
- * oci-layout, the blobs, and index.json last.
+ * oci-layout, the blobs, and index.json last. An index entry that is not
+ * wholly stored (a platforms= sync) or not wanted (--platform) is left
+ * out: the walk of it is undone (the set truncated back), and the index is
+ * re-serialised without it, a new blob held in memory, so the archive
+ * never names what it does not hold.
  *
  * Import never trusts a name: a blob entry goes through a blob upload
  * whose commit compares the bytes' digest with the entry's path, and
  * index.json is only looked at once every blob was read. A manifest is
  * recorded after its children (an index's manifests are recorded untagged
  * in the same repository first), so a repository never shows a manifest
- * whose references are missing.
+ * whose references are missing. Blobs the import stored that end up used
+ * by no recorded image are removed at the end.
  */
 #include "layout.h"
 
@@ -24,6 +29,7 @@
 
 #include <jansson.h>
 
+#include "../common/human.h"
 #include "../oci/manifest.h"
 #include "imageref.h"
 #include "tar.h"
@@ -37,39 +43,71 @@
 typedef struct {
 	char (*v)[DIGEST_MAX];
 	uint64_t *size;
+	char **data; /* bytes made here (a rewritten index; owned), or NULL: in the store */
 	size_t n, cap;
 } dset;
 
-static bool dset_has(const dset *s, const char *d)
+/* The index of d in s, or -1. */
+static long dset_find(const dset *s, const char *d)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (strcmp(s->v[i], d) == 0)
-			return true;
-	return false;
+			return (long)i;
+	return -1;
+}
+
+static bool dset_has(const dset *s, const char *d)
+{
+	return dset_find(s, d) >= 0;
+}
+
+/* Adds d; data (may be NULL) is taken over, also on failure. */
+static status_t dset_add_data(dset *s, const char *d, uint64_t size, char *data)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		void *v = realloc(s->v, cap * sizeof(*s->v)), *z, *w;
+		if (v == NULL) {
+			free(data);
+			return ST_NOMEM;
+		}
+		s->v = v;
+		if ((z = realloc(s->size, cap * sizeof(*s->size))) == NULL) {
+			free(data);
+			return ST_NOMEM;
+		}
+		s->size = z;
+		if ((w = realloc(s->data, cap * sizeof(*s->data))) == NULL) {
+			free(data);
+			return ST_NOMEM;
+		}
+		s->data = w;
+		s->cap = cap;
+	}
+	snprintf(s->v[s->n], DIGEST_MAX, "%s", d);
+	s->size[s->n] = size;
+	s->data[s->n++] = data;
+	return ST_OK;
 }
 
 static status_t dset_add(dset *s, const char *d, uint64_t size)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		void *v = realloc(s->v, cap * sizeof(*s->v)), *z;
-		if (v == NULL)
-			return ST_NOMEM;
-		s->v = v;
-		if ((z = realloc(s->size, cap * sizeof(*s->size))) == NULL)
-			return ST_NOMEM;
-		s->size = z;
-		s->cap = cap;
-	}
-	snprintf(s->v[s->n], DIGEST_MAX, "%s", d);
-	s->size[s->n++] = size;
-	return ST_OK;
+	return dset_add_data(s, d, size, NULL);
+}
+
+/* Drops the entries from n on (added by a walk that was given up). */
+static void dset_truncate(dset *s, size_t n)
+{
+	while (s->n > n)
+		free(s->data[--s->n]);
 }
 
 static void dset_free(dset *s)
 {
+	dset_truncate(s, 0);
 	free(s->v);
 	free(s->size);
+	free(s->data);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -122,51 +160,196 @@ static bool is_manifest_type(const char *mt)
 /* export                                                                 */
 /* ---------------------------------------------------------------------- */
 
-/* Adds manifest digest and everything below it to set. */
-static status_t walk(blobstore *bs, const char *digest, const char *media_type, dset *set,
-		     FILE *msg, const char *image, int depth)
+typedef struct {
+	blobstore *bs;
+	meta *db;
+	FILE *msg;
+	const char *platforms; /* "" = every platform stored */
+	dset set;	       /* what goes into the archive */
+} exporter;
+
+/* What the archive's index.json (or a parent index) points at for a
+ * manifest: itself, or an index rewritten without what is not here. */
+typedef struct {
+	char digest[DIGEST_MAX];
+	uint64_t size;
+} exported;
+
+static status_t walk(exporter *ex, const char *digest, const char *media_type, const char *image,
+		     int depth, exported *out);
+
+/* "linux/arm64/v8" from an index entry's platform, into out. */
+static const char *platform_name(json_t *desc, char *out, size_t outlen)
+{
+	json_t *p = json_object_get(desc, "platform");
+	const char *os = json_string_value(json_object_get(p, "os"));
+	const char *arch = json_string_value(json_object_get(p, "architecture"));
+	const char *variant = json_string_value(json_object_get(p, "variant"));
+
+	if (os == NULL || arch == NULL)
+		snprintf(out, outlen, "an entry without a platform");
+	else
+		snprintf(out, outlen, "%s/%s%s%s", os, arch, variant ? "/" : "",
+			 variant ? variant : "");
+	return out;
+}
+
+/*
+ * An index (body, stored as digest): its entries that are wanted and
+ * stored here are walked; if any is left out (said on msg, with why), the
+ * archive gets a new index listing only the others, so that everything it
+ * names is in the archive (the tag then points at it on import). ST_OK
+ * with *out; ST_NOT_FOUND if nothing of it is here; ST_INVALID...
+ */
+static status_t walk_index(exporter *ex, const char *digest, const char *body, size_t len,
+			   const char *image, int depth, exported *out)
+{
+	json_t *root = json_loadb(body, len, 0, NULL), *mans, *keep = json_array();
+	size_t kept = 0, total;
+	bool changed = false;
+	char *json = NULL, plat[160], nd[DIGEST_MAX];
+	status_t st = ST_OK;
+
+	mans = json_object_get(root, "manifests");
+	if (root == NULL || keep == NULL || !json_is_array(mans)) {
+		st = root == NULL || keep == NULL ? ST_NOMEM : ST_INVALID;
+		goto done;
+	}
+	total = json_array_size(mans);
+	for (size_t i = 0; i < total; i++) {
+		json_t *d = json_array_get(mans, i);
+		const char *cd = json_string_value(json_object_get(d, "digest"));
+		const char *mt = json_string_value(json_object_get(d, "mediaType"));
+		size_t mark = ex->set.n;
+		exported child;
+
+		if (cd == NULL || digest_parse(cd, NULL) != ST_OK) {
+			st = ST_INVALID;
+			goto done;
+		}
+		json_t *p = json_object_get(d, "platform");
+		platform_name(d, plat, sizeof(plat));
+		if (!imageref_platform_match(ex->platforms,
+					     json_string_value(json_object_get(p, "os")),
+					     json_string_value(json_object_get(p, "architecture")),
+					     json_string_value(json_object_get(p, "variant")))) {
+			fprintf(ex->msg, "%s: left out %s (%s): not asked for (--platform)\n",
+				image, plat, cd);
+			changed = true;
+			continue;
+		}
+		if (blobstore_stat(ex->bs, cd, NULL) == ST_NOT_FOUND) {
+			fprintf(ex->msg, "%s: left out %s (%s): not stored here\n", image, plat,
+				cd);
+			changed = true;
+			continue;
+		}
+		st = walk(ex, cd, mt && mt[0] ? mt : NULL, image, depth + 1, &child);
+		if (st == ST_NOT_FOUND) {
+			dset_truncate(&ex->set, mark);
+			fprintf(ex->msg, "%s: left out %s (%s): not all of it is stored here\n",
+				image, plat, cd);
+			changed = true;
+			continue;
+		}
+		if (st != ST_OK)
+			goto done;
+		if (strcmp(child.digest, cd) != 0) {
+			/* a nested index rewritten below */
+			json_object_set_new(d, "digest", json_string(child.digest));
+			json_object_set_new(d, "size", json_integer((json_int_t)child.size));
+			changed = true;
+		}
+		json_array_append(keep, d);
+		kept++;
+	}
+	if (kept == 0) {
+		fprintf(ex->msg, "%s: none of its platforms is here%s\n", image,
+			ex->platforms[0] ? " (as --platform asks)" : "");
+		st = ST_NOT_FOUND;
+		goto done;
+	}
+	if (!changed) {
+		snprintf(out->digest, sizeof(out->digest), "%s", digest);
+		out->size = len;
+		st = dset_has(&ex->set, digest) ? ST_OK : dset_add(&ex->set, digest, len);
+		goto done;
+	}
+	if (json_object_set(root, "manifests", keep) != 0 ||
+	    (json = json_dumps(root, JSON_COMPACT)) == NULL) {
+		st = ST_NOMEM;
+		goto done;
+	}
+	if ((st = digest_buffer(nd, DIGEST_SHA256, json, strlen(json))) != ST_OK)
+		goto done;
+	snprintf(out->digest, sizeof(out->digest), "%s", nd);
+	out->size = strlen(json);
+	fprintf(ex->msg,
+		"%s: exported as a new index %s with %zu of its %zu platform(s) (the stored one, "
+		"%s, lists platforms not exported)\n",
+		image, nd, kept, total, digest);
+	if (!dset_has(&ex->set, nd)) {
+		st = dset_add_data(&ex->set, nd, out->size, json);
+		json = NULL;
+	}
+done:
+	free(json);
+	json_decref(keep);
+	json_decref(root);
+	return st;
+}
+
+/* Adds manifest digest and everything below it to the set; *out is what
+ * to reference it by. ST_OK; ST_NOT_FOUND (something it needs is not
+ * stored here, said on msg); ST_INVALID, ST_IO, ST_NOMEM. */
+static status_t walk(exporter *ex, const char *digest, const char *media_type, const char *image,
+		     int depth, exported *out)
 {
 	manifest_info info = {0};
 	char *body = NULL, err[256];
 	size_t len;
 	uint64_t size;
+	long at;
 	status_t st;
 
-	if (dset_has(set, digest))
+	if ((at = dset_find(&ex->set, digest)) >= 0) {
+		snprintf(out->digest, sizeof(out->digest), "%s", digest);
+		out->size = ex->set.size[at];
 		return ST_OK;
+	}
 	if (depth > MANIFEST_MAX_DEPTH)
 		return ST_INVALID;
-	if ((st = read_stored(bs, digest, &body, &len)) != ST_OK) {
-		fprintf(msg, "%s: manifest %s is not stored here\n", image, digest);
-		return st == ST_NOT_FOUND ? ST_NOT_FOUND : st;
+	if ((st = read_stored(ex->bs, digest, &body, &len)) != ST_OK) {
+		fprintf(ex->msg, "%s: manifest %s is not stored here\n", image, digest);
+		return st;
 	}
-	if ((st = dset_add(set, digest, len)) != ST_OK)
-		goto done;
 	if ((st = manifest_parse(&info, body, len, media_type, err, sizeof(err))) != ST_OK) {
-		fprintf(msg, "%s: manifest %s: %s\n", image, digest, err);
+		fprintf(ex->msg, "%s: manifest %s: %s\n", image, digest, err);
 		goto done;
 	}
+	if (info.kind == MANIFEST_INDEX) {
+		st = walk_index(ex, digest, body, len, image, depth, out);
+		goto done;
+	}
+	snprintf(out->digest, sizeof(out->digest), "%s", digest);
+	out->size = len;
+	if ((st = dset_add(&ex->set, digest, len)) != ST_OK)
+		goto done;
 	for (size_t i = 0; i < info.nrefs; i++) {
 		const manifest_desc *d = &info.refs[i];
-		if (info.kind == MANIFEST_INDEX) {
-			if ((st = walk(bs, d->digest, d->media_type, set, msg, image, depth + 1)) !=
-			    ST_OK)
-				goto done;
+		if (dset_has(&ex->set, d->digest))
 			continue;
-		}
-		if (dset_has(set, d->digest))
-			continue;
-		st = blobstore_stat(bs, d->digest, &size);
+		st = blobstore_stat(ex->bs, d->digest, &size);
 		if (st == ST_NOT_FOUND && d->foreign)
 			continue; /* a layer that lives elsewhere (urls) */
 		if (st == ST_NOT_FOUND) {
-			fprintf(msg,
+			fprintf(ex->msg,
 				"%s: blob %s is not stored here (pull the image through this "
 				"registry, or `registry mirror sync` it, first)\n",
 				image, d->digest);
 			goto done;
 		}
-		if (st != ST_OK || (st = dset_add(set, d->digest, size)) != ST_OK)
+		if (st != ST_OK || (st = dset_add(&ex->set, d->digest, size)) != ST_OK)
 			goto done;
 	}
 	st = ST_OK;
@@ -176,34 +359,187 @@ done:
 	return st;
 }
 
-/* Finds image in the metadata: as our own name, then as Docker reads it. */
-static status_t resolve(meta *db, const char *image, imageref *out, meta_manifest *man)
+/* r as a name of this registry the way Docker reads it ("alpine" ->
+ * "docker.io/library/alpine"). ST_OK, ST_NAME_INVALID (too long). */
+static status_t docker_name(imageref *r)
 {
-	imageref r;
-	const char *ref;
+	char name[IMAGEREF_DOMAIN_MAX + REF_NAME_MAX];
 
-	if (imageref_parse_local(&r, image) == ST_OK) {
-		ref = r.digest[0] ? r.digest : r.tag;
-		if (meta_manifest_get(db, r.path, ref, man) == ST_OK) {
-			*out = r;
+	snprintf(name, sizeof(name), "%s/%s", r->domain, r->path);
+	if (strlen(name) >= sizeof(r->path))
+		return ST_NAME_INVALID;
+	memcpy(r->path, name, strlen(name) + 1);
+	r->domain[0] = '\0';
+	return ST_OK;
+}
+
+/* The ways to read image as a repository of this registry: as our own
+ * name, then as Docker reads it. Returns how many (0: not a reference). */
+static int candidates(const char *image, imageref out[2])
+{
+	int n = 0;
+
+	if (imageref_parse_local(&out[n], image) == ST_OK)
+		n++;
+	if (imageref_parse(&out[n], image) == ST_OK && docker_name(&out[n]) == ST_OK &&
+	    (n == 0 || strcmp(out[0].path, out[n].path) != 0))
+		n++;
+	return n;
+}
+
+typedef struct {
+	char buf[512];
+	size_t len, count;
+} tag_text;
+
+static int add_tag_text(void *arg, const char *tag)
+{
+	tag_text *t = arg;
+	int w;
+
+	if (t->count++ == 8) {
+		snprintf(t->buf + t->len, sizeof(t->buf) - t->len, ", ...");
+		return 1;
+	}
+	w = snprintf(t->buf + t->len, sizeof(t->buf) - t->len, "%s%s", t->len ? ", " : "", tag);
+	if (w > 0)
+		t->len =
+		    t->len + (size_t)w < sizeof(t->buf) ? t->len + (size_t)w : sizeof(t->buf) - 1;
+	return 0;
+}
+
+/* Says why repository r (which exists) has no r's tag or digest. */
+static void say_missing(exporter *ex, const char *image, const imageref *r)
+{
+	tag_text t = {{0}, 0, 0};
+
+	if (r->digest[0]) {
+		fprintf(ex->msg, "%s: %s has no manifest %s\n", image, r->path, r->digest);
+		return;
+	}
+	meta_tag_list(ex->db, r->path, NULL, 0, add_tag_text, &t, NULL);
+	if (t.count == 0)
+		fprintf(ex->msg, "%s: %s has no tag %s (it has no tags at all; name a digest)\n",
+			image, r->path, r->tag);
+	else
+		fprintf(ex->msg,
+			"%s: %s has no tag %s (its tags: %s); name one, or use --all for every "
+			"tag\n",
+			image, r->path, r->tag, t.buf);
+}
+
+/* Finds the manifest image names. ST_OK with *out and *man; ST_NOT_FOUND,
+ * ST_INVALID (said on msg). */
+static status_t resolve(exporter *ex, const char *image, imageref *out, meta_manifest *man)
+{
+	imageref c[2];
+	int n = candidates(image, c);
+
+	if (n == 0) {
+		fprintf(ex->msg, "%s: not an image reference\n", image);
+		return ST_INVALID;
+	}
+	for (int i = 0; i < n; i++)
+		if (meta_manifest_get(ex->db, c[i].path, c[i].digest[0] ? c[i].digest : c[i].tag,
+				      man) == ST_OK) {
+			*out = c[i];
 			return ST_OK;
 		}
-	}
-	if (imageref_parse(&r, image) != ST_OK)
-		return ST_INVALID;
-	{
-		char name[IMAGEREF_DOMAIN_MAX + REF_NAME_MAX];
-		snprintf(name, sizeof(name), "%s/%s", r.domain, r.path);
-		if (strlen(name) >= sizeof(r.path))
+	for (int i = 0; i < n; i++)
+		if (meta_repo_exists(ex->db, c[i].path) == ST_OK) {
+			say_missing(ex, image, &c[i]);
 			return ST_NOT_FOUND;
-		memcpy(r.path, name, strlen(name) + 1);
-		r.domain[0] = '\0';
-	}
-	ref = r.digest[0] ? r.digest : r.tag;
-	if (meta_manifest_get(db, r.path, ref, man) != ST_OK)
-		return ST_NOT_FOUND;
-	*out = r;
+		}
+	fprintf(ex->msg, "%s: no repository %s%s%s%s here\n", image, c[0].path,
+		n > 1 ? " (nor " : "", n > 1 ? c[1].path : "", n > 1 ? ")" : "");
+	return ST_NOT_FOUND;
+}
+
+/* Walks the manifest man of r and adds its entry to index.json's list. */
+static status_t export_one(exporter *ex, json_t *mans, const imageref *r, const meta_manifest *man,
+			   const char *image)
+{
+	char full[IMAGEREF_MAX];
+	json_t *ann, *desc;
+	exported top;
+	status_t st;
+
+	if ((st = walk(ex, man->digest, man->media_type, image, 0, &top)) != ST_OK)
+		return st;
+	imageref_format(r, full, sizeof(full));
+	ann = r->tag[0] ? json_pack("{s:s,s:s}", ANN_REF_NAME, full, ANN_CTR_NAME, full)
+			: json_pack("{s:s}", ANN_CTR_NAME, full);
+	desc = json_pack("{s:s,s:s,s:I,s:o}", "mediaType", man->media_type, "digest", top.digest,
+			 "size", (json_int_t)top.size, "annotations", ann);
+	if (desc == NULL || json_array_append_new(mans, desc) != 0)
+		return ST_NOMEM;
+	fprintf(ex->msg, "%s: %s\n", full, top.digest);
 	return ST_OK;
+}
+
+typedef struct {
+	char (*v)[REF_TAG_MAX];
+	size_t n, cap;
+} tag_vec;
+
+static int add_tag(void *arg, const char *tag)
+{
+	tag_vec *t = arg;
+
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		void *v = realloc(t->v, cap * sizeof(*t->v));
+		if (v == NULL)
+			return 1;
+		t->v = v;
+		t->cap = cap;
+	}
+	snprintf(t->v[t->n++], REF_TAG_MAX, "%s", tag);
+	return 0;
+}
+
+/* --all: every tag of the repository image names. */
+static status_t export_all(exporter *ex, json_t *mans, const char *image)
+{
+	imageref c[2], r;
+	tag_vec tags = {NULL, 0, 0};
+	int n = candidates(image, c), found = -1;
+	status_t st = ST_OK;
+
+	if (n == 0) {
+		fprintf(ex->msg, "%s: not a repository name\n", image);
+		return ST_INVALID;
+	}
+	if (!c[0].tag_defaulted || c[0].digest[0]) {
+		fprintf(ex->msg, "%s: with --all, name repositories without a tag or digest\n",
+			image);
+		return ST_INVALID;
+	}
+	for (int i = 0; i < n && found < 0; i++)
+		if (meta_repo_exists(ex->db, c[i].path) == ST_OK)
+			found = i;
+	if (found < 0) {
+		fprintf(ex->msg, "%s: no repository %s here\n", image, c[0].path);
+		return ST_NOT_FOUND;
+	}
+	r = c[found];
+	if ((st = meta_tag_list(ex->db, r.path, NULL, 0, add_tag, &tags, NULL)) != ST_OK)
+		goto done;
+	if (tags.n == 0) {
+		fprintf(ex->msg, "%s: %s has no tags\n", image, r.path);
+		st = ST_NOT_FOUND;
+		goto done;
+	}
+	for (size_t i = 0; i < tags.n; i++) {
+		meta_manifest man;
+		snprintf(r.tag, sizeof(r.tag), "%s", tags.v[i]);
+		if ((st = meta_manifest_get(ex->db, r.path, r.tag, &man)) != ST_OK ||
+		    (st = export_one(ex, mans, &r, &man, image)) != ST_OK)
+			goto done;
+	}
+done:
+	free(tags.v);
+	return st;
 }
 
 static status_t write_file(int fd, const char *name, const void *buf, size_t len)
@@ -247,12 +583,14 @@ done:
 	return st;
 }
 
-status_t layout_export(blobstore *bs, meta *db, char *const *images, size_t n, int fd, FILE *msg)
+status_t layout_export(blobstore *bs, meta *db, char *const *images, size_t n,
+		       const layout_export_options *opt, int fd, FILE *msg)
 {
+	exporter ex = {bs, db, msg, opt && opt->platforms ? opt->platforms : "", {0}};
 	json_t *index = NULL, *mans = NULL;
-	dset set = {0};
-	char *buf = NULL, *json = NULL;
+	char *buf = NULL, *json = NULL, hs[HUMAN_SIZE_MAX];
 	const char *layout = "{\"imageLayoutVersion\":\"1.0.0\"}";
+	uint64_t total = 0;
 	status_t st = ST_OK;
 
 	if ((index = json_pack("{s:i,s:s,s:[]}", "schemaVersion", 2, "mediaType", MT_OCI_INDEX,
@@ -265,26 +603,13 @@ status_t layout_export(blobstore *bs, meta *db, char *const *images, size_t n, i
 	for (size_t i = 0; i < n; i++) {
 		imageref r;
 		meta_manifest man;
-		char full[IMAGEREF_MAX];
-		json_t *ann, *desc;
 
-		if ((st = resolve(db, images[i], &r, &man)) != ST_OK) {
-			fprintf(msg, "%s: %s\n", images[i],
-				st == ST_INVALID ? "not an image reference" : "no such image here");
+		if (opt && opt->all_tags)
+			st = export_all(&ex, mans, images[i]);
+		else if ((st = resolve(&ex, images[i], &r, &man)) == ST_OK)
+			st = export_one(&ex, mans, &r, &man, images[i]);
+		if (st != ST_OK)
 			goto done;
-		}
-		if ((st = walk(bs, man.digest, man.media_type, &set, msg, images[i], 0)) != ST_OK)
-			goto done;
-		imageref_format(&r, full, sizeof(full));
-		ann = r.tag[0] ? json_pack("{s:s,s:s}", ANN_REF_NAME, full, ANN_CTR_NAME, full)
-			       : json_pack("{s:s}", ANN_CTR_NAME, full);
-		desc = json_pack("{s:s,s:s,s:I,s:o}", "mediaType", man.media_type, "digest",
-				 man.digest, "size", (json_int_t)man.size, "annotations", ann);
-		if (desc == NULL || json_array_append_new(mans, desc) != 0) {
-			st = ST_NOMEM;
-			goto done;
-		}
-		fprintf(msg, "%s: %s\n", full, man.digest);
 	}
 	if ((st = write_file(fd, "oci-layout", layout, strlen(layout))) != ST_OK ||
 	    (st = tar_write_header(fd, "blobs", 0, '5')) != ST_OK)
@@ -292,16 +617,28 @@ status_t layout_export(blobstore *bs, meta *db, char *const *images, size_t n, i
 	for (int a = DIGEST_SHA256; a <= DIGEST_SHA512; a++) {
 		char dir[32];
 		bool used = false;
-		for (size_t i = 0; i < set.n && !used; i++)
-			used = strncmp(set.v[i], digest_alg_name((digest_alg)a),
+		for (size_t i = 0; i < ex.set.n && !used; i++)
+			used = strncmp(ex.set.v[i], digest_alg_name((digest_alg)a),
 				       strlen(digest_alg_name((digest_alg)a))) == 0;
 		snprintf(dir, sizeof(dir), "blobs/%s", digest_alg_name((digest_alg)a));
 		if (used && (st = tar_write_header(fd, dir, 0, '5')) != ST_OK)
 			goto done;
 	}
-	for (size_t i = 0; i < set.n; i++)
-		if ((st = write_blob(bs, fd, set.v[i], buf)) != ST_OK)
+	for (size_t i = 0; i < ex.set.n; i++) {
+		const char *d = ex.set.v[i];
+		char name[DIGEST_MAX + 16];
+
+		if (ex.set.data[i] == NULL) {
+			st = write_blob(bs, fd, d, buf);
+		} else { /* a rewritten index */
+			snprintf(name, sizeof(name), "blobs/%.*s/%s", (int)strcspn(d, ":"), d,
+				 strchr(d, ':') + 1);
+			st = write_file(fd, name, ex.set.data[i], (size_t)ex.set.size[i]);
+		}
+		if (st != ST_OK)
 			goto done;
+		total += ex.set.size[i];
+	}
 	if ((json = json_dumps(index, JSON_COMPACT)) == NULL) {
 		st = ST_NOMEM;
 		goto done;
@@ -309,17 +646,12 @@ status_t layout_export(blobstore *bs, meta *db, char *const *images, size_t n, i
 	if ((st = write_file(fd, "index.json", json, strlen(json))) != ST_OK ||
 	    (st = tar_write_end(fd)) != ST_OK)
 		goto done;
-	{
-		uint64_t total = 0;
-		for (size_t i = 0; i < set.n; i++)
-			total += set.size[i];
-		fprintf(msg, "exported %zu image(s): %zu blobs, %llu bytes\n", n, set.n,
-			(unsigned long long)total);
-	}
+	fprintf(msg, "exported %zu image(s): %zu blobs, %s\n", json_array_size(mans), ex.set.n,
+		human_size(hs, total));
 done:
 	free(json);
 	free(buf);
-	dset_free(&set);
+	dset_free(&ex.set);
 	json_decref(index);
 	return st;
 }
@@ -380,6 +712,13 @@ static status_t import_id(char out[BLOBSTORE_ID_MAX + 1])
 	return ST_OK;
 }
 
+/* meta_blob_repos callback: there is one. */
+static int first_repo(void *arg, const char *repo)
+{
+	*(bool *)arg = true;
+	return 1;
+}
+
 /* Stores the current entry as blob digest, verifying it. */
 static status_t import_blob(blobstore *bs, tar_reader *tr, const char *digest, char *buf,
 			    uint64_t *out_size)
@@ -418,12 +757,14 @@ typedef struct {
 	meta *db;
 	FILE *msg;
 	const dset *bad; /* blobs refused */
+	dset used;	 /* manifests and blobs an image recorded here needs */
 } importer;
 
 /*
  * Records manifest digest (and what it references) in repo, tagged tag
- * (may be NULL). ST_OK; ST_NOT_FOUND, ST_DIGEST_MISMATCH, ST_INVALID
- * (said on msg); ST_IO...
+ * (may be NULL). Every blob it references is checked before any is linked,
+ * so a manifest that fails leaves no link behind. ST_OK; ST_NOT_FOUND,
+ * ST_DIGEST_MISMATCH, ST_INVALID (said on msg); ST_IO...
  */
 static status_t record(importer *im, const char *repo, const char *digest, const char *media_type,
 		       uint64_t want_size, const char *tag, int depth)
@@ -431,9 +772,9 @@ static status_t record(importer *im, const char *repo, const char *digest, const
 	manifest_info info = {0};
 	meta_manifest man = {0};
 	const char **refs = NULL;
+	uint64_t *sizes = NULL;
 	char *body = NULL, err[256];
 	size_t len;
-	uint64_t size;
 	status_t st;
 
 	if (depth > MANIFEST_MAX_DEPTH)
@@ -460,13 +801,15 @@ static status_t record(importer *im, const char *repo, const char *digest, const
 		st = ST_INVALID;
 		goto done;
 	}
-	if ((refs = calloc(info.nrefs + 1, sizeof(*refs))) == NULL) {
+	if ((refs = calloc(info.nrefs + 1, sizeof(*refs))) == NULL ||
+	    (sizes = calloc(info.nrefs + 1, sizeof(*sizes))) == NULL) {
 		st = ST_NOMEM;
 		goto done;
 	}
 	for (size_t i = 0; i < info.nrefs; i++) {
 		const manifest_desc *d = &info.refs[i];
 		refs[i] = d->digest;
+		sizes[i] = UINT64_MAX; /* not to link */
 		if (info.kind == MANIFEST_INDEX) {
 			if ((st = record(im, repo, d->digest, d->media_type, d->size, NULL,
 					 depth + 1)) != ST_OK)
@@ -478,9 +821,11 @@ static status_t record(importer *im, const char *repo, const char *digest, const
 			st = ST_DIGEST_MISMATCH;
 			goto done;
 		}
-		st = blobstore_stat(im->bs, d->digest, &size);
-		if (st == ST_NOT_FOUND && d->foreign)
+		st = blobstore_stat(im->bs, d->digest, &sizes[i]);
+		if (st == ST_NOT_FOUND && d->foreign) {
+			sizes[i] = UINT64_MAX;
 			continue;
+		}
 		if (st == ST_NOT_FOUND) {
 			fprintf(im->msg, "%s: blob %s is neither in the archive nor here\n", repo,
 				d->digest);
@@ -488,14 +833,20 @@ static status_t record(importer *im, const char *repo, const char *digest, const
 		}
 		if (st != ST_OK)
 			goto done;
-		if (size != d->size) {
+		if (sizes[i] != d->size) {
 			fprintf(im->msg, "%s: blob %s has %llu bytes, its descriptor says %llu\n",
-				repo, d->digest, (unsigned long long)size,
+				repo, d->digest, (unsigned long long)sizes[i],
 				(unsigned long long)d->size);
 			st = ST_INVALID;
 			goto done;
 		}
-		if ((st = meta_blob_link(im->db, repo, d->digest, size)) != ST_OK)
+	}
+	for (size_t i = 0; i < info.nrefs; i++) {
+		if (sizes[i] == UINT64_MAX)
+			continue;
+		if ((st = meta_blob_link(im->db, repo, refs[i], sizes[i])) != ST_OK ||
+		    (st = dset_has(&im->used, refs[i]) ? ST_OK : dset_add(&im->used, refs[i], 0)) !=
+			ST_OK)
 			goto done;
 	}
 	snprintf(man.digest, sizeof(man.digest), "%s", digest);
@@ -505,11 +856,42 @@ static status_t record(importer *im, const char *repo, const char *digest, const
 	man.size = len;
 	man.annotations = info.annotations;
 	st = meta_manifest_put(im->db, repo, &man, refs, info.nrefs, &tag, tag ? 1 : 0);
+	if (st == ST_OK && !dset_has(&im->used, digest))
+		st = dset_add(&im->used, digest, 0);
 done:
+	free(sizes);
 	free(refs);
 	manifest_info_free(&info);
 	free(body);
 	return st;
+}
+
+/*
+ * Removes the blobs this import stored (fresh: they were not here before)
+ * that no image it recorded needs and no repository links (the archive's
+ * leftovers, or those of images that failed), so a failed import leaves
+ * nothing behind but what it recorded. Says so on msg.
+ */
+static void import_cleanup(importer *im, const dset *fresh, bool failed, layout_stats *stats)
+{
+	char hs[HUMAN_SIZE_MAX];
+
+	for (size_t i = 0; i < fresh->n; i++) {
+		bool linked = false;
+		if (dset_has(&im->used, fresh->v[i]))
+			continue;
+		if (meta_blob_repos(im->db, fresh->v[i], first_repo, &linked) != ST_OK || linked)
+			continue;
+		if (blobstore_delete(im->bs, fresh->v[i]) == ST_OK) {
+			stats->removed++;
+			stats->removed_bytes += fresh->size[i];
+		}
+	}
+	if (stats->removed > 0)
+		fprintf(im->msg,
+			"removed %zu verified blob(s) (%s) that no imported image uses%s\n",
+			stats->removed, human_size(hs, stats->removed_bytes),
+			failed ? "; import the archive again once it is whole" : "");
 }
 
 /* Where an index.json entry goes: repository and tag (tag "" = none). */
@@ -549,17 +931,17 @@ static status_t entry_name(json_t *desc, const char *repo_opt, char repo[REF_NAM
 	return ST_INVALID;
 }
 
-status_t layout_import(blobstore *bs, meta *db, int fd, const char *repo, FILE *msg,
-		       layout_stats *out)
+status_t layout_import(blobstore *bs, meta *db, int fd, const char *repo, const char *tag_opt,
+		       FILE *msg, layout_stats *out)
 {
 	layout_stats stats = {0};
 	tar_reader *tr = NULL;
 	tar_entry e;
-	dset bad = {0};
+	dset bad = {0}, fresh = {0};
 	char *index_json = NULL, *buf = NULL, digest[DIGEST_MAX];
 	bool have_layout = false;
 	json_t *index = NULL, *mans;
-	importer im = {bs, db, msg, &bad};
+	importer im = {bs, db, msg, &bad, {0}};
 	status_t st, result = ST_OK;
 
 	if ((st = tar_reader_new(&tr, fd)) != ST_OK || (buf = malloc(LAYOUT_COPY_BUF)) == NULL) {
@@ -596,8 +978,11 @@ status_t layout_import(blobstore *bs, meta *db, int fd, const char *repo, FILE *
 			}
 			if (st != ST_OK)
 				goto done;
-			if (!known)
+			if (!known) {
 				stats.blobs_new++;
+				if ((st = dset_add(&fresh, digest, size)) != ST_OK)
+					goto done;
+			}
 		}
 	}
 	if (st != ST_NOT_FOUND) {
@@ -636,11 +1021,25 @@ status_t layout_import(blobstore *bs, meta *db, int fd, const char *repo, FILE *
 				i, d);
 			ist = ST_INVALID;
 		} else {
+			bool given = tag[0] == '\0' && tag_opt != NULL;
+			if (given) {
+				snprintf(tag, sizeof(tag), "%s", tag_opt);
+				tag_opt = NULL; /* one image gets it */
+			}
 			ist = record(&im, rname, d, mt, (uint64_t)json_integer_value(sz),
 				     tag[0] ? tag : NULL, 0);
-			if (ist == ST_OK) {
+			if (ist == ST_OK && tag[0]) {
 				stats.images++;
-				fprintf(msg, "%s%s%s: %s\n", rname, tag[0] ? ":" : "", tag, d);
+				fprintf(msg, "%s:%s: %s%s\n", rname, tag, d,
+					given ? " (tagged as --repo says)" : "");
+			} else if (ist == ST_OK) {
+				/* only a digest names it: say so, a tag is what people expect */
+				stats.images++;
+				stats.untagged++;
+				fprintf(msg,
+					"%s@%s: untagged (the archive names no tag): pull it by "
+					"digest, or import again with --repo %s:TAG\n",
+					rname, d, rname);
 			}
 		}
 		if (ist != ST_OK) {
@@ -651,10 +1050,13 @@ status_t layout_import(blobstore *bs, meta *db, int fd, const char *repo, FILE *
 	}
 	st = result;
 done:
+	import_cleanup(&im, &fresh, st != ST_OK, &stats);
 	json_decref(index);
 	free(index_json);
 	free(buf);
 	dset_free(&bad);
+	dset_free(&fresh);
+	dset_free(&im.used);
 	tar_reader_free(tr);
 	if (out != NULL)
 		*out = stats;

@@ -253,18 +253,9 @@ status_t proxy_new(proxy **out, const proxy_options *opt, char *const *upstreams
 		int dir = slash ? (int)(slash - db_path + 1) : 0;
 		sprintf(px->px_pulls_path, "%.*scache.db", dir, db_path);
 	}
-	if (curl_load() != ST_OK) {
-		st = ST_IO;
-		goto fail;
-	}
-	if (libcurl.global_init(CURL_GLOBAL_DEFAULT) != 0) {
-		log_error("cannot initialise libcurl");
-		st = ST_IO;
-		goto fail;
-	}
-	px->px_curl_ready = true;
 	uo.timeout_sec = opt->timeout_sec;
 	uo.retries = opt->retries;
+	uo.unreachable_sec = opt->unreachable_sec;
 	uo.max_manifest_bytes = opt->max_manifest_bytes;
 	uo.user_agent = opt->user_agent;
 	for (size_t i = 0; i < n; i++) {
@@ -276,10 +267,25 @@ status_t proxy_new(proxy **out, const proxy_options *opt, char *const *upstreams
 			st = ST_INVALID;
 			goto fail;
 		}
+		/* libcurl only for upstreams that are asked: an offline machine
+		 * need not map it */
+		if (!spec.offline && !px->px_curl_ready) {
+			if (curl_load() != ST_OK) {
+				st = ST_IO;
+				goto fail;
+			}
+			if (libcurl.global_init(CURL_GLOBAL_DEFAULT) != 0) {
+				log_error("cannot initialise libcurl");
+				st = ST_IO;
+				goto fail;
+			}
+			px->px_curl_ready = true;
+		}
 		if ((st = upstream_new(&px->px_ups[i], &spec, &uo)) != ST_OK)
 			goto fail;
 		px->px_nups++;
-		log_info("mirroring %s from %s%s%s", spec.name, spec.url,
+		log_info("mirroring %s %s%s%s%s", spec.name, spec.offline ? "offline" : "from ",
+			 spec.offline ? " (only what is cached)" : spec.url,
 			 spec.namespaces[0] ? ", unprefixed namespaces " : "", spec.namespaces);
 	}
 	if (pthread_create(&px->px_maint, NULL, maint_main, px) != 0) {
@@ -817,6 +823,15 @@ static status_t job_start(proxy *px, const char *key, job_kind kind, const proxy
 /* manifests                                                              */
 /* ---------------------------------------------------------------------- */
 
+/* ST_OK if t's upstream may be asked now; ST_NOT_FOUND if it is offline
+ * (only the cache answers); ST_UNAVAILABLE if it was unreachable lately. */
+static status_t upstream_askable(const proxy_target *t)
+{
+	if (upstream_get_spec(t->up)->offline)
+		return ST_NOT_FOUND;
+	return upstream_unreachable(t->up) ? ST_UNAVAILABLE : ST_OK;
+}
+
 status_t proxy_manifest_fetch(proxy *px, const proxy_target *t, const char *ref, bool revalidate,
 			      proxy_job **out)
 {
@@ -826,6 +841,8 @@ status_t proxy_manifest_fetch(proxy *px, const proxy_target *t, const char *ref,
 	int s;
 
 	*out = NULL;
+	if ((st = upstream_askable(t)) != ST_OK)
+		return st;
 	snprintf(key, sizeof(key), "m|%s|%s", t->local, ref);
 	pthread_mutex_lock(&px->px_mu);
 	if (px->px_stopping) {
@@ -984,6 +1001,8 @@ status_t proxy_blob_fetch(proxy *px, const proxy_target *t, const char *digest, 
 	status_t st;
 
 	*out = NULL;
+	if ((st = upstream_askable(t)) != ST_OK)
+		return st;
 	snprintf(key, sizeof(key), "b|%s", digest);
 	pthread_mutex_lock(&px->px_mu);
 	if (px->px_stopping) {
@@ -1280,6 +1299,8 @@ status_t proxy_tags_fetch(proxy *px, const proxy_target *t, proxy_job **out)
 	status_t st;
 
 	*out = NULL;
+	if ((st = upstream_askable(t)) != ST_OK)
+		return st;
 	snprintf(key, sizeof(key), "t|%s", t->local);
 	pthread_mutex_lock(&px->px_mu);
 	if (px->px_stopping) {

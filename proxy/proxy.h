@@ -32,6 +32,12 @@
  * MHD_suspend_connection and MHD_resume_connection. A queued proxy_wait
  * must stay valid until it is resumed.
  *
+ * Upstreams that cannot be asked: an offline one (`upstream = NAME offline`)
+ * serves only what is cached, so every fetch below ends at once with
+ * ST_NOT_FOUND; one found unreachable lately (upstream_unreachable) makes
+ * them end at once with ST_UNAVAILABLE. Either way no job is started and a
+ * cached copy, if any, is what the caller serves.
+ *
  * Nothing here knows HTTP requests from clients; the upstream client
  * (upstream.h) knows the upstream's HTTP.
  */
@@ -55,10 +61,11 @@ typedef struct proxy_job proxy_job;
 
 /* What the proxy_* keys of registry.conf say (defaults in config.h). */
 typedef struct {
-	uint32_t revalidate_sec; /* a cached tag is re-checked at most this often */
-	uint32_t negative_sec;	 /* an upstream 404 is remembered this long */
-	uint32_t timeout_sec;	 /* upstream connect and stall timeout */
-	uint32_t retries;	 /* upstream retries after a transient failure */
+	uint32_t revalidate_sec;  /* a cached tag is re-checked at most this often */
+	uint32_t negative_sec;	  /* an upstream 404 is remembered this long */
+	uint32_t timeout_sec;	  /* upstream connect and stall timeout */
+	uint32_t retries;	  /* upstream retries after a transient failure */
+	uint32_t unreachable_sec; /* an unreachable upstream is not asked for this long */
 	uint64_t max_manifest_bytes;
 	uint64_t cache_max_bytes; /* bound on cached blob bytes, 0 = none */
 	uint32_t cache_keep_sec;  /* blobs of manifests pulled within this are kept */
@@ -132,8 +139,8 @@ bool proxy_fresh(proxy *px, const char *local, const char *ref);
  * check it with a HEAD first and fetch only if the upstream's digest
  * differs. ST_OK with *out (release with proxy_job_release); ST_EXISTS if
  * it was fetched or checked meanwhile (look locally again); ST_NOT_FOUND if
- * the upstream said 404 within negative_sec; ST_UNAVAILABLE when stopping;
- * ST_NOMEM.
+ * the upstream said 404 within negative_sec, or is offline; ST_UNAVAILABLE
+ * when stopping, or if the upstream was unreachable lately; ST_NOMEM.
  *
  * The job's status, when done: ST_OK (stored); ST_NOT_FOUND (404; a tag
  * gone upstream is removed here too); ST_UNAVAILABLE, ST_DENIED,
@@ -158,9 +165,10 @@ status_t proxy_pull_manifest(proxy *px, meta *db, const proxy_target *t, const c
 /*
  * Starts, or joins, fetching blob digest of t. ST_OK with *out; ST_EXISTS
  * if the blob is already in the store (link it to the repository and serve
- * it); ST_NOT_FOUND (a recent upstream 404); ST_UNAVAILABLE when stopping;
- * ST_NOMEM. The job ends ST_OK once the blob is verified, committed and
- * linked to t->local; else ST_NOT_FOUND, ST_DIGEST_MISMATCH (refused and
+ * it); ST_NOT_FOUND (a recent upstream 404, or an offline upstream: checked
+ * first, so nothing stored is served through a name that does not have it);
+ * ST_UNAVAILABLE when stopping or unreachable lately; ST_NOMEM. The job ends ST_OK once the blob is
+ * verified, committed and linked to t->local; else ST_NOT_FOUND, ST_DIGEST_MISMATCH (refused and
  * discarded), ST_UNAVAILABLE, ST_DENIED, ST_BAD_GATEWAY, ST_IO, ST_NO_SPACE.
  */
 status_t proxy_blob_fetch(proxy *px, const proxy_target *t, const char *digest, proxy_job **out);
@@ -201,8 +209,9 @@ status_t proxy_pull_blob(proxy *px, meta *db, const proxy_target *t, const char 
 
 /* ---- tags ---- */
 
-/* Starts, or joins, listing t's tags upstream. ST_OK with *out, or
- * ST_UNAVAILABLE when stopping. When done, proxy_job_tags has them. */
+/* Starts, or joins, listing t's tags upstream. ST_OK with *out;
+ * ST_NOT_FOUND (offline), ST_UNAVAILABLE when stopping or unreachable
+ * lately: list what is cached. When done, proxy_job_tags has them. */
 status_t proxy_tags_fetch(proxy *px, const proxy_target *t, proxy_job **out);
 
 /* The tags a finished ST_OK tags job got (a JSON array; borrowed). */

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "../common/human.h"
 #include "../common/log.h"
 #include "imageref.h"
 
@@ -32,6 +33,12 @@ typedef struct {
 	unsigned line;
 } sync_item;
 
+/* The images that failed, each with why, for the summary. */
+typedef struct {
+	char **v;
+	size_t n;
+} fail_list;
+
 typedef struct {
 	proxy *px;
 	meta *db;
@@ -39,17 +46,49 @@ typedef struct {
 	sync_summary *sum;
 	const sync_item *item;
 	const char *blob; /* being fetched, for the progress line */
+	char why[512];	  /* the current reference's first failure, "" = none yet */
+	fail_list *failed;
 } sync_ctx;
 
-static void human(char *out, size_t len, uint64_t n)
+/* What an upstream failure st means, in words. */
+static const char *reason(status_t st)
 {
-	static const char *const units[] = {"B", "KB", "MB", "GB", "TB"};
-	double v = (double)n;
-	int u = 0;
+	switch (st) {
+	case ST_NOT_FOUND:
+		return "not found upstream";
+	case ST_UNAVAILABLE:
+		return "upstream unreachable or failing";
+	case ST_DENIED:
+		return "the upstream refused our credentials";
+	case ST_BAD_GATEWAY:
+		return "the upstream answered with something unusable";
+	case ST_DIGEST_MISMATCH:
+		return "content does not match its digest";
+	default:
+		return status_str(st);
+	}
+}
 
-	while (v >= 1024 && u < 4)
-		v /= 1024, u++;
-	snprintf(out, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+/* Sets c->why unless an earlier failure of the same reference did. */
+static void fail_why(sync_ctx *c, const char *what, const char *digest, status_t st)
+{
+	if (c->why[0] == '\0')
+		snprintf(c->why, sizeof(c->why), "%s%s%s: %s", what, digest ? " " : "",
+			 digest ? digest : "", reason(st));
+}
+
+/* Adds "IMAGE: WHY" to the summary's list (dropped if out of memory: the
+ * count still says it failed). */
+static void fail_add(fail_list *l, const char *image, const char *why)
+{
+	size_t n = strlen(image) + strlen(why) + 3;
+	char **v = realloc(l->v, (l->n + 1) * sizeof(*v));
+
+	if (v == NULL)
+		return;
+	l->v = v;
+	if ((v[l->n] = malloc(n)) != NULL)
+		snprintf(v[l->n++], n, "%s: %s", image, why);
 }
 
 /* ---- the list ---- */
@@ -149,17 +188,17 @@ static status_t read_list(const char *path, sync_item **out, size_t *out_n, FILE
 static void progress(void *arg, uint64_t done, uint64_t total)
 {
 	sync_ctx *c = arg;
-	char a[32], b[32];
+	char a[HUMAN_SIZE_MAX], b[HUMAN_SIZE_MAX];
 	int width = 30, fill;
 
 	if (!c->opt->tty)
 		return;
-	human(a, sizeof(a), done);
+	human_size(a, done);
 	if (total == UPSTREAM_SIZE_UNKNOWN || total == 0) {
 		fprintf(c->opt->out, "\r  %.19s %s        ", c->blob, a);
 	} else {
 		fill = (int)((double)done / (double)total * width);
-		human(b, sizeof(b), total);
+		human_size(b, total);
 		fprintf(c->opt->out, "\r  %.19s [%.*s%*s] %s / %s   ", c->blob, fill,
 			"##############################", width - fill, "", a, b);
 	}
@@ -177,28 +216,10 @@ static bool cancelled(void *arg)
 static bool platform_wanted(const char *list, json_t *desc)
 {
 	json_t *p = json_object_get(desc, "platform");
-	const char *os = json_string_value(json_object_get(p, "os"));
-	const char *arch = json_string_value(json_object_get(p, "architecture"));
-	const char *variant = json_string_value(json_object_get(p, "variant"));
-	char want[128];
 
-	if (list[0] == '\0')
-		return true;
-	if (os == NULL || arch == NULL)
-		return false;
-	for (const char *q = list; *q;) {
-		size_t k = strcspn(q, ",");
-		int n = variant ? snprintf(want, sizeof(want), "%s/%s/%s", os, arch, variant)
-				: snprintf(want, sizeof(want), "%s/%s", os, arch);
-		/* "linux/arm64" also matches linux/arm64/v8 */
-		if (n > 0 && ((strlen(want) == k && strncmp(want, q, k) == 0) ||
-			      (strncmp(want, q, k) == 0 && want[k] == '/')))
-			return true;
-		q += k;
-		if (*q == ',')
-			q++;
-	}
-	return false;
+	return imageref_platform_match(list, json_string_value(json_object_get(p, "os")),
+				       json_string_value(json_object_get(p, "architecture")),
+				       json_string_value(json_object_get(p, "variant")));
 }
 
 /* Syncs what manifest digest (already stored) references. */
@@ -247,7 +268,8 @@ static status_t walk(sync_ctx *c, const proxy_target *t, blobstore *bs, const ch
 				c->sum->manifests++;
 				st = walk(c, t, bs, child, depth + 1);
 			} else {
-				fprintf(c->opt->out, "  manifest %s: %s\n", cd, status_str(st));
+				fprintf(c->opt->out, "  manifest %s: %s\n", cd, reason(st));
+				fail_why(c, "manifest", cd, st);
 			}
 			if (st != ST_OK && first == ST_OK)
 				first = st;
@@ -262,7 +284,7 @@ static status_t walk(sync_ctx *c, const proxy_target *t, blobstore *bs, const ch
 		const char *bd = json_string_value(json_object_get(desc, "digest"));
 		proxy_pull_cb cb = {progress, cancelled, c};
 		uint64_t fetched = 0;
-		char h[32];
+		char h[HUMAN_SIZE_MAX];
 
 		if (desc == NULL && i > 0)
 			break;
@@ -281,11 +303,12 @@ static status_t walk(sync_ctx *c, const proxy_target *t, blobstore *bs, const ch
 				c->sum->blobs_cached++;
 				fprintf(c->opt->out, "  %.19s cached\n", bd);
 			} else {
-				human(h, sizeof(h), fetched);
-				fprintf(c->opt->out, "  %.19s fetched %s\n", bd, h);
+				fprintf(c->opt->out, "  %.19s fetched %s\n", bd,
+					human_size(h, fetched));
 			}
 		} else {
 			fprintf(c->opt->out, "  %.19s FAILED: %s\n", bd, status_str(st));
+			fail_why(c, "blob", bd, st);
 			if (first == ST_OK)
 				first = st;
 		}
@@ -300,33 +323,65 @@ static status_t walk(sync_ctx *c, const proxy_target *t, blobstore *bs, const ch
 /* Syncs one reference (a tag or a digest) of item. */
 static status_t sync_ref(sync_ctx *c, const proxy_target *t, const char *ref)
 {
-	char digest[DIGEST_MAX];
+	char digest[DIGEST_MAX], image[IMAGEREF_MAX + DIGEST_MAX];
 	bool is_tag = strchr(ref, ':') == NULL;
 	status_t st;
 
-	fprintf(c->opt->out, "%s/%s%s%s\n", c->item->r.domain, c->item->r.path, is_tag ? ":" : "@",
-		ref);
+	snprintf(image, sizeof(image), "%s/%s%s%s", c->item->r.domain, c->item->r.path,
+		 is_tag ? ":" : "@", ref);
+	fprintf(c->opt->out, "%s\n", image);
+	c->why[0] = '\0';
 	st = proxy_pull_manifest(c->px, c->db, t, ref, is_tag, digest);
 	if (st == ST_OK) {
 		c->sum->manifests++;
 		st = walk(c, t, proxy_blobstore(c->px), digest, 0);
 	} else {
-		fprintf(c->opt->out, "  manifest: %s\n", status_str(st));
+		fprintf(c->opt->out, "  manifest: %s\n", reason(st));
+		fail_why(c, "manifest", NULL, st);
 	}
-	if (st == ST_OK)
+	if (st == ST_OK) {
 		c->sum->images++;
-	else
+	} else {
 		c->sum->failed++;
+		if (c->why[0] == '\0') /* failed before naming what */
+			snprintf(c->why, sizeof(c->why), "%s", reason(st));
+		fail_add(c->failed, image, c->why);
+	}
 	return st;
+}
+
+/* The upstream of item, or a failure said on out and added to the list. */
+static status_t item_target(proxy *px, const sync_item *it, const char *path, proxy_target *t,
+			    FILE *out, fail_list *failed)
+{
+	char name[IMAGEREF_DOMAIN_MAX + REF_NAME_MAX + 1], why[IMAGEREF_DOMAIN_MAX + 128];
+	status_t st;
+
+	snprintf(name, sizeof(name), "%s/%s", it->r.domain, it->r.path);
+	st = proxy_route(px, name, NULL, t);
+	if (st == ST_NOT_FOUND)
+		snprintf(why, sizeof(why), "no upstream %s in the configuration", it->r.domain);
+	else if (st != ST_OK)
+		snprintf(why, sizeof(why), "name too long");
+	else if (upstream_get_spec(t->up)->offline)
+		snprintf(why, sizeof(why),
+			 "upstream %s is offline in the configuration: nothing to fetch from",
+			 it->r.domain);
+	else
+		return ST_OK;
+	fprintf(out, "%s:%u: %s: %s\n", path, it->line, it->text, why);
+	fail_add(failed, it->text, why);
+	return st == ST_OK ? ST_UNAVAILABLE : st;
 }
 
 status_t sync_run(proxy *px, meta *db, const char *path, const sync_options *opt, sync_summary *out)
 {
 	sync_summary sum = {0};
 	sync_item *items = NULL;
+	fail_list failed = {NULL, 0};
 	size_t n = 0;
 	status_t st, first = ST_OK;
-	char h[32];
+	char h[HUMAN_SIZE_MAX];
 
 	if ((st = read_list(path, &items, &n, opt->out)) != ST_OK) {
 		if (out)
@@ -334,7 +389,7 @@ status_t sync_run(proxy *px, meta *db, const char *path, const sync_options *opt
 		return st;
 	}
 	for (size_t i = 0; i < n; i++) {
-		sync_ctx c = {px, db, opt, &sum, &items[i], ""};
+		sync_ctx c = {px, db, opt, &sum, &items[i], "", "", &failed};
 		char name[IMAGEREF_DOMAIN_MAX + REF_NAME_MAX + 1];
 		proxy_target t;
 		json_t *tags = NULL;
@@ -342,11 +397,7 @@ status_t sync_run(proxy *px, meta *db, const char *path, const sync_options *opt
 		if (opt->cancelled && opt->cancelled())
 			break;
 		snprintf(name, sizeof(name), "%s/%s", items[i].r.domain, items[i].r.path);
-		st = proxy_route(px, name, NULL, &t);
-		if (st != ST_OK) {
-			fprintf(opt->out, "%s:%u: %s: %s\n", path, items[i].line, items[i].text,
-				st == ST_NOT_FOUND ? "no upstream of that name in the configuration"
-						   : "name too long");
+		if ((st = item_target(px, &items[i], path, &t, opt->out, &failed)) != ST_OK) {
 			sum.failed++;
 			if (first == ST_OK)
 				first = st;
@@ -356,7 +407,10 @@ status_t sync_run(proxy *px, meta *db, const char *path, const sync_options *opt
 			st = sync_ref(&c, &t,
 				      items[i].r.digest[0] ? items[i].r.digest : items[i].r.tag);
 		} else if ((st = upstream_get_tags(t.up, t.remote, &tags)) != ST_OK) {
-			fprintf(opt->out, "%s: cannot list tags: %s\n", name, status_str(st));
+			char why[128];
+			fprintf(opt->out, "%s: cannot list tags: %s\n", name, reason(st));
+			snprintf(why, sizeof(why), "cannot list its tags: %s", reason(st));
+			fail_add(&failed, items[i].text, why);
 			sum.failed++;
 		} else {
 			size_t matched = 0;
@@ -379,11 +433,16 @@ status_t sync_run(proxy *px, meta *db, const char *path, const sync_options *opt
 		if (st != ST_OK && first == ST_OK)
 			first = st;
 	}
-	human(h, sizeof(h), sum.bytes);
 	fprintf(opt->out,
 		"summary: %zu image(s) synced, %zu failed; %zu manifest(s); %zu blob(s) present "
 		"(%zu were cached already), %s downloaded\n",
-		sum.images, sum.failed, sum.manifests, sum.blobs, sum.blobs_cached, h);
+		sum.images, sum.failed, sum.manifests, sum.blobs, sum.blobs_cached,
+		human_size(h, sum.bytes));
+	for (size_t i = 0; i < failed.n; i++) {
+		fprintf(opt->out, "failed: %s\n", failed.v[i]);
+		free(failed.v[i]);
+	}
+	free(failed.v);
 	if (opt->cancelled && opt->cancelled()) {
 		fprintf(opt->out, "interrupted: run it again to resume\n");
 		if (first == ST_OK)

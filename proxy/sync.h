@@ -18,7 +18,8 @@
  * Resumable: blobs already stored are skipped, tags already synced cost a
  * HEAD, and a blob cut short is resumed from its last byte on the next run.
  * Progress goes to a FILE (a bar redrawn in place on a terminal, a line per
- * blob otherwise), then a summary.
+ * blob otherwise), then a summary and a `failed: IMAGE: REASON` line for
+ * each image that failed.
  */
 #ifndef SYNC_H
 #define SYNC_H

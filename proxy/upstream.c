@@ -72,6 +72,8 @@ struct upstream {
 	bool up_wants_basic;	      /* it answered a Basic challenge */
 	upstream_challenge up_bearer; /* its last Bearer challenge (scheme NONE: none yet) */
 	atomic_int up_cancel;
+	time_t up_down_until; /* unreachable until then (under up_mu) */
+	bool up_down;	      /* said to be unreachable, not yet said to be back (up_mu) */
 	CURLSH *up_share;
 	pthread_mutex_t up_share_mu[CURL_LOCK_DATA_LAST];
 };
@@ -187,13 +189,18 @@ status_t upstream_spec_parse(upstream_spec *out, const char *line, char *err, si
 			if ((st = copy_field(out->url, sizeof(out->url), w, n, "upstream URL", err,
 					     errlen)) != ST_OK)
 				return st;
+			if (strcmp(out->url, "offline") == 0) {
+				out->offline = true;
+				field++;
+				continue;
+			}
 			while (strlen(out->url) > 8 && out->url[strlen(out->url) - 1] == '/')
 				out->url[strlen(out->url) - 1] = '\0';
 			if (!url_valid(out->url)) {
 				status_errf(
 				    err, errlen,
 				    "invalid upstream URL '%s' (expected http:// or https://, "
-				    "no query)",
+				    "no query; or offline)",
 				    out->url);
 				return ST_INVALID;
 			}
@@ -234,7 +241,8 @@ status_t upstream_spec_parse(upstream_spec *out, const char *line, char *err, si
 	}
 	if (field < 2) {
 		status_errf(err, errlen,
-			    "expected NAME URL [namespaces=...] [credentials=FILE] [ca=FILE]");
+			    "expected NAME URL|offline [namespaces=...] [credentials=FILE] "
+			    "[ca=FILE]");
 		return ST_INVALID;
 	}
 	return ST_OK;
@@ -542,7 +550,7 @@ status_t upstream_new(upstream **out, const upstream_spec *spec, const upstream_
 		upstream_free(up);
 		return st;
 	}
-	if ((up->up_share = libcurl.share_init()) != NULL) {
+	if (!spec->offline && (up->up_share = libcurl.share_init()) != NULL) {
 		libcurl.share_setopt(up->up_share, CURLSHOPT_LOCKFUNC, share_lock);
 		libcurl.share_setopt(up->up_share, CURLSHOPT_UNLOCKFUNC, share_unlock);
 		libcurl.share_setopt(up->up_share, CURLSHOPT_USERDATA, up);
@@ -552,6 +560,54 @@ status_t upstream_new(upstream **out, const upstream_spec *spec, const upstream_
 	}
 	*out = up;
 	return ST_OK;
+}
+
+bool upstream_unreachable(upstream *up)
+{
+	bool down;
+
+	pthread_mutex_lock(&up->up_mu);
+	down = up->up_down_until > time(NULL);
+	pthread_mutex_unlock(&up->up_mu);
+	return down;
+}
+
+/*
+ * A request found up unreachable: remember it for unreachable_sec (0: not
+ * at all), and say so if it was not known. Returns whether it was known
+ * already (the caller's own failure is then not worth a warning).
+ */
+static bool mark_unreachable(upstream *up, const char *why)
+{
+	bool known;
+
+	if (up->up_opt.unreachable_sec == 0)
+		return false;
+	pthread_mutex_lock(&up->up_mu);
+	known = up->up_down;
+	up->up_down = true;
+	up->up_down_until = time(NULL) + (time_t)up->up_opt.unreachable_sec;
+	pthread_mutex_unlock(&up->up_mu);
+	if (!known)
+		log_warn("upstream %s (%s) is unreachable (%s): not asked again for %u s; cached "
+			 "content is served meanwhile, a miss gets 503",
+			 up->up_spec.name, up->up_spec.url, why, up->up_opt.unreachable_sec);
+	return known;
+}
+
+/* A request got an HTTP answer from up: if it was said to be unreachable,
+ * say it is back. */
+static void mark_reachable(upstream *up)
+{
+	bool was;
+
+	pthread_mutex_lock(&up->up_mu);
+	was = up->up_down;
+	up->up_down = false;
+	up->up_down_until = 0;
+	pthread_mutex_unlock(&up->up_mu);
+	if (was)
+		log_info("upstream %s (%s) is reachable again", up->up_spec.name, up->up_spec.url);
 }
 
 void upstream_cancel(upstream *up)
@@ -982,11 +1038,19 @@ static status_t xfer_run(upstream *up, xfer *x, const char *method, const char *
 	CURLcode rc = CURLE_OK;
 	const char *why = "";
 	char whybuf[CURL_ERROR_SIZE + 64];
+	bool no_connection = false, answered = false, quiet = false;
 
 	if (abs != NULL)
 		snprintf(url, sizeof(url), "%s", abs);
 	else
 		snprintf(url, sizeof(url), "%s/v2/%s", up->up_spec.url, path);
+	if (up->up_spec.offline)
+		return ST_UNAVAILABLE; /* never contacted (proxy.c does not ask) */
+	if (upstream_unreachable(up)) {
+		log_debug("upstream %s: %s %s: unreachable lately, not asked", up->up_spec.name,
+			  method, url);
+		return ST_UNAVAILABLE;
+	}
 	if (scope != NULL && !token_get(up, scope, &token)) {
 		/* A Bearer upstream: ask for this scope's token before the first
 		 * request, as clients do, rather than after a 401. */
@@ -1080,6 +1144,12 @@ static status_t xfer_run(upstream *up, xfer *x, const char *method, const char *
 		libcurl.easy_cleanup(x->h);
 		x->h = NULL;
 		libcurl.slist_free_all(hdrs);
+		/* no connection at all, as opposed to a failing server */
+		no_connection =
+		    x->code == 0 &&
+		    (rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY ||
+		     rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT);
+		answered = x->code != 0;
 
 		if (x->sink_st != ST_OK && !x->bad_range) {
 			st = x->sink_st; /* the sink stopped it: its status, no retry */
@@ -1182,13 +1252,17 @@ static status_t xfer_run(upstream *up, xfer *x, const char *method, const char *
 		st = ST_UNAVAILABLE;
 	}
 	free(token);
+	if (answered)
+		mark_reachable(up);
+	else if (st == ST_UNAVAILABLE && no_connection && !atomic_load(&up->up_cancel))
+		quiet = mark_unreachable(up, why[0] ? why : status_str(st));
 	if (st == ST_NOT_FOUND)
 		log_debug("upstream %s (%s): %s %s: not found", up->up_spec.name, up->up_spec.url,
 			  method, url);
 	else if (st != ST_OK)
-		log_warn("upstream %s (%s): %s %s failed: %s%s", up->up_spec.name, up->up_spec.url,
-			 method, url, why[0] ? why : status_str(st),
-			 attempt ? " (after retries)" : "");
+		log_msg(quiet ? LOG_DEBUG : LOG_WARN, "upstream %s (%s): %s %s failed: %s%s",
+			up->up_spec.name, up->up_spec.url, method, url,
+			why[0] ? why : status_str(st), attempt ? " (after retries)" : "");
 	return st;
 }
 

@@ -42,10 +42,12 @@
 #define UPSTREAM_PATH_MAX 4096 /* credentials and CA files */
 #define UPSTREAM_SIZE_UNKNOWN UINT64_MAX
 
-/* One `upstream = NAME URL [key=value...]` line of registry.conf. */
+/* One `upstream = NAME URL|offline [key=value...]` line of registry.conf. */
 typedef struct {
 	char name[UPSTREAM_NAME_MAX];	     /* lowercase, a valid repository path component */
-	char url[UPSTREAM_URL_MAX];	     /* http(s)://host[:port][/path], no trailing '/' */
+	char url[UPSTREAM_URL_MAX];	     /* http(s)://host[:port][/path], no trailing '/';
+						"offline" for an offline one */
+	bool offline;			     /* only what is cached is served; never contacted */
 	char namespaces[UPSTREAM_NS_MAX];    /* patterns for unprefixed names, "" = none */
 	char credentials[UPSTREAM_PATH_MAX]; /* file holding "USER:PASSWORD", "" = anonymous */
 	char ca_file[UPSTREAM_PATH_MAX];     /* CA bundle for its TLS, "" = the system's */
@@ -53,7 +55,9 @@ typedef struct {
 
 /*
  * Parses a spec line: NAME URL, then any of namespaces=P,P,...
- * credentials=FILE ca=FILE. NAME: lowercase letters, digits, '.', '-', '_'
+ * credentials=FILE ca=FILE. The word `offline` in place of URL makes an
+ * offline upstream (a machine without network serving what was imported:
+ * names route as usual, nothing is ever fetched). NAME: lowercase letters, digits, '.', '-', '_'
  * (as in "docker.io", "ghcr.io", "registry.example.com"). A namespace
  * pattern is a glob over the first component of a repository name ("*",
  * "library", "team-*"); "!P" excludes. ST_OK, or ST_INVALID with a message
@@ -68,6 +72,7 @@ bool upstream_spec_serves(const upstream_spec *spec, const char *repo);
 typedef struct {
 	uint32_t timeout_sec;	     /* connect and stall timeout */
 	uint32_t retries;	     /* extra attempts after a transient failure */
+	uint32_t unreachable_sec;    /* an unreachable upstream is not asked for this long */
 	uint64_t max_manifest_bytes; /* larger manifests are refused (ST_BAD_GATEWAY) */
 	const char *user_agent;	     /* may be NULL */
 } upstream_options;
@@ -75,11 +80,24 @@ typedef struct {
 typedef struct upstream upstream;
 
 /*
- * Makes the client for spec (reads its credentials file now). ST_OK with
+ * Makes the client for spec (reads its credentials file now; an offline
+ * spec needs no libcurl and gets a client whose requests all fail with
+ * ST_UNAVAILABLE, without a network attempt). ST_OK with
  * *out (free with upstream_free); ST_INVALID (credentials file unreadable
  * or without ':'; logged); ST_NOMEM.
  */
 status_t upstream_new(upstream **out, const upstream_spec *spec, const upstream_options *opt);
+
+/*
+ * Whether up was found unreachable (no connection: refused, no route, DNS,
+ * connect timeout) within the last unreachable_sec: meanwhile every request
+ * fails at once with ST_UNAVAILABLE, without a network attempt, so a cache
+ * answers from what it has instead of waiting out retries on each request.
+ * The log says once that it became unreachable, and once that it is back
+ * (the first request after the window that gets any HTTP answer). An
+ * offline upstream is never "unreachable": it is never tried. Any thread.
+ */
+bool upstream_unreachable(upstream *up);
 
 /* Makes every transfer in progress and every later one fail soon with
  * ST_UNAVAILABLE (shutdown). Any thread. */

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/human.h"
 #include "../common/log.h"
 #include "../proxy/layout.h"
 #include "../proxy/proxy.h"
@@ -41,14 +42,19 @@ void cmd_mirror_usage(FILE *f)
 		   "                   into the cache; resumable; progress and a summary\n"
 		   "export IMAGE... -o FILE.tar\n"
 		   "                   write images of this registry as an OCI image layout in\n"
-		   "                   a tar archive (what skopeo's oci-archive: reads)\n"
+		   "                   a tar archive (what skopeo's oci-archive: reads); of a\n"
+		   "                   multi-platform image, the platforms stored here\n"
+		   "  --all               each IMAGE is a repository: every tag of it\n"
+		   "  --platform OS/ARCH[,...]  only these platforms of multi-platform images\n"
 		   "import FILE.tar    read such an archive in, verifying every digest\n"
-		   "  --repo NAME         put its images into repository NAME\n"
+		   "  --repo NAME[:TAG]   put its images into repository NAME (TAG: the tag of\n"
+		   "                      an image the archive names no tag for)\n"
 		   "  all three take -c FILE and -d DIR as serve does\n");
 }
 
 typedef struct {
-	const char *file, *data, *out, *repo;
+	const char *file, *data, *out, *repo, *platform;
+	bool all;
 	char **pos;
 	int npos;
 } opts;
@@ -58,8 +64,12 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	const cli_opt table[] = {
-	    {"--config", "-c", &o->file, NULL}, {"--data", "-d", &o->data, NULL},
-	    {"--output", "-o", &o->out, NULL},	{"--repo", NULL, &o->repo, NULL},
+	    {"--config", "-c", &o->file, NULL},
+	    {"--data", "-d", &o->data, NULL},
+	    {"--output", "-o", &o->out, NULL},
+	    {"--repo", NULL, &o->repo, NULL},
+	    {"--platform", NULL, &o->platform, NULL},
+	    {"--all", NULL, NULL, &o->all},
 	    {NULL, NULL, NULL, NULL},
 	};
 	return cli_parse(cmd, argc, argv, table, &o->pos, &o->npos);
@@ -149,6 +159,7 @@ int cmd_mirror(int argc, char **argv)
 	    .negative_sec = e.cfg.proxy_negative_sec,
 	    .timeout_sec = e.cfg.proxy_timeout_sec,
 	    .retries = e.cfg.proxy_retries,
+	    .unreachable_sec = e.cfg.proxy_unreachable_sec,
 	    .max_manifest_bytes = e.cfg.max_manifest_bytes,
 	    .cache_max_bytes = e.cfg.proxy_cache_max_bytes,
 	    .cache_keep_sec = e.cfg.proxy_cache_keep_sec,
@@ -174,9 +185,33 @@ done:
 
 /* ---- export ---- */
 
+/* "os/arch[/variant],...": each entry two or three non-empty parts. */
+static bool platforms_valid(const char *list)
+{
+	for (const char *q = list;;) {
+		size_t k = strcspn(q, ","), parts = 1, len = 0;
+		for (size_t i = 0; i < k; i++) {
+			if (q[i] == '/') {
+				if (len == 0)
+					return false;
+				parts++, len = 0;
+			} else {
+				len++;
+			}
+		}
+		if (len == 0 || parts < 2 || parts > 3)
+			return false;
+		q += k;
+		if (*q == '\0')
+			return true;
+		q++;
+	}
+}
+
 int cmd_export(int argc, char **argv)
 {
 	char tmp[CONFIG_PATH_MAX + 16];
+	layout_export_options xo = {NULL, false};
 	opts o;
 	env e;
 	int rc, fd = -1;
@@ -188,8 +223,16 @@ int cmd_export(int argc, char **argv)
 		return rc;
 	}
 	if (o.npos < 1 || o.out == NULL) {
+		fprintf(stderr, "usage: registry export IMAGE... -o FILE.tar [--all] [--platform "
+				"OS/ARCH,...] [-c CONFIG] [-d DATA]\n");
+		free(o.pos);
+		return EXIT_USAGE;
+	}
+	if (o.platform != NULL && !platforms_valid(o.platform)) {
 		fprintf(stderr,
-			"usage: registry export IMAGE... -o FILE.tar [-c CONFIG] [-d DATA]\n");
+			"registry export: --platform %s: expected OS/ARCH[/VARIANT],... such as "
+			"linux/amd64,linux/arm64\n",
+			o.platform);
 		free(o.pos);
 		return EXIT_USAGE;
 	}
@@ -211,7 +254,9 @@ int cmd_export(int argc, char **argv)
 			goto done;
 		}
 	}
-	st = layout_export(e.bs, e.db, o.pos, (size_t)o.npos, fd, stderr);
+	xo.platforms = o.platform;
+	xo.all_tags = o.all;
+	st = layout_export(e.bs, e.db, o.pos, (size_t)o.npos, &xo, fd, stderr);
 	if (st == ST_OK && !to_stdout && (fsync(fd) != 0 || rename(tmp, o.out) != 0)) {
 		fprintf(stderr, "registry export: %s: %s\n", o.out, strerror(errno));
 		st = ST_IO;
@@ -234,6 +279,8 @@ done:
 int cmd_import(int argc, char **argv)
 {
 	layout_stats stats;
+	char repo[REF_NAME_MAX + REF_TAG_MAX], hs[HUMAN_SIZE_MAX];
+	const char *tag = NULL;
 	opts o;
 	env e;
 	int rc, fd = -1;
@@ -249,10 +296,23 @@ int cmd_import(int argc, char **argv)
 		free(o.pos);
 		return EXIT_USAGE;
 	}
-	if (o.repo != NULL && ref_name_check(o.repo) != ST_OK) {
-		fprintf(stderr, "registry import: --repo %s is not a repository name\n", o.repo);
-		free(o.pos);
-		return EXIT_USAGE;
+	if (o.repo != NULL) {
+		/* NAME[:TAG]: a ':' after the last '/' starts the tag */
+		const char *slash = strrchr(o.repo, '/');
+		const char *colon = strchr(slash ? slash : o.repo, ':');
+		snprintf(repo, sizeof(repo), "%s", o.repo);
+		if (colon != NULL) {
+			repo[colon - o.repo] = '\0';
+			tag = colon + 1;
+		}
+		if (ref_name_check(repo) != ST_OK || (tag != NULL && ref_tag_check(tag) != ST_OK)) {
+			fprintf(stderr,
+				"registry import: --repo %s is not a repository name (NAME or "
+				"NAME:TAG)\n",
+				o.repo);
+			free(o.pos);
+			return EXIT_USAGE;
+		}
 	}
 	if ((rc = env_open(&e, "import", &o)) != 0)
 		goto done;
@@ -263,12 +323,12 @@ int cmd_import(int argc, char **argv)
 		rc = EXIT_FAILED;
 		goto done;
 	}
-	st = layout_import(e.bs, e.db, fd, o.repo, stderr, &stats);
-	fprintf(stderr,
-		"imported %zu image(s)%s; %zu blob(s) verified (%zu new), %llu bytes; %zu "
-		"failed\n",
+	st = layout_import(e.bs, e.db, fd, o.repo ? repo : NULL, tag, stderr, &stats);
+	fprintf(stderr, "imported %zu image(s)%s; %zu blob(s) verified (%zu new), %s; %zu failed\n",
 		stats.images, st == ST_OK ? "" : " (with errors)", stats.blobs, stats.blobs_new,
-		(unsigned long long)stats.bytes, stats.failed);
+		human_size(hs, stats.bytes), stats.failed);
+	if (stats.untagged > 0)
+		fprintf(stderr, "%zu image(s) imported untagged: see above\n", stats.untagged);
 	rc = st == ST_OK ? 0 : EXIT_FAILED;
 done:
 	if (fd > STDIN_FILENO)

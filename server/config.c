@@ -505,6 +505,12 @@ static status_t set_proxy_timeout(config *c, const char *value, char *err, size_
 			   errlen);
 }
 
+static status_t set_proxy_unreachable_ttl(config *c, const char *value, char *err, size_t errlen)
+{
+	return set_seconds(&c->proxy_unreachable_sec, "proxy_unreachable_ttl", value, 0, 3600,
+			   "0 (off) to 1h", err, errlen);
+}
+
 static status_t set_proxy_retries(config *c, const char *value, char *err, size_t errlen)
 {
 	uint64_t v;
@@ -576,6 +582,7 @@ static const struct {
     {"proxy_negative_ttl", set_proxy_negative_ttl},
     {"proxy_timeout", set_proxy_timeout},
     {"proxy_retries", set_proxy_retries},
+    {"proxy_unreachable_ttl", set_proxy_unreachable_ttl},
     {"proxy_cache_max", set_proxy_cache_max},
     {"proxy_cache_keep", set_proxy_cache_keep},
 };
@@ -623,6 +630,7 @@ void config_defaults(config *c)
 	c->proxy_negative_sec = CONFIG_DEFAULT_PROXY_NEGATIVE_SEC;
 	c->proxy_timeout_sec = CONFIG_DEFAULT_PROXY_TIMEOUT_SEC;
 	c->proxy_retries = CONFIG_DEFAULT_PROXY_RETRIES;
+	c->proxy_unreachable_sec = CONFIG_DEFAULT_PROXY_UNREACHABLE_SEC;
 	c->proxy_cache_max_bytes = CONFIG_DEFAULT_PROXY_CACHE_MAX_BYTES;
 	c->proxy_cache_keep_sec = CONFIG_DEFAULT_PROXY_CACHE_KEEP_SEC;
 }

@@ -47,6 +47,7 @@
 #define CONFIG_DEFAULT_PROXY_NEGATIVE_SEC 60		/* an upstream 404 is believed this long */
 #define CONFIG_DEFAULT_PROXY_TIMEOUT_SEC 30		/* upstream connect and stall timeout */
 #define CONFIG_DEFAULT_PROXY_RETRIES 3			/* after a transient upstream failure */
+#define CONFIG_DEFAULT_PROXY_UNREACHABLE_SEC 30		/* an unreachable upstream is not asked */
 #define CONFIG_DEFAULT_PROXY_CACHE_MAX_BYTES 0		/* 0: cached blobs are not bounded */
 #define CONFIG_DEFAULT_PROXY_CACHE_KEEP_SEC (7 * 86400) /* pulled this recently: never evicted */
 
@@ -88,11 +89,12 @@ typedef struct {
 	char listen_plain[256];		/* "" = none */
 
 	/* the pull-through cache (proxy/proxy.h) */
-	config_list upstreams;	       /* "NAME URL [namespaces=P,...] [credentials=F] [ca=F]" */
+	config_list upstreams; /* "NAME URL|offline [namespaces=P,...] [credentials=F] [ca=F]" */
 	uint32_t proxy_revalidate_sec; /* 0: a cached tag is re-checked on every pull */
 	uint32_t proxy_negative_sec;   /* 0: upstream 404s are not remembered */
 	uint32_t proxy_timeout_sec;
 	uint32_t proxy_retries;
+	uint32_t proxy_unreachable_sec; /* 0: an unreachable upstream is asked on every miss */
 	uint64_t proxy_cache_max_bytes; /* 0 = unbounded */
 	uint32_t proxy_cache_keep_sec;
 } config;

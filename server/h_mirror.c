@@ -70,6 +70,7 @@ status_t mirror_open(server *srv)
 	    .negative_sec = c->proxy_negative_sec,
 	    .timeout_sec = c->proxy_timeout_sec,
 	    .retries = c->proxy_retries,
+	    .unreachable_sec = c->proxy_unreachable_sec,
 	    .max_manifest_bytes = c->max_manifest_bytes,
 	    .cache_max_bytes = c->proxy_cache_max_bytes,
 	    .cache_keep_sec = c->proxy_cache_keep_sec,
@@ -243,8 +244,11 @@ enum MHD_Result mirror_manifest(request *r)
 				return serve_manifest(r, &man);
 			return reply_error(r, ST_MANIFEST_UNKNOWN, NULL);
 		}
+		if (st == ST_UNAVAILABLE) /* unreachable lately: say which upstream */
+			upstream_detail(r, st);
 		if (st != ST_OK)
-			return reply_error(r, client_status(st, ST_MANIFEST_UNKNOWN), NULL);
+			return reply_error(r, client_status(st, ST_MANIFEST_UNKNOWN),
+					   st == ST_UNAVAILABLE ? r->detail : NULL);
 	}
 	if (!proxy_job_wait(m->job, &m->wait, conn_suspend, r->conn))
 		return MHD_YES; /* resumed when the job ends; finish runs again */
@@ -323,8 +327,11 @@ enum MHD_Result mirror_blob(request *r)
 				return reply_error(r, ST_BLOB_UNKNOWN, NULL);
 			return blob_local(r);
 		}
+		if (st == ST_UNAVAILABLE)
+			upstream_detail(r, st);
 		if (st != ST_OK)
-			return reply_error(r, client_status(st, ST_BLOB_UNKNOWN), NULL);
+			return reply_error(r, client_status(st, ST_BLOB_UNKNOWN),
+					   st == ST_UNAVAILABLE ? r->detail : NULL);
 	}
 	if (!proxy_blob_wait_size(m->job, &m->wait, conn_suspend, r->conn))
 		return MHD_YES;

@@ -7,6 +7,11 @@ BIN=$1
 
 out=$("$BIN" --help)
 check "--help exits 0 and shows serve" grep -q 'registry serve' <<<"$out"
+# The help names the three mirror commands as they are typed: there is no
+# `registry mirror export` or `registry mirror import`.
+check "--help: no 'mirror ... | export' line" bash -c '! grep -q "mirror sync FILE |"' <<<"$out"
+check "--help: registry export on its own line" grep -q '^ *registry export IMAGE' <<<"$out"
+check "--help: registry import on its own line" grep -q '^ *registry import FILE' <<<"$out"
 out=$("$BIN" version)
 check "version prints a version" grep -q '^registry ' <<<"$out"
 "$BIN" bogus 2>/dev/null
@@ -53,4 +58,20 @@ req GET "$LOC"
 expect "idle session expired" 404 BLOB_UPLOAD_UNKNOWN
 check "expired upload file removed" [ -z "$(ls "$TMP/data/uploads")" ]
 reg_stop
+
+# `registry cert` into a data folder that does not exist yet, and into an
+# --out folder whose parents do not exist.
+"$BIN" cert localhost 127.0.0.1 -d "$TMP/new/data" >"$TMP/cert.out" 2>&1
+rc=$?
+check "cert into a new data folder exits 0 (got $rc)" [ "$rc" = 0 ]
+check "...wrote the CA and the server certificate" \
+	test -s "$TMP/new/data/tls/ca.crt" -a -s "$TMP/new/data/tls/server.key"
+check "...the key folder is private" [ "$(stat -c %a "$TMP/new/data/tls")" = 700 ]
+"$BIN" cert localhost --out "$TMP/deep/er/tls" -d "$TMP/new/data" >/dev/null 2>&1
+check "cert --out with missing parents exits 0" [ $? = 0 ]
+check "...wrote there" test -s "$TMP/deep/er/tls/server.crt"
+: >"$TMP/afile"
+"$BIN" cert localhost --out "$TMP/afile/tls" >"$TMP/cert-bad.out" 2>&1
+check "cert --out under a file exits 1" [ $? = 1 ]
+check "...saying why" grep -q "afile" "$TMP/cert-bad.out"
 summary

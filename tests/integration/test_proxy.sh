@@ -197,6 +197,9 @@ proxy_revalidate = 2s
 proxy_negative_ttl = 2s
 proxy_timeout = 5s
 proxy_retries = 1
+# every request tries the upstream, also right after it went away (the
+# "remember unreachable" window has its own test, test_offline.sh)
+proxy_unreachable_ttl = 0
 EOF
 reg_start "$BIN" -c "$TMP/mirror.conf"
 

@@ -169,6 +169,34 @@ START_TEST(refusals)
 }
 END_TEST
 
+/* The folder and its missing parents are made: `registry cert` before the
+ * data folder exists, or with a new --out path. */
+START_TEST(makes_parents)
+{
+	const char *names[] = {"localhost"};
+	char deep[128], path[160];
+	struct stat sb;
+	mode_t mask = umask(0);
+
+	umask(mask);
+	snprintf(deep, sizeof(deep), "%s/data/more/tls", dir);
+	ck_assert_int_eq(auth_cert_make(deep, names, 1, 30, NULL, err, sizeof(err)), ST_OK);
+	snprintf(path, sizeof(path), "%s/server.crt", deep);
+	ck_assert_int_eq(access(path, R_OK), 0);
+	ck_assert_int_eq(stat(deep, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/data", dir);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0755 & ~mask);
+	/* a parent that is a file: ST_IO, naming it */
+	snprintf(path, sizeof(path), "%s/file", dir);
+	fclose(fopen(path, "w"));
+	snprintf(deep, sizeof(deep), "%s/file/tls", dir);
+	ck_assert_int_eq(auth_cert_make(deep, names, 1, 30, NULL, err, sizeof(err)), ST_IO);
+	ck_assert_ptr_nonnull(strstr(err, "/file"));
+}
+END_TEST
+
 Suite *make_cert_suite(void)
 {
 	Suite *s = suite_create("cert");
@@ -178,6 +206,7 @@ Suite *make_cert_suite(void)
 	tcase_add_test(tc, make_and_verify);
 	tcase_add_test(tc, ca_kept);
 	tcase_add_test(tc, refusals);
+	tcase_add_test(tc, makes_parents);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -49,6 +49,7 @@ START_TEST(defaults)
 	ck_assert_uint_eq(cfg.proxy_negative_sec, 60);
 	ck_assert_uint_eq(cfg.proxy_timeout_sec, 30);
 	ck_assert_uint_eq(cfg.proxy_retries, 3);
+	ck_assert_uint_eq(cfg.proxy_unreachable_sec, 30);
 	ck_assert_uint_eq(cfg.proxy_cache_max_bytes, 0);
 	ck_assert_uint_eq(cfg.proxy_cache_keep_sec, 7 * 86400);
 }
@@ -61,14 +62,18 @@ START_TEST(upstream_lines)
 			      "upstream = \"ghcr.io https://ghcr.io\"\n"
 			      "# a comment\n"
 			      "upstream = quay.io https://quay.io ca=/etc/ssl/quay.pem\n"
+			      "upstream = registry.example.com offline namespaces=team\n"
 			      "proxy_revalidate = 0\n"
 			      "proxy_negative_ttl = 10s\n"
 			      "proxy_timeout = 2m\n"
 			      "proxy_retries = 0\n"
+			      "proxy_unreachable_ttl = 2m\n"
 			      "proxy_cache_max = 50G\n"
 			      "proxy_cache_keep = 1d\n"),
 			 ST_OK);
-	ck_assert_uint_eq(cfg.upstreams.n, 3);
+	ck_assert_uint_eq(cfg.upstreams.n, 4);
+	ck_assert_str_eq(cfg.upstreams.v[3], "registry.example.com offline namespaces=team");
+	ck_assert_uint_eq(cfg.proxy_unreachable_sec, 120);
 	ck_assert_str_eq(cfg.upstreams.v[1], "ghcr.io https://ghcr.io");
 	ck_assert_uint_eq(cfg.proxy_revalidate_sec, 0);
 	ck_assert_uint_eq(cfg.proxy_negative_sec, 10);
@@ -119,9 +124,12 @@ START_TEST(proxy_key_ranges)
 	static const struct {
 		const char *key, *value;
 	} bad[] = {
-	    {"proxy_timeout", "0"},	 {"proxy_timeout", "2h"},      {"proxy_retries", "11"},
-	    {"proxy_retries", "-1"},	 {"proxy_revalidate", "31d"},  {"proxy_negative_ttl", "2d"},
-	    {"proxy_cache_max", "lots"}, {"proxy_cache_keep", "400d"}, {"proxy_revalidate", "5 m"},
+	    {"proxy_timeout", "0"},	      {"proxy_timeout", "2h"},
+	    {"proxy_retries", "11"},	      {"proxy_retries", "-1"},
+	    {"proxy_revalidate", "31d"},      {"proxy_negative_ttl", "2d"},
+	    {"proxy_cache_max", "lots"},      {"proxy_cache_keep", "400d"},
+	    {"proxy_revalidate", "5 m"},      {"proxy_unreachable_ttl", "2h"},
+	    {"proxy_unreachable_ttl", "-1s"},
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -134,6 +142,7 @@ START_TEST(proxy_key_ranges)
 	ck_assert_int_eq(config_set(&cfg, "proxy_timeout", "1h", err, sizeof(err)), ST_OK);
 	ck_assert_int_eq(config_set(&cfg, "proxy_retries", "10", err, sizeof(err)), ST_OK);
 	ck_assert_int_eq(config_set(&cfg, "proxy_cache_max", "0", err, sizeof(err)), ST_OK);
+	ck_assert_int_eq(config_set(&cfg, "proxy_unreachable_ttl", "0", err, sizeof(err)), ST_OK);
 }
 END_TEST
 

@@ -140,6 +140,25 @@ START_TEST(parse_lengths)
 }
 END_TEST
 
+START_TEST(platform_match)
+{
+	ck_assert(imageref_platform_match("", "linux", "amd64", NULL));
+	ck_assert(imageref_platform_match(NULL, NULL, NULL, NULL));
+	ck_assert(imageref_platform_match("linux/amd64", "linux", "amd64", NULL));
+	ck_assert(imageref_platform_match("linux/s390x,linux/amd64", "linux", "amd64", NULL));
+	/* no variant in the list: every variant */
+	ck_assert(imageref_platform_match("linux/arm64", "linux", "arm64", "v8"));
+	ck_assert(imageref_platform_match("linux/arm/v7", "linux", "arm", "v7"));
+	ck_assert(!imageref_platform_match("linux/arm/v7", "linux", "arm", "v6"));
+	ck_assert(!imageref_platform_match("linux/arm/v7", "linux", "arm", NULL));
+	/* a prefix that is not a whole component does not match */
+	ck_assert(!imageref_platform_match("linux/arm", "linux", "arm64", NULL));
+	ck_assert(!imageref_platform_match("linux/amd64", "windows", "amd64", NULL));
+	ck_assert(!imageref_platform_match("linux/amd64", NULL, "amd64", NULL));
+	ck_assert(!imageref_platform_match(",", "linux", "amd64", NULL));
+}
+END_TEST
+
 Suite *make_imageref_suite(void)
 {
 	Suite *s = suite_create("imageref");
@@ -149,6 +168,7 @@ Suite *make_imageref_suite(void)
 	tcase_add_test(tc, parse_refuses);
 	tcase_add_test(tc, parse_local);
 	tcase_add_test(tc, parse_lengths);
+	tcase_add_test(tc, platform_match);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -3,9 +3,14 @@
  * network: WWW-Authenticate challenges, the manifest Accept list,
  * Content-Range, upstream spec lines and their namespace patterns.
  */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "../../proxy/curl_load.h"
 #include "../../proxy/upstream.h"
 
 START_TEST(challenge_docker_hub)
@@ -213,6 +218,97 @@ START_TEST(spec_namespaces)
 }
 END_TEST
 
+START_TEST(spec_offline)
+{
+	upstream_spec s;
+	char err[256];
+
+	ck_assert_int_eq(
+	    upstream_spec_parse(&s, "docker.io offline namespaces=library", err, sizeof(err)),
+	    ST_OK);
+	ck_assert(s.offline);
+	ck_assert_str_eq(s.url, "offline");
+	ck_assert_str_eq(s.namespaces, "library");
+	ck_assert(upstream_spec_serves(&s, "library/alpine"));
+	ck_assert_int_eq(upstream_spec_parse(&s, "ghcr.io offline", err, sizeof(err)), ST_OK);
+	ck_assert(s.offline);
+	ck_assert_int_eq(upstream_spec_parse(&s, "ghcr.io https://ghcr.io", err, sizeof(err)),
+			 ST_OK);
+	ck_assert(!s.offline);
+	ck_assert_int_eq(upstream_spec_parse(&s, "ghcr.io Offline", err, sizeof(err)), ST_INVALID);
+	ck_assert_ptr_nonnull(strstr(err, "or offline"));
+	ck_assert_int_eq(upstream_spec_parse(&s, "ghcr.io offline bogus=1", err, sizeof(err)),
+			 ST_INVALID);
+}
+END_TEST
+
+/* An offline upstream needs no libcurl and never tries the network. */
+START_TEST(offline_never_asks)
+{
+	upstream_spec s;
+	upstream_options o = {5, 3, 30, 1024, NULL};
+	upstream_manifest m;
+	upstream *up = NULL;
+	json_t *tags = NULL;
+
+	ck_assert_int_eq(upstream_spec_parse(&s, "docker.io offline", NULL, 0), ST_OK);
+	ck_assert_int_eq(upstream_new(&up, &s, &o), ST_OK);
+	ck_assert_int_eq(upstream_get_manifest(up, "library/alpine", "3.20", false, &m),
+			 ST_UNAVAILABLE);
+	ck_assert_int_eq(upstream_get_tags(up, "library/alpine", &tags), ST_UNAVAILABLE);
+	ck_assert_ptr_null(tags);
+	ck_assert(!upstream_unreachable(up));
+	upstream_free(up);
+}
+END_TEST
+
+/* A port nothing listens on, on 127.0.0.1. */
+static int closed_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+/* A refused connection is remembered for unreachable_sec: the next request
+ * fails at once; with 0 nothing is remembered. */
+START_TEST(unreachable_remembered)
+{
+	upstream_spec s;
+	upstream_options o = {5, 0, 30, 1024, NULL};
+	upstream_manifest m;
+	upstream *up = NULL;
+	char line[128];
+
+	ck_assert_int_eq(curl_load(), ST_OK);
+	libcurl.global_init(CURL_GLOBAL_DEFAULT);
+	snprintf(line, sizeof(line), "docker.io http://127.0.0.1:%d", closed_port());
+	ck_assert_int_eq(upstream_spec_parse(&s, line, NULL, 0), ST_OK);
+	ck_assert_int_eq(upstream_new(&up, &s, &o), ST_OK);
+	ck_assert(!upstream_unreachable(up));
+	ck_assert_int_eq(upstream_get_manifest(up, "library/alpine", "3.20", true, &m),
+			 ST_UNAVAILABLE);
+	ck_assert(upstream_unreachable(up));
+	ck_assert_int_eq(upstream_get_manifest(up, "library/alpine", "3.21", true, &m),
+			 ST_UNAVAILABLE);
+	upstream_free(up);
+
+	o.unreachable_sec = 0;
+	ck_assert_int_eq(upstream_new(&up, &s, &o), ST_OK);
+	ck_assert_int_eq(upstream_get_manifest(up, "library/alpine", "3.20", true, &m),
+			 ST_UNAVAILABLE);
+	ck_assert(!upstream_unreachable(up));
+	upstream_free(up);
+	libcurl.global_cleanup();
+}
+END_TEST
+
 Suite *make_upstream_suite(void)
 {
 	Suite *s = suite_create("upstream");
@@ -225,6 +321,9 @@ Suite *make_upstream_suite(void)
 	tcase_add_test(tc, content_range);
 	tcase_add_test(tc, spec_lines);
 	tcase_add_test(tc, spec_namespaces);
+	tcase_add_test(tc, spec_offline);
+	tcase_add_test(tc, offline_never_asks);
+	tcase_add_test(tc, unreachable_remembered);
 	suite_add_tcase(s, tc);
 	return s;
 }
