@@ -21,7 +21,7 @@ echo 'max-time = 60' >"$TMP/.curlrc"
 
 HUB_PID=""
 offline_cleanup() {
-	[ -n "$HUB_PID" ] && kill "$HUB_PID" 2>/dev/null && wait "$HUB_PID" 2>/dev/null
+	[ -n "$HUB_PID" ] && kill "$HUB_PID" 2>/dev/null && reg_wait "$HUB_PID" 10
 	reg_cleanup
 }
 trap offline_cleanup EXIT
@@ -44,7 +44,7 @@ start_hub() { # [PORT]
 }
 stop_hub() {
 	kill -TERM "$HUB_PID"
-	wait "$HUB_PID"
+	reg_wait "$HUB_PID"
 	HUB_PID=""
 }
 
