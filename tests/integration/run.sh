@@ -13,6 +13,14 @@ passed=0
 failed=0
 logs=$(mktemp -d /tmp/regrun.XXXXXX)
 trap 'rm -rf "$logs"' EXIT
+# Every wait on a process is bounded (reg_wait in lib.sh): a bare `wait`
+# on a process that ignores a signal would hang the run without a word.
+bare=$(grep -nE '(^|[;&|({]|then|do|else)[[:space:]]*wait([[:space:]]|$)' "$here"/test_*.sh "$here"/fulldisk.sh)
+if [ -n "$bare" ]; then
+	echo "FAIL: a wait without a bound (use reg_wait or reg_wait_all):"
+	echo "$bare" | sed "s@$here/@   @"
+	failed=$((failed + 1))
+fi
 for t in "$here"/test_*.sh; do
 	name=$(basename "$t")
 	limit=$(sed -n 's/^# timeout: \([0-9][0-9]*\)$/\1/p' "$t" | head -1)
