@@ -68,12 +68,20 @@ typedef struct {
 	size_t ntrust;
 	/* failed-login throttling (throttle.h); limit 0 = off */
 	uint32_t fail_limit, fail_window_sec;
+	/* The name the rules see for a repository a token is asked for: a
+	 * mirrored name's cache name ("library/alpine" -> "docker.io/library/
+	 * alpine"). Writes it into out (outlen bytes) and returns out, or
+	 * returns repo itself. NULL: every name is itself. */
+	const char *(*rule_name)(void *arg, const char *repo, char *out, size_t outlen);
+	void *rule_name_arg;
 } auth_options;
 
 /* One request to the gate. */
 typedef struct {
 	const char *action;	   /* "pull", "push", "delete", "catalog" or "login" (/v2/) */
 	const char *repo;	   /* repository name, for pull, push and delete */
+	const char *alias;	   /* or NULL: another name of repo, whose rule_name is
+				      repo, so a token's grant for it counts for repo */
 	const char *authorization; /* the Authorization header, or NULL */
 	const char *remote;	   /* client address text, for throttling */
 	const char *host;	   /* the Host header (realm URL), or NULL */

@@ -393,8 +393,11 @@ status_t proxy_route(proxy *px, const char *name, const char *ns, proxy_target *
 	if (px == NULL || name == NULL)
 		return ST_NOT_FOUND;
 	first = strcspn(name, "/");
-	if (ns != NULL && ns[0] != '\0')
-		up = upstream_named(px, ns, strlen(ns));
+	/* containerd sends ns= for the registry it mirrors through us; one we do
+	 * not mirror must not be served from another's cache under the same
+	 * repository name: the name is local then. */
+	if (ns != NULL && ns[0] != '\0' && (up = upstream_named(px, ns, strlen(ns))) == NULL)
+		return ST_NOT_FOUND;
 	if (up == NULL && name[first] == '/' && (up = upstream_named(px, name, first)) != NULL)
 		remote = name + first + 1;
 	for (size_t i = 0; up == NULL && i < px->px_nups; i++)

@@ -106,6 +106,7 @@ upstream *proxy_upstream_at(const proxy *px, size_t i);
  * Which upstream serves repository name, as asked with the containerd
  * namespace ns (NULL or "" when there is none):
  *   ns names an upstream               -> that upstream, remote = name
+ *   ns names none                      -> none: the name is local
  *   name starts with "<upstream>/"     -> that upstream, remote = the rest
  *   an upstream's namespaces match     -> that upstream, remote = name
  * For docker.io a one-component remote gets "library/" in front. The local
