@@ -157,12 +157,16 @@ status_t proxy_pull_manifest(proxy *px, meta *db, const proxy_target *t, const c
 /* ---- blobs ---- */
 
 /*
- * Starts, or joins, fetching blob digest of t. ST_OK with *out; ST_EXISTS
- * if the blob is already in the store (link it to the repository and serve
- * it); ST_NOT_FOUND (a recent upstream 404); ST_UNAVAILABLE when stopping;
- * ST_NOMEM. The job ends ST_OK once the blob is verified, committed and
- * linked to t->local; else ST_NOT_FOUND, ST_DIGEST_MISMATCH (refused and
- * discarded), ST_UNAVAILABLE, ST_DENIED, ST_BAD_GATEWAY, ST_IO, ST_NO_SPACE.
+ * Starts, or joins, fetching blob digest of t (a job per cached repository
+ * and digest). ST_OK with *out; ST_EXISTS if the upstream served or
+ * confirmed it for t->local within revalidate_sec and it is in the store
+ * (link it to the repository and serve it); ST_NOT_FOUND (a recent
+ * upstream 404); ST_UNAVAILABLE when stopping; ST_NOMEM. The job ends ST_OK
+ * once the blob is verified, committed and linked to t->local (a blob
+ * already in the store is not fetched again: a HEAD upstream confirms that
+ * t's repository has it, then it is linked); else ST_NOT_FOUND,
+ * ST_DIGEST_MISMATCH (refused and discarded), ST_UNAVAILABLE, ST_DENIED,
+ * ST_BAD_GATEWAY, ST_IO, ST_NO_SPACE; a failed job links nothing.
  */
 status_t proxy_blob_fetch(proxy *px, const proxy_target *t, const char *digest, proxy_job **out);
 

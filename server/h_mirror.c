@@ -19,7 +19,10 @@
  * file answers from the store, or with the cached copy if the upstream
  * failed, or with the error.
  *
- * Blobs: a blob missing locally starts (or joins) a job; once the size is
+ * Blobs: a blob the cached repository does not hold starts (or joins) its
+ * job, even when the store has the file for another repository: only the
+ * upstream's word for this repository lets it be served here (proxy.h).
+ * Once the size is
  * known the reply is a callback response that reads the upload file while
  * the job writes it. When the reader is ahead of the writer it suspends
  * the connection from inside the content reader (allowed by
@@ -332,7 +335,8 @@ enum MHD_Result mirror_blob(request *r)
 	if (m->job == NULL) {
 		st = proxy_blob_fetch(r->srv->proxy, &m->t, r->ref, &m->job);
 		if (st == ST_EXISTS) {
-			/* in the store (from another repository, or just fetched) */
+			/* in the store, and the upstream served or confirmed it for
+			 * this repository just now */
 			if (blobstore_stat(r->srv->bs, r->ref, &size) != ST_OK ||
 			    meta_blob_link(r->db, r->name, r->ref, size) != ST_OK)
 				return reply_error(r, ST_BLOB_UNKNOWN, NULL);
