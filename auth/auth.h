@@ -80,12 +80,12 @@ typedef struct {
 typedef struct {
 	const char *action;	   /* "pull", "push", "delete", "catalog" or "login" (/v2/) */
 	const char *repo;	   /* repository name, for pull, push and delete */
-	const char *alias;	   /* or NULL: another name of repo, whose rule_name is
-				      repo, so a token's grant for it counts for repo */
 	const char *authorization; /* the Authorization header, or NULL */
 	const char *remote;	   /* client address text, for throttling */
 	const char *host;	   /* the Host header (realm URL), or NULL */
 	bool tls;		   /* came over HTTPS (realm URL scheme) */
+	const char *alias;	   /* or NULL: another name of repo, whose rule_name is
+				      repo, so a token's grant for it counts for repo */
 } auth_request;
 
 /* What the gate says besides its status. */
