@@ -68,6 +68,12 @@ typedef struct {
 	size_t ntrust;
 	/* failed-login throttling (throttle.h); limit 0 = off */
 	uint32_t fail_limit, fail_window_sec;
+	/* The name the rules see for a repository a token is asked for: a
+	 * mirrored name's cache name ("library/alpine" -> "docker.io/library/
+	 * alpine"). Writes it into out (outlen bytes) and returns out, or
+	 * returns repo itself. NULL: every name is itself. */
+	const char *(*rule_name)(void *arg, const char *repo, char *out, size_t outlen);
+	void *rule_name_arg;
 } auth_options;
 
 /* One request to the gate. */
@@ -78,6 +84,8 @@ typedef struct {
 	const char *remote;	   /* client address text, for throttling */
 	const char *host;	   /* the Host header (realm URL), or NULL */
 	bool tls;		   /* came over HTTPS (realm URL scheme) */
+	const char *alias;	   /* or NULL: another name of repo, whose rule_name is
+				      repo, so a token's grant for it counts for repo */
 } auth_request;
 
 /* What the gate says besides its status. */

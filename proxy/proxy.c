@@ -3,9 +3,9 @@
  *
  * State, all under px_mu unless said otherwise:
  *   px_jobs     the jobs running, a list searched by key ("m|LOCAL|REF",
- *               "b|DIGEST", "t|LOCAL"); a job leaves it when it ends, after
- *               its result is in the storage, so whoever misses it there
- *               finds the result locally (blobs) or in the memo (manifests);
+ *               "b|LOCAL|DIGEST", "t|LOCAL"); a job leaves it when it ends,
+ *               after its result is in the storage, so whoever misses it
+ *               there finds the result locally or in the memo;
  *   px_memo     a hash of "LOCAL|REF" -> until when it counts as fresh, and
  *               until when an upstream 404 is believed;
  *   px_running  job threads alive (proxy_stop waits for 0).
@@ -20,6 +20,13 @@
  *
  * Job threads open their own metadata connection (one per job; jobs are
  * rare next to requests) and write through blobstore/meta like a push.
+ *
+ * Everything is per cached repository (LOCAL): a blob job serves only the
+ * repository it fetches for, and a blob already stored (fetched for another
+ * repository, or pushed here) is linked to a cached repository only once
+ * the upstream has said, for that repository, that it has it (a HEAD). So
+ * a cache name never serves what its upstream would not, and a read that
+ * the upstream refuses changes nothing.
  */
 #include "proxy.h"
 
@@ -399,8 +406,11 @@ status_t proxy_route(proxy *px, const char *name, const char *ns, proxy_target *
 	if (px == NULL || name == NULL)
 		return ST_NOT_FOUND;
 	first = strcspn(name, "/");
-	if (ns != NULL && ns[0] != '\0')
-		up = upstream_named(px, ns, strlen(ns));
+	/* containerd sends ns= for the registry it mirrors through us; one we do
+	 * not mirror must not be served from another's cache under the same
+	 * repository name: the name is local then. */
+	if (ns != NULL && ns[0] != '\0' && (up = upstream_named(px, ns, strlen(ns))) == NULL)
+		return ST_NOT_FOUND;
 	if (up == NULL && name[first] == '/' && (up = upstream_named(px, name, first)) != NULL)
 		remote = name + first + 1;
 	for (size_t i = 0; up == NULL && i < px->px_nups; i++)
@@ -428,6 +438,15 @@ status_t proxy_route(proxy *px, const char *name, const char *ns, proxy_target *
 /* ---------------------------------------------------------------------- */
 
 static proxy_job *job_find(proxy *px, const char *key);
+
+/* Under px_mu: whether a blob job for digest runs, for any repository. */
+static bool blob_job_running(proxy *px, const char *digest)
+{
+	for (proxy_job *j = px->px_jobs; j != NULL; j = j->j_next)
+		if (j->j_kind == JOB_BLOB && strcmp(j->j_ref, digest) == 0)
+			return true;
+	return false;
+}
 
 /* Queues e (taken over) for the maintenance thread; wake asks for an
  * eviction round now. Dropped (and freed) past PROXY_EVENTS_MAX. */
@@ -567,7 +586,6 @@ static void maint_evict(proxy *px, pulls *pl, meta *db)
 	uint64_t total, freed = 0;
 	victims v = {0};
 	size_t evicted = 0;
-	char key[PROXY_KEY_MAX];
 
 	if (px->px_opt.cache_max_bytes == 0 || pulls_total(pl, &total) != ST_OK ||
 	    total <= px->px_opt.cache_max_bytes)
@@ -581,9 +599,8 @@ static void maint_evict(proxy *px, pulls *pl, meta *db)
 		repo_list l = {.px = px};
 		bool busy;
 
-		snprintf(key, sizeof(key), "b|%s", v.digest[i]);
 		pthread_mutex_lock(&px->px_mu);
-		busy = job_find(px, key) != NULL;
+		busy = blob_job_running(px, v.digest[i]);
 		pthread_mutex_unlock(&px->px_mu);
 		if (busy)
 			continue;
@@ -999,11 +1016,12 @@ status_t proxy_blob_fetch(proxy *px, const proxy_target *t, const char *digest, 
 	char key[PROXY_KEY_MAX];
 	proxy_job *j;
 	status_t st;
+	int s;
 
 	*out = NULL;
 	if ((st = upstream_askable(t)) != ST_OK)
 		return st;
-	snprintf(key, sizeof(key), "b|%s", digest);
+	snprintf(key, sizeof(key), "b|%s|%s", t->local, digest);
 	pthread_mutex_lock(&px->px_mu);
 	if (px->px_stopping) {
 		st = ST_UNAVAILABLE;
@@ -1011,10 +1029,10 @@ status_t proxy_blob_fetch(proxy *px, const proxy_target *t, const char *digest, 
 		j->j_refs++;
 		*out = j;
 		st = ST_OK;
-	} else if (blobstore_stat(px->px_bs, digest, NULL) == ST_OK) {
-		st = ST_EXISTS; /* committed since the caller looked */
-	} else if (memo_state(px, t->local, digest) < 0) {
+	} else if ((s = memo_state(px, t->local, digest)) < 0) {
 		st = ST_NOT_FOUND;
+	} else if (s > 0 && blobstore_stat(px->px_bs, digest, NULL) == ST_OK) {
+		st = ST_EXISTS; /* fetched or confirmed for t->local since the caller looked */
 	} else {
 		st = job_start(px, key, JOB_BLOB, t, digest, false, out);
 	}
@@ -1140,6 +1158,37 @@ static status_t fetch_id(char out[BLOBSTORE_ID_MAX + 1])
 	return ST_OK;
 }
 
+/*
+ * The blob is in the store already, fetched for another repository or
+ * pushed here: it may be served for j's repository only on the upstream's
+ * word that it has it there. ST_OK once linked; the upstream's failures
+ * (ST_NOT_FOUND...) otherwise, with nothing changed.
+ */
+static status_t blob_confirm(proxy_job *j, meta *db, uint64_t size)
+{
+	uint64_t usize;
+	status_t st;
+
+	if ((st = upstream_head_blob(j->j_t.up, j->j_t.remote, j->j_ref, &usize)) != ST_OK)
+		return st;
+	if (usize != UPSTREAM_SIZE_UNKNOWN && usize != size) {
+		log_error("upstream %s: blob %s of %s is %llu bytes there, %llu here",
+			  upstream_get_spec(j->j_t.up)->name, j->j_ref, j->j_t.remote,
+			  (unsigned long long)usize, (unsigned long long)size);
+		return ST_BAD_GATEWAY;
+	}
+	if ((st = meta_blob_link(db, j->j_t.local, j->j_ref, size)) != ST_OK)
+		return st;
+	pthread_mutex_lock(&j->j_mu);
+	j->j_verified = true;
+	j->j_size = size;
+	j->j_size_known = true;
+	pthread_mutex_unlock(&j->j_mu);
+	log_debug("proxy: blob %s of %s confirmed upstream, served from the store", j->j_ref,
+		  j->j_t.local);
+	return ST_OK;
+}
+
 static status_t blob_job(proxy_job *j, meta *db)
 {
 	proxy *px = j->j_px;
@@ -1150,6 +1199,8 @@ static status_t blob_job(proxy_job *j, meta *db)
 
 	if ((st = digest_parse(j->j_ref, &alg)) != ST_OK)
 		return ST_INVALID;
+	if (blobstore_stat(px->px_bs, j->j_ref, &size) == ST_OK)
+		return blob_confirm(j, db, size);
 	if ((st = fetch_id(j->j_up_id)) != ST_OK ||
 	    (st = blobstore_upload_begin(px->px_bs, j->j_up_id, alg, &j->j_up)) != ST_OK)
 		return st;
@@ -1338,8 +1389,8 @@ static void *job_main(void *arg)
 			break;
 		case JOB_BLOB:
 			st = blob_job(j, db);
-			if (st == ST_NOT_FOUND)
-				memo_set(px, j->j_t.local, j->j_ref, false);
+			if (st == ST_OK || st == ST_NOT_FOUND)
+				memo_set(px, j->j_t.local, j->j_ref, st == ST_OK);
 			break;
 		case JOB_TAGS:
 			st = upstream_get_tags(j->j_t.up, j->j_t.remote, &j->j_tags);

@@ -113,6 +113,7 @@ upstream *proxy_upstream_at(const proxy *px, size_t i);
  * Which upstream serves repository name, as asked with the containerd
  * namespace ns (NULL or "" when there is none):
  *   ns names an upstream               -> that upstream, remote = name
+ *   ns names none                      -> none: the name is local
  *   name starts with "<upstream>/"     -> that upstream, remote = the rest
  *   an upstream's namespaces match     -> that upstream, remote = name
  * For docker.io a one-component remote gets "library/" in front. The local
@@ -163,13 +164,18 @@ status_t proxy_pull_manifest(proxy *px, meta *db, const proxy_target *t, const c
 /* ---- blobs ---- */
 
 /*
- * Starts, or joins, fetching blob digest of t. ST_OK with *out; ST_EXISTS
- * if the blob is already in the store (link it to the repository and serve
- * it); ST_NOT_FOUND (a recent upstream 404, or an offline upstream: checked
- * first, so nothing stored is served through a name that does not have it);
- * ST_UNAVAILABLE when stopping or unreachable lately; ST_NOMEM. The job ends ST_OK once the blob is
- * verified, committed and linked to t->local; else ST_NOT_FOUND, ST_DIGEST_MISMATCH (refused and
- * discarded), ST_UNAVAILABLE, ST_DENIED, ST_BAD_GATEWAY, ST_IO, ST_NO_SPACE.
+ * Starts, or joins, fetching blob digest of t (a job per cached repository
+ * and digest). ST_OK with *out; ST_EXISTS if the upstream served or
+ * confirmed it for t->local within revalidate_sec and it is in the store
+ * (link it to the repository and serve it); ST_NOT_FOUND (a recent
+ * upstream 404, or an offline upstream: checked first, so nothing stored is
+ * served through a name that does not have it); ST_UNAVAILABLE when
+ * stopping or unreachable lately; ST_NOMEM. The job ends ST_OK once the
+ * blob is verified, committed and linked to t->local (a blob already in the
+ * store is not fetched again: a HEAD upstream confirms that t's repository
+ * has it, then it is linked); else ST_NOT_FOUND, ST_DIGEST_MISMATCH
+ * (refused and discarded), ST_UNAVAILABLE, ST_DENIED, ST_BAD_GATEWAY,
+ * ST_IO, ST_NO_SPACE; a failed job links nothing.
  */
 status_t proxy_blob_fetch(proxy *px, const proxy_target *t, const char *digest, proxy_job **out);
 

@@ -1342,6 +1342,26 @@ status_t upstream_get_blob(upstream *up, const char *repo, const char *digest, u
 	return st;
 }
 
+status_t upstream_head_blob(upstream *up, const char *repo, const char *digest, uint64_t *out_size)
+{
+	char path[1024], scope[600];
+	xfer x = {0};
+	status_t st;
+
+	*out_size = UPSTREAM_SIZE_UNKNOWN;
+	if (strlen(repo) + strlen(digest) + 16 >= sizeof(path))
+		return ST_INVALID;
+	snprintf(path, sizeof(path), "%s/blobs/%s", repo, digest);
+	scope_of(scope, sizeof(scope), repo);
+	x.mode = BODY_BUFFER;
+	x.max = UPSTREAM_ERROR_BODY_MAX;
+	st = xfer_run(up, &x, "HEAD", path, NULL, scope, NULL);
+	free(x.buf);
+	if (st == ST_OK)
+		*out_size = x.content_length;
+	return st;
+}
+
 status_t upstream_get_tags(upstream *up, const char *repo, json_t **out)
 {
 	char path[1024], scope[600], next[2048];

@@ -157,6 +157,14 @@ typedef struct {
 status_t upstream_get_blob(upstream *up, const char *repo, const char *digest, uint64_t offset,
 			   const upstream_sink *sink);
 
+/*
+ * HEAD /v2/<repo>/blobs/<digest>: whether the upstream serves that blob in
+ * that repository (the cache asks before it serves a copy it already has
+ * from elsewhere). ST_OK with *out_size (UPSTREAM_SIZE_UNKNOWN if it did not
+ * say); ST_NOT_FOUND; as upstream_get_manifest otherwise.
+ */
+status_t upstream_head_blob(upstream *up, const char *repo, const char *digest, uint64_t *out_size);
+
 /* ---- tags ---- */
 
 /*

@@ -7,6 +7,11 @@
  * credentials, as clients probe it first to learn the challenge); the
  * catalog is "catalog" and is then filtered entry by entry. A mount also
  * needs pull on its source, which h_uploads.c asks with request_allowed.
+ *
+ * A mirrored name is checked as its cache name ("ghcr.io/team-b/app",
+ * however the client spelt it: prefix, ?ns=, or a bare name dockerd sends),
+ * since that is the repository read; the token endpoint decides grants on
+ * the same name (rule_name).
  */
 #include "access.h"
 
@@ -75,6 +80,20 @@ static status_t tls_open(server *srv)
 	return ST_OK;
 }
 
+/* auth_options.rule_name: a mirrored name (as dockerd sends it, or with
+ * the upstream's prefix) is the cache name to the rules. */
+static const char *rule_name(void *arg, const char *repo, char *out, size_t outlen)
+{
+	server *srv = arg;
+	proxy_target t;
+
+	if (srv->proxy == NULL || proxy_route(srv->proxy, repo, NULL, &t) != ST_OK ||
+	    strlen(t.local) >= outlen)
+		return repo;
+	memcpy(out, t.local, strlen(t.local) + 1);
+	return out;
+}
+
 status_t access_open(server *srv)
 {
 	const config *c = &srv->cfg;
@@ -108,6 +127,8 @@ status_t access_open(server *srv)
 	o.ntrust = c->auth_token_trust.n;
 	o.fail_limit = c->auth_fail_limit;
 	o.fail_window_sec = c->auth_fail_window_sec;
+	o.rule_name = rule_name;
+	o.rule_name_arg = srv;
 	err[0] = '\0';
 	if ((st = auth_new(&srv->auth, &o, err, sizeof(err))) != ST_OK) {
 		log_error("auth: %s", err[0] ? err : status_str(st));
@@ -200,7 +221,8 @@ status_t access_gate(request *r)
 	r->tls = r->srv->tls_cert_pem != NULL && ci != NULL && ci->tls_session != NULL;
 	if ((ar.action = route_action(r)) == NULL)
 		return ST_OK;
-	ar.repo = r->name;
+	ar.repo = r->name; /* a mirrored name's cache name (mirror_route ran) */
+	ar.alias = mirror_alias(r);
 	ar.authorization = request_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
 	ar.remote = r->remote;
 	ar.host = request_header(r, MHD_HTTP_HEADER_HOST);

@@ -22,6 +22,11 @@ status_t manifests_begin(request *r)
 	ref_kind kind;
 	status_t st = ref_parse(r->ref, &kind);
 
+	/* Neither a tag nor a digest: no manifest can exist under it, so a
+	 * read or delete is told it is unknown (as the conformance suite
+	 * wants); only a push is told what is wrong with the name it chose. */
+	if (st != ST_OK && r->method != M_PUT)
+		return ST_MANIFEST_UNKNOWN;
 	if (st == ST_UNSUPPORTED) {
 		snprintf(r->detail, sizeof(r->detail), "unsupported digest algorithm");
 		return ST_DIGEST_INVALID;

@@ -3,11 +3,13 @@
  * to an upstream, and how a request waits for one without holding a
  * worker thread.
  *
- * mirror_route runs after the gate. When an upstream serves the name (by
+ * mirror_route runs before the gate. When an upstream serves the name (by
  * ?ns=, by a "docker.io/..." prefix, or by its namespaces), r->mirror is
- * set and r->name becomes the local cache name, so every local lookup the
- * handlers make sees what was cached, whichever way it was asked for.
- * Writes to such a name are refused with 405 UNSUPPORTED, as Docker's own
+ * set and r->name becomes the local cache name, so the gate's rules and
+ * every local lookup the handlers make see the repository actually read,
+ * whichever way it was asked for ("team-b/app?ns=ghcr.io" is
+ * "ghcr.io/team-b/app" to a rule). After the gate, mirror_refuse_writes
+ * refuses writes to such a name with 405 UNSUPPORTED, as Docker's own
  * registry does in proxy mode: the upstream is the source of truth.
  *
  * Manifests: a digest found locally, or a tag found locally and checked
@@ -17,7 +19,10 @@
  * file answers from the store, or with the cached copy if the upstream
  * failed, or with the error.
  *
- * Blobs: a blob missing locally starts (or joins) a job; once the size is
+ * Blobs: a blob the cached repository does not hold starts (or joins) its
+ * job, even when the store has the file for another repository: only the
+ * upstream's word for this repository lets it be served here (proxy.h).
+ * Once the size is
  * known the reply is a callback response that reads the upload file while
  * the job writes it. When the reader is ahead of the writer it suspends
  * the connection from inside the content reader (allowed by
@@ -47,6 +52,7 @@ struct mirror_req {
 	proxy_target t;
 	char ns[UPSTREAM_NAME_MAX];	/* echoed as OCI-Namespace, "" if none */
 	char client_name[REF_NAME_MAX]; /* the name as the client sent it */
+	bool alias;			/* client_name routes to t.local without ?ns= */
 	proxy_job *job;
 	proxy_wait wait;
 	bool had_local; /* a manifest: a cached copy exists */
@@ -104,7 +110,7 @@ static void conn_resume(void *arg)
 status_t mirror_route(request *r)
 {
 	const upstream_spec *spec;
-	proxy_target t;
+	proxy_target t, bare;
 	const char *ns;
 	mirror_req *m;
 	status_t st;
@@ -132,23 +138,35 @@ status_t mirror_route(request *r)
 		return st;
 	}
 	spec = upstream_get_spec(t.up);
-	if (r->method != M_GET && r->method != M_HEAD) {
-		snprintf(r->detail, sizeof(r->detail),
-			 "%.80s is a read-only mirror of %.80s: pushes and deletes are refused",
-			 r->name, spec->name);
-		return ST_METHOD_NOT_ALLOWED;
-	}
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return ST_NOMEM;
 	m->t = t;
 	if (ns != NULL && strcasecmp(ns, spec->name) == 0)
 		snprintf(m->ns, sizeof(m->ns), "%s", spec->name);
 	snprintf(m->client_name, sizeof(m->client_name), "%s", r->name);
+	m->alias = strcmp(r->name, t.local) != 0 &&
+		   proxy_route(r->srv->proxy, r->name, NULL, &bare) == ST_OK &&
+		   strcmp(bare.local, t.local) == 0;
 	snprintf(r->name, sizeof(r->name), "%s", t.local);
 	m->wait.resume = conn_resume;
 	m->wait.arg = r->conn;
 	r->mirror = m;
 	return ST_OK;
+}
+
+status_t mirror_refuse_writes(request *r)
+{
+	if (r->mirror == NULL || r->method == M_GET || r->method == M_HEAD)
+		return ST_OK;
+	snprintf(r->detail, sizeof(r->detail),
+		 "%.80s is a read-only mirror of %.80s: pushes and deletes are refused",
+		 r->mirror->client_name, upstream_get_spec(r->mirror->t.up)->name);
+	return ST_METHOD_NOT_ALLOWED;
+}
+
+const char *mirror_alias(const request *r)
+{
+	return r->mirror != NULL && r->mirror->alias ? r->mirror->client_name : NULL;
 }
 
 void mirror_reply_headers(request *r, struct MHD_Response *resp)
@@ -321,7 +339,8 @@ enum MHD_Result mirror_blob(request *r)
 	if (m->job == NULL) {
 		st = proxy_blob_fetch(r->srv->proxy, &m->t, r->ref, &m->job);
 		if (st == ST_EXISTS) {
-			/* in the store (from another repository, or just fetched) */
+			/* in the store, and the upstream served or confirmed it for
+			 * this repository just now */
 			if (blobstore_stat(r->srv->bs, r->ref, &size) != ST_OK ||
 			    meta_blob_link(r->db, r->name, r->ref, size) != ST_OK)
 				return reply_error(r, ST_BLOB_UNKNOWN, NULL);

@@ -203,11 +203,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		else
 			st = routes_match(r, url);
 		if (st == ST_OK)
+			st =
+			    mirror_route(r); /* an upstream's name: the cache's, for the gate too */
+		if (st == ST_OK)
 			st = access_gate(r); /* who is asking, and may they */
 		if (st == ST_OK)
 			st = server_meta(srv, &r->db);
 		if (st == ST_OK)
-			st = mirror_route(r); /* an upstream's name: the cache's */
+			st = mirror_refuse_writes(r);
 		if (st == ST_OK && r->route->begin)
 			st = r->route->begin(r);
 		r->started = true;

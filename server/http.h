@@ -196,10 +196,18 @@ void mirror_stop(server *srv);
 /* Frees srv->proxy (stopping it first). */
 void mirror_close(server *srv);
 
-/* After the gate: if an upstream serves r->name, sets r->mirror and makes
- * r->name the local cache name. ST_OK; ST_METHOD_NOT_ALLOWED for a write
- * (push, delete) to a mirrored name; ST_NAME_INVALID. */
+/* Before the gate: if an upstream serves r->name (as asked with ?ns=),
+ * sets r->mirror and makes r->name the local cache name, the name the
+ * rules see. ST_OK; ST_NAME_INVALID; ST_NOMEM. */
 status_t mirror_route(request *r);
+/* After the gate: ST_METHOD_NOT_ALLOWED for a write (push, delete) to a
+ * mirrored name, else ST_OK. */
+status_t mirror_refuse_writes(request *r);
+/* The name the client sent, when it reaches the same cache name without
+ * ?ns= (dockerd's bare "library/alpine"), else NULL: a token granted for
+ * it was granted by the rules on the cache name (auth_options.rule_name),
+ * so it counts. Borrowed from r. */
+const char *mirror_alias(const request *r);
 /* GET/HEAD of a manifest, of a blob missing locally, of a tag list, in a
  * mirrored repository. They may suspend the connection and return MHD_YES
  * without a reply: the request's finish runs again when it is resumed. */

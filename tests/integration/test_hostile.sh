@@ -120,9 +120,13 @@ long() { head -c "$1" /dev/zero | tr '\0' "${2:-a}"; }
 req GET "/v2/$(long 300)/tags/list"
 expect "300-character name" 400 NAME_INVALID
 req GET "/v2/h/app/manifests/$(long 200)"
-expect "200-character tag" 400 TAG_INVALID
+expect "200-character tag: no such manifest" 404 MANIFEST_UNKNOWN
+req PUT "/v2/h/app/manifests/$(long 200)" -H "Content-Type: $IMT" --data-binary @"$TMP/index"
+expect "PUT to a 200-character tag" 400 TAG_INVALID
 req GET "/v2/h/app/manifests/sha256:$(long 100 0)"
-expect "100-hex digest" 400 DIGEST_INVALID
+expect "100-hex digest: no such manifest" 404 MANIFEST_UNKNOWN
+req PUT "/v2/h/app/manifests/sha256:$(long 100 0)" -H "Content-Type: $IMT" --data-binary @"$TMP/index"
+expect "PUT by a 100-hex digest" 400 DIGEST_INVALID
 req GET "/v2/h/app/manifests/sha256:$(long 5000 0)"
 is4xx "5000-character digest"
 req GET "/v2/h/app/blobs/uploads/$(long 100 f)"

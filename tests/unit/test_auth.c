@@ -103,7 +103,7 @@ static const char *basic(char *out, const char *user, const char *pw)
 /* Runs the gate; frees any previous principal. */
 static status_t check(const char *action, const char *repo, const char *authz)
 {
-	auth_request req = {action, repo, authz, "192.0.2.1", "reg.example:5000", false};
+	auth_request req = {action, repo, authz, "192.0.2.1", "reg.example:5000", false, NULL};
 
 	auth_principal_free(res.who);
 	res.who = NULL;
@@ -297,6 +297,55 @@ static const char *bearer(char *out, const char *t)
 	return out;
 }
 
+/* rule_name for the mirror test: "library/..." is cached as "docker.io/library/...". */
+static const char *cache_name(void *arg, const char *repo, char *out, size_t outlen)
+{
+	if (strncmp(repo, "library/", 8) != 0)
+		return repo;
+	snprintf(out, outlen, "docker.io/%s", repo);
+	return out;
+}
+
+/* The gate with an alias, as access_gate asks for a mirrored name. */
+static status_t check_alias(const char *repo, const char *alias, const char *authz)
+{
+	auth_request req = {"pull", repo, authz, "192.0.2.1", "reg.example", false, alias};
+
+	auth_principal_free(res.who);
+	res.who = NULL;
+	return auth_check(a, &req, &res);
+}
+
+/* A token is granted by the rules on the cache name of what it is asked
+ * for, and counts for the cache name only through the alias the gate gives
+ * (the name dockerd sent). */
+START_TEST(token_mirror_names)
+{
+	static char *const mrules[] = {"docker.io/** alice pull", "library/** bob pull"};
+	auth_options o = options(AUTH_MODE_TOKEN);
+	char h[512], b[4096], *ta, *tb;
+
+	o.rules = mrules;
+	o.nrules = 2;
+	o.rule_name = cache_name;
+	ck_assert_msg(auth_new(&a, &o, err, sizeof(err)) == ST_OK, "%s", err);
+	ta = token(basic(h, "alice", "pw-alice"), "repository:library/x:pull", NULL, ST_OK);
+	tb = token(basic(h, "bob", "pw-bob"), "repository:library/x:pull", NULL, ST_OK);
+	ck_assert_ptr_nonnull(ta);
+	ck_assert_ptr_nonnull(tb);
+	/* alice may pull all of docker.io: her token for library/x opens the cache
+	 * name when the client sent library/x */
+	ck_assert_int_eq(check_alias("docker.io/library/x", "library/x", bearer(b, ta)), ST_OK);
+	/* ...not when it sent another spelling (?ns=: no alias) */
+	ck_assert_int_eq(check_alias("docker.io/library/x", NULL, bearer(b, ta)), ST_UNAUTHORIZED);
+	/* bob's rule on library/... is about the name as sent: it grants nothing
+	 * for what is read from the cache */
+	ck_assert_int_eq(check_alias("docker.io/library/x", "library/x", bearer(b, tb)), ST_DENIED);
+	free(ta);
+	free(tb);
+}
+END_TEST
+
 START_TEST(token_matrix)
 {
 	char h[512], b[4096], *t;
@@ -423,7 +472,7 @@ START_TEST(token_expiry_and_realm)
 {
 	auth_options o = options(AUTH_MODE_TOKEN);
 	char h[512], b[4096], *t;
-	auth_request req = {"pull", "public/x", NULL, "192.0.2.1", "reg.example", true};
+	auth_request req = {"pull", "public/x", NULL, "192.0.2.1", "reg.example", true, NULL};
 
 	o.token_lifetime_sec = 1;
 	o.token_realm = "https://auth.example/token";
@@ -563,8 +612,8 @@ START_TEST(throttling_in_the_gate)
 	ck_assert_int_eq(check("pull", "public/x", NULL), ST_OK);
 	/* another address is not affected */
 	{
-		auth_request req = {"login",	 NULL, basic(h, "alice", "pw-alice"),
-				    "192.0.2.2", NULL, false};
+		auth_request req = {"login", NULL, basic(h, "alice", "pw-alice"), "192.0.2.2", NULL,
+				    false,   NULL};
 		auth_principal_free(res.who);
 		res.who = NULL;
 		ck_assert_int_eq(auth_check(a, &req, &res), ST_OK);
@@ -641,6 +690,7 @@ Suite *make_auth_suite(void)
 	tcase_add_test(tc, bad_options);
 	tcase_add_test(tc, token_matrix);
 	tcase_add_test(tc, token_scopes);
+	tcase_add_test(tc, token_mirror_names);
 	tcase_add_test(tc, token_expiry_and_realm);
 	tcase_add_test(tc, refresh_tokens);
 	tcase_add_test(tc, throttling_in_the_gate);
