@@ -24,7 +24,7 @@ echo 'max-time = 60' >"$TMP/.curlrc"
 
 HUB_PID=""
 access_cleanup() {
-	[ -n "$HUB_PID" ] && kill "$HUB_PID" 2>/dev/null && wait "$HUB_PID" 2>/dev/null
+	[ -n "$HUB_PID" ] && kill "$HUB_PID" 2>/dev/null && reg_wait "$HUB_PID" 10
 	reg_cleanup
 }
 trap access_cleanup EXIT
@@ -48,7 +48,7 @@ start_hub() { # [PORT]
 }
 stop_hub() {
 	kill -TERM "$HUB_PID"
-	wait "$HUB_PID"
+	reg_wait "$HUB_PID"
 	HUB_PID=""
 }
 start_hub

@@ -19,13 +19,14 @@ export CURL_HOME=$TMP
 echo 'max-time = 60' >"$TMP/.curlrc"
 
 if ! command -v python3 >/dev/null; then
-	echo "note: python3 not installed: the upstream stand-in cannot run; skipped"
-	exit 0
+	skip "the upstream stand-in needs python3 (deploy/install-deps.sh --test installs it)"
+	summary
+	exit
 fi
 
 SI_PID=""
 upstream_cleanup() {
-	[ -n "$SI_PID" ] && kill "$SI_PID" 2>/dev/null && wait "$SI_PID" 2>/dev/null
+	[ -n "$SI_PID" ] && kill "$SI_PID" 2>/dev/null && reg_wait "$SI_PID" 10
 	reg_cleanup
 }
 trap upstream_cleanup EXIT
@@ -155,7 +156,7 @@ DW2=$(blob other2 1200000)
 req GET "/v2/si/plain/d/blobs/$DW2"
 expect "1.2 MB more while slowhead/c waits for the upstream" 200
 check "an eviction round ran meanwhile" wait_evictions "$n"
-wait "$busy"
+reg_wait "$busy"
 check "slowhead/c gets the blob once the upstream confirms ($(cat "$TMP/busy.code"))" \
 	[ "$(cat "$TMP/busy.code")" = 200 ]
 check "...its bytes" cmp -s "$TMP/busy.out" "$TMP/busy"
