@@ -76,6 +76,19 @@ check "...the second for the rest, from byte 500000 exactly" \
 check "...and no more requests" [ "$(si_lines "^upstream GET /v2/cut/x/blobs/$DCUT " | wc -l)" = 2 ]
 check "...cached verified" [ -n "$(find "$TMP/data/blobs" -name "${DCUT#sha256:}")" ]
 
+# ---- manifests whose bytes do not match their digest are refused ----
+ACCEPT='Accept: application/vnd.oci.image.manifest.v1+json'
+LIAR=sha256:2222222222222222222222222222222222222222222222222222222222222222
+req GET "/v2/si/liar/x/manifests/$LIAR" -H "$ACCEPT"
+expect "a manifest by digest whose bytes hash to another digest" 502
+check "...says the content does not match" grep -q "does not match its digest" "$TMP/b"
+req GET "/v2/si/liar/x/manifests/v1" -H "$ACCEPT"
+expect "a manifest by tag whose Docker-Content-Digest names other bytes" 502
+check "...says so" grep -q "does not match its digest" "$TMP/b"
+check "...the log names both refusals" [ "$(grep -c 'refused' "$REG_LOG")" -ge 2 ]
+req GET /v2/_catalog
+check "...and nothing of it is stored" bash -c "! grep -q 'si/liar' '$TMP/b'"
+
 # ---- an upstream that ignores Range: the bytes already had are skipped ----
 DNR=$(blob norange 1000000)
 req GET "/v2/si/norange/x/blobs/$DNR"

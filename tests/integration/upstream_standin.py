@@ -18,9 +18,13 @@ killed. The first path component of a repository says how it behaves:
   redirect-basic/... wants HTTP Basic, then redirects to blob storage on
                      the other port (another origin)
   redirect-bearer/.. wants a Bearer token from /token, then redirects
+  liar/...           manifests whose bytes do not match their digest: by
+                     digest, other bytes (with a header true to them); by
+                     tag, a Docker-Content-Digest naming other bytes
 Every request is logged to LOGFILE as one line:
   upstream|storage METHOD PATH range=RANGE|- auth=SCHEME|-
 """
+import hashlib
 import os
 import re
 import socket
@@ -35,6 +39,10 @@ SEEN = {}  # path -> GETs so far
 PORTS = {}
 TOKEN = "standin-token"
 BLOB_RE = re.compile(r"^/v2/(.+)/blobs/sha256:([0-9a-f]{64})$")
+MANIFEST_RE = re.compile(r"^/v2/liar/(.+)/manifests/(.+)$")
+LIE = (b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",'
+       b'"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":'
+       b'"sha256:' + b"0" * 64 + b'","size":2},"layers":[]}')
 
 
 def log(line):
@@ -112,6 +120,16 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/token"):
             return self.reply(200, b'{"token":"%s","expires_in":300}' % TOKEN.encode(),
                               [("Content-Type", "application/json")])
+        m = MANIFEST_RE.match(self.path)
+        if m:
+            ref = m.group(2)
+            # by digest: a header true to the bytes, which are not the ones
+            # asked for; by tag: a header naming other bytes
+            claim = ("sha256:" + hashlib.sha256(LIE).hexdigest() if ref.startswith("sha256:")
+                     else "sha256:" + "1" * 64)
+            return self.reply(200, LIE if self.command == "GET" else b"", [
+                ("Content-Type", "application/vnd.oci.image.manifest.v1+json"),
+                ("Docker-Content-Digest", claim)])
         m = BLOB_RE.match(self.path)
         if not m:
             return self.reply(404, b'{"errors":[{"code":"NAME_UNKNOWN"}]}')
