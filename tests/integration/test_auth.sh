@@ -123,7 +123,8 @@ as() {
 				<(curl -s -D - -o /dev/null -u "$creds" "$BASE/token?service=registry")
 			return 0
 		fi
-		[ "$TCODE" = 200 ] || echo "note: /token for $who gave $TCODE" >&2
+		check "$MODE: /token for $who ($TCODE)" [ "$TCODE" = 200 ]
+		check "$MODE: ...gives $who a token" [ -n "$TOKEN" ]
 		AUTH=(-H "Authorization: Bearer $TOKEN")
 	elif [ -n "$creds" ]; then
 		AUTH=(-u "$creds")
@@ -321,7 +322,8 @@ post_token() {
 }
 FORM="service=registry&client_id=test&scope=repository%3Ateam-a%2Fapp%3Apull+repository%3Ateam-b%2Fapp%3Apull"
 post_token "grant_type=password&username=bob&password=pw-bob&$FORM"
-check "oauth: a password grant ($TCODE)" [ "$TCODE" = 200 ] && [ -n "$TOKEN" ]
+check "oauth: a password grant ($TCODE)" [ "$TCODE" = 200 ]
+check "oauth: ...gives an access token" [ -n "$TOKEN" ]
 check "oauth: ...without access_type=offline, no refresh token" [ -z "$REFRESH" ]
 req GET /v2/team-b/app/manifests/v1 -H "Authorization: Bearer $TOKEN"
 expect "oauth: its token pulls the second scope of a space-separated list" 200
@@ -331,7 +333,8 @@ BOB_REFRESH=$REFRESH
 req GET /v2/team-a/app/manifests/v1 -H "Authorization: Bearer $BOB_REFRESH"
 expect "oauth: a refresh token is no access token" 401 UNAUTHORIZED
 post_token "grant_type=refresh_token&refresh_token=$BOB_REFRESH&service=registry&scope=repository%3Ateam-a%2Fapp%3Apull%2Cpush"
-check "oauth: a refresh grant ($TCODE)" [ "$TCODE" = 200 ] && [ -n "$TOKEN" ]
+check "oauth: a refresh grant ($TCODE)" [ "$TCODE" = 200 ]
+check "oauth: ...gives an access token" [ -n "$TOKEN" ]
 check "oauth: ...keeps its refresh token (none new)" [ -z "$REFRESH" ]
 req GET /v2/team-a/app/manifests/v1 -H "Authorization: Bearer $TOKEN"
 expect "oauth: the refreshed token pulls" 200
@@ -342,7 +345,8 @@ check "oauth: a tampered refresh token ($TCODE)" [ "$TCODE" = 401 ]
 post_token "grant_type=refresh_token&refresh_token=$ALICE&service=registry"
 check "oauth: an access token as refresh token ($TCODE)" [ "$TCODE" = 401 ]
 post_token "grant_type=password&username=bob&password=nope&$FORM"
-check "oauth: a wrong password ($TCODE)" [ "$TCODE" = 401 ] && grep -q UNAUTHORIZED "$TMP/tok"
+check "oauth: a wrong password ($TCODE)" [ "$TCODE" = 401 ]
+check "oauth: ...answers UNAUTHORIZED" grep -q '"code":"UNAUTHORIZED"' "$TMP/tok"
 post_token "grant_type=client_credentials&$FORM"
 check "oauth: an unknown grant type ($TCODE)" [ "$TCODE" = 400 ]
 post_token "grant_type=password&password=x&$FORM"
@@ -352,8 +356,8 @@ check "oauth: a JSON body ($TCODE)" [ "$TCODE" = 400 ]
 TCODE=$(head -c 40000 /dev/zero | tr '\0' a | curl -s -o "$TMP/tok" -w '%{http_code}' --data-binary @- "$BASE/token")
 check "oauth: a 40 KB form ($TCODE)" [ "$TCODE" = 413 ]
 TCODE=$(curl -s -o "$TMP/tok" -w '%{http_code}' -u bob:pw-bob "$BASE/token?service=registry&client_id=docker&offline_token=true")
-check "oauth: GET with offline_token=true (docker login) gives a refresh token" \
-	[ "$TCODE" = 200 ] && [ -n "$(jq -r '.refresh_token // empty' "$TMP/tok")" ]
+check "oauth: GET with offline_token=true (docker login) ($TCODE)" [ "$TCODE" = 200 ]
+check "oauth: ...gives a refresh token" [ -n "$(jq -r '.refresh_token // empty' "$TMP/tok")" ]
 # Changing the password or removing the user revokes refresh tokens.
 echo pw-bob2 | "$BIN" user add bob --password-stdin --cost 4 --data "$DATA" >/dev/null
 post_token "grant_type=refresh_token&refresh_token=$BOB_REFRESH&service=registry"
@@ -394,7 +398,8 @@ done
 req GET /v2/ -u alice:wrong4
 expect "throttle: the 4th attempt" 429 TOOMANYREQUESTS
 RA=$(hdr Retry-After)
-check "throttle: Retry-After within the window ($RA)" [ "${RA:-0}" -gt 0 ] && [ "${RA:-0}" -le 60 ]
+check "throttle: Retry-After is positive ($RA)" [ "${RA:-0}" -gt 0 ]
+check "throttle: ...and within the window ($RA)" [ "${RA:-0}" -le 60 ]
 req GET /v2/ -u alice:pw-alice
 expect "throttle: even the right password, while locked" 429 TOOMANYREQUESTS
 req GET /v2/public/app/manifests/v1
