@@ -27,6 +27,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -78,7 +79,10 @@ struct auth {
 	pthread_rwlock_t users_lock;
 	auth_htpasswd *users; /* under users_lock */
 	pthread_mutex_t stamp_mu;
-	file_stamp stamp; /* under stamp_mu */
+	file_stamp stamp;		      /* under stamp_mu */
+	char unlock_path[PATH_MAX_AUTH + 16]; /* USERS.unlock: `registry user unlock` */
+	pthread_mutex_t unlock_mu;
+	file_stamp unlock_stamp; /* under unlock_mu */
 
 	pthread_mutex_t cache_mu;
 	unsigned char cache_key[32];
@@ -202,6 +206,120 @@ static void users_refresh(auth *a)
 		 now.present ? "read" : "absent", auth_htpasswd_count(fresh));
 }
 
+/* ---- lifting lockouts: the unlock file ---- */
+
+/*
+ * `registry user unlock` reaches a running registry through a small file
+ * beside the users file, USERS.unlock, which is watched the same way: one
+ * line per request, "user NAME TIME" or "addr ADDRESS TIME", each lifting
+ * the locks and counts that started at or before TIME. Lines are never
+ * consumed (so the writer needs no reply and a line read twice lifts
+ * nothing new); the writer drops those older than the longest window.
+ */
+#define UNLOCK_KEEP_SEC 86400 /* auth_fail_window is at most 1d */
+#define UNLOCK_LINE_MAX 512
+
+static void unlock_path_of(const char *users_path, char *out, size_t len)
+{
+	snprintf(out, len, "%s.unlock", users_path);
+}
+
+/* Applies the unlock file if it changed since last time. */
+static void unlocks_refresh(auth *a)
+{
+	file_stamp now;
+	FILE *f;
+	char line[UNLOCK_LINE_MAX], kind[8], what[AUTH_NAME_MAX];
+	long long when;
+
+	if (a->throttle == NULL)
+		return;
+	stamp_of(a->unlock_path, &now);
+	pthread_mutex_lock(&a->unlock_mu);
+	if (stamp_same(&now, &a->unlock_stamp)) {
+		pthread_mutex_unlock(&a->unlock_mu);
+		return;
+	}
+	a->unlock_stamp = now;
+	if (now.present && (f = fopen(a->unlock_path, "r")) != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL) {
+			if (sscanf(line, "%7s %255s %lld", kind, what, &when) != 3)
+				continue;
+			if (strcmp(kind, "user") == 0 && auth_user_name_ok(what))
+				auth_throttle_unlock(a->throttle, NULL, what, (time_t)when,
+						     "`registry user unlock`");
+			else if (strcmp(kind, "addr") == 0 && strlen(what) < AUTH_ADDR_MAX)
+				auth_throttle_unlock(a->throttle, what, NULL, (time_t)when,
+						     "`registry user unlock --address`");
+		}
+		fclose(f);
+	}
+	pthread_mutex_unlock(&a->unlock_mu);
+}
+
+status_t auth_unlock_add(const char *users_path, const char *user, const char *addr, time_t now,
+			 char *err, size_t errlen)
+{
+	char path[PATH_MAX_AUTH + 16], tmp[PATH_MAX_AUTH + 32], line[UNLOCK_LINE_MAX];
+	char kind[8], what[AUTH_NAME_MAX];
+	long long when;
+	FILE *in = NULL, *out = NULL;
+	int fd = -1;
+	bool made = false;
+	status_t st = ST_IO;
+
+	if (users_path == NULL || (user == NULL) == (addr == NULL) ||
+	    (user != NULL && !auth_user_name_ok(user)) ||
+	    (addr != NULL && (addr[0] == '\0' || strlen(addr) >= AUTH_ADDR_MAX ||
+			      strpbrk(addr, " \t\n") != NULL)) ||
+	    strlen(users_path) >= PATH_MAX_AUTH) {
+		status_errf(err, errlen, "nothing to unlock");
+		return ST_INVALID;
+	}
+	unlock_path_of(users_path, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+	if ((fd = mkstemp(tmp)) < 0 || !(made = true) || (out = fdopen(fd, "w")) == NULL) {
+		status_errf(err, errlen, "%s: %s", tmp, strerror(errno));
+		goto done;
+	}
+	fd = -1;
+	fprintf(out, "# `registry user unlock` requests for the running registry\n");
+	/* Keep the other recent requests: a registry may not have read them. */
+	if ((in = fopen(path, "r")) != NULL) {
+		while (fgets(line, sizeof(line), in) != NULL)
+			if (sscanf(line, "%7s %255s %lld", kind, what, &when) == 3 &&
+			    when >= (long long)now - UNLOCK_KEEP_SEC &&
+			    strcmp(what, user ? user : addr) != 0)
+				fputs(line, out);
+		fclose(in);
+	}
+	fprintf(out, "%s %s %lld\n", user ? "user" : "addr", user ? user : addr, (long long)now);
+	if (fflush(out) != 0 || fsync(fileno(out)) != 0) {
+		status_errf(err, errlen, "%s: %s", tmp, strerror(errno));
+		goto done;
+	}
+	if (fclose(out) != 0) {
+		out = NULL;
+		status_errf(err, errlen, "%s: %s", tmp, strerror(errno));
+		goto done;
+	}
+	out = NULL;
+	if (rename(tmp, path) != 0) {
+		status_errf(err, errlen, "%s: %s", path, strerror(errno));
+		goto done;
+	}
+	made = false;
+	st = ST_OK;
+done:
+	if (out != NULL)
+		fclose(out);
+	if (fd >= 0)
+		close(fd);
+	if (made)
+		unlink(tmp);
+	return st;
+}
+
 /* ---- verified-credentials cache ---- */
 
 static void cache_mac(auth *a, const char *user, const char *password, unsigned char *mac)
@@ -312,6 +430,7 @@ status_t auth_new(auth **out, const auth_options *o, char *err, size_t errlen)
 	a->mode = o->mode;
 	pthread_rwlock_init(&a->users_lock, NULL);
 	pthread_mutex_init(&a->stamp_mu, NULL);
+	pthread_mutex_init(&a->unlock_mu, NULL);
 	pthread_mutex_init(&a->cache_mu, NULL);
 	if ((st = copy_field(a->realm, sizeof(a->realm), o->realm ? o->realm : "registry", "realm",
 			     err, errlen)) != ST_OK ||
@@ -348,6 +467,9 @@ status_t auth_new(auth **out, const auth_options *o, char *err, size_t errlen)
 		goto fail;
 
 	stamp_of(a->users_path, &a->stamp);
+	/* Requests made before this start have nothing left to lift. */
+	unlock_path_of(a->users_path, a->unlock_path, sizeof(a->unlock_path));
+	stamp_of(a->unlock_path, &a->unlock_stamp);
 	if ((st = users_read(a->users_path, &a->users, err, errlen)) != ST_OK)
 		goto fail;
 	if (!a->stamp.present)
@@ -388,6 +510,7 @@ void auth_free(auth *a)
 	free(a->trust);
 	pthread_rwlock_destroy(&a->users_lock);
 	pthread_mutex_destroy(&a->stamp_mu);
+	pthread_mutex_destroy(&a->unlock_mu);
 	pthread_mutex_destroy(&a->cache_mu);
 	OPENSSL_cleanse(a->cache_key, sizeof(a->cache_key));
 	free(a);
@@ -556,19 +679,24 @@ static status_t check_password(auth *a, const char *user, const char *password, 
 {
 	unsigned char mac[32];
 	time_t now = time(NULL);
+	const char *name = auth_user_name_ok(user) ? user : NULL; /* what the throttle counts */
 	unsigned left;
+	bool known;
 	status_t st;
 
-	if ((left = auth_throttle_blocked(a->throttle, remote, now)) > 0) {
+	unlocks_refresh(a);
+	if ((left = auth_throttle_blocked(a->throttle, remote, name, now)) > 0) {
 		out->retry_after = left;
 		snprintf(out->detail, sizeof(out->detail),
 			 "too many failed logins from this address; retry in %u s", left);
 		return ST_TOO_MANY_REQUESTS;
 	}
-	out->delay_ms = auth_throttle_delay_ms(a->throttle, remote, now);
-	if (!auth_user_name_ok(user)) {
+	out->delay_ms = auth_throttle_delay_ms(a->throttle, remote, name, now);
+	if (name == NULL) {
 		snprintf(out->detail, sizeof(out->detail), "wrong user name or password");
-		auth_throttle_fail(a->throttle, remote, now);
+		auth_throttle_fail(a->throttle, remote, NULL, false, now);
+		log_info("auth: failed login with an unknown user name from %s",
+			 remote ? remote : "?");
 		return ST_UNAUTHORIZED;
 	}
 	users_refresh(a);
@@ -578,13 +706,21 @@ static status_t check_password(auth *a, const char *user, const char *password, 
 	} else {
 		pthread_rwlock_rdlock(&a->users_lock);
 		st = auth_htpasswd_verify(a->users, user, password);
+		known = auth_htpasswd_has(a->users, user);
 		pthread_rwlock_unlock(&a->users_lock);
 		if (st == ST_OK) {
 			cache_put(a, mac, now);
-			auth_throttle_success(a->throttle, remote);
+			auth_throttle_success(a->throttle, remote, user, now);
 		} else if (st == ST_UNAUTHORIZED) {
-			auth_throttle_fail(a->throttle, remote, now);
-			log_info("auth: failed login as '%s' from %s", user, remote ? remote : "?");
+			auth_throttle_fail(a->throttle, remote, user, known, now);
+			/* An unknown name is not logged: it may be a password
+			 * typed in the wrong field. */
+			if (known)
+				log_info("auth: failed login as '%s' from %s", user,
+					 remote ? remote : "?");
+			else
+				log_info("auth: failed login with an unknown user name from %s",
+					 remote ? remote : "?");
 			snprintf(out->detail, sizeof(out->detail), "wrong user name or password");
 		}
 	}

@@ -115,6 +115,12 @@ status_t access_open(server *srv)
 	}
 	if (c->auth_fail_limit > 0 && (st = hold_new(&srv->hold)) != ST_OK)
 		return st;
+	if (c->auth_trusted_proxies[0] != '\0' &&
+	    (st = auth_addrlist_parse(&srv->proxies, c->auth_trusted_proxies, err, sizeof(err))) !=
+		ST_OK) {
+		log_error("auth_trusted_proxies: %s", err);
+		return st;
+	}
 	log_info("auth: %s, %zu rule(s), users in %s%s%s",
 		 c->auth_mode == AUTH_MODE_BASIC ? "basic" : "token", c->auth_rules.n, users,
 		 c->auth_mode == AUTH_MODE_TOKEN ? ", token key " : "",
@@ -126,6 +132,8 @@ void access_close(server *srv)
 {
 	auth_free(srv->auth);
 	srv->auth = NULL;
+	auth_addrlist_free(srv->proxies);
+	srv->proxies = NULL;
 	free(srv->tls_cert_pem);
 	if (srv->tls_key_pem) {
 		memset(srv->tls_key_pem, 0, strlen(srv->tls_key_pem));
@@ -158,20 +166,22 @@ static const char *route_action(const request *r)
 	return "pull";
 }
 
-/* The client's address as text into r->remote ("" if unknown). */
+/* The client's address as text into r->remote ("" if unknown): the
+ * peer's, or behind a trusted proxy the one its X-Forwarded-For gives. */
 static void remote_of(request *r)
 {
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	char peer[sizeof(r->remote)] = "";
 
-	r->remote[0] = '\0';
 	if (sa && sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->remote,
-			  sizeof(r->remote));
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, peer, sizeof(peer));
 	else if (sa && sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->remote,
-			  sizeof(r->remote));
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, peer,
+			  sizeof(peer));
+	auth_addrlist_client(r->srv->proxies, peer, request_header(r, "X-Forwarded-For"), r->remote,
+			     sizeof(r->remote));
 }
 
 status_t access_gate(request *r)

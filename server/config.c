@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include "../auth/addrlist.h"
 #include "../auth/auth.h"
 #include "../auth/rules.h"
 #include "../proxy/upstream.h"
@@ -426,6 +427,25 @@ static status_t set_auth_fail_window(config *c, const char *value, char *err, si
 	return ST_OK;
 }
 
+/* Checked whole here, so a mistake has its FILE:LINE; access_open parses
+ * it again. */
+static status_t set_auth_trusted_proxies(config *c, const char *value, char *err, size_t errlen)
+{
+	auth_addrlist *l = NULL;
+	char msg[256];
+
+	if (auth_addrlist_parse(&l, value, msg, sizeof(msg)) != ST_OK) {
+		status_errf(err, errlen,
+			    "invalid auth_trusted_proxies: %s (expected IP addresses or "
+			    "ADDRESS/PREFIX networks, separated by spaces or commas)",
+			    msg);
+		return ST_INVALID;
+	}
+	auth_addrlist_free(l);
+	return set_string(c->auth_trusted_proxies, sizeof(c->auth_trusted_proxies),
+			  "auth_trusted_proxies", value, err, errlen);
+}
+
 static status_t set_tls_cert(config *c, const char *value, char *err, size_t errlen)
 {
 	return set_string(c->tls_cert, sizeof(c->tls_cert), "tls_cert", value, err, errlen);
@@ -568,6 +588,7 @@ static const struct {
     {"auth_token_trust", set_auth_token_trust},
     {"auth_fail_limit", set_auth_fail_limit},
     {"auth_fail_window", set_auth_fail_window},
+    {"auth_trusted_proxies", set_auth_trusted_proxies},
     {"tls_cert", set_tls_cert},
     {"tls_key", set_tls_key},
     {"listen_plain", set_listen_plain},

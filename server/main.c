@@ -30,7 +30,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: registry serve [-c FILE] [--listen ADDR] [--data DIR]\n"
-		"       registry user add|del|list [NAME] [options]\n"
+		"       registry user add|del|list|unlock [NAME] [options]\n"
 		"       registry cert HOST|IP... [options]\n"
 		"       registry mirror sync FILE | export IMAGE... -o FILE | import FILE\n"
 		"       registry version\n"
