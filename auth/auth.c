@@ -731,7 +731,7 @@ static status_t check_password(auth *a, const char *user, const char *password, 
 }
 
 /* Checks Basic credentials (the base64 after "Basic "): check_password's
- * outcomes. */
+ * outcomes; empty ones (":") are ST_OK with who left anonymous. */
 static status_t check_basic(auth *a, const char *b64, const char *remote, auth_principal *who,
 			    auth_result *out)
 {
@@ -747,6 +747,12 @@ static status_t check_basic(auth *a, const char *b64, const char *remote, auth_p
 		goto done;
 	}
 	buf[n] = '\0';
+	/* podman sends empty credentials (":") when it has none: that is an
+	 * anonymous caller, not a wrong password. */
+	if (strcmp(buf, ":") == 0) {
+		st = ST_OK;
+		goto done;
+	}
 	if ((colon = strchr(buf, ':')) == NULL) {
 		snprintf(out->detail, sizeof(out->detail), "malformed Basic credentials");
 		goto done;

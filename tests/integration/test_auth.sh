@@ -218,6 +218,11 @@ req HEAD "/v2/public/app/blobs/$D1"
 expect "basic: anonymous HEADs a public blob" 200
 req POST /v2/public/app/blobs/uploads/
 expect "basic: anonymous may not push to public/app" 401 UNAUTHORIZED
+# podman sends empty credentials when it has none: anonymous, not a wrong password
+req GET /v2/public/app/manifests/v1 -H "Authorization: Basic Og=="
+expect "basic: empty credentials (podman) pull public/app as anonymous" 200
+req GET /v2/team-a/app/manifests/v1 -H "Authorization: Basic Og=="
+expect "basic: ...and are challenged for team-a/app" 401 UNAUTHORIZED
 if [ -n "$HAVE_DAVE" ]; then
 	req POST "/v2/team-d/x/blobs/uploads/?digest=$D1" -u dave:pw-dave --data-binary @"$TMP/blob"
 	expect "basic: dave (hash by htpasswd -B) pushes to team-d" 201

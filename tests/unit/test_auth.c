@@ -618,6 +618,37 @@ START_TEST(throttling_sprayed_names)
 }
 END_TEST
 
+/* podman's empty credentials (`Authorization: Basic Og==`) are anonymous. */
+START_TEST(empty_basic_is_anonymous)
+{
+	char h[512];
+
+	make(AUTH_MODE_BASIC);
+	ck_assert_int_eq(check("pull", "public/x", "Basic Og=="), ST_OK);
+	ck_assert_str_eq(auth_principal_name(res.who), "");
+	ck_assert_int_eq(check("pull", "team-a/x", "Basic Og=="), ST_UNAUTHORIZED);
+	ck_assert_str_eq(res.challenge, "Basic realm=\"test realm\",charset=\"UTF-8\"");
+	ck_assert_int_eq(check("login", NULL, "Basic Og=="), ST_UNAUTHORIZED);
+	/* an empty user with a password is no anonymous caller */
+	ck_assert_int_eq(check("pull", "public/x", basic(h, "", "pw")), ST_UNAUTHORIZED);
+	auth_free(a);
+	/* the token endpoint: an anonymous token */
+	make(AUTH_MODE_TOKEN);
+	{
+		const char *scopes[] = {"repository:public/x:pull"};
+		auth_token_request tr = {.authorization = "Basic Og==",
+					 .remote = "192.0.2.1",
+					 .scopes = scopes,
+					 .nscopes = 1};
+		auth_result r;
+		char *json = NULL;
+		ck_assert_int_eq(auth_token_issue(a, &tr, &json, &r), ST_OK);
+		ck_assert_ptr_nonnull(strstr(json, "\"token\""));
+		free(json);
+	}
+}
+END_TEST
+
 START_TEST(throttle_unit)
 {
 	auth_throttle *t = NULL;
@@ -769,6 +800,7 @@ Suite *make_auth_suite(void)
 	tcase_add_test(tc, refresh_tokens);
 	tcase_add_test(tc, throttling_in_the_gate);
 	tcase_add_test(tc, throttling_sprayed_names);
+	tcase_add_test(tc, empty_basic_is_anonymous);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("throttle");
 	tcase_add_test(tc, throttle_unit);
