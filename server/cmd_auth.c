@@ -178,6 +178,15 @@ static int get_password(const opts *o, char *buf, size_t len)
 		fprintf(stderr, "registry user add: empty password\n");
 		return EXIT_FAILED;
 	}
+	/* bcrypt reads the first 72 bytes only: refused, not cut short. */
+	if (strlen(buf) > AUTH_BCRYPT_PASSWORD_MAX) {
+		fprintf(stderr,
+			"registry user add: the password is longer than %d bytes, all bcrypt "
+			"reads (the rest would be ignored without a word); choose a shorter "
+			"one\n",
+			AUTH_BCRYPT_PASSWORD_MAX);
+		return EXIT_FAILED;
+	}
 	return 0;
 }
 

@@ -476,6 +476,12 @@ check "user add: a bad name exits 2" [ $? = 2 ]
 check "user add: 'anonymous' is refused" [ $? = 2 ]
 printf '' | "$BIN" user add frank --password-stdin --data "$DATA" >/dev/null 2>&1
 check "user add: no password exits 1" [ $? = 1 ]
+head -c 73 /dev/zero | tr '\0' p | "$BIN" user add frank --password-stdin --data "$DATA" >/dev/null 2>"$TMP/err"
+check "user add: a password over 72 bytes (bcrypt would cut it) exits 1 ($?)" [ $? = 1 ]
+check "user add: ...and says why" grep -q 'longer than 72 bytes' "$TMP/err"
+head -c 72 /dev/zero | tr '\0' p | "$BIN" user add frank --password-stdin --cost 4 --data "$DATA" >/dev/null 2>&1
+check "user add: a password of 72 bytes is taken ($?)" [ $? = 0 ]
+"$BIN" user del frank --data "$DATA" >/dev/null 2>&1
 setsid "$BIN" user add frank --data "$DATA" </dev/null >/dev/null 2>&1
 check "user add: no terminal and no --password-stdin exits 2" [ $? = 2 ]
 "$BIN" user del nobody-here --data "$DATA" >/dev/null 2>&1
