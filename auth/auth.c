@@ -369,6 +369,7 @@ static status_t load_trust(auth *a, const auth_options *o, char *err, size_t err
 	a->ntrusted = o->ntrust;
 	a->trust[0].issuer = a->issuer;
 	a->trust[0].key = a->key;
+	a->trust[0].low_s = true; /* auth_jwt_sign makes no other */
 	a->ntrust = 1;
 	for (size_t i = 0; i < o->ntrust; i++) {
 		char issuer[256], path[PATH_MAX_AUTH];
@@ -1040,7 +1041,7 @@ static status_t refresh_issue(auth *a, const char *user, time_t now, char **out)
  * ST_UNAUTHORIZED with out->detail. */
 static status_t check_refresh(auth *a, const char *token, auth_principal *who, auth_result *out)
 {
-	auth_jwt_trust self = {a->issuer, a->key};
+	auth_jwt_trust self = {a->issuer, a->key, true};
 	json_t *claims = NULL;
 	const char *why = NULL, *sub, *pwh;
 	char fp[33];
