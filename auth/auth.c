@@ -98,6 +98,7 @@ struct auth {
 	size_t ntrusted;
 	auth_jwt_trust *trust;
 	size_t ntrust;
+	bool (*name_ok)(const char *name); /* the router's name grammar, or NULL */
 };
 
 status_t auth_mode_parse(const char *s, auth_mode *out)
@@ -446,6 +447,7 @@ status_t auth_new(auth **out, const auth_options *o, char *err, size_t errlen)
 		goto fail;
 	a->lifetime = o->token_lifetime_sec ? o->token_lifetime_sec : 300;
 	a->refresh_lifetime = o->refresh_lifetime_sec;
+	a->name_ok = o->name_ok;
 	snprintf(a->refresh_aud, sizeof(a->refresh_aud), "%s#refresh", a->service);
 	/* getrandom, not RAND_bytes: OpenSSL's first RAND_bytes sets up its
 	 * providers and DRBG (2 MiB resident), which can wait for a request. */
@@ -786,6 +788,21 @@ static status_t check_bearer(auth *a, const char *token, auth_principal *who, au
 		snprintf(who->name, sizeof(who->name), "%s", sub);
 	who->has_token = true;
 	who->builtin = iss != NULL && strcmp(iss, a->issuer) == 0;
+	/* A token we issued to a user who has since been removed is revoked
+	 * with them (the users file is re-read when it changes). */
+	if (who->builtin && who->name[0] != '\0') {
+		bool known;
+		users_refresh(a);
+		pthread_rwlock_rdlock(&a->users_lock);
+		known = auth_htpasswd_has(a->users, who->name);
+		pthread_rwlock_unlock(&a->users_lock);
+		if (!known) {
+			snprintf(out->detail, sizeof(out->detail),
+				 "invalid token: the user was removed");
+			json_decref(claims);
+			return ST_UNAUTHORIZED;
+		}
+	}
 	who->access = json_incref(json_object_get(claims, "access"));
 	json_decref(claims);
 	return ST_OK;
@@ -957,8 +974,8 @@ static status_t grant_scope(auth *a, const char *user, const char *scope, size_t
 			   : ST_NOMEM;
 	}
 	if ((size_t)(c1 - scope) != 10 || memcmp(scope, "repository", 10) != 0 ||
-	    !repo_name_ok(name, strlen(name)))
-		return ST_OK;
+	    !repo_name_ok(name, strlen(name)) || (a->name_ok != NULL && !a->name_ok(name)))
+		return ST_OK; /* no request could use it: nothing is signed for it */
 	for (const char *p = c2 + 1; p < scope + len;) {
 		size_t n = strcspn(p, ",");
 		if (n > (size_t)(scope + len - p))

@@ -69,6 +69,9 @@ typedef struct {
 	size_t ntrust;
 	/* failed-login throttling (throttle.h); limit 0 = off */
 	uint32_t fail_limit, fail_window_sec;
+	/* The API's repository name grammar: /token grants nothing on a name
+	 * it refuses. NULL: a loose check of the characters only. */
+	bool (*name_ok)(const char *name);
 } auth_options;
 
 /* One request to the gate. */

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "../common/log.h"
+#include "ref.h"
 #include "server.h"
 
 /* Reads a PEM file of at most ACCESS_PEM_MAX bytes, NUL-terminated. */
@@ -75,6 +76,12 @@ static status_t tls_open(server *srv)
 	return ST_OK;
 }
 
+/* The router's name grammar, for the token service (auth_options). */
+static bool name_ok(const char *name)
+{
+	return ref_name_check(name) == ST_OK;
+}
+
 status_t access_open(server *srv)
 {
 	const config *c = &srv->cfg;
@@ -108,6 +115,7 @@ status_t access_open(server *srv)
 	o.ntrust = c->auth_token_trust.n;
 	o.fail_limit = c->auth_fail_limit;
 	o.fail_window_sec = c->auth_fail_window_sec;
+	o.name_ok = name_ok;
 	err[0] = '\0';
 	if ((st = auth_new(&srv->auth, &o, err, sizeof(err))) != ST_OK) {
 		log_error("auth: %s", err[0] ? err : status_str(st));
