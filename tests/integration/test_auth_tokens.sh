@@ -59,6 +59,50 @@ post_token "grant_type=refresh_token&refresh_token=$R&service=registry&scope=rep
 check "refresh: the same refresh token 3 s later, past its lifetime ($TCODE)" [ "$TCODE" = 401 ]
 check "refresh: ...says it expired" grep -q 'invalid refresh token: expired' "$TMP/tok"
 check "refresh: ...gives no access token" [ -z "$TOKEN" ]
+
+# ---- /token signs only names the API's grammar takes ----
+# access_of TOKEN: its access claim, compact JSON
+access_of() {
+	local p
+	p=$(echo "$1" | cut -d. -f2 | tr '_-' '/+')
+	while [ $((${#p} % 4)) != 0 ]; do p="$p="; done
+	echo "$p" | base64 -d | jq -c .access
+}
+for name in team-a//app team-a/app- team-a/.app team-a/a..b team-a/App team-a/a___b; do
+	TCODE=$(curl -s -o "$TMP/tok" -w '%{http_code}' -u alice:pw-alice \
+		"$BASE/token?service=registry&scope=repository:$name:pull")
+	check "grammar: /token for $name answers ($TCODE)" [ "$TCODE" = 200 ]
+	check "grammar: ...but grants nothing on $name ($(access_of "$(jq -r .token "$TMP/tok")"))" \
+		[ "$(access_of "$(jq -r .token "$TMP/tok")")" = '[]' ]
+done
+TCODE=$(curl -s -o "$TMP/tok" -w '%{http_code}' -u alice:pw-alice \
+	"$BASE/token?service=registry&scope=repository:team-a/a__b.c-d/e:pull")
+check "grammar: a name the grammar takes is granted" \
+	[ "$(access_of "$(jq -r .token "$TMP/tok")")" = '[{"type":"repository","name":"team-a/a__b.c-d/e","actions":["pull"]}]' ]
+
+# ---- POST /token takes its form's media type exactly (parameters aside) ----
+FORM="grant_type=password&username=alice&password=pw-alice&service=registry"
+for ct in "application/x-www-form-urlencoded" "application/x-www-form-urlencoded; charset=UTF-8" \
+	"Application/X-WWW-Form-Urlencoded" "application/x-www-form-urlencoded ;charset=utf-8"; do
+	TCODE=$(curl -s -o "$TMP/tok" -w '%{http_code}' -H "Content-Type: $ct" --data "$FORM" "$BASE/token")
+	check "content-type: '$ct' is a form ($TCODE)" [ "$TCODE" = 200 ]
+done
+for ct in "application/x-www-form-urlencodedX" "application/x-www-form-urlencoded-json" \
+	"application/x-www-form-urlencoded/x" "text/plain" ""; do
+	TCODE=$(curl -s -o "$TMP/tok" -w '%{http_code}' -H "Content-Type: $ct" --data "$FORM" "$BASE/token")
+	check "content-type: '$ct' is not a form ($TCODE)" [ "$TCODE" = 400 ]
+	check "content-type: ...says so" grep -q 'POST /token takes an application/x-www-form-urlencoded form' "$TMP/tok"
+done
+
+# ---- removing a user revokes their access tokens too ----
+echo pw-zoe | "$BIN" user add zoe --password-stdin --cost 4 --data "$DATA" >/dev/null
+ZOE=$(curl -s -u zoe:pw-zoe "$BASE/token?service=registry" | jq -r .token)
+req GET /v2/ -H "Authorization: Bearer $ZOE"
+expect "revoke: zoe's token" 200
+"$BIN" user del zoe --data "$DATA" >/dev/null
+req GET /v2/ -H "Authorization: Bearer $ZOE"
+expect "revoke: zoe's token once she is removed" 401 UNAUTHORIZED
+check "revoke: ...says why" grep -q 'invalid token: the user was removed' "$TMP/b"
 reg_stop
 
 # ---- an external issuer's ES256 token ----
