@@ -182,6 +182,24 @@ START_TEST(load_errors)
 	ck_assert_int_eq(load("auth_group = \"g: a\"\nauth_group = \"g: b\"\n"), ST_INVALID);
 	snprintf(want, sizeof(want), "%s:2: group 'g' defined twice", path);
 	ck_assert_str_eq(err, want);
+	/* a rule naming a group no line defines: its own line, in every mode */
+	config_free(&cfg);
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("auth = basic\nauth_group = \"g: a\"\n"
+			      "auth_rule = \"x/* alice,@g pull\"\n"
+			      "auth_rule = \"y/* alice,@nogroup pull\"\n"),
+			 ST_INVALID);
+	snprintf(want, sizeof(want),
+		 "%s:4: rule 'y/* ...' names group @nogroup, which is not defined", path);
+	ck_assert_str_eq(err, want);
+	config_free(&cfg);
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("auth_rule = \"y/* @later pull\"\n"), ST_INVALID);
+	config_free(&cfg);
+	config_defaults(&cfg);
+	/* a group defined after the rule that names it is fine */
+	ck_assert_msg(load("auth_rule = \"y/* @later pull\"\nauth_group = \"later: a\"\n") == ST_OK,
+		      "%s", err);
 	/* whatever was added before the error is freed by config_free (teardown) */
 }
 END_TEST
