@@ -91,8 +91,15 @@ status_t access_open(server *srv)
 
 	if ((st = tls_open(srv)) != ST_OK)
 		return st;
-	if (c->auth_mode == AUTH_MODE_NONE)
+	if (c->auth_mode == AUTH_MODE_NONE) {
+		/* Rules with auth off look like protection and are none. */
+		if (c->auth_rules.n + c->auth_groups.n + c->auth_token_trust.n > 0)
+			log_warn("auth = none: the %zu auth_rule, %zu auth_group and %zu "
+				 "auth_token_trust line(s) are ignored and anyone may pull, push "
+				 "and delete; set auth = basic or auth = token to apply them",
+				 c->auth_rules.n, c->auth_groups.n, c->auth_token_trust.n);
 		return ST_OK;
+	}
 	if (config_users_path(c, users, sizeof(users)) != ST_OK ||
 	    config_token_key_path(c, key, sizeof(key)) != ST_OK) {
 		log_error("auth: users file or token key path too long");

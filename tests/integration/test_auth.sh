@@ -509,9 +509,19 @@ check "8 dels and 8 adds at once: 16 users, none of the deleted" \
 check "no temporary files left" [ -z "$(ls "$DATA" | grep 'htpasswd\.' | grep -v '\.lock$')" ]
 
 # ---- configurations that must not start ----
-printf 'auth = basic\nauth_rule = "x/* @nogroup pull"\n' >"$TMP/bad1.conf"
-out=$("$BIN" serve -c "$TMP/bad1.conf" --listen 127.0.0.1:0 --data "$DATA" 2>&1)
-check "a rule naming an unknown group stops start-up ($?)" grep -q 'names group @nogroup, which is not defined' <<<"$out"
+for mode in basic token none; do
+	printf 'auth = %s\nauth_group = "g: alice"\nauth_rule = "x/* @g,@nogroup pull"\n' $mode >"$TMP/bad1.conf"
+	timeout 10 "$BIN" serve -c "$TMP/bad1.conf" --listen 127.0.0.1:0 --data "$DATA" 2>"$TMP/err" >/dev/null
+	check "auth = $mode: a rule naming an unknown group stops start-up, exit 2 ($?)" [ $? = 2 ]
+	check "auth = $mode: ...naming the rule's line" \
+		grep -q "^$TMP/bad1.conf:3: rule 'x/\* ...' names group @nogroup, which is not defined" "$TMP/err"
+done
+# rules with auth = none protect nothing: the registry says so at start
+printf 'auth = none\nauth_rule = "x/** alice pull"\n' >"$TMP/norules.conf"
+auth_start "$TMP/norules.conf"
+check "auth = none with rules: a warning at start-up" \
+	grep -q 'warn auth = none: the 1 auth_rule, 0 auth_group and 0 auth_token_trust line(s) are ignored' "$REG_LOG"
+reg_stop
 printf 'auth = basic\nauth_rule = "x/* alice fly"\n' >"$TMP/bad2.conf"
 "$BIN" serve -c "$TMP/bad2.conf" --listen 127.0.0.1:0 --data "$DATA" 2>"$TMP/err" >/dev/null
 check "a bad rule is a FILE:LINE error, exit 2" [ $? = 2 ]
