@@ -396,7 +396,7 @@ START_TEST(public_key_from_certificate)
 	const char *names[] = {"tokens.example.com"};
 	char path[128], *c, *t;
 	auth_key *priv = NULL, *pub = NULL;
-	auth_jwt_trust tr;
+	auth_jwt_trust tr = {NULL, NULL, true};
 	json_t *out = NULL;
 
 	ck_assert_int_eq(auth_cert_make(dir, names, 1, 30, NULL, NULL, 0), ST_OK);
