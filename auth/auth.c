@@ -27,6 +27,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -35,6 +36,7 @@
 #include <openssl/rand.h>
 
 #include "../oci/digest.h"
+#include "../oci/ref.h"
 #include "../common/log.h"
 #include "b64.h"
 #include "htpasswd.h"
@@ -43,7 +45,7 @@
 #include "throttle.h"
 
 #define CREDENTIALS_MAX 1024 /* decoded "user:password", bytes */
-#define REPO_NAME_MAX 256
+#define REPO_NAME_MAX REF_NAME_MAX
 #define PATH_MAX_AUTH 4096
 
 typedef enum { ACT_LOGIN, ACT_CATALOG, ACT_PULL, ACT_PUSH, ACT_DELETE } action;
@@ -78,7 +80,10 @@ struct auth {
 	pthread_rwlock_t users_lock;
 	auth_htpasswd *users; /* under users_lock */
 	pthread_mutex_t stamp_mu;
-	file_stamp stamp; /* under stamp_mu */
+	file_stamp stamp;		      /* under stamp_mu */
+	char unlock_path[PATH_MAX_AUTH + 16]; /* USERS.unlock: `registry user unlock` */
+	pthread_mutex_t unlock_mu;
+	file_stamp unlock_stamp; /* under unlock_mu */
 
 	pthread_mutex_t cache_mu;
 	unsigned char cache_key[32];
@@ -204,6 +209,120 @@ static void users_refresh(auth *a)
 		 now.present ? "read" : "absent", auth_htpasswd_count(fresh));
 }
 
+/* ---- lifting lockouts: the unlock file ---- */
+
+/*
+ * `registry user unlock` reaches a running registry through a small file
+ * beside the users file, USERS.unlock, which is watched the same way: one
+ * line per request, "user NAME TIME" or "addr ADDRESS TIME", each lifting
+ * the locks and counts that started at or before TIME. Lines are never
+ * consumed (so the writer needs no reply and a line read twice lifts
+ * nothing new); the writer drops those older than the longest window.
+ */
+#define UNLOCK_KEEP_SEC 86400 /* auth_fail_window is at most 1d */
+#define UNLOCK_LINE_MAX 512
+
+static void unlock_path_of(const char *users_path, char *out, size_t len)
+{
+	snprintf(out, len, "%s.unlock", users_path);
+}
+
+/* Applies the unlock file if it changed since last time. */
+static void unlocks_refresh(auth *a)
+{
+	file_stamp now;
+	FILE *f;
+	char line[UNLOCK_LINE_MAX], kind[8], what[AUTH_NAME_MAX];
+	long long when;
+
+	if (a->throttle == NULL)
+		return;
+	stamp_of(a->unlock_path, &now);
+	pthread_mutex_lock(&a->unlock_mu);
+	if (stamp_same(&now, &a->unlock_stamp)) {
+		pthread_mutex_unlock(&a->unlock_mu);
+		return;
+	}
+	a->unlock_stamp = now;
+	if (now.present && (f = fopen(a->unlock_path, "r")) != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL) {
+			if (sscanf(line, "%7s %255s %lld", kind, what, &when) != 3)
+				continue;
+			if (strcmp(kind, "user") == 0 && auth_user_name_ok(what))
+				auth_throttle_unlock(a->throttle, NULL, what, (time_t)when,
+						     "`registry user unlock`");
+			else if (strcmp(kind, "addr") == 0 && strlen(what) < AUTH_ADDR_MAX)
+				auth_throttle_unlock(a->throttle, what, NULL, (time_t)when,
+						     "`registry user unlock --address`");
+		}
+		fclose(f);
+	}
+	pthread_mutex_unlock(&a->unlock_mu);
+}
+
+status_t auth_unlock_add(const char *users_path, const char *user, const char *addr, time_t now,
+			 char *err, size_t errlen)
+{
+	char path[PATH_MAX_AUTH + 16], tmp[PATH_MAX_AUTH + 32], line[UNLOCK_LINE_MAX];
+	char kind[8], what[AUTH_NAME_MAX];
+	long long when;
+	FILE *in = NULL, *out = NULL;
+	int fd = -1;
+	bool made = false;
+	status_t st = ST_IO;
+
+	if (users_path == NULL || (user == NULL) == (addr == NULL) ||
+	    (user != NULL && !auth_user_name_ok(user)) ||
+	    (addr != NULL && (addr[0] == '\0' || strlen(addr) >= AUTH_ADDR_MAX ||
+			      strpbrk(addr, " \t\n") != NULL)) ||
+	    strlen(users_path) >= PATH_MAX_AUTH) {
+		status_errf(err, errlen, "nothing to unlock");
+		return ST_INVALID;
+	}
+	unlock_path_of(users_path, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+	if ((fd = mkstemp(tmp)) < 0 || !(made = true) || (out = fdopen(fd, "w")) == NULL) {
+		status_errf(err, errlen, "%s: %s", tmp, strerror(errno));
+		goto done;
+	}
+	fd = -1;
+	fprintf(out, "# `registry user unlock` requests for the running registry\n");
+	/* Keep the other recent requests: a registry may not have read them. */
+	if ((in = fopen(path, "r")) != NULL) {
+		while (fgets(line, sizeof(line), in) != NULL)
+			if (sscanf(line, "%7s %255s %lld", kind, what, &when) == 3 &&
+			    when >= (long long)now - UNLOCK_KEEP_SEC &&
+			    strcmp(what, user ? user : addr) != 0)
+				fputs(line, out);
+		fclose(in);
+	}
+	fprintf(out, "%s %s %lld\n", user ? "user" : "addr", user ? user : addr, (long long)now);
+	if (fflush(out) != 0 || fsync(fileno(out)) != 0) {
+		status_errf(err, errlen, "%s: %s", tmp, strerror(errno));
+		goto done;
+	}
+	if (fclose(out) != 0) {
+		out = NULL;
+		status_errf(err, errlen, "%s: %s", tmp, strerror(errno));
+		goto done;
+	}
+	out = NULL;
+	if (rename(tmp, path) != 0) {
+		status_errf(err, errlen, "%s: %s", path, strerror(errno));
+		goto done;
+	}
+	made = false;
+	st = ST_OK;
+done:
+	if (out != NULL)
+		fclose(out);
+	if (fd >= 0)
+		close(fd);
+	if (made)
+		unlink(tmp);
+	return st;
+}
+
 /* ---- verified-credentials cache ---- */
 
 static void cache_mac(auth *a, const char *user, const char *password, unsigned char *mac)
@@ -253,6 +372,7 @@ static status_t load_trust(auth *a, const auth_options *o, char *err, size_t err
 	a->ntrusted = o->ntrust;
 	a->trust[0].issuer = a->issuer;
 	a->trust[0].key = a->key;
+	a->trust[0].low_s = true; /* auth_jwt_sign makes no other */
 	a->ntrust = 1;
 	for (size_t i = 0; i < o->ntrust; i++) {
 		char issuer[256], path[PATH_MAX_AUTH];
@@ -314,6 +434,7 @@ status_t auth_new(auth **out, const auth_options *o, char *err, size_t errlen)
 	a->mode = o->mode;
 	pthread_rwlock_init(&a->users_lock, NULL);
 	pthread_mutex_init(&a->stamp_mu, NULL);
+	pthread_mutex_init(&a->unlock_mu, NULL);
 	pthread_mutex_init(&a->cache_mu, NULL);
 	if ((st = copy_field(a->realm, sizeof(a->realm), o->realm ? o->realm : "registry", "realm",
 			     err, errlen)) != ST_OK ||
@@ -352,6 +473,9 @@ status_t auth_new(auth **out, const auth_options *o, char *err, size_t errlen)
 		goto fail;
 
 	stamp_of(a->users_path, &a->stamp);
+	/* Requests made before this start have nothing left to lift. */
+	unlock_path_of(a->users_path, a->unlock_path, sizeof(a->unlock_path));
+	stamp_of(a->unlock_path, &a->unlock_stamp);
 	if ((st = users_read(a->users_path, &a->users, err, errlen)) != ST_OK)
 		goto fail;
 	if (!a->stamp.present)
@@ -392,6 +516,7 @@ void auth_free(auth *a)
 	free(a->trust);
 	pthread_rwlock_destroy(&a->users_lock);
 	pthread_mutex_destroy(&a->stamp_mu);
+	pthread_mutex_destroy(&a->unlock_mu);
 	pthread_mutex_destroy(&a->cache_mu);
 	OPENSSL_cleanse(a->cache_key, sizeof(a->cache_key));
 	free(a);
@@ -560,19 +685,24 @@ static status_t check_password(auth *a, const char *user, const char *password, 
 {
 	unsigned char mac[32];
 	time_t now = time(NULL);
+	const char *name = auth_user_name_ok(user) ? user : NULL; /* what the throttle counts */
 	unsigned left;
+	bool known;
 	status_t st;
 
-	if ((left = auth_throttle_blocked(a->throttle, remote, now)) > 0) {
+	unlocks_refresh(a);
+	if ((left = auth_throttle_blocked(a->throttle, remote, name, now)) > 0) {
 		out->retry_after = left;
 		snprintf(out->detail, sizeof(out->detail),
 			 "too many failed logins from this address; retry in %u s", left);
 		return ST_TOO_MANY_REQUESTS;
 	}
-	out->delay_ms = auth_throttle_delay_ms(a->throttle, remote, now);
-	if (!auth_user_name_ok(user)) {
+	out->delay_ms = auth_throttle_delay_ms(a->throttle, remote, name, now);
+	if (name == NULL) {
 		snprintf(out->detail, sizeof(out->detail), "wrong user name or password");
-		auth_throttle_fail(a->throttle, remote, now);
+		auth_throttle_fail(a->throttle, remote, NULL, false, now);
+		log_info("auth: failed login with an unknown user name from %s",
+			 remote ? remote : "?");
 		return ST_UNAUTHORIZED;
 	}
 	users_refresh(a);
@@ -582,13 +712,21 @@ static status_t check_password(auth *a, const char *user, const char *password, 
 	} else {
 		pthread_rwlock_rdlock(&a->users_lock);
 		st = auth_htpasswd_verify(a->users, user, password);
+		known = auth_htpasswd_has(a->users, user);
 		pthread_rwlock_unlock(&a->users_lock);
 		if (st == ST_OK) {
 			cache_put(a, mac, now);
-			auth_throttle_success(a->throttle, remote);
+			auth_throttle_success(a->throttle, remote, user, now);
 		} else if (st == ST_UNAUTHORIZED) {
-			auth_throttle_fail(a->throttle, remote, now);
-			log_info("auth: failed login as '%s' from %s", user, remote ? remote : "?");
+			auth_throttle_fail(a->throttle, remote, user, known, now);
+			/* An unknown name is not logged: it may be a password
+			 * typed in the wrong field. */
+			if (known)
+				log_info("auth: failed login as '%s' from %s", user,
+					 remote ? remote : "?");
+			else
+				log_info("auth: failed login with an unknown user name from %s",
+					 remote ? remote : "?");
 			snprintf(out->detail, sizeof(out->detail), "wrong user name or password");
 		}
 	}
@@ -599,7 +737,7 @@ static status_t check_password(auth *a, const char *user, const char *password, 
 }
 
 /* Checks Basic credentials (the base64 after "Basic "): check_password's
- * outcomes. */
+ * outcomes; empty ones (":") are ST_OK with who left anonymous. */
 static status_t check_basic(auth *a, const char *b64, const char *remote, auth_principal *who,
 			    auth_result *out)
 {
@@ -615,6 +753,12 @@ static status_t check_basic(auth *a, const char *b64, const char *remote, auth_p
 		goto done;
 	}
 	buf[n] = '\0';
+	/* podman sends empty credentials (":") when it has none: that is an
+	 * anonymous caller, not a wrong password. */
+	if (strcmp(buf, ":") == 0) {
+		st = ST_OK;
+		goto done;
+	}
 	if ((colon = strchr(buf, ':')) == NULL) {
 		snprintf(out->detail, sizeof(out->detail), "malformed Basic credentials");
 		goto done;
@@ -647,6 +791,21 @@ static status_t check_bearer(auth *a, const char *token, auth_principal *who, au
 		snprintf(who->name, sizeof(who->name), "%s", sub);
 	who->has_token = true;
 	who->builtin = iss != NULL && strcmp(iss, a->issuer) == 0;
+	/* A token we issued to a user who has since been removed is revoked
+	 * with them (the users file is re-read when it changes). */
+	if (who->builtin && who->name[0] != '\0') {
+		bool known;
+		users_refresh(a);
+		pthread_rwlock_rdlock(&a->users_lock);
+		known = auth_htpasswd_has(a->users, who->name);
+		pthread_rwlock_unlock(&a->users_lock);
+		if (!known) {
+			snprintf(out->detail, sizeof(out->detail),
+				 "invalid token: the user was removed");
+			json_decref(claims);
+			return ST_UNAUTHORIZED;
+		}
+	}
 	who->access = json_incref(json_object_get(claims, "access"));
 	json_decref(claims);
 	return ST_OK;
@@ -776,19 +935,6 @@ status_t auth_check(auth *a, const auth_request *req, auth_result *out)
 
 /* ---- the token endpoint ---- */
 
-/* Repository names as the distribution spec has them, loosely: the gate's
- * router checks them fully; here they only go into a signed claim. */
-static bool repo_name_ok(const char *s, size_t n)
-{
-	if (n == 0 || n >= REPO_NAME_MAX || s[0] == '/' || s[n - 1] == '/')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-		      strchr("._-/", s[i])))
-			return false;
-	return true;
-}
-
 /* Adds the granted part of one scope "TYPE:NAME:ACTIONS" to access. */
 static status_t grant_scope(auth *a, const char *user, const char *scope, size_t len,
 			    json_t *access)
@@ -822,8 +968,8 @@ static status_t grant_scope(auth *a, const char *user, const char *scope, size_t
 			   : ST_NOMEM;
 	}
 	if ((size_t)(c1 - scope) != 10 || memcmp(scope, "repository", 10) != 0 ||
-	    !repo_name_ok(name, strlen(name)))
-		return ST_OK;
+	    ref_name_check(name) != ST_OK)
+		return ST_OK; /* no request could use it: nothing is signed for it */
 	for (const char *p = c2 + 1; p < scope + len;) {
 		size_t n = strcspn(p, ",");
 		if (n > (size_t)(scope + len - p))
@@ -909,7 +1055,7 @@ static status_t refresh_issue(auth *a, const char *user, time_t now, char **out)
  * ST_UNAUTHORIZED with out->detail. */
 static status_t check_refresh(auth *a, const char *token, auth_principal *who, auth_result *out)
 {
-	auth_jwt_trust self = {a->issuer, a->key};
+	auth_jwt_trust self = {a->issuer, a->key, true};
 	json_t *claims = NULL;
 	const char *why = NULL, *sub, *pwh;
 	char fp[33];

@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "../common/status.h"
 
@@ -134,6 +135,18 @@ bool auth_allowed(auth *a, const auth_principal *who, const char *action, const 
 const char *auth_principal_name(const auth_principal *who);
 /* NULL is a no-op. */
 void auth_principal_free(auth_principal *who);
+
+/*
+ * Asks the registry serving the users file users_path to lift the failed-
+ * login locks (and forget the counts) of user at every address, or (user
+ * NULL) of every user at addr, as they stand at now: appends the request
+ * to USERS.unlock (rewritten atomically; the caller holds the users file's
+ * lock, auth_htpasswd_lock), which a running registry watches like the
+ * users file. ST_OK; ST_INVALID (neither or both of user and addr, or a
+ * bad one); ST_IO with err.
+ */
+status_t auth_unlock_add(const char *users_path, const char *user, const char *addr, time_t now,
+			 char *err, size_t errlen);
 
 /* A request to the token endpoint. */
 typedef struct {

@@ -256,7 +256,7 @@ status_t auth_htpasswd_hash(char *out, size_t outlen, const char *password, unsi
 	status_t st = ST_IO;
 
 	if (out == NULL || password == NULL || cost < AUTH_BCRYPT_COST_MIN ||
-	    cost > AUTH_BCRYPT_COST_MAX || strlen(password) > AUTH_PASSWORD_MAX ||
+	    cost > AUTH_BCRYPT_COST_MAX || strlen(password) > AUTH_BCRYPT_PASSWORD_MAX ||
 	    outlen <= BCRYPT_HASH_LEN)
 		return ST_INVALID;
 	if (RAND_bytes(salt, sizeof(salt)) != 1)

@@ -20,6 +20,7 @@
 #define AUTH_BCRYPT_COST_MIN 4
 #define AUTH_BCRYPT_COST_MAX 31
 #define AUTH_PASSWORD_MAX 512			   /* longest password accepted (bytes) */
+#define AUTH_BCRYPT_PASSWORD_MAX 72		   /* bcrypt reads no more: longest one hashed */
 #define AUTH_HTPASSWD_FILE_MAX (16u * 1024 * 1024) /* larger users files are refused */
 
 typedef struct auth_htpasswd auth_htpasswd;
@@ -52,8 +53,9 @@ status_t auth_htpasswd_verify(const auth_htpasswd *h, const char *user, const ch
 
 /*
  * Hashes password with bcrypt ($2y$, cost 4-31; salt from OpenSSL's RAND)
- * into out (outlen bytes, at least 61). ST_OK, ST_INVALID (cost, length),
- * ST_IO (no randomness or libcrypt failed).
+ * into out (outlen bytes, at least 61). ST_OK, ST_INVALID (cost, outlen,
+ * or a password over AUTH_BCRYPT_PASSWORD_MAX bytes, which bcrypt would cut
+ * without a word), ST_IO (no randomness or libcrypt failed).
  */
 status_t auth_htpasswd_hash(char *out, size_t outlen, const char *password, unsigned cost);
 

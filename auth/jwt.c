@@ -7,7 +7,10 @@
  * exact bytes "HEADER.PAYLOAD" as received, and only a token whose
  * signature holds has its claims (aud, exp, nbf) looked at. ECDSA
  * signatures travel as R||S of fixed width (RFC 7518 3.4) and are turned
- * into DER for OpenSSL; a wrong width is refused, not padded.
+ * into DER for OpenSSL; a wrong width is refused, not padded. Ours always
+ * carry the low S of the two that verify, and a trust entry may insist on
+ * it (ours do; external issuers' signers, Go's crypto/ecdsa among them,
+ * make either, so theirs cannot).
  */
 #include "jwt.h"
 
@@ -24,6 +27,7 @@
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -366,21 +370,54 @@ char *auth_jwt_b64(const void *data, size_t len)
 	return s;
 }
 
-/* DER ECDSA signature -> R||S, each part bytes wide. */
-static status_t ec_der_to_raw(const unsigned char *der, size_t derlen, size_t part,
+/*
+ * Whether the S of an R||S signature (part bytes each) on a's curve is in
+ * the lower half of the group order. (r, s) and (r, n - s) both verify, so
+ * only one of them is taken: a token cannot be reshaped into another string
+ * that still verifies.
+ */
+static bool ec_s_low(const alg_info *a, const unsigned char *raw)
+{
+	EC_GROUP *g = EC_GROUP_new_by_curve_name(OBJ_sn2nid(a->curve));
+	BIGNUM *half = BN_new(), *s = BN_bin2bn(raw + a->part, (int)a->part, NULL);
+	bool low = false;
+
+	if (g != NULL && half != NULL && s != NULL && BN_rshift1(half, EC_GROUP_get0_order(g)) == 1)
+		low = BN_cmp(s, half) <= 0;
+	BN_free(s);
+	BN_free(half);
+	EC_GROUP_free(g);
+	return low;
+}
+
+/* DER ECDSA signature -> R||S on a's curve, with S made low (n - S when
+ * high: OpenSSL signs either). */
+static status_t ec_der_to_raw(const unsigned char *der, size_t derlen, const alg_info *a,
 			      unsigned char *out)
 {
 	const unsigned char *p = der;
 	ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)derlen);
+	EC_GROUP *g = NULL;
+	BIGNUM *low = NULL;
 	const BIGNUM *r, *s;
+	int part = (int)a->part;
 	status_t st = ST_IO;
 
 	if (sig == NULL)
 		return ST_IO;
 	ECDSA_SIG_get0(sig, &r, &s);
-	if (BN_bn2binpad(r, out, (int)part) == (int)part &&
-	    BN_bn2binpad(s, out + part, (int)part) == (int)part)
-		st = ST_OK;
+	if (BN_bn2binpad(r, out, part) != part || BN_bn2binpad(s, out + part, part) != part)
+		goto done;
+	if (!ec_s_low(a, out)) {
+		if ((g = EC_GROUP_new_by_curve_name(OBJ_sn2nid(a->curve))) == NULL ||
+		    (low = BN_new()) == NULL || BN_sub(low, EC_GROUP_get0_order(g), s) != 1 ||
+		    BN_bn2binpad(low, out + part, part) != part)
+			goto done;
+	}
+	st = ST_OK;
+done:
+	BN_free(low);
+	EC_GROUP_free(g);
 	ECDSA_SIG_free(sig);
 	return st;
 }
@@ -430,7 +467,7 @@ status_t auth_jwt_sign_raw(char **out, const auth_key *k, const char *header_jso
 	    EVP_DigestSign(ctx, sig, &siglen, (unsigned char *)input, strlen(input)) != 1)
 		goto done;
 	if (k->alg->type == KT_EC) {
-		if (ec_der_to_raw(sig, siglen, k->alg->part, raw) != ST_OK)
+		if (ec_der_to_raw(sig, siglen, k->alg, raw) != ST_OK)
 			goto done;
 		sig64 = auth_jwt_b64(raw, 2 * k->alg->part);
 	} else {
@@ -486,8 +523,8 @@ static json_t *part_json(const char *s, size_t len)
 }
 
 /* Checks sig (raw JWS form) over input with key. */
-static bool sig_ok(const auth_key *k, const alg_info *a, const char *input, size_t inlen,
-		   const unsigned char *sig, size_t siglen)
+static bool sig_ok(const auth_key *k, const alg_info *a, bool low_s, const char *input,
+		   size_t inlen, const unsigned char *sig, size_t siglen)
 {
 	EVP_MD_CTX *ctx;
 	unsigned char *der = NULL;
@@ -497,7 +534,8 @@ static bool sig_ok(const auth_key *k, const alg_info *a, const char *input, size
 	if (!key_fits(k->pkey, a))
 		return false;
 	if (a->type == KT_EC) {
-		if (siglen != 2 * a->part || ec_raw_to_der(sig, a->part, &der, &derlen) != ST_OK)
+		if (siglen != 2 * a->part || (low_s && !ec_s_low(a, sig)) ||
+		    ec_raw_to_der(sig, a->part, &der, &derlen) != ST_OK)
 			return false;
 		sig = der;
 		siglen = (size_t)derlen;
@@ -593,7 +631,8 @@ status_t auth_jwt_verify(json_t **out, const char *token, const auth_jwt_trust *
 		if (strcmp(trust[i].issuer, iss) != 0)
 			continue;
 		known_issuer = true;
-		verified = sig_ok(trust[i].key, a, token, (size_t)(dot2 - token), sig, siglen);
+		verified = sig_ok(trust[i].key, a, trust[i].low_s, token, (size_t)(dot2 - token),
+				  sig, siglen);
 	}
 	if (!known_issuer) {
 		reason = "unknown issuer";

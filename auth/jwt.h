@@ -78,6 +78,8 @@ status_t auth_jwt_sign_raw(char **out, const auth_key *k, const char *header_jso
 typedef struct {
 	const char *issuer;
 	const auth_key *key;
+	bool low_s; /* ECDSA: refuse a high S (malleable); set for our own
+		       tokens, which auth_jwt_sign always makes low */
 } auth_jwt_trust;
 
 /*

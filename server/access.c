@@ -103,8 +103,15 @@ status_t access_open(server *srv)
 
 	if ((st = tls_open(srv)) != ST_OK)
 		return st;
-	if (c->auth_mode == AUTH_MODE_NONE)
+	if (c->auth_mode == AUTH_MODE_NONE) {
+		/* Rules with auth off look like protection and are none. */
+		if (c->auth_rules.n + c->auth_groups.n + c->auth_token_trust.n > 0)
+			log_warn("auth = none: the %zu auth_rule, %zu auth_group and %zu "
+				 "auth_token_trust line(s) are ignored and anyone may pull, push "
+				 "and delete; set auth = basic or auth = token to apply them",
+				 c->auth_rules.n, c->auth_groups.n, c->auth_token_trust.n);
 		return ST_OK;
+	}
 	if (config_users_path(c, users, sizeof(users)) != ST_OK ||
 	    config_token_key_path(c, key, sizeof(key)) != ST_OK) {
 		log_error("auth: users file or token key path too long");
@@ -136,6 +143,12 @@ status_t access_open(server *srv)
 	}
 	if (c->auth_fail_limit > 0 && (st = hold_new(&srv->hold)) != ST_OK)
 		return st;
+	if (c->auth_trusted_proxies[0] != '\0' &&
+	    (st = auth_addrlist_parse(&srv->proxies, c->auth_trusted_proxies, err, sizeof(err))) !=
+		ST_OK) {
+		log_error("auth_trusted_proxies: %s", err);
+		return st;
+	}
 	log_info("auth: %s, %zu rule(s), users in %s%s%s",
 		 c->auth_mode == AUTH_MODE_BASIC ? "basic" : "token", c->auth_rules.n, users,
 		 c->auth_mode == AUTH_MODE_TOKEN ? ", token key " : "",
@@ -147,6 +160,8 @@ void access_close(server *srv)
 {
 	auth_free(srv->auth);
 	srv->auth = NULL;
+	auth_addrlist_free(srv->proxies);
+	srv->proxies = NULL;
 	free(srv->tls_cert_pem);
 	if (srv->tls_key_pem) {
 		memset(srv->tls_key_pem, 0, strlen(srv->tls_key_pem));
@@ -180,10 +195,11 @@ static const char *route_action(const request *r)
 }
 
 /*
- * The client's address as text into r->remote ("" if unknown). An IPv4
+ * The client's address as text into r->remote ("" if unknown): the peer's,
+ * or behind a trusted proxy the one its X-Forwarded-For gives. An IPv4
  * client of a dual-stack listener arrives as ::ffff:a.b.c.d: written as
- * a.b.c.d, so logs and login throttling see one address whichever
- * listener it came through.
+ * a.b.c.d, so logs and login throttling see one address whichever listener
+ * it came through.
  */
 static void remote_of(request *r)
 {
@@ -191,18 +207,19 @@ static void remote_of(request *r)
 	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 	const struct in6_addr *a6;
+	char peer[sizeof(r->remote)] = "";
 
-	r->remote[0] = '\0';
 	if (sa && sa->sa_family == AF_INET) {
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->remote,
-			  sizeof(r->remote));
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, peer, sizeof(peer));
 	} else if (sa && sa->sa_family == AF_INET6) {
 		a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
 		if (IN6_IS_ADDR_V4MAPPED(a6))
-			inet_ntop(AF_INET, &a6->s6_addr[12], r->remote, sizeof(r->remote));
+			inet_ntop(AF_INET, &a6->s6_addr[12], peer, sizeof(peer));
 		else
-			inet_ntop(AF_INET6, a6, r->remote, sizeof(r->remote));
+			inet_ntop(AF_INET6, a6, peer, sizeof(peer));
 	}
+	auth_addrlist_client(r->srv->proxies, peer, request_header(r, "X-Forwarded-For"), r->remote,
+			     sizeof(r->remote));
 }
 
 status_t access_gate(request *r)

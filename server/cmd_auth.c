@@ -4,6 +4,7 @@
  *   registry user add NAME [--password-stdin] [--cost N] [COMMON]
  *   registry user del NAME [COMMON]
  *   registry user list [COMMON]
+ *   registry user unlock NAME | --address ADDR [COMMON]
  *   registry cert NAME... [--out DIR] [--days N] [COMMON]
  *   COMMON: -c FILE (configuration), -d DIR (data folder), --users FILE
  *
@@ -16,6 +17,7 @@
  */
 #include "cmd_auth.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -24,10 +26,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 
+#include "../auth/auth.h"
 #include "../auth/cert.h"
 #include "../auth/htpasswd.h"
 #include "../auth/rules.h"
@@ -45,6 +49,8 @@ void cmd_auth_usage(FILE *f)
 		"  --cost N            bcrypt cost, %d-%d (default %d)\n"
 		"user del NAME      remove a user\n"
 		"user list          list the users\n"
+		"user unlock NAME   lift NAME's failed-login lockout at every address, at once\n"
+		"  --address ADDR      instead: lift every lockout of that client address\n"
 		"  user takes -c FILE and -d DIR as serve does, to find the users file\n"
 		"  (auth_users, else DATA/%s), or --users FILE\n"
 		"cert HOST|IP...    write a CA (kept if there) and a server certificate for these\n"
@@ -55,7 +61,7 @@ void cmd_auth_usage(FILE *f)
 
 /* Options shared by the commands, and the positional arguments. */
 typedef struct {
-	const char *file, *data, *users, *out, *cost, *days;
+	const char *file, *data, *users, *out, *cost, *days, *address;
 	bool password_stdin;
 	char **pos;
 	int npos;
@@ -72,6 +78,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
 	    {"--out", NULL, &o->out, NULL},
 	    {"--cost", NULL, &o->cost, NULL},
 	    {"--days", NULL, &o->days, NULL},
+	    {"--address", NULL, &o->address, NULL},
 	    {"--password-stdin", NULL, NULL, &o->password_stdin},
 	    {NULL, NULL, NULL, NULL},
 	};
@@ -171,6 +178,15 @@ static int get_password(const opts *o, char *buf, size_t len)
 		fprintf(stderr, "registry user add: empty password\n");
 		return EXIT_FAILED;
 	}
+	/* bcrypt reads the first 72 bytes only: refused, not cut short. */
+	if (strlen(buf) > AUTH_BCRYPT_PASSWORD_MAX) {
+		fprintf(stderr,
+			"registry user add: the password is longer than %d bytes, all bcrypt "
+			"reads (the rest would be ignored without a word); choose a shorter "
+			"one\n",
+			AUTH_BCRYPT_PASSWORD_MAX);
+		return EXIT_FAILED;
+	}
 	return 0;
 }
 
@@ -189,6 +205,41 @@ static int users_load(const char *path, auth_htpasswd **out)
 	return 0;
 }
 
+/*
+ * `user unlock`: asks the registry serving path to lift the lockout of user
+ * (listed in h) or of the client address addr. 0 or an exit status.
+ */
+static int unlock(const char *path, const auth_htpasswd *h, const char *user, const char *addr)
+{
+	unsigned char bin[sizeof(struct in6_addr)];
+	char norm[INET6_ADDRSTRLEN], err[512];
+
+	if (user != NULL && !auth_htpasswd_has(h, user)) {
+		fprintf(stderr, "registry user unlock: no user '%s' in %s\n", user, path);
+		return EXIT_FAILED;
+	}
+	/* The registry names addresses as inet_ntop writes them. */
+	if (addr != NULL) {
+		if (inet_pton(AF_INET, addr, bin) == 1)
+			inet_ntop(AF_INET, bin, norm, sizeof(norm));
+		else if (inet_pton(AF_INET6, addr, bin) == 1)
+			inet_ntop(AF_INET6, bin, norm, sizeof(norm));
+		else {
+			fprintf(stderr, "registry user unlock: '%s' is not an IP address\n", addr);
+			return EXIT_USAGE;
+		}
+		addr = norm;
+	}
+	if (auth_unlock_add(path, user, addr, time(NULL), err, sizeof(err)) != ST_OK) {
+		fprintf(stderr, "registry user unlock: %s\n", err);
+		return EXIT_FAILED;
+	}
+	printf("asked the registry to lift the failed-login lockout of %s%s%s (a running "
+	       "registry does at its next login attempt)\n",
+	       user ? "user '" : "address ", user ? user : addr, user ? "'" : "");
+	return 0;
+}
+
 int cmd_auth_user(int argc, char **argv)
 {
 	opts o;
@@ -203,17 +254,27 @@ int cmd_auth_user(int argc, char **argv)
 
 	config_defaults(&cfg);
 	password[0] = hash[0] = '\0';
-	if (strcmp(sub, "add") != 0 && strcmp(sub, "del") != 0 && strcmp(sub, "list") != 0) {
-		fprintf(stderr, "registry user: expected add, del or list\n");
+	if (strcmp(sub, "add") != 0 && strcmp(sub, "del") != 0 && strcmp(sub, "list") != 0 &&
+	    strcmp(sub, "unlock") != 0) {
+		fprintf(stderr, "registry user: expected add, del, list or unlock\n");
 		rc = EXIT_USAGE;
 		o.pos = NULL;
 		goto done;
 	}
 	if ((rc = parse_opts("user", argc - 1, argv + 1, &o)) != 0)
 		goto done;
-	if (o.npos != (strcmp(sub, "list") == 0 ? 0 : 1)) {
+	if (strcmp(sub, "unlock") == 0 ? o.npos != (o.address ? 0 : 1)
+				       : o.npos != (strcmp(sub, "list") == 0 ? 0 : 1)) {
 		fprintf(stderr, "registry user %s: %s\n", sub,
-			strcmp(sub, "list") == 0 ? "takes no name" : "needs exactly one NAME");
+			strcmp(sub, "list") == 0 ? "takes no name"
+			: strcmp(sub, "unlock") == 0
+			    ? "needs exactly one NAME, or --address ADDR and no name"
+			    : "needs exactly one NAME");
+		rc = EXIT_USAGE;
+		goto done;
+	}
+	if (o.address != NULL && strcmp(sub, "unlock") != 0) {
+		fprintf(stderr, "registry user %s: --address is for unlock\n", sub);
 		rc = EXIT_USAGE;
 		goto done;
 	}
@@ -277,6 +338,10 @@ int cmd_auth_user(int argc, char **argv)
 	}
 	if ((rc = users_load(path, &h)) != 0)
 		goto done;
+	if (strcmp(sub, "unlock") == 0) {
+		rc = unlock(path, h, o.pos ? o.pos[0] : NULL, o.address);
+		goto done;
+	}
 	if (strcmp(sub, "del") == 0) {
 		if (auth_htpasswd_del(h, o.pos[0]) != ST_OK) {
 			fprintf(stderr, "registry user del: no user '%s' in %s\n", o.pos[0], path);

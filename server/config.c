@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include "../auth/addrlist.h"
 #include "../auth/auth.h"
 #include "../auth/rules.h"
 #include "../proxy/upstream.h"
@@ -426,6 +427,25 @@ static status_t set_auth_fail_window(config *c, const char *value, char *err, si
 	return ST_OK;
 }
 
+/* Checked whole here, so a mistake has its FILE:LINE; access_open parses
+ * it again. */
+static status_t set_auth_trusted_proxies(config *c, const char *value, char *err, size_t errlen)
+{
+	auth_addrlist *l = NULL;
+	char msg[256];
+
+	if (auth_addrlist_parse(&l, value, msg, sizeof(msg)) != ST_OK) {
+		status_errf(err, errlen,
+			    "invalid auth_trusted_proxies: %s (expected IP addresses or "
+			    "ADDRESS/PREFIX networks, separated by spaces or commas)",
+			    msg);
+		return ST_INVALID;
+	}
+	auth_addrlist_free(l);
+	return set_string(c->auth_trusted_proxies, sizeof(c->auth_trusted_proxies),
+			  "auth_trusted_proxies", value, err, errlen);
+}
+
 static status_t set_tls_cert(config *c, const char *value, char *err, size_t errlen)
 {
 	return set_string(c->tls_cert, sizeof(c->tls_cert), "tls_cert", value, err, errlen);
@@ -574,6 +594,7 @@ static const struct {
     {"auth_token_trust", set_auth_token_trust},
     {"auth_fail_limit", set_auth_fail_limit},
     {"auth_fail_window", set_auth_fail_window},
+    {"auth_trusted_proxies", set_auth_trusted_proxies},
     {"tls_cert", set_tls_cert},
     {"tls_key", set_tls_key},
     {"listen_plain", set_listen_plain},
@@ -735,12 +756,45 @@ static const char *line_split(char *line, char **key, char **value)
 	return NULL;
 }
 
+/*
+ * Every @group a rule names must be defined (in any order in the file):
+ * checked once the whole file is read, so the error names the rule's line,
+ * whatever the auth mode. lines[i] is the line of c->auth_rules.v[i] (0:
+ * not from this file).
+ */
+static status_t check_rule_groups(const config *c, const char *path, const unsigned *lines,
+				  char *err, size_t errlen)
+{
+	auth_rules *rs = NULL;
+	char msg[512];
+	status_t st = ST_OK;
+
+	for (size_t i = 0; i < c->auth_rules.n && st == ST_OK; i++) {
+		if ((st = auth_rules_new(&rs)) != ST_OK)
+			break;
+		for (size_t g = 0; g < c->auth_groups.n && st == ST_OK; g++)
+			st = auth_rules_add_group(rs, c->auth_groups.v[g], NULL, 0);
+		if (st == ST_OK)
+			st = auth_rules_add(rs, c->auth_rules.v[i], NULL, 0);
+		if (st == ST_OK && (st = auth_rules_check(rs, msg, sizeof(msg))) != ST_OK) {
+			if (lines[i] != 0)
+				status_errf(err, errlen, "%s:%u: %s", path, lines[i], msg);
+			else
+				status_errf(err, errlen, "%s: %s", path, msg);
+		}
+		auth_rules_free(rs);
+		rs = NULL;
+	}
+	return st;
+}
+
 status_t config_load(config *c, const char *path, char *err, size_t errlen)
 {
-	unsigned first_line[NKEYS] = {0};
+	unsigned first_line[NKEYS] = {0}, *rule_lines = NULL, *grown;
 	char *line = NULL, *key, *value, msg[512];
 	size_t cap = 0;
 	unsigned lineno = 0;
+	size_t first_rule_seen = 0;
 	ssize_t n;
 	FILE *f = NULL;
 	status_t st = ST_OK;
@@ -791,13 +845,29 @@ status_t config_load(config *c, const char *path, char *err, size_t errlen)
 			st = ST_INVALID;
 			goto done;
 		}
+		if (strcmp(key, "auth_rule") == 0) {
+			if ((grown = realloc(rule_lines, c->auth_rules.n * sizeof(*grown))) ==
+			    NULL) {
+				st = ST_NOMEM;
+				goto done;
+			}
+			rule_lines = grown;
+			for (size_t i = first_rule_seen; i + 1 < c->auth_rules.n; i++)
+				rule_lines[i] = 0; /* set before this file */
+			first_rule_seen = c->auth_rules.n;
+			rule_lines[c->auth_rules.n - 1] = lineno;
+		}
 	}
 	/* getline also returns -1 on a read or allocation error. */
 	if (!feof(f)) {
 		st = errno == ENOMEM ? ST_NOMEM : ST_IO;
 		status_errf(err, errlen, "%s: %s", path, strerror(errno ? errno : EIO));
+		goto done;
 	}
+	if (rule_lines != NULL)
+		st = check_rule_groups(c, path, rule_lines, err, errlen);
 done:
+	free(rule_lines);
 	free(line);
 	fclose(f);
 	return st;

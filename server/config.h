@@ -83,6 +83,7 @@ typedef struct {
 	config_list auth_token_trust;		  /* "ISSUER PEM-FILE" of external token servers */
 	uint32_t auth_fail_limit;		  /* failed logins per address before 429 */
 	uint32_t auth_fail_window_sec;
+	char auth_trusted_proxies[1024]; /* addresses whose X-Forwarded-For is believed */
 	/* TLS: both set = HTTPS on listen; listen_plain adds a plain HTTP listener */
 	char tls_cert[CONFIG_PATH_MAX]; /* PEM certificate (chain) */
 	char tls_key[CONFIG_PATH_MAX];	/* PEM private key */

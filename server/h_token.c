@@ -71,6 +71,19 @@ static status_t issue(request *r, const auth_token_request *tr)
 	return ST_OK;
 }
 
+/* Whether the Content-Type ct is FORM_TYPE: the media type whole
+ * (case-insensitive), then nothing or parameters (";..."). */
+static bool is_form(const char *ct)
+{
+	size_t n = strlen(FORM_TYPE);
+
+	if (ct == NULL || strncasecmp(ct, FORM_TYPE, n) != 0)
+		return false;
+	ct += n;
+	ct += strspn(ct, " \t");
+	return *ct == '\0' || *ct == ';';
+}
+
 static bool is_true(const char *v)
 {
 	return v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
@@ -86,7 +99,7 @@ status_t token_begin(request *r)
 		return ST_NOT_ROUTE;
 	if (r->method == M_POST) {
 		ct = request_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
-		if (ct == NULL || strncasecmp(ct, FORM_TYPE, strlen(FORM_TYPE)) != 0) {
+		if (!is_form(ct)) {
 			snprintf(r->detail, sizeof(r->detail), "POST /token takes an %s form",
 				 FORM_TYPE);
 			return ST_INVALID;

@@ -31,7 +31,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: registry serve [-c FILE] [--listen ADDR] [--data DIR]\n"
-		"       registry user add|del|list [NAME] [options]\n"
+		"       registry user add|del|list|unlock [NAME] [options]\n"
 		"       registry cert HOST|IP... [options]\n"
 		"       registry mirror sync FILE [options]\n"
 		"       registry export IMAGE... -o FILE.tar [options]\n"

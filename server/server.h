@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "../auth/addrlist.h"
 #include "../auth/auth.h"
 #include "../storage/blobstore.h"
 #include "../proxy/proxy.h"
@@ -34,6 +35,7 @@ struct server {
 	/* access control and TLS (server/tls.c, auth/) */
 	auth *auth;			 /* NULL when auth is none */
 	hold *hold;			 /* slowed login answers; NULL when auth is none */
+	auth_addrlist *proxies;		 /* auth_trusted_proxies; NULL when none */
 	struct MHD_Daemon *daemon_plain; /* listen_plain's, beside an HTTPS daemon */
 	uint16_t port_plain;
 	char *tls_cert_pem, *tls_key_pem; /* read at start, kept while the daemon runs */

@@ -123,7 +123,8 @@ as() {
 				<(curl -s -D - -o /dev/null -u "$creds" "$BASE/token?service=registry")
 			return 0
 		fi
-		[ "$TCODE" = 200 ] || echo "note: /token for $who gave $TCODE" >&2
+		check "$MODE: /token for $who ($TCODE)" [ "$TCODE" = 200 ]
+		check "$MODE: ...gives $who a token" [ -n "$TOKEN" ]
 		AUTH=(-H "Authorization: Bearer $TOKEN")
 	elif [ -n "$creds" ]; then
 		AUTH=(-u "$creds")
@@ -217,6 +218,11 @@ req HEAD "/v2/public/app/blobs/$D1"
 expect "basic: anonymous HEADs a public blob" 200
 req POST /v2/public/app/blobs/uploads/
 expect "basic: anonymous may not push to public/app" 401 UNAUTHORIZED
+# podman sends empty credentials when it has none: anonymous, not a wrong password
+req GET /v2/public/app/manifests/v1 -H "Authorization: Basic Og=="
+expect "basic: empty credentials (podman) pull public/app as anonymous" 200
+req GET /v2/team-a/app/manifests/v1 -H "Authorization: Basic Og=="
+expect "basic: ...and are challenged for team-a/app" 401 UNAUTHORIZED
 if [ -n "$HAVE_DAVE" ]; then
 	req POST "/v2/team-d/x/blobs/uploads/?digest=$D1" -u dave:pw-dave --data-binary @"$TMP/blob"
 	expect "basic: dave (hash by htpasswd -B) pushes to team-d" 201
@@ -321,7 +327,8 @@ post_token() {
 }
 FORM="service=registry&client_id=test&scope=repository%3Ateam-a%2Fapp%3Apull+repository%3Ateam-b%2Fapp%3Apull"
 post_token "grant_type=password&username=bob&password=pw-bob&$FORM"
-check "oauth: a password grant ($TCODE)" [ "$TCODE" = 200 ] && [ -n "$TOKEN" ]
+check "oauth: a password grant ($TCODE)" [ "$TCODE" = 200 ]
+check "oauth: ...gives an access token" [ -n "$TOKEN" ]
 check "oauth: ...without access_type=offline, no refresh token" [ -z "$REFRESH" ]
 req GET /v2/team-b/app/manifests/v1 -H "Authorization: Bearer $TOKEN"
 expect "oauth: its token pulls the second scope of a space-separated list" 200
@@ -331,7 +338,8 @@ BOB_REFRESH=$REFRESH
 req GET /v2/team-a/app/manifests/v1 -H "Authorization: Bearer $BOB_REFRESH"
 expect "oauth: a refresh token is no access token" 401 UNAUTHORIZED
 post_token "grant_type=refresh_token&refresh_token=$BOB_REFRESH&service=registry&scope=repository%3Ateam-a%2Fapp%3Apull%2Cpush"
-check "oauth: a refresh grant ($TCODE)" [ "$TCODE" = 200 ] && [ -n "$TOKEN" ]
+check "oauth: a refresh grant ($TCODE)" [ "$TCODE" = 200 ]
+check "oauth: ...gives an access token" [ -n "$TOKEN" ]
 check "oauth: ...keeps its refresh token (none new)" [ -z "$REFRESH" ]
 req GET /v2/team-a/app/manifests/v1 -H "Authorization: Bearer $TOKEN"
 expect "oauth: the refreshed token pulls" 200
@@ -342,7 +350,8 @@ check "oauth: a tampered refresh token ($TCODE)" [ "$TCODE" = 401 ]
 post_token "grant_type=refresh_token&refresh_token=$ALICE&service=registry"
 check "oauth: an access token as refresh token ($TCODE)" [ "$TCODE" = 401 ]
 post_token "grant_type=password&username=bob&password=nope&$FORM"
-check "oauth: a wrong password ($TCODE)" [ "$TCODE" = 401 ] && grep -q UNAUTHORIZED "$TMP/tok"
+check "oauth: a wrong password ($TCODE)" [ "$TCODE" = 401 ]
+check "oauth: ...answers UNAUTHORIZED" grep -q '"code":"UNAUTHORIZED"' "$TMP/tok"
 post_token "grant_type=client_credentials&$FORM"
 check "oauth: an unknown grant type ($TCODE)" [ "$TCODE" = 400 ]
 post_token "grant_type=password&password=x&$FORM"
@@ -352,8 +361,8 @@ check "oauth: a JSON body ($TCODE)" [ "$TCODE" = 400 ]
 TCODE=$(head -c 40000 /dev/zero | tr '\0' a | curl -s -o "$TMP/tok" -w '%{http_code}' --data-binary @- "$BASE/token")
 check "oauth: a 40 KB form ($TCODE)" [ "$TCODE" = 413 ]
 TCODE=$(curl -s -o "$TMP/tok" -w '%{http_code}' -u bob:pw-bob "$BASE/token?service=registry&client_id=docker&offline_token=true")
-check "oauth: GET with offline_token=true (docker login) gives a refresh token" \
-	[ "$TCODE" = 200 ] && [ -n "$(jq -r '.refresh_token // empty' "$TMP/tok")" ]
+check "oauth: GET with offline_token=true (docker login) ($TCODE)" [ "$TCODE" = 200 ]
+check "oauth: ...gives a refresh token" [ -n "$(jq -r '.refresh_token // empty' "$TMP/tok")" ]
 # Changing the password or removing the user revokes refresh tokens.
 echo pw-bob2 | "$BIN" user add bob --password-stdin --cost 4 --data "$DATA" >/dev/null
 post_token "grant_type=refresh_token&refresh_token=$BOB_REFRESH&service=registry"
@@ -394,7 +403,8 @@ done
 req GET /v2/ -u alice:wrong4
 expect "throttle: the 4th attempt" 429 TOOMANYREQUESTS
 RA=$(hdr Retry-After)
-check "throttle: Retry-After within the window ($RA)" [ "${RA:-0}" -gt 0 ] && [ "${RA:-0}" -le 60 ]
+check "throttle: Retry-After is positive ($RA)" [ "${RA:-0}" -gt 0 ]
+check "throttle: ...and within the window ($RA)" [ "${RA:-0}" -le 60 ]
 req GET /v2/ -u alice:pw-alice
 expect "throttle: even the right password, while locked" 429 TOOMANYREQUESTS
 req GET /v2/public/app/manifests/v1
@@ -466,6 +476,12 @@ check "user add: a bad name exits 2" [ $? = 2 ]
 check "user add: 'anonymous' is refused" [ $? = 2 ]
 printf '' | "$BIN" user add frank --password-stdin --data "$DATA" >/dev/null 2>&1
 check "user add: no password exits 1" [ $? = 1 ]
+head -c 73 /dev/zero | tr '\0' p | "$BIN" user add frank --password-stdin --data "$DATA" >/dev/null 2>"$TMP/err"
+check "user add: a password over 72 bytes (bcrypt would cut it) exits 1 ($?)" [ $? = 1 ]
+check "user add: ...and says why" grep -q 'longer than 72 bytes' "$TMP/err"
+head -c 72 /dev/zero | tr '\0' p | "$BIN" user add frank --password-stdin --cost 4 --data "$DATA" >/dev/null 2>&1
+check "user add: a password of 72 bytes is taken ($?)" [ $? = 0 ]
+"$BIN" user del frank --data "$DATA" >/dev/null 2>&1
 setsid "$BIN" user add frank --data "$DATA" </dev/null >/dev/null 2>&1
 check "user add: no terminal and no --password-stdin exits 2" [ $? = 2 ]
 "$BIN" user del nobody-here --data "$DATA" >/dev/null 2>&1
@@ -493,9 +509,19 @@ check "8 dels and 8 adds at once: 16 users, none of the deleted" \
 check "no temporary files left" [ -z "$(ls "$DATA" | grep 'htpasswd\.' | grep -v '\.lock$')" ]
 
 # ---- configurations that must not start ----
-printf 'auth = basic\nauth_rule = "x/* @nogroup pull"\n' >"$TMP/bad1.conf"
-out=$("$BIN" serve -c "$TMP/bad1.conf" --listen 127.0.0.1:0 --data "$DATA" 2>&1)
-check "a rule naming an unknown group stops start-up ($?)" grep -q 'names group @nogroup, which is not defined' <<<"$out"
+for mode in basic token none; do
+	printf 'auth = %s\nauth_group = "g: alice"\nauth_rule = "x/* @g,@nogroup pull"\n' $mode >"$TMP/bad1.conf"
+	timeout 10 "$BIN" serve -c "$TMP/bad1.conf" --listen 127.0.0.1:0 --data "$DATA" 2>"$TMP/err" >/dev/null
+	check "auth = $mode: a rule naming an unknown group stops start-up, exit 2 ($?)" [ $? = 2 ]
+	check "auth = $mode: ...naming the rule's line" \
+		grep -q "^$TMP/bad1.conf:3: rule 'x/\* ...' names group @nogroup, which is not defined" "$TMP/err"
+done
+# rules with auth = none protect nothing: the registry says so at start
+printf 'auth = none\nauth_rule = "x/** alice pull"\n' >"$TMP/norules.conf"
+auth_start "$TMP/norules.conf"
+check "auth = none with rules: a warning at start-up" \
+	grep -q 'warn auth = none: the 1 auth_rule, 0 auth_group and 0 auth_token_trust line(s) are ignored' "$REG_LOG"
+reg_stop
 printf 'auth = basic\nauth_rule = "x/* alice fly"\n' >"$TMP/bad2.conf"
 "$BIN" serve -c "$TMP/bad2.conf" --listen 127.0.0.1:0 --data "$DATA" 2>"$TMP/err" >/dev/null
 check "a bad rule is a FILE:LINE error, exit 2" [ $? = 2 ]

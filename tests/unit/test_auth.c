@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "../../auth/addrlist.h"
 #include "../../auth/auth.h"
 #include "../../auth/b64.h"
 #include "../../auth/htpasswd.h"
@@ -602,12 +603,18 @@ START_TEST(throttling_in_the_gate)
 	ck_assert_uint_eq(res.delay_ms, 0); /* a first typo is answered at once */
 	ck_assert_int_eq(check("login", NULL, basic(h, "alice", "x2")), ST_UNAUTHORIZED);
 	ck_assert_uint_eq(res.delay_ms, AUTH_THROTTLE_DELAY_MS);
-	ck_assert_int_eq(check("login", NULL, basic(h, "bob", "x3")), ST_UNAUTHORIZED);
+	/* bob's count is his own: no hold for his first attempt */
+	ck_assert_int_eq(check("login", NULL, basic(h, "bob", "pw-bob")), ST_OK);
+	ck_assert_uint_eq(res.delay_ms, 0);
+	/* ...and his success does not clear alice's */
+	ck_assert_int_eq(check("login", NULL, basic(h, "alice", "x3")), ST_UNAUTHORIZED);
 	ck_assert_uint_eq(res.delay_ms, 2 * AUTH_THROTTLE_DELAY_MS);
 	/* locked: even the right password */
 	ck_assert_int_eq(check("login", NULL, basic(h, "alice", "pw-alice")), ST_TOO_MANY_REQUESTS);
 	ck_assert_uint_gt(res.retry_after, 0);
 	ck_assert_uint_le(res.retry_after, 60);
+	/* bob, from the same address, is not */
+	ck_assert_int_eq(check("login", NULL, basic(h, "bob", "pw-bob")), ST_OK);
 	/* anonymous requests are not logins and go on */
 	ck_assert_int_eq(check("pull", "public/x", NULL), ST_OK);
 	/* another address is not affected */
@@ -618,6 +625,76 @@ START_TEST(throttling_in_the_gate)
 		res.who = NULL;
 		ck_assert_int_eq(auth_check(a, &req, &res), ST_OK);
 	}
+	/* `registry user unlock alice` (the file a running registry watches) */
+	ck_assert_int_eq(auth_unlock_add(users, "alice", NULL, time(NULL), err, sizeof(err)),
+			 ST_OK);
+	ck_assert_int_eq(check("login", NULL, basic(h, "alice", "pw-alice")), ST_OK);
+	ck_assert_int_eq(check("login", NULL, basic(h, "alice", "x4")), ST_UNAUTHORIZED);
+	ck_assert_uint_eq(res.delay_ms, 0); /* forgotten, not only unlocked */
+	/* misuse */
+	ck_assert_int_eq(auth_unlock_add(users, NULL, NULL, 0, err, sizeof(err)), ST_INVALID);
+	ck_assert_int_eq(auth_unlock_add(users, "alice", "192.0.2.1", 0, err, sizeof(err)),
+			 ST_INVALID);
+	ck_assert_int_eq(auth_unlock_add(users, "bad name", NULL, 0, err, sizeof(err)), ST_INVALID);
+}
+END_TEST
+
+/* Names sprayed from one address: each name's count stays under the limit,
+ * the address's own (AUTH_THROTTLE_ADDR_FACTOR x) stops them. */
+START_TEST(throttling_sprayed_names)
+{
+	auth_options o = options(AUTH_MODE_BASIC);
+	char h[512], name[32];
+	unsigned n = 3 * AUTH_THROTTLE_ADDR_FACTOR;
+
+	o.fail_limit = 3;
+	o.fail_window_sec = 60;
+	ck_assert_int_eq(auth_new(&a, &o, err, sizeof(err)), ST_OK);
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "user%u", i);
+		ck_assert_int_eq(check("login", NULL, basic(h, name, "pw")), ST_UNAUTHORIZED);
+		ck_assert_uint_eq(res.delay_ms, 0);
+	}
+	ck_assert_int_eq(check("login", NULL, basic(h, "alice", "pw-alice")), ST_TOO_MANY_REQUESTS);
+	/* lifted for the address */
+	ck_assert_int_eq(auth_unlock_add(users, NULL, "192.0.2.1", time(NULL), err, sizeof(err)),
+			 ST_OK);
+	ck_assert_int_eq(check("login", NULL, basic(h, "alice", "pw-alice")), ST_OK);
+	/* names that are no names count for the address only */
+	for (unsigned i = 0; i < n; i++)
+		ck_assert_int_eq(check("login", NULL, basic(h, "@bad", "pw")), ST_UNAUTHORIZED);
+	ck_assert_int_eq(check("login", NULL, basic(h, "bob", "pw-bob")), ST_TOO_MANY_REQUESTS);
+}
+END_TEST
+
+/* podman's empty credentials (`Authorization: Basic Og==`) are anonymous. */
+START_TEST(empty_basic_is_anonymous)
+{
+	char h[512];
+
+	make(AUTH_MODE_BASIC);
+	ck_assert_int_eq(check("pull", "public/x", "Basic Og=="), ST_OK);
+	ck_assert_str_eq(auth_principal_name(res.who), "");
+	ck_assert_int_eq(check("pull", "team-a/x", "Basic Og=="), ST_UNAUTHORIZED);
+	ck_assert_str_eq(res.challenge, "Basic realm=\"test realm\",charset=\"UTF-8\"");
+	ck_assert_int_eq(check("login", NULL, "Basic Og=="), ST_UNAUTHORIZED);
+	/* an empty user with a password is no anonymous caller */
+	ck_assert_int_eq(check("pull", "public/x", basic(h, "", "pw")), ST_UNAUTHORIZED);
+	auth_free(a);
+	/* the token endpoint: an anonymous token */
+	make(AUTH_MODE_TOKEN);
+	{
+		const char *scopes[] = {"repository:public/x:pull"};
+		auth_token_request tr = {.authorization = "Basic Og==",
+					 .remote = "192.0.2.1",
+					 .scopes = scopes,
+					 .nscopes = 1};
+		auth_result r;
+		char *json = NULL;
+		ck_assert_int_eq(auth_token_issue(a, &tr, &json, &r), ST_OK);
+		ck_assert_ptr_nonnull(strstr(json, "\"token\""));
+		free(json);
+	}
 }
 END_TEST
 
@@ -627,52 +704,130 @@ START_TEST(throttle_unit)
 	char addr[32];
 
 	ck_assert_int_eq(auth_throttle_new(&t, 2, 10), ST_OK);
-	ck_assert_uint_eq(auth_throttle_blocked(t, "a", 100), 0);
-	ck_assert_uint_eq(auth_throttle_delay_ms(t, "a", 100), 0);
-	auth_throttle_fail(t, "a", 100);
-	ck_assert_uint_eq(auth_throttle_blocked(t, "a", 100), 0);
-	ck_assert_uint_eq(auth_throttle_delay_ms(t, "a", 100), AUTH_THROTTLE_DELAY_MS);
-	ck_assert_uint_eq(auth_throttle_delay_ms(t, "a", 110), 0); /* the window lapsed */
-	auth_throttle_success(t, "a");				   /* starts afresh */
-	ck_assert_uint_eq(auth_throttle_delay_ms(t, "a", 100), 0);
-	auth_throttle_fail(t, "a", 101);
-	ck_assert_uint_eq(auth_throttle_blocked(t, "a", 101), 0);
-	auth_throttle_fail(t, "a", 102);
-	ck_assert_uint_eq(auth_throttle_blocked(t, "a", 102), 10);
-	ck_assert_uint_eq(auth_throttle_blocked(t, "a", 111), 1);
-	auth_throttle_success(t, "a"); /* no effect while blocked */
-	ck_assert_uint_eq(auth_throttle_blocked(t, "a", 111), 1);
-	ck_assert_uint_eq(auth_throttle_blocked(t, "a", 112), 0); /* lapsed */
-	ck_assert_uint_eq(auth_throttle_blocked(t, "b", 112), 0);
+	ck_assert_uint_eq(auth_throttle_blocked(t, "a", "u", 100), 0);
+	ck_assert_uint_eq(auth_throttle_delay_ms(t, "a", "u", 100), 0);
+	auth_throttle_fail(t, "a", "u", true, 100);
+	ck_assert_uint_eq(auth_throttle_blocked(t, "a", "u", 100), 0);
+	ck_assert_uint_eq(auth_throttle_delay_ms(t, "a", "u", 100), AUTH_THROTTLE_DELAY_MS);
+	ck_assert_uint_eq(auth_throttle_delay_ms(t, "a", "v", 100), 0); /* another user */
+	auth_throttle_fail(t, "a", "u", true, 100);
+	auth_throttle_success(t, "a", "v", 100); /* another user's success: no effect */
+	ck_assert_uint_eq(auth_throttle_blocked(t, "a", "u", 100), 10);
+	ck_assert_uint_eq(auth_throttle_blocked(t, "a", "v", 100), 0);
+	ck_assert_uint_eq(auth_throttle_blocked(t, "b", "u", 100), 0);
+	auth_throttle_success(t, "a", "u", 100); /* no effect while blocked */
+	ck_assert_uint_eq(auth_throttle_blocked(t, "a", "u", 109), 1);
+	ck_assert_uint_eq(auth_throttle_blocked(t, "a", "u", 110), 0); /* lapsed */
+	/* a success starts its own user afresh */
+	auth_throttle_fail(t, "a", "u", true, 120);
+	auth_throttle_success(t, "a", "u", 120);
+	ck_assert_uint_eq(auth_throttle_delay_ms(t, "a", "u", 120), 0);
+	auth_throttle_fail(t, "a", "w", true, 150);
+	ck_assert_uint_eq(auth_throttle_delay_ms(t, "a", "w", 159), AUTH_THROTTLE_DELAY_MS);
+	ck_assert_uint_eq(auth_throttle_delay_ms(t, "a", "w", 160), 0); /* the window lapsed */
 	/* failures further apart than the window do not add up */
-	auth_throttle_fail(t, "c", 200);
-	auth_throttle_fail(t, "c", 211);
-	ck_assert_uint_eq(auth_throttle_blocked(t, "c", 211), 0);
-	/* more addresses than slots: memory stays bounded, the newest counts */
+	auth_throttle_fail(t, "c", "u", true, 200);
+	auth_throttle_fail(t, "c", "u", true, 211);
+	ck_assert_uint_eq(auth_throttle_blocked(t, "c", "u", 211), 0);
+	/* the address's own count: 2 x factor failures, any names */
+	for (int i = 0; i < 2 * AUTH_THROTTLE_ADDR_FACTOR; i++) {
+		snprintf(addr, sizeof(addr), "n%d", i);
+		ck_assert_uint_eq(auth_throttle_blocked(t, "d", NULL, 300), 0);
+		auth_throttle_fail(t, "d", addr, false, 300);
+	}
+	ck_assert_uint_eq(auth_throttle_blocked(t, "d", "anyone", 300), 10);
+	ck_assert_uint_eq(auth_throttle_blocked(t, "d", NULL, 300), 10);
+	/* unlock: by user everywhere, by address, and only what started before */
+	auth_throttle_fail(t, "e", "u", true, 300);
+	auth_throttle_fail(t, "e", "u", true, 300);
+	auth_throttle_fail(t, "f", "u", true, 300);
+	auth_throttle_fail(t, "f", "u", true, 300);
+	ck_assert_uint_eq(auth_throttle_unlock(t, NULL, "u", 299, "test"), 0);
+	ck_assert_uint_eq(auth_throttle_unlock(t, NULL, "u", 300, "test"), 2);
+	ck_assert_uint_eq(auth_throttle_blocked(t, "e", "u", 301), 0);
+	ck_assert_uint_eq(auth_throttle_blocked(t, "f", "u", 301), 0);
+	ck_assert_uint_eq(auth_throttle_unlock(t, "d", NULL, 300, "test"),
+			  2 * AUTH_THROTTLE_ADDR_FACTOR + 1);
+	ck_assert_uint_eq(auth_throttle_blocked(t, "d", "anyone", 301), 0);
+	ck_assert_uint_eq(auth_throttle_unlock(t, NULL, NULL, 300, "test"), 0);
+	/* more entries than slots: memory stays bounded, the newest counts */
 	for (int i = 0; i < AUTH_THROTTLE_SLOTS + 10; i++) {
 		snprintf(addr, sizeof(addr), "10.0.%d.%d", i / 256, i % 256);
-		auth_throttle_fail(t, addr, 300 + i / 100);
+		auth_throttle_fail(t, addr, "u", true, 400 + i / 1000);
 	}
-	auth_throttle_fail(t, addr, 311);
-	ck_assert_uint_gt(auth_throttle_blocked(t, addr, 311), 0);
+	auth_throttle_fail(t, addr, "u", true, 403);
+	ck_assert_uint_gt(auth_throttle_blocked(t, addr, "u", 403), 0);
 	auth_throttle_free(t);
 	/* the hold doubles per failure up to its cap */
 	ck_assert_int_eq(auth_throttle_new(&t, 100, 60), ST_OK);
 	for (unsigned i = 1, want = AUTH_THROTTLE_DELAY_MS; i < 20; i++, want *= 2) {
-		auth_throttle_fail(t, "d", 100);
+		auth_throttle_fail(t, "d", "u", true, 100);
 		if (want > AUTH_THROTTLE_DELAY_MAX_MS)
 			want = AUTH_THROTTLE_DELAY_MAX_MS;
-		ck_assert_uint_eq(auth_throttle_delay_ms(t, "d", 100), want);
+		ck_assert_uint_eq(auth_throttle_delay_ms(t, "d", "u", 100), want);
 	}
 	auth_throttle_free(t);
 	/* limit 0: off */
 	ck_assert_int_eq(auth_throttle_new(&t, 0, 10), ST_OK);
 	for (int i = 0; i < 10; i++)
-		auth_throttle_fail(t, "a", 100);
-	ck_assert_uint_eq(auth_throttle_blocked(t, "a", 100), 0);
-	ck_assert_uint_eq(auth_throttle_delay_ms(t, "a", 100), 0);
+		auth_throttle_fail(t, "a", "u", true, 100);
+	ck_assert_uint_eq(auth_throttle_blocked(t, "a", "u", 100), 0);
+	ck_assert_uint_eq(auth_throttle_delay_ms(t, "a", "u", 100), 0);
 	auth_throttle_free(t);
 	auth_throttle_free(NULL);
+}
+END_TEST
+
+START_TEST(addrlist_unit)
+{
+	auth_addrlist *l = NULL;
+	char out[64];
+
+	ck_assert_int_eq(
+	    auth_addrlist_parse(&l, "127.0.0.1, 10.0.0.0/8 fd00::/8", err, sizeof(err)), ST_OK);
+	ck_assert(auth_addrlist_has(l, "127.0.0.1"));
+	ck_assert(auth_addrlist_has(l, "::ffff:127.0.0.1")); /* a dual-stack socket's view */
+	ck_assert(!auth_addrlist_has(l, "127.0.0.2"));
+	ck_assert(auth_addrlist_has(l, "10.200.3.4"));
+	ck_assert(!auth_addrlist_has(l, "11.0.0.1"));
+	ck_assert(auth_addrlist_has(l, "fd12::1"));
+	ck_assert(!auth_addrlist_has(l, "fe80::1"));
+	ck_assert(!auth_addrlist_has(l, "junk"));
+	ck_assert(!auth_addrlist_has(l, NULL));
+	/* the right-most address that is not a trusted proxy */
+	auth_addrlist_client(l, "127.0.0.1", "203.0.113.9", out, sizeof(out));
+	ck_assert_str_eq(out, "203.0.113.9");
+	auth_addrlist_client(l, "127.0.0.1", "198.51.100.1, 203.0.113.9, 10.1.1.1", out,
+			     sizeof(out));
+	ck_assert_str_eq(out, "203.0.113.9");
+	auth_addrlist_client(l, "127.0.0.1", " 10.1.1.1 ,10.2.2.2", out, sizeof(out));
+	ck_assert_str_eq(out, "10.1.1.1"); /* all trusted: the left-most */
+	auth_addrlist_client(l, "127.0.0.1", "198.51.100.1, junk, 10.1.1.1", out, sizeof(out));
+	ck_assert_str_eq(out, "10.1.1.1"); /* stops at what is not an address */
+	auth_addrlist_client(l, "127.0.0.1", "junk", out, sizeof(out));
+	ck_assert_str_eq(out, "127.0.0.1");
+	auth_addrlist_client(l, "127.0.0.1", "", out, sizeof(out));
+	ck_assert_str_eq(out, "127.0.0.1");
+	auth_addrlist_client(l, "127.0.0.1", NULL, out, sizeof(out));
+	ck_assert_str_eq(out, "127.0.0.1");
+	auth_addrlist_client(l, "127.0.0.1", "2001:DB8::1", out, sizeof(out));
+	ck_assert_str_eq(out, "2001:db8::1"); /* as inet_ntop writes it */
+	/* from a peer that is no trusted proxy, the header is ignored */
+	auth_addrlist_client(l, "192.0.2.7", "203.0.113.9", out, sizeof(out));
+	ck_assert_str_eq(out, "192.0.2.7");
+	auth_addrlist_client(NULL, "192.0.2.7", "203.0.113.9", out, sizeof(out));
+	ck_assert_str_eq(out, "192.0.2.7");
+	auth_addrlist_free(l);
+	auth_addrlist_free(NULL);
+	ck_assert_int_eq(auth_addrlist_parse(&l, "", err, sizeof(err)), ST_OK);
+	ck_assert(!auth_addrlist_has(l, "127.0.0.1"));
+	auth_addrlist_free(l);
+	ck_assert_int_eq(auth_addrlist_parse(&l, "10.0.0.0/33", err, sizeof(err)), ST_INVALID);
+	ck_assert_str_eq(err, "'10.0.0.0/33': bad prefix length");
+	ck_assert_int_eq(auth_addrlist_parse(&l, "10.0.0.0/", err, sizeof(err)), ST_INVALID);
+	ck_assert_int_eq(auth_addrlist_parse(&l, "proxy.example", err, sizeof(err)), ST_INVALID);
+	ck_assert_str_eq(err, "'proxy.example' is not an IPv4 or IPv6 address");
+	ck_assert_ptr_null(l);
 }
 END_TEST
 
@@ -694,9 +849,12 @@ Suite *make_auth_suite(void)
 	tcase_add_test(tc, token_expiry_and_realm);
 	tcase_add_test(tc, refresh_tokens);
 	tcase_add_test(tc, throttling_in_the_gate);
+	tcase_add_test(tc, throttling_sprayed_names);
+	tcase_add_test(tc, empty_basic_is_anonymous);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("throttle");
 	tcase_add_test(tc, throttle_unit);
+	tcase_add_test(tc, addrlist_unit);
 	suite_add_tcase(s, tc);
 	return s;
 }

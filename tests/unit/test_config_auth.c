@@ -97,6 +97,17 @@ START_TEST(values)
 	ck_assert_int_eq(config_set(&cfg, "listen_plain", "127.0.0.1:5001", err, sizeof(err)),
 			 ST_OK);
 	ck_assert_int_eq(config_set(&cfg, "tls_cert", "/x/server.crt", err, sizeof(err)), ST_OK);
+	ck_assert_int_eq(
+	    config_set(&cfg, "auth_trusted_proxies", "127.0.0.1, 10.0.0.0/8 ::1", err, sizeof(err)),
+	    ST_OK);
+	ck_assert_str_eq(cfg.auth_trusted_proxies, "127.0.0.1, 10.0.0.0/8 ::1");
+	expect_bad("auth_trusted_proxies", "10.0.0.0/33",
+		   "invalid auth_trusted_proxies: '10.0.0.0/33': bad prefix length (expected IP "
+		   "addresses or ADDRESS/PREFIX networks, separated by spaces or commas)");
+	expect_bad("auth_trusted_proxies", "proxy.example",
+		   "invalid auth_trusted_proxies: 'proxy.example' is not an IPv4 or IPv6 address "
+		   "(expected IP addresses or ADDRESS/PREFIX networks, separated by spaces or "
+		   "commas)");
 	expect_bad("auth", "htpasswd", "invalid auth 'htpasswd' (expected none, basic or token)");
 	expect_bad("auth_realm", "my \"realm\"",
 		   "invalid auth_realm 'my \"realm\"' (1-255 printable ASCII characters, no '\"' "
@@ -171,6 +182,24 @@ START_TEST(load_errors)
 	ck_assert_int_eq(load("auth_group = \"g: a\"\nauth_group = \"g: b\"\n"), ST_INVALID);
 	snprintf(want, sizeof(want), "%s:2: group 'g' defined twice", path);
 	ck_assert_str_eq(err, want);
+	/* a rule naming a group no line defines: its own line, in every mode */
+	config_free(&cfg);
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("auth = basic\nauth_group = \"g: a\"\n"
+			      "auth_rule = \"x/* alice,@g pull\"\n"
+			      "auth_rule = \"y/* alice,@nogroup pull\"\n"),
+			 ST_INVALID);
+	snprintf(want, sizeof(want),
+		 "%s:4: rule 'y/* ...' names group @nogroup, which is not defined", path);
+	ck_assert_str_eq(err, want);
+	config_free(&cfg);
+	config_defaults(&cfg);
+	ck_assert_int_eq(load("auth_rule = \"y/* @later pull\"\n"), ST_INVALID);
+	config_free(&cfg);
+	config_defaults(&cfg);
+	/* a group defined after the rule that names it is fine */
+	ck_assert_msg(load("auth_rule = \"y/* @later pull\"\nauth_group = \"later: a\"\n") == ST_OK,
+		      "%s", err);
 	/* whatever was added before the error is freed by config_free (teardown) */
 }
 END_TEST
@@ -191,6 +220,7 @@ START_TEST(shipped_conf_documents_keys)
 					   "auth_token_trust",
 					   "auth_fail_limit",
 					   "auth_fail_window",
+					   "auth_trusted_proxies",
 					   "tls_cert",
 					   "tls_key",
 					   "listen_plain"};

@@ -153,6 +153,13 @@ START_TEST(hash_and_set)
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	ck_assert_int_eq(auth_htpasswd_hash(hash, sizeof(hash), big, 4), ST_INVALID);
+	/* bcrypt reads 72 bytes: a longer password would be cut without a word */
+	big[AUTH_BCRYPT_PASSWORD_MAX] = '\0';
+	ck_assert_int_eq(auth_htpasswd_hash(hash, sizeof(hash), big, 4), ST_OK);
+	big[AUTH_BCRYPT_PASSWORD_MAX] = 'a';
+	big[AUTH_BCRYPT_PASSWORD_MAX + 1] = '\0';
+	ck_assert_int_eq(auth_htpasswd_hash(hash, sizeof(hash), big, 4), ST_INVALID);
+	big[AUTH_BCRYPT_PASSWORD_MAX + 1] = 'a';
 
 	ck_assert_int_eq(auth_htpasswd_new(&h), ST_OK);
 	ck_assert_int_eq(auth_htpasswd_set(h, "alice", "one", 4), ST_OK);

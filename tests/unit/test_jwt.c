@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -75,7 +76,7 @@ static char *sign(const auth_key *k, const char *c)
 /* Verifies t against `registry` = ec (and `ext` = rsa when made). */
 static status_t verify(const char *t, const char **why)
 {
-	auth_jwt_trust trust[] = {{"registry", ec}, {"ext", rsa}};
+	auth_jwt_trust trust[] = {{"registry", ec, true}, {"ext", rsa, false}};
 	json_t *out = NULL;
 	status_t st = auth_jwt_verify(&out, t, trust, rsa ? 2 : 1, AUD, NOW, why);
 
@@ -176,7 +177,7 @@ START_TEST(keys)
 	{
 		char *t = NULL, *c = claims("registry", AUD, NOW + 60, 0);
 		json_t *out = NULL;
-		auth_jwt_trust tr = {"registry", pub};
+		auth_jwt_trust tr = {"registry", pub, true};
 		ck_assert_int_eq(auth_jwt_sign(&t, pub, c), ST_INVALID);
 		t = sign(k, c);
 		ck_assert_int_eq(auth_jwt_verify(&out, t, &tr, 1, AUD, NOW, NULL), ST_OK);
@@ -357,7 +358,7 @@ START_TEST(malformed)
 {
 	char *c = claims("registry", AUD, NOW + 60, 0), *t = sign(ec, c), *x = NULL, big[9000];
 	json_t *out = NULL;
-	auth_jwt_trust tr = {"registry", ec};
+	auth_jwt_trust tr = {"registry", ec, true};
 
 	expect_refused("", "malformed token");
 	expect_refused("a.b", "malformed token");
@@ -395,7 +396,7 @@ START_TEST(public_key_from_certificate)
 	const char *names[] = {"tokens.example.com"};
 	char path[128], *c, *t;
 	auth_key *priv = NULL, *pub = NULL;
-	auth_jwt_trust tr;
+	auth_jwt_trust tr = {NULL, NULL, true};
 	json_t *out = NULL;
 
 	ck_assert_int_eq(auth_cert_make(dir, names, 1, 30, NULL, NULL, 0), ST_OK);
@@ -423,6 +424,64 @@ START_TEST(public_key_from_certificate)
 }
 END_TEST
 
+/* The signature of token t, decoded (R||S) into raw; its length. */
+static size_t raw_sig(const char *t, unsigned char *raw, size_t cap)
+{
+	const char *sig = strrchr(t, '.') + 1;
+	size_t n = 0;
+
+	ck_assert_int_eq(auth_b64_decode(raw, cap, &n, sig, strlen(sig), true), ST_OK);
+	return n;
+}
+
+/* ECDSA's (r, s) and (r, n - s) both verify: only the low S is taken, so a
+ * token cannot be reshaped into another string that still verifies. */
+START_TEST(ecdsa_low_s)
+{
+	static const char order_hex[] =
+	    "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551";
+	BIGNUM *order = NULL, *half = BN_new(), *sv = NULL;
+	unsigned char raw[64];
+	char *c = claims("registry", AUD, NOW + 60, 0), *t, *sig64, *high;
+	auth_jwt_trust strict = {"registry", ec, true}, lax = {"registry", ec, false};
+	json_t *out = NULL;
+	const char *why = NULL;
+
+	ck_assert_int_gt(BN_hex2bn(&order, order_hex), 0);
+	ck_assert_int_eq(BN_rshift1(half, order), 1);
+	/* what we sign is always low S */
+	for (int i = 0; i < 40; i++) {
+		t = sign(ec, c);
+		ck_assert_uint_eq(raw_sig(t, raw, sizeof(raw)), 64);
+		sv = BN_bin2bn(raw + 32, 32, NULL);
+		ck_assert_msg(BN_cmp(sv, half) <= 0, "signature %d has a high S", i);
+		BN_free(sv);
+		free(t);
+	}
+	/* the same signature with S turned high */
+	t = sign(ec, c);
+	raw_sig(t, raw, sizeof(raw));
+	sv = BN_bin2bn(raw + 32, 32, NULL);
+	ck_assert_int_eq(BN_sub(sv, order, sv), 1);
+	ck_assert_int_eq(BN_bn2binpad(sv, raw + 32, 32), 32);
+	sig64 = auth_jwt_b64(raw, 64);
+	*strrchr(t, '.') = '\0';
+	ck_assert_int_ge(asprintf(&high, "%s.%s", t, sig64), 0);
+	ck_assert_int_eq(auth_jwt_verify(&out, high, &strict, 1, AUD, NOW, &why), ST_UNAUTHORIZED);
+	ck_assert_str_eq(why, "bad signature");
+	/* an issuer whose signer does not normalise S (Go's crypto/ecdsa) */
+	ck_assert_int_eq(auth_jwt_verify(&out, high, &lax, 1, AUD, NOW, &why), ST_OK);
+	json_decref(out);
+	BN_free(sv);
+	BN_free(order);
+	BN_free(half);
+	free(sig64);
+	free(high);
+	free(t);
+	free(c);
+}
+END_TEST
+
 Suite *make_jwt_suite(void)
 {
 	Suite *s = suite_create("jwt");
@@ -438,6 +497,7 @@ Suite *make_jwt_suite(void)
 	tcase_add_test(tc, tampered);
 	tcase_add_test(tc, malformed);
 	tcase_add_test(tc, public_key_from_certificate);
+	tcase_add_test(tc, ecdsa_low_s);
 	suite_add_tcase(s, tc);
 	return s;
 }
