@@ -337,6 +337,8 @@ check "oauth: access_type=offline gives a refresh token" [ -n "$REFRESH" ]
 BOB_REFRESH=$REFRESH
 req GET /v2/team-a/app/manifests/v1 -H "Authorization: Bearer $BOB_REFRESH"
 expect "oauth: a refresh token is no access token" 401 UNAUTHORIZED
+req GET /v2/ -H "Authorization: Bearer $BOB_REFRESH"
+expect "oauth: ...not even for /v2/, where any valid token will do" 401 UNAUTHORIZED
 post_token "grant_type=refresh_token&refresh_token=$BOB_REFRESH&service=registry&scope=repository%3Ateam-a%2Fapp%3Apull%2Cpush"
 check "oauth: a refresh grant ($TCODE)" [ "$TCODE" = 200 ]
 check "oauth: ...gives an access token" [ -n "$TOKEN" ]
