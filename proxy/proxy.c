@@ -625,7 +625,8 @@ static void *maint_main(void *arg)
 	if (pulls_open(&pl, px->px_pulls_path) != ST_OK)
 		log_error("proxy: no pull index (%s): the cache cannot be bounded",
 			  px->px_pulls_path);
-	if (px->px_opt.cache_max_bytes > 0 && meta_open(&db, px->px_db_path) != ST_OK)
+	if (px->px_opt.cache_max_bytes > 0 &&
+	    meta_open_backend(&db, px->px_opt.meta_backend, px->px_db_path) != ST_OK)
 		log_error("proxy: cannot open %s: the cache cannot be bounded", px->px_db_path);
 	while (!stop) {
 		pthread_mutex_lock(&px->px_mu);
@@ -1302,7 +1303,7 @@ static void *job_main(void *arg)
 	meta *db = NULL;
 	status_t st;
 
-	if ((st = meta_open(&db, px->px_db_path)) != ST_OK) {
+	if ((st = meta_open_backend(&db, px->px_opt.meta_backend, px->px_db_path)) != ST_OK) {
 		log_error("proxy: cannot open %s", px->px_db_path);
 	} else {
 		switch (j->j_kind) {

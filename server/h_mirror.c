@@ -74,6 +74,7 @@ status_t mirror_open(server *srv)
 	    .cache_max_bytes = c->proxy_cache_max_bytes,
 	    .cache_keep_sec = c->proxy_cache_keep_sec,
 	    .user_agent = "registry/" REGISTRY_VERSION " (pull-through cache)",
+	    .meta_backend = c->metadata,
 	};
 
 	return proxy_new(&srv->proxy, &o, c->upstreams.v, c->upstreams.n, srv->bs, srv->db_path);
