@@ -29,6 +29,11 @@
  * Re-hashing a file (resume, or commit against another algorithm) reads it
  * through a bounded heap buffer, never the whole file.
  *
+ * A blob_reader here is the base struct alone: an O_RDONLY fd (read with
+ * pread, so readers share nothing) and the size fstat gave at open. Its fd
+ * is what blob_reader_take_fd hands to sendfile: pulls never copy through
+ * user space. A reader of an upload follows the file as it grows.
+ *
  * Write-behind: every WRITEBEHIND_BYTES an upload starts the kernel's
  * writeback of what it wrote since, and waits for the batch before that
  * (sync_file_range), so the disk works while the rest arrives, the commit's
