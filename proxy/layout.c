@@ -115,35 +115,34 @@ static void dset_free(dset *s)
  * buffer. ST_OK, ST_NOT_FOUND, ST_TOO_LARGE, ST_IO, ST_NOMEM. */
 static status_t read_stored(blobstore *bs, const char *digest, char **out, size_t *out_len)
 {
+	blob_reader *rd = NULL;
 	uint64_t size;
-	size_t got = 0;
+	size_t got = 0, n;
 	char *buf;
 	status_t st;
-	int fd;
 
 	*out = NULL;
-	if ((st = blobstore_open_read(bs, digest, &fd, &size)) != ST_OK)
+	if ((st = blobstore_read_open(bs, digest, &rd)) != ST_OK)
 		return st;
+	size = blob_reader_size(rd);
 	if (size > LAYOUT_MANIFEST_MAX) {
-		close(fd);
+		blob_reader_close(rd);
 		return ST_TOO_LARGE;
 	}
 	if ((buf = malloc((size_t)size + 1)) == NULL) {
-		close(fd);
+		blob_reader_close(rd);
 		return ST_NOMEM;
 	}
 	while (got < size) {
-		ssize_t r = read(fd, buf + got, (size_t)size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
+		if (blob_reader_read(rd, got, buf + got, (size_t)size - got, &n) != ST_OK ||
+		    n == 0) {
 			free(buf);
-			close(fd);
+			blob_reader_close(rd);
 			return ST_IO;
 		}
-		got += (size_t)r;
+		got += n;
 	}
-	close(fd);
+	blob_reader_close(rd);
 	buf[size] = '\0';
 	*out = buf;
 	*out_len = (size_t)size;
@@ -555,31 +554,32 @@ static status_t write_file(int fd, const char *name, const void *buf, size_t len
 static status_t write_blob(blobstore *bs, int out, const char *digest, char *buf)
 {
 	char name[DIGEST_MAX + 16];
+	blob_reader *rd = NULL;
 	uint64_t size, left;
+	size_t n;
 	status_t st;
-	int fd;
 
-	if ((st = blobstore_open_read(bs, digest, &fd, &size)) != ST_OK)
+	if ((st = blobstore_read_open(bs, digest, &rd)) != ST_OK)
 		return st;
+	size = blob_reader_size(rd);
 	snprintf(name, sizeof(name), "blobs/%.*s/%s", (int)strcspn(digest, ":"), digest,
 		 strchr(digest, ':') + 1);
 	if ((st = tar_write_header(out, name, size, '0')) != ST_OK)
 		goto done;
 	for (left = size; left > 0;) {
-		ssize_t r = read(fd, buf, left < LAYOUT_COPY_BUF ? (size_t)left : LAYOUT_COPY_BUF);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			st = ST_IO;
+		st = blob_reader_read(rd, size - left, buf,
+				      left < LAYOUT_COPY_BUF ? (size_t)left : LAYOUT_COPY_BUF, &n);
+		if (st == ST_OK && n == 0)
+			st = ST_IO; /* shorter than it said */
+		if (st != ST_OK)
 			goto done;
-		}
-		if ((st = tar_write_data(out, buf, (size_t)r)) != ST_OK)
+		if ((st = tar_write_data(out, buf, n)) != ST_OK)
 			goto done;
-		left -= (uint64_t)r;
+		left -= (uint64_t)n;
 	}
 	st = tar_write_pad(out, size);
 done:
-	close(fd);
+	blob_reader_close(rd);
 	return st;
 }
 

@@ -77,7 +77,7 @@ struct proxy_job {
 	bool j_size_known;
 	uint64_t j_written;
 	bool j_verified;
-	int j_rfd; /* read side of the upload file */
+	blob_reader *j_rd; /* read side of the upload */
 	blob_upload *j_up;
 	char j_up_id[BLOBSTORE_ID_MAX + 1];
 	/* tags */
@@ -648,7 +648,8 @@ static void *maint_main(void *arg)
 	if (pulls_open(&pl, px->px_pulls_path) != ST_OK)
 		log_error("proxy: no pull index (%s): the cache cannot be bounded",
 			  px->px_pulls_path);
-	if (px->px_opt.cache_max_bytes > 0 && meta_open(&db, px->px_db_path) != ST_OK)
+	if (px->px_opt.cache_max_bytes > 0 &&
+	    meta_open_backend(&db, px->px_opt.meta_backend, px->px_db_path) != ST_OK)
 		log_error("proxy: cannot open %s: the cache cannot be bounded", px->px_db_path);
 	while (!stop) {
 		pthread_mutex_lock(&px->px_mu);
@@ -684,8 +685,7 @@ proxy_job *proxy_job_ref(proxy_job *j)
 
 static void job_free(proxy_job *j)
 {
-	if (j->j_rfd >= 0)
-		close(j->j_rfd);
+	blob_reader_close(j->j_rd);
 	blob_upload_free(j->j_up);
 	json_decref(j->j_tags);
 	pthread_mutex_destroy(&j->j_mu);
@@ -813,7 +813,6 @@ static status_t job_start(proxy *px, const char *key, job_kind kind, const proxy
 	j->j_t = *t;
 	snprintf(j->j_ref, sizeof(j->j_ref), "%s", ref ? ref : "");
 	j->j_revalidate = revalidate;
-	j->j_rfd = -1;
 	j->j_size = UPSTREAM_SIZE_UNKNOWN;
 	pthread_mutex_init(&j->j_mu, NULL);
 	pthread_attr_init(&attr);
@@ -1066,7 +1065,8 @@ status_t proxy_blob_read(proxy_job *j, uint64_t off, void *buf, size_t max, size
 			 proxy_wait *w, void (*suspend)(void *), void *arg)
 {
 	uint64_t avail;
-	ssize_t r;
+	size_t n = 0;
+	status_t rst;
 
 	*out_n = 0;
 	pthread_mutex_lock(&j->j_mu);
@@ -1090,15 +1090,12 @@ status_t proxy_blob_read(proxy_job *j, uint64_t off, void *buf, size_t max, size
 	pthread_mutex_unlock(&j->j_mu);
 	if (avail - off < max)
 		max = (size_t)(avail - off);
-	do
-		r = pread(j->j_rfd, buf, max, (off_t)off);
-	while (r < 0 && errno == EINTR);
-	if (r <= 0) {
+	if ((rst = blob_reader_read(j->j_rd, off, buf, max, &n)) != ST_OK || n == 0) {
 		log_error("proxy: reading blob %s being fetched: %s", j->j_ref,
-			  r < 0 ? strerror(errno) : "short file");
+			  rst != ST_OK ? status_str(rst) : "short file");
 		return ST_IO;
 	}
-	*out_n = (size_t)r;
+	*out_n = n;
 	return ST_OK;
 }
 
@@ -1204,7 +1201,7 @@ static status_t blob_job(proxy_job *j, meta *db)
 	if ((st = fetch_id(j->j_up_id)) != ST_OK ||
 	    (st = blobstore_upload_begin(px->px_bs, j->j_up_id, alg, &j->j_up)) != ST_OK)
 		return st;
-	if ((st = blobstore_upload_open_read(px->px_bs, j->j_up_id, &j->j_rfd)) != ST_OK)
+	if ((st = blobstore_upload_open_read(px->px_bs, j->j_up_id, &j->j_rd)) != ST_OK)
 		goto fail;
 	st = upstream_get_blob(j->j_t.up, j->j_t.remote, j->j_ref, 0, &sink);
 	if (st != ST_OK)
@@ -1378,7 +1375,7 @@ static void *job_main(void *arg)
 	meta *db = NULL;
 	status_t st;
 
-	if ((st = meta_open(&db, px->px_db_path)) != ST_OK) {
+	if ((st = meta_open_backend(&db, px->px_opt.meta_backend, px->px_db_path)) != ST_OK) {
 		log_error("proxy: cannot open %s", px->px_db_path);
 	} else {
 		switch (j->j_kind) {

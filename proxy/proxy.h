@@ -70,6 +70,7 @@ typedef struct {
 	uint64_t cache_max_bytes; /* bound on cached blob bytes, 0 = none */
 	uint32_t cache_keep_sec;  /* blobs of manifests pulled within this are kept */
 	const char *user_agent;
+	const char *meta_backend; /* metadata backend of db_path (meta.h); borrowed */
 } proxy_options;
 
 /* Where a repository's content comes from. */
@@ -87,7 +88,8 @@ typedef struct proxy_wait {
 
 /*
  * Makes the proxy for the upstream spec lines (registry.conf `upstream`),
- * storing into bs and the metadata database at db_path. With no upstreams
+ * storing into bs and the metadata index at db_path (of backend
+ * opt->meta_backend, which must outlive the proxy). With no upstreams
  * *out is NULL and the result ST_OK: every name is local. ST_INVALID (a bad
  * spec or credentials file, logged), ST_NOMEM, ST_IO.
  */

@@ -229,29 +229,29 @@ static status_t walk(sync_ctx *c, const proxy_target *t, blobstore *bs, const ch
 	json_t *root = NULL, *mans;
 	char *body = NULL;
 	uint64_t size;
-	size_t got = 0;
+	size_t got = 0, n;
 	status_t st, first = ST_OK;
-	int fd = -1;
+	blob_reader *rd = NULL;
 
 	if (depth > SYNC_DEPTH_MAX)
 		return ST_INVALID;
-	if ((st = blobstore_open_read(bs, digest, &fd, &size)) != ST_OK)
+	if ((st = blobstore_read_open(bs, digest, &rd)) != ST_OK)
 		return st;
+	size = blob_reader_size(rd);
 	if (size > SYNC_MANIFEST_MAX || (body = malloc((size_t)size + 1)) == NULL) {
-		close(fd);
+		blob_reader_close(rd);
 		return ST_TOO_LARGE;
 	}
 	while (got < size) {
-		ssize_t r = read(fd, body + got, (size_t)size - got);
-		if (r <= 0 && !(r < 0 && errno == EINTR)) {
-			close(fd);
+		if (blob_reader_read(rd, got, body + got, (size_t)size - got, &n) != ST_OK ||
+		    n == 0) {
+			blob_reader_close(rd);
 			free(body);
 			return ST_IO;
 		}
-		if (r > 0)
-			got += (size_t)r;
+		got += n;
 	}
-	close(fd);
+	blob_reader_close(rd);
 	root = json_loadb(body, (size_t)size, 0, NULL);
 	free(body);
 	if (root == NULL)

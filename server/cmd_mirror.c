@@ -92,8 +92,8 @@ static int env_open(env *e, const char *cmd, const opts *o)
 		return rc;
 	log_set_level(e->cfg.log_level);
 	snprintf(e->db_path, sizeof(e->db_path), "%s/registry.db", e->cfg.data);
-	if (blobstore_open(&e->bs, e->cfg.data) != ST_OK ||
-	    meta_open(&e->db, e->db_path) != ST_OK) {
+	if (blobstore_open_backend(&e->bs, e->cfg.storage, e->cfg.data) != ST_OK ||
+	    meta_open_backend(&e->db, e->cfg.metadata, e->db_path) != ST_OK) {
 		fprintf(stderr, "registry %s: cannot open the data folder %s\n", cmd, e->cfg.data);
 		return EXIT_FAILED;
 	}
@@ -164,6 +164,7 @@ int cmd_mirror(int argc, char **argv)
 	    .cache_max_bytes = e.cfg.proxy_cache_max_bytes,
 	    .cache_keep_sec = e.cfg.proxy_cache_keep_sec,
 	    .user_agent = "registry/" REGISTRY_VERSION " (mirror sync)",
+	    .meta_backend = e.cfg.metadata,
 	};
 	if (proxy_new(&px, &po, e.cfg.upstreams.v, e.cfg.upstreams.n, e.bs, e.db_path) != ST_OK) {
 		rc = EXIT_USAGE;

@@ -15,6 +15,8 @@
 #include "../auth/auth.h"
 #include "../auth/rules.h"
 #include "../proxy/upstream.h"
+#include "../storage/blobstore.h"
+#include "../storage/meta.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -217,6 +219,26 @@ static status_t set_connection_timeout(config *c, const char *value, char *err, 
 	}
 	c->connection_timeout_sec = (uint32_t)v;
 	return ST_OK;
+}
+
+/* ---- backends: only names storage/ implements pass ---- */
+
+static status_t set_storage(config *c, const char *value, char *err, size_t errlen)
+{
+	if (blobstore_backend_find(value) == NULL) {
+		status_errf(err, errlen, "invalid storage '%s' (expected filesystem)", value);
+		return ST_INVALID;
+	}
+	return set_string(c->storage, sizeof(c->storage), "storage", value, err, errlen);
+}
+
+static status_t set_metadata(config *c, const char *value, char *err, size_t errlen)
+{
+	if (meta_backend_find(value) == NULL) {
+		status_errf(err, errlen, "invalid metadata '%s' (expected sqlite)", value);
+		return ST_INVALID;
+	}
+	return set_string(c->metadata, sizeof(c->metadata), "metadata", value, err, errlen);
 }
 
 /* ---- access control and TLS ---- */
@@ -580,6 +602,8 @@ static const struct {
     {"threads", set_threads},
     {"max_connections", set_max_connections},
     {"connection_timeout", set_connection_timeout},
+    {"storage", set_storage},
+    {"metadata", set_metadata},
     {"auth", set_auth},
     {"auth_realm", set_auth_realm},
     {"auth_users", set_auth_users},
@@ -637,6 +661,8 @@ void config_defaults(config *c)
 	c->threads = CONFIG_DEFAULT_THREADS;
 	c->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
 	c->connection_timeout_sec = CONFIG_DEFAULT_CONNECTION_TIMEOUT_SEC;
+	snprintf(c->storage, sizeof(c->storage), "%s", BLOBSTORE_DEFAULT_BACKEND);
+	snprintf(c->metadata, sizeof(c->metadata), "%s", META_DEFAULT_BACKEND);
 	c->auth_mode = AUTH_MODE_NONE;
 	snprintf(c->auth_realm, sizeof(c->auth_realm), "%s", CONFIG_DEFAULT_AUTH_REALM);
 	snprintf(c->auth_token_service, sizeof(c->auth_token_service), "%s",

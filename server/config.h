@@ -67,6 +67,8 @@ typedef struct {
 	uint32_t threads;	     /* worker threads, 0 = number of cores */
 	uint32_t max_connections;
 	uint32_t connection_timeout_sec; /* idle connection timeout */
+	char storage[32];		 /* blob store backend: "filesystem" */
+	char metadata[32];		 /* metadata index backend: "sqlite" */
 
 	/* access control (auth/auth.h): mode 0 is none */
 	int auth_mode;			      /* an auth_mode */

@@ -46,8 +46,8 @@ enum MHD_Result blobs_finish(request *r)
 	uint64_t size, start = 0, len;
 	const char *range;
 	unsigned status = 200;
+	blob_reader *rd = NULL;
 	status_t st;
-	int fd = -1;
 
 	if (r->method == M_DELETE)
 		return blob_delete(r);
@@ -60,7 +60,7 @@ enum MHD_Result blobs_finish(request *r)
 		return reply_error(r, ST_BLOB_UNKNOWN, NULL);
 	if (st != ST_OK)
 		return reply_error(r, st, NULL);
-	st = blobstore_open_read(r->srv->bs, r->ref, &fd, &size);
+	st = blobstore_read_open(r->srv->bs, r->ref, &rd);
 	if (st == ST_NOT_FOUND && r->mirror != NULL)
 		return mirror_blob(r); /* evicted from the cache meanwhile: fetch it again */
 	if (st == ST_NOT_FOUND)
@@ -69,7 +69,7 @@ enum MHD_Result blobs_finish(request *r)
 		mirror_blob_served(r); /* for the cache's least-recently-pulled order */
 	if (st != ST_OK)
 		return reply_error(r, st, NULL);
-	len = size;
+	size = len = blob_reader_size(rd);
 	/* GET only: RFC 9110 (14.2) defines range handling for GET alone and
 	 * says a server MUST ignore Range on other methods. So HEAD always
 	 * answers 200 with the whole size, also for a range a GET would get
@@ -78,7 +78,7 @@ enum MHD_Result blobs_finish(request *r)
 	if (range != NULL) {
 		st = range_parse(range, size, &start, &len);
 		if (st == ST_RANGE) {
-			close(fd);
+			blob_reader_close(rd);
 			resp = reply_empty();
 			if (resp == NULL)
 				return MHD_NO;
@@ -91,11 +91,8 @@ enum MHD_Result blobs_finish(request *r)
 		else
 			start = 0, len = size; /* malformed: ignore, as RFC 9110 allows */
 	}
-	resp = MHD_create_response_from_fd_at_offset64(len, fd, start);
-	if (resp == NULL) {
-		close(fd);
+	if ((resp = reply_blob(rd, start, len)) == NULL)
 		return MHD_NO;
-	}
 	MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
 	MHD_add_response_header(resp, "Docker-Content-Digest", r->ref);
 	MHD_add_response_header(resp, "Accept-Ranges", "bytes");

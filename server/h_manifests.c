@@ -63,9 +63,8 @@ static enum MHD_Result manifest_get(request *r)
 {
 	struct MHD_Response *resp;
 	meta_manifest man;
-	uint64_t size;
+	blob_reader *rd = NULL;
 	status_t st;
-	int fd;
 
 	if (r->mirror != NULL)
 		return mirror_manifest(r); /* the pull-through cache decides */
@@ -75,15 +74,12 @@ static enum MHD_Result manifest_get(request *r)
 								      : ST_MANIFEST_UNKNOWN;
 	if (st != ST_OK)
 		return reply_error(r, st, NULL);
-	st = blobstore_open_read(r->srv->bs, man.digest, &fd, &size);
+	st = blobstore_read_open(r->srv->bs, man.digest, &rd);
 	if (st != ST_OK)
 		return reply_error(r, st == ST_NOT_FOUND ? ST_MANIFEST_UNKNOWN : st,
 				   "manifest file missing");
-	resp = MHD_create_response_from_fd64(size, fd);
-	if (resp == NULL) {
-		close(fd);
+	if ((resp = reply_blob(rd, 0, blob_reader_size(rd))) == NULL)
 		return MHD_NO;
-	}
 	MHD_add_response_header(resp, "Content-Type", man.media_type);
 	MHD_add_response_header(resp, "Docker-Content-Digest", man.digest);
 	reply_header(resp, "ETag", "\"%s\"", man.digest);

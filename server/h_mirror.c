@@ -66,7 +66,7 @@ typedef struct {
 	uint64_t len;  /* MHD_SIZE_UNKNOWN if the upstream did not say */
 	struct MHD_Connection *conn;
 	proxy_wait wait;
-} blob_reader;
+} fetch_reader;
 
 status_t mirror_open(server *srv)
 {
@@ -81,6 +81,7 @@ status_t mirror_open(server *srv)
 	    .cache_max_bytes = c->proxy_cache_max_bytes,
 	    .cache_keep_sec = c->proxy_cache_keep_sec,
 	    .user_agent = "registry/" REGISTRY_VERSION " (pull-through cache)",
+	    .meta_backend = c->metadata,
 	};
 
 	return proxy_new(&srv->proxy, &o, c->upstreams.v, c->upstreams.n, srv->bs, srv->db_path);
@@ -223,19 +224,16 @@ void mirror_blob_served(request *r)
 static enum MHD_Result serve_manifest(request *r, const meta_manifest *man)
 {
 	struct MHD_Response *resp;
-	uint64_t size;
+	blob_reader *rd = NULL;
 	status_t st;
-	int fd;
 
 	proxy_touch(r->srv->proxy, man->digest);
-	st = blobstore_open_read(r->srv->bs, man->digest, &fd, &size);
+	st = blobstore_read_open(r->srv->bs, man->digest, &rd);
 	if (st != ST_OK)
 		return reply_error(r, st == ST_NOT_FOUND ? ST_MANIFEST_UNKNOWN : st,
 				   "manifest file missing");
-	if ((resp = MHD_create_response_from_fd64(size, fd)) == NULL) {
-		close(fd);
+	if ((resp = reply_blob(rd, 0, blob_reader_size(rd))) == NULL)
 		return MHD_NO;
-	}
 	MHD_add_response_header(resp, "Content-Type", man->media_type);
 	MHD_add_response_header(resp, "Docker-Content-Digest", man->digest);
 	reply_header(resp, "ETag", "\"%s\"", man->digest);
@@ -288,7 +286,7 @@ enum MHD_Result mirror_manifest(request *r)
 
 static ssize_t blob_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
-	blob_reader *rd = cls;
+	fetch_reader *rd = cls;
 	size_t n = 0;
 	status_t st;
 
@@ -309,9 +307,9 @@ static ssize_t blob_read(void *cls, uint64_t pos, char *buf, size_t max)
 	return MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
-static void blob_reader_free(void *cls)
+static void fetch_reader_free(void *cls)
 {
-	blob_reader *rd = cls;
+	fetch_reader *rd = cls;
 
 	proxy_job_release(rd->job);
 	free(rd);
@@ -328,7 +326,7 @@ enum MHD_Result mirror_blob(request *r)
 {
 	mirror_req *m = r->mirror;
 	struct MHD_Response *resp;
-	blob_reader *rd;
+	fetch_reader *rd;
 	uint64_t size, start = 0, len;
 	const char *range;
 	unsigned status = 200;
@@ -390,9 +388,9 @@ enum MHD_Result mirror_blob(request *r)
 	rd->wait.resume = conn_resume;
 	rd->wait.arg = r->conn;
 	resp = MHD_create_response_from_callback(len, MIRROR_BLOCK_BYTES, blob_read, rd,
-						 blob_reader_free);
+						 fetch_reader_free);
 	if (resp == NULL) {
-		blob_reader_free(rd);
+		fetch_reader_free(rd);
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, "Content-Type", "application/octet-stream");

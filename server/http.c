@@ -107,7 +107,7 @@ status_t server_meta(server *srv, meta **out)
 	status_t st;
 
 	if (m == NULL) {
-		if ((st = meta_open(&m, srv->db_path)) != ST_OK) {
+		if ((st = meta_open_backend(&m, srv->cfg.metadata, srv->db_path)) != ST_OK) {
 			log_error("cannot open metadata database %s", srv->db_path);
 			*out = NULL;
 			return st;
@@ -445,7 +445,7 @@ static void *sweeper_main(void *arg)
 		interval = 1;
 	if (interval > SWEEP_INTERVAL_MAX_SEC)
 		interval = SWEEP_INTERVAL_MAX_SEC;
-	if (meta_open(&db, srv->db_path) != ST_OK)
+	if (meta_open_backend(&db, srv->cfg.metadata, srv->db_path) != ST_OK)
 		return NULL;
 	pthread_mutex_lock(&srv->stop_mu);
 	while (!srv->stopping) {
@@ -493,11 +493,11 @@ status_t server_start(server **out, const config *cfg)
 	if ((st = data_lock(cfg->data, &srv->lock_fd)) != ST_OK)
 		goto fail;
 	snprintf(srv->db_path, sizeof(srv->db_path), "%s/registry.db", cfg->data);
-	if ((st = blobstore_open(&srv->bs, cfg->data)) != ST_OK) {
+	if ((st = blobstore_open_backend(&srv->bs, cfg->storage, cfg->data)) != ST_OK) {
 		log_error("cannot open blob store in %s", cfg->data);
 		goto fail;
 	}
-	if ((st = meta_open(&db, srv->db_path)) != ST_OK) {
+	if ((st = meta_open_backend(&db, cfg->metadata, srv->db_path)) != ST_OK) {
 		log_error("cannot open metadata database %s", srv->db_path);
 		goto fail;
 	}

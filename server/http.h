@@ -142,6 +142,10 @@ enum MHD_Result reply_send(request *r, struct MHD_Response *resp, unsigned statu
 struct MHD_Response *reply_empty(void);
 /* A response owning a malloc'd buffer (freed by MHD). */
 struct MHD_Response *reply_buffer(char *buf, size_t len);
+/* A response sending bytes [start, start + len) of a stored blob: with the
+ * reader's fd when the backend has one (sendfile), else read through it.
+ * Takes rd in every case; NULL on allocation failure. */
+struct MHD_Response *reply_blob(blob_reader *rd, uint64_t start, uint64_t len);
 /* Adds a header with a printf-formatted value. */
 void reply_header(struct MHD_Response *resp, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

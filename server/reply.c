@@ -9,10 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "../common/log.h"
+
+/* Read size of reply_blob when the backend has no fd to send from. */
+#define REPLY_BLOB_BLOCK_BYTES (256 * 1024)
 
 static const struct {
 	unsigned http;
@@ -77,6 +81,59 @@ struct MHD_Response *reply_buffer(char *buf, size_t len)
 	resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL)
 		free(buf);
+	return resp;
+}
+
+/* Read side of reply_blob for a backend without fds. */
+typedef struct {
+	blob_reader *rb_rd;
+	uint64_t rb_start;
+} reply_blob_ctx;
+
+/* MHD_ContentReaderCallback: pos counts from the response's first byte.
+ * The size is known, so an early end is an error (the client sees a cut
+ * transfer, never a short one that looks whole). */
+static ssize_t reply_blob_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	reply_blob_ctx *c = cls;
+	size_t n = 0;
+
+	if (blob_reader_read(c->rb_rd, c->rb_start + pos, buf, max, &n) != ST_OK || n == 0)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	return (ssize_t)n;
+}
+
+static void reply_blob_free(void *cls)
+{
+	reply_blob_ctx *c = cls;
+
+	blob_reader_close(c->rb_rd);
+	free(c);
+}
+
+struct MHD_Response *reply_blob(blob_reader *rd, uint64_t start, uint64_t len)
+{
+	struct MHD_Response *resp;
+	reply_blob_ctx *c;
+	int fd = blob_reader_take_fd(rd);
+
+	if (fd >= 0) {
+		blob_reader_close(rd);
+		resp = MHD_create_response_from_fd_at_offset64(len, fd, start);
+		if (resp == NULL)
+			close(fd);
+		return resp;
+	}
+	if ((c = malloc(sizeof(*c))) == NULL) {
+		blob_reader_close(rd);
+		return NULL;
+	}
+	c->rb_rd = rd;
+	c->rb_start = start;
+	resp = MHD_create_response_from_callback(len, REPLY_BLOB_BLOCK_BYTES, reply_blob_read, c,
+						 reply_blob_free);
+	if (resp == NULL)
+		reply_blob_free(c);
 	return resp;
 }
 

@@ -1,869 +1,165 @@
 /*
- * blobstore.c - the local-disk blob store (see blobstore.h).
- *
- * A blobstore is two directory fds, root/blobs and root/uploads, opened once
- * and never changed: any number of threads can share it without a lock.
- * Every file is reached with an *at() call relative to one of them, by a
- * name built only from a digest that passed digest_parse (so [a-z0-9] and
- * one ':') or an id that passed id_valid ([A-Za-z0-9-]{1,64}); no name can
- * leave the root, and O_NOFOLLOW refuses symlinks planted inside it.
- *
- * Commit = fsync the upload file, check its digest, rename(2) it to
- * blobs/<alg>/<xx>/<hex>, fsync that shard folder (and blobs/<alg> when the
- * shard was just made, so the new folder entry is durable too). A crash
- * before the rename leaves an upload file; after it, a whole blob.
- *
- * blobstore_put goes through a temporary file uploads/put-<16 hex>. That
- * prefix is reserved (upload ids starting with it are refused): nobody can
- * resume such a file, so blobstore_open deletes all of them, and
- * blobstore_upload_list_stale reports old ones like any upload. This
- * assumes one process per root, which is how the registry runs.
- *
- * A blob_upload keeps this invariant while up_err is ST_OK: bytes [0,
- * up_size) of the file are exactly the bytes fed to up_hash. The first
- * failure that may break it (a failed or short write, a failed fsync, a
- * commit that consumed the hash) stores its status in up_err, and every
- * later write or commit returns it: the upload is poisoned.
- *
- * Re-hashing a file (resume, or commit against another algorithm) reads it
- * through a bounded heap buffer, never the whole file.
- *
- * Write-behind: every WRITEBEHIND_BYTES an upload starts the kernel's
- * writeback of what it wrote since, and waits for the batch before that
- * (sync_file_range), so the disk works while the rest arrives, the commit's
- * fsync finds at most two batches left, and an upload never holds more than
- * about two batches of dirty pages. It is only a head start: durability
- * still comes from the fsync at commit, and its failures are ignored.
- *
- * Staged uploads (blob_upload_stage; the registry's pushes): past their
- * first STAGE_MIN_BYTES in a request, bytes go through a staged writer
- * (stage.h: an aligned ring, hashed and written, O_DIRECT, by two helper
- * threads), so hashing runs on another core and the page-cache copy is
- * gone (perf: 47 % of a push's thread). blob_upload_flush (at every
- * request's end, and first thing in commit and free) ends the stage, so
- * between requests the invariant above holds again and no thread or slot
- * memory is kept. All stages of a store share STAGE_BUDGET_SLOTS slots
- * (bounded memory under many parallel pushes); an upload that finds none
- * writes directly, as do uploads where O_DIRECT cannot be opened.
- * Durability is unchanged: the commit fsyncs the file (metadata, and the
- * device cache) before the rename. A crash mid-request leaves a prefix of
- * what arrived, as before.
+ * blobstore.c - the blob store's interface (blobstore.h): the table of
+ * backends a configuration may name, and one-line dispatchers through a
+ * store's operations. Nothing here knows how any backend keeps its bytes;
+ * a new backend is one entry in `backends`.
  */
 #include "blobstore.h"
 
 #include <assert.h>
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdatomic.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
-#include <sys/random.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <unistd.h>
 
 #include "../common/log.h"
-#include "fileio.h"
-#include "stage.h"
+#include "blobstore_fs.h"
 
-/* Offsets are off_t: on 32-bit systems build with -D_FILE_OFFSET_BITS=64. */
-_Static_assert(sizeof(off_t) == 8, "off_t must be 64 bits");
-
-/* Read size when re-hashing a file: bounded memory whatever the blob size. */
-#define REHASH_BUF_BYTES (64 * 1024)
-/* Bytes between two write-behind steps of an upload. */
-#define WRITEBEHIND_BYTES (8 * 1024 * 1024)
-/* Staged uploads: slots per upload, slots per store, and the bytes a
- * request writes directly before it stages (small blobs never do). 2 slots
- * measured as fast as 4 for one push, and a budget of 16 MiB lets 16
- * parallel pushes all stage (+35 % aggregate against 6 staged at a time),
- * peak memory staying under 32 MiB (make bench). */
-#define STAGE_SLOTS 2
-#define STAGE_BUDGET_SLOTS 32
-#define STAGE_MIN_BYTES (1024 * 1024)
-/* Prefix of blobstore_put's temporary files in uploads/. */
-#define PUT_PREFIX "put-"
-#define PUT_PREFIX_LEN (sizeof(PUT_PREFIX) - 1)
-/* "sha512/ab/" + 128 hex + NUL, with room to spare. */
-#define REL_PATH_MAX (DIGEST_MAX + 16)
-/* Mode of files and folders we create (the umask still applies). */
-#define FILE_MODE 0644
-#define DIR_MODE 0755
-
-struct blobstore {
-	int bs_blobs_fd;	  /* root/blobs, O_DIRECTORY */
-	int bs_uploads_fd;	  /* root/uploads, O_DIRECTORY */
-	atomic_int bs_stage_free; /* staging slots not taken (STAGE_BUDGET_SLOTS) */
+/* Every backend a configuration may name, the default first. */
+static const blobstore_ops *const backends[] = {
+    &blobstore_fs_ops,
 };
+#define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
 
-struct blob_upload {
-	blobstore *up_bs; /* the store it was begun on; commit must use the same */
-	int up_fd;	  /* uploads/<id>, O_RDWR; -1 while parked */
-	char up_id[BLOBSTORE_ID_MAX + 1];
-	digest_alg up_alg;
-	digest_ctx *up_hash; /* the running hash; NULL once a commit finalised it */
-	uint64_t up_size;    /* bytes written and hashed */
-	uint64_t up_started; /* bytes whose writeback was started (write-behind) */
-	uint64_t up_waited;  /* bytes whose writeback was waited for */
-	status_t up_err;     /* ST_OK, or the poison every later call returns */
-	bool up_done;	     /* committed: the file is gone from uploads/ */
-	bool up_staged;	     /* blob_upload_stage was called */
-	bool up_no_direct;   /* O_DIRECT cannot be opened here: never stage */
-	uint64_t up_direct;  /* bytes written directly since the last flush */
-	stage *up_stage;     /* the staged writer, while a request stages */
-};
-
-/* True for [A-Za-z0-9-]{1,BLOBSTORE_ID_MAX}: safe as a file name. */
-static bool id_valid(const char *id)
+const blobstore_ops *blobstore_backend_find(const char *name)
 {
-	size_t n = 0;
-
-	if (id == NULL)
-		return false;
-	for (const char *p = id; *p; p++, n++) {
-		if (n >= BLOBSTORE_ID_MAX)
-			return false;
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '-'))
-			return false;
-	}
-	return n > 0;
+	for (size_t i = 0; name != NULL && i < NBACKENDS; i++)
+		if (strcmp(name, backends[i]->name) == 0)
+			return backends[i];
+	return NULL;
 }
 
-/* An id a caller may use for an upload: valid, and not our temp prefix. */
-static bool id_usable(const char *id)
+status_t blobstore_open_backend(blobstore **out, const char *backend, const char *location)
 {
-	return id_valid(id) && strncmp(id, PUT_PREFIX, PUT_PREFIX_LEN) != 0;
-}
+	const blobstore_ops *ops = blobstore_backend_find(backend);
 
-/*
- * Writes "<alg>/<xx>/<hex>" for digest into out (relative to blobs/) and
- * its algorithm into *out_alg (may be NULL). ST_OK, or ST_INVALID for
- * anything digest_parse does not accept (unsupported algorithms included:
- * such a blob cannot be stored, so asking for one is a bad request).
- */
-static status_t rel_path(char out[REL_PATH_MAX], const char *digest, digest_alg *out_alg)
-{
-	digest_alg alg;
-	const char *hex;
-
-	if (digest_parse(digest, &alg) != ST_OK)
+	*out = NULL;
+	if (ops == NULL) {
+		log_error("blobstore: unknown storage backend '%s' (known: filesystem)",
+			  backend ? backend : "(null)");
 		return ST_INVALID;
-	hex = strchr(digest, ':') + 1;
-	snprintf(out, REL_PATH_MAX, "%s/%.2s/%s", digest_alg_name(alg), hex, hex);
-	if (out_alg)
-		*out_alg = alg;
-	return ST_OK;
-}
-
-/* fsyncs the folder rel (relative to dirfd). ST_OK or ST_IO. */
-static status_t dir_fsync(int dirfd, const char *rel)
-{
-	int fd = openat(dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	status_t st = ST_OK;
-
-	if (fd < 0 || fsync(fd) != 0) {
-		log_error("blobstore: fsync of folder %s: %s", rel, strerror(errno));
-		st = ST_IO;
 	}
-	if (fd >= 0)
-		close(fd);
-	return st;
-}
-
-/*
- * Makes the shard folder of rel ("sha256/ab/...") if it is missing, and
- * then makes its own entry in "sha256" durable. ST_OK, ST_NO_SPACE, ST_IO.
- */
-static status_t shard_ensure(blobstore *bs, const char *rel)
-{
-	char shard[REL_PATH_MAX], alg[REL_PATH_MAX];
-	const char *slash = strrchr(rel, '/');
-	const char *first = strchr(rel, '/');
-
-	snprintf(shard, sizeof(shard), "%.*s", (int)(slash - rel), rel);
-	snprintf(alg, sizeof(alg), "%.*s", (int)(first - rel), rel);
-	if (mkdirat(bs->bs_blobs_fd, shard, DIR_MODE) == 0)
-		return dir_fsync(bs->bs_blobs_fd, alg);
-	if (errno == EEXIST)
-		return ST_OK;
-	log_error("blobstore: mkdir blobs/%s: %s", shard, strerror(errno));
-	return fileio_status(errno);
-}
-
-/* fsyncs the shard folder holding rel, after a rename into it. */
-static status_t shard_fsync(blobstore *bs, const char *rel)
-{
-	char shard[REL_PATH_MAX];
-
-	snprintf(shard, sizeof(shard), "%.*s", (int)(strrchr(rel, '/') - rel), rel);
-	return dir_fsync(bs->bs_blobs_fd, shard);
-}
-
-/*
- * Feeds the whole file fd (from offset 0 to its end) into ctx, through a
- * bounded buffer. ST_OK with *out_size bytes hashed; ST_NOMEM; ST_IO.
- */
-static status_t hash_fd(digest_ctx *ctx, int fd, uint64_t *out_size)
-{
-	char *buf = malloc(REHASH_BUF_BYTES);
-	uint64_t off = 0;
-	status_t st = ST_OK;
-
-	if (buf == NULL)
-		return ST_NOMEM;
-	for (;;) {
-		ssize_t r = pread(fd, buf, REHASH_BUF_BYTES, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			log_error("blobstore: re-reading an upload: %s", strerror(errno));
-			st = ST_IO;
-			goto done;
-		}
-		if (r == 0)
-			break;
-		digest_ctx_update(ctx, buf, (size_t)r);
-		off += (uint64_t)r;
-	}
-	*out_size = off;
-done:
-	free(buf);
-	return st;
-}
-
-/*
- * Calls fn(arg, dirfd, name, stat) for each regular file of uploads/ whose
- * name is a valid id; other entries are none of ours and are skipped. fn
- * may unlink the entry it was given. ST_OK or ST_IO.
- */
-static status_t
-uploads_each(blobstore *bs,
-	     void (*fn)(void *arg, int dirfd, const char *name, const struct stat *sb), void *arg)
-{
-	/* Our own fd for the DIR: bs_uploads_fd is shared and must stay put. */
-	int fd = openat(bs->bs_uploads_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = NULL;
-	struct dirent *e;
-	struct stat sb;
-	char name[BLOBSTORE_ID_MAX + 1];
-	status_t st = ST_IO;
-
-	if (fd < 0 || (d = fdopendir(fd)) == NULL)
-		goto done;
-	fd = -1; /* owned by d now */
-	for (;;) {
-		errno = 0;
-		if ((e = readdir(d)) == NULL) {
-			if (errno != 0)
-				goto done;
-			break;
-		}
-		if (!id_valid(e->d_name))
-			continue;
-		/* A copy: fn may remove the entry under d's feet. */
-		memcpy(name, e->d_name, strlen(e->d_name) + 1); /* <= 64 + NUL: id_valid */
-		if (fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
-			continue;
-		fn(arg, dirfd(d), name, &sb);
-	}
-	st = ST_OK;
-done:
-	if (st != ST_OK)
-		log_error("blobstore: listing uploads/: %s", strerror(errno));
-	if (d != NULL)
-		closedir(d);
-	if (fd >= 0)
-		close(fd);
-	return st;
-}
-
-/* uploads_each callback of blobstore_open: removes put temp files. */
-static void sweep_temp(void *arg, int dirfd, const char *name, const struct stat *sb)
-{
-	if (strncmp(name, PUT_PREFIX, PUT_PREFIX_LEN) == 0 && unlinkat(dirfd, name, 0) == 0)
-		++*(int *)arg;
-}
-
-/* mkdir -p path. ST_OK or ST_IO. */
-static status_t mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof(buf))
-		return ST_IO;
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, DIR_MODE) != 0 && errno != EEXIST)
-			return ST_IO;
-		*p = '/';
-	}
-	if (mkdir(buf, DIR_MODE) != 0 && errno != EEXIST)
-		return ST_IO;
-	return ST_OK;
-}
-
-/* Opens (making it if needed) the folder name under dirfd into *out_fd. */
-static status_t subdir_open(int dirfd, const char *name, int *out_fd)
-{
-	if (mkdirat(dirfd, name, DIR_MODE) != 0 && errno != EEXIST)
-		return ST_IO;
-	*out_fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	return *out_fd >= 0 ? ST_OK : ST_IO;
+	return ops->open(out, location);
 }
 
 status_t blobstore_open(blobstore **out, const char *root)
 {
-	blobstore *bs = NULL;
-	int root_fd = -1, swept = 0;
-	status_t st;
-
-	*out = NULL;
-	if (root == NULL || *root == '\0')
-		return ST_INVALID;
-	if ((bs = calloc(1, sizeof(*bs))) == NULL)
-		return ST_NOMEM;
-	atomic_init(&bs->bs_stage_free, STAGE_BUDGET_SLOTS);
-	bs->bs_blobs_fd = bs->bs_uploads_fd = -1;
-	if ((st = mkdir_p(root)) != ST_OK)
-		goto done;
-	st = ST_IO;
-	if ((root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		goto done;
-	if ((st = subdir_open(root_fd, "blobs", &bs->bs_blobs_fd)) != ST_OK ||
-	    (st = subdir_open(root_fd, "uploads", &bs->bs_uploads_fd)) != ST_OK)
-		goto done;
-	st = ST_IO;
-	for (int a = DIGEST_SHA256; a <= DIGEST_SHA512; a++)
-		if (mkdirat(bs->bs_blobs_fd, digest_alg_name((digest_alg)a), DIR_MODE) != 0 &&
-		    errno != EEXIST)
-			goto done;
-	if ((st = uploads_each(bs, sweep_temp, &swept)) != ST_OK)
-		goto done;
-	if (swept > 0)
-		log_info("blobstore: removed %d temporary file(s) left by a crash", swept);
-	*out = bs;
-	bs = NULL;
-	st = ST_OK;
-done:
-	if (st == ST_IO)
-		log_error("blobstore: cannot open %s: %s", root, strerror(errno));
-	if (root_fd >= 0)
-		close(root_fd);
-	blobstore_close(bs);
-	return st;
+	return blobstore_open_backend(out, BLOBSTORE_DEFAULT_BACKEND, root);
 }
 
 void blobstore_close(blobstore *bs)
 {
-	if (bs == NULL)
-		return;
-	if (bs->bs_blobs_fd >= 0)
-		close(bs->bs_blobs_fd);
-	if (bs->bs_uploads_fd >= 0)
-		close(bs->bs_uploads_fd);
-	free(bs);
+	if (bs != NULL)
+		bs->bs_ops->close(bs);
 }
 
 status_t blobstore_stat(blobstore *bs, const char *digest, uint64_t *out_size)
 {
-	char rel[REL_PATH_MAX];
-	struct stat sb;
-	status_t st;
-
-	if ((st = rel_path(rel, digest, NULL)) != ST_OK)
-		return st;
-	if (fstatat(bs->bs_blobs_fd, rel, &sb, AT_SYMLINK_NOFOLLOW) != 0)
-		return (errno == ENOENT || errno == ENOTDIR) ? ST_NOT_FOUND : ST_IO;
-	if (!S_ISREG(sb.st_mode))
-		return ST_NOT_FOUND;
-	if (out_size)
-		*out_size = (uint64_t)sb.st_size;
-	return ST_OK;
+	return bs->bs_ops->stat(bs, digest, out_size);
 }
 
-status_t blobstore_open_read(blobstore *bs, const char *digest, int *out_fd, uint64_t *out_size)
+status_t blobstore_read_open(blobstore *bs, const char *digest, blob_reader **out)
 {
-	char rel[REL_PATH_MAX];
-	struct stat sb;
-	int fd;
-	status_t st;
+	return bs->bs_ops->read_open(bs, digest, out);
+}
 
-	*out_fd = -1;
-	if ((st = rel_path(rel, digest, NULL)) != ST_OK)
-		return st;
-	fd = openat(bs->bs_blobs_fd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) ? ST_NOT_FOUND
-									       : ST_IO;
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		close(fd);
-		return ST_IO;
-	}
-	*out_fd = fd;
-	*out_size = (uint64_t)sb.st_size;
-	return ST_OK;
+uint64_t blob_reader_size(const blob_reader *rd)
+{
+	return rd->rd_size;
+}
+
+int blob_reader_take_fd(blob_reader *rd)
+{
+	int fd = rd->rd_fd;
+
+	rd->rd_fd = -1;
+	return fd;
+}
+
+status_t blob_reader_read(blob_reader *rd, uint64_t off, void *buf, size_t len, size_t *out_n)
+{
+	return rd->rd_ops->reader_read(rd, off, buf, len, out_n);
+}
+
+void blob_reader_close(blob_reader *rd)
+{
+	if (rd != NULL)
+		rd->rd_ops->reader_close(rd);
 }
 
 status_t blobstore_put(blobstore *bs, const char *digest, const void *buf, size_t len)
 {
-	char rel[REL_PATH_MAX], got[DIGEST_MAX], tmp[BLOBSTORE_ID_MAX + 1];
-	unsigned char rnd[8];
-	digest_alg alg;
-	int fd = -1;
-	status_t st;
-
-	if ((st = rel_path(rel, digest, &alg)) != ST_OK)
-		return st;
-	/* Cheap next to the write, and keeps "a blob's name is its digest"
-	 * true even if the caller got it wrong. */
-	if ((st = digest_buffer(got, alg, buf, len)) != ST_OK)
-		return st;
-	if (strcmp(got, digest) != 0)
-		return ST_DIGEST_MISMATCH;
-	if ((st = blobstore_stat(bs, digest, NULL)) != ST_NOT_FOUND)
-		return st; /* ST_OK: already stored, or ST_IO */
-
-	/* tmp names a file only once we created it: on failure, done: removes
-	 * ours and never someone else's. */
-	tmp[0] = '\0';
-	for (int tries = 0; fd < 0; tries++) {
-		char name[BLOBSTORE_ID_MAX + 1];
-
-		if (tries == 8 || getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-			st = ST_IO;
-			goto done;
-		}
-		snprintf(name, sizeof(name), PUT_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
-			 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-		fd = openat(bs->bs_uploads_fd, name,
-			    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, FILE_MODE);
-		if (fd < 0 && errno != EEXIST) {
-			st = fileio_status(errno);
-			goto done;
-		}
-		if (fd >= 0)
-			memcpy(tmp, name, sizeof(tmp));
-	}
-	if ((st = fileio_write(fd, buf, len, 0)) != ST_OK)
-		goto done;
-	if (fsync(fd) != 0) {
-		st = fileio_status(errno);
-		goto done;
-	}
-	if ((st = shard_ensure(bs, rel)) != ST_OK)
-		goto done;
-	if (renameat(bs->bs_uploads_fd, tmp, bs->bs_blobs_fd, rel) != 0) {
-		st = fileio_status(errno);
-		goto done;
-	}
-	tmp[0] = '\0'; /* renamed: nothing to clean up */
-	st = shard_fsync(bs, rel);
-done:
-	if (fd >= 0)
-		close(fd);
-	if (tmp[0] != '\0')
-		unlinkat(bs->bs_uploads_fd, tmp, 0);
-	return st;
+	return bs->bs_ops->put(bs, digest, buf, len);
 }
 
 status_t blobstore_delete(blobstore *bs, const char *digest)
 {
-	char rel[REL_PATH_MAX];
-	status_t st;
-
-	if ((st = rel_path(rel, digest, NULL)) != ST_OK)
-		return st;
-	/* No folder fsync: a blob that comes back after a crash is only
-	 * garbage the next collection removes again. */
-	if (unlinkat(bs->bs_blobs_fd, rel, 0) != 0)
-		return (errno == ENOENT || errno == ENOTDIR) ? ST_NOT_FOUND : ST_IO;
-	return ST_OK;
-}
-
-/*
- * Makes a blob_upload for id around fd (taken over, closed on failure),
- * with a fresh running hash. ST_OK with *out, or ST_NOMEM.
- */
-static status_t upload_new(blob_upload **out, blobstore *bs, const char *id, digest_alg alg, int fd)
-{
-	blob_upload *up = calloc(1, sizeof(*up));
-	status_t st = ST_NOMEM;
-
-	*out = NULL;
-	if (up == NULL)
-		goto done;
-	up->up_bs = bs;
-	up->up_fd = fd;
-	up->up_alg = alg;
-	up->up_err = ST_OK;
-	snprintf(up->up_id, sizeof(up->up_id), "%s", id);
-	if ((st = digest_ctx_new(&up->up_hash, alg)) != ST_OK)
-		goto done;
-	*out = up;
-	up = NULL;
-	fd = -1;
-	st = ST_OK;
-done:
-	if (fd >= 0)
-		close(fd);
-	if (up != NULL) {
-		up->up_fd = -1;
-		blob_upload_free(up);
-	}
-	return st;
+	return bs->bs_ops->remove(bs, digest);
 }
 
 status_t blobstore_upload_begin(blobstore *bs, const char *id, digest_alg alg, blob_upload **out)
 {
-	status_t st;
-	int fd;
-
-	*out = NULL;
-	if (!id_usable(id) || (alg != DIGEST_SHA256 && alg != DIGEST_SHA512))
-		return ST_INVALID;
-	fd = openat(bs->bs_uploads_fd, id, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-		    FILE_MODE);
-	if (fd < 0)
-		return errno == EEXIST ? ST_EXISTS : fileio_status(errno);
-	if ((st = upload_new(out, bs, id, alg, fd)) != ST_OK)
-		unlinkat(bs->bs_uploads_fd, id, 0); /* begin leaves nothing behind */
-	return st;
+	return bs->bs_ops->upload_begin(bs, id, alg, out);
 }
 
 status_t blobstore_upload_resume(blobstore *bs, const char *id, digest_alg alg, blob_upload **out)
 {
-	blob_upload *up = NULL;
-	struct stat sb;
-	status_t st;
-	int fd;
-
-	*out = NULL;
-	if (!id_usable(id) || (alg != DIGEST_SHA256 && alg != DIGEST_SHA512))
-		return ST_INVALID;
-	fd = openat(bs->bs_uploads_fd, id, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return (errno == ENOENT || errno == ELOOP) ? ST_NOT_FOUND : ST_IO;
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		close(fd);
-		return ST_IO;
-	}
-	if ((st = upload_new(&up, bs, id, alg, fd)) != ST_OK)
-		return st;
-	if ((st = hash_fd(up->up_hash, up->up_fd, &up->up_size)) != ST_OK)
-		goto done;
-	*out = up;
-	up = NULL;
-done:
-	blob_upload_free(up);
-	return st;
-}
-
-/*
- * Starts writeback of [up_started, up_size) and waits for [up_waited,
- * up_started), the batch started last time. Never fails: a write error
- * shows again at the commit's fsync.
- */
-static void writebehind(blob_upload *up)
-{
-#ifdef SYNC_FILE_RANGE_WRITE
-	if (up->up_started > up->up_waited)
-		sync_file_range(up->up_fd, (off_t)up->up_waited,
-				(off_t)(up->up_started - up->up_waited),
-				SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-				    SYNC_FILE_RANGE_WAIT_AFTER);
-	sync_file_range(up->up_fd, (off_t)up->up_started, (off_t)(up->up_size - up->up_started),
-			SYNC_FILE_RANGE_WRITE);
-#endif
-	up->up_waited = up->up_started;
-	up->up_started = up->up_size;
-}
-
-/* ---- staged writes (see the top of the file) ---- */
-
-/* Takes STAGE_SLOTS slots of the store's budget: false if none are left. */
-static bool budget_take(blobstore *bs)
-{
-	int avail = atomic_load(&bs->bs_stage_free);
-
-	do {
-		if (avail < STAGE_SLOTS)
-			return false;
-	} while (!atomic_compare_exchange_weak(&bs->bs_stage_free, &avail, avail - STAGE_SLOTS));
-	return true;
-}
-
-/*
- * Starts up's staged writer. false if it cannot (no O_DIRECT here, no
- * budget left, no memory): the caller writes directly, always correct.
- */
-static bool stage_begin(blob_upload *up)
-{
-	struct stat a, b;
-	int dfd;
-
-	if (!budget_take(up->up_bs))
-		return false; /* retried at the next write: cheap */
-	dfd = openat(up->up_bs->bs_uploads_fd, up->up_id,
-		     O_WRONLY | O_DIRECT | O_CLOEXEC | O_NOFOLLOW);
-	/* It must be our very file, not one put in its place. */
-	if (dfd < 0 || fstat(dfd, &a) != 0 || fstat(up->up_fd, &b) != 0 || a.st_ino != b.st_ino ||
-	    a.st_dev != b.st_dev) {
-		up->up_no_direct = true; /* not retried for this upload */
-		goto fail;
-	}
-	if (stage_new(&up->up_stage, up->up_fd, dfd, up->up_hash, up->up_size, STAGE_SLOTS) ==
-	    ST_OK)
-		return true;
-fail:
-	if (dfd >= 0)
-		close(dfd);
-	atomic_fetch_add(&up->up_bs->bs_stage_free, STAGE_SLOTS);
-	return false;
-}
-
-void blob_upload_stage(blob_upload *up)
-{
-	up->up_staged = true;
-}
-
-status_t blob_upload_flush(blob_upload *up)
-{
-	status_t st;
-
-	up->up_direct = 0;
-	if (up->up_stage == NULL)
-		return up->up_err;
-	st = stage_end(up->up_stage);
-	up->up_stage = NULL;
-	atomic_fetch_add(&up->up_bs->bs_stage_free, STAGE_SLOTS);
-	if (st != ST_OK && up->up_err == ST_OK) {
-		log_error("blobstore: writing upload %s: %s", up->up_id, status_str(st));
-		up->up_err = st;
-	}
-	return up->up_err;
-}
-
-void blob_upload_park(blob_upload *up)
-{
-	blob_upload_flush(up); /* an error stays in up_err */
-	if (up->up_fd >= 0) {
-		close(up->up_fd);
-		up->up_fd = -1;
-	}
-}
-
-/* Opens a parked upload's file again: it must still be the size we wrote.
- * ST_OK; ST_IO (poisons up) when it was removed or changed meanwhile. */
-static status_t upload_unpark(blob_upload *up)
-{
-	struct stat sb;
-	int fd;
-
-	if (up->up_fd >= 0)
-		return ST_OK;
-	fd = openat(up->up_bs->bs_uploads_fd, up->up_id, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
-	    (uint64_t)sb.st_size != up->up_size) {
-		log_error("blobstore: upload %s: its file is gone or changed", up->up_id);
-		if (fd >= 0)
-			close(fd);
-		up->up_err = ST_IO;
-		return ST_IO;
-	}
-	up->up_fd = fd;
-	return ST_OK;
+	return bs->bs_ops->upload_resume(bs, id, alg, out);
 }
 
 status_t blob_upload_write(blob_upload *up, const void *buf, size_t len)
 {
-	status_t st;
+	return up->up_ops->upload_write(up, buf, len);
+}
 
-	if (up->up_err != ST_OK)
-		return up->up_err;
-	if (up->up_done)
-		return ST_INVALID;
-	if (len == 0)
-		return ST_OK;
-	if (len > (uint64_t)INT64_MAX - up->up_size)
-		return ST_TOO_LARGE; /* past what off_t addresses; nothing written */
-	if ((st = upload_unpark(up)) != ST_OK)
-		return st;
-	if (up->up_stage != NULL || (up->up_staged && !up->up_no_direct &&
-				     up->up_direct >= STAGE_MIN_BYTES && stage_begin(up))) {
-		if ((st = stage_write(up->up_stage, buf, len)) != ST_OK) {
-			log_error("blobstore: writing upload %s: %s", up->up_id, status_str(st));
-			up->up_err = st;
-			return st;
-		}
-		up->up_size += len;
-		return ST_OK;
-	}
-	up->up_direct += len;
-	if ((st = fileio_write(up->up_fd, buf, len, (off_t)up->up_size)) != ST_OK) {
-		/* Some of buf may be on disk and none of it is in the hash. */
-		log_error("blobstore: writing upload %s: %s", up->up_id, strerror(errno));
-		up->up_err = st;
-		return st;
-	}
-	digest_ctx_update(up->up_hash, buf, len);
-	up->up_size += len;
-	if (up->up_size - up->up_started >= WRITEBEHIND_BYTES)
-		writebehind(up);
-	return ST_OK;
+void blob_upload_stage(blob_upload *up)
+{
+	up->up_ops->upload_stage(up);
+}
+
+status_t blob_upload_flush(blob_upload *up)
+{
+	return up->up_ops->upload_flush(up);
+}
+
+void blob_upload_park(blob_upload *up)
+{
+	up->up_ops->upload_park(up);
 }
 
 uint64_t blob_upload_size(const blob_upload *up)
 {
-	return up->up_size;
+	return up->up_ops->upload_size(up);
 }
 
 digest_alg blob_upload_alg(const blob_upload *up)
 {
-	return up->up_alg;
-}
-
-/* The digest of up's file with alg, re-read from disk into out. */
-static status_t upload_rehash(char out[DIGEST_MAX], blob_upload *up, digest_alg alg)
-{
-	digest_ctx *ctx = NULL;
-	uint64_t n;
-	status_t st;
-
-	if ((st = digest_ctx_new(&ctx, alg)) != ST_OK)
-		return st;
-	if ((st = hash_fd(ctx, up->up_fd, &n)) == ST_OK && n != up->up_size)
-		st = ST_IO; /* someone else wrote to the file */
-	if (st == ST_OK)
-		digest_ctx_final(ctx, out);
-	digest_ctx_free(ctx);
-	return st;
+	return up->up_ops->upload_alg(up);
 }
 
 status_t blobstore_upload_commit(blobstore *bs, blob_upload *up, const char *expected,
 				 uint64_t *out_size)
 {
-	char rel[REL_PATH_MAX], got[DIGEST_MAX];
-	struct stat sb;
-	digest_alg alg;
-	status_t st;
-
-	assert(up->up_bs == bs);
-	if (up->up_err != ST_OK)
-		return up->up_err;
-	if (up->up_done)
-		return ST_INVALID;
-	/* A malformed digest is the caller's mistake: the upload stays usable. */
-	if ((st = rel_path(rel, expected, &alg)) != ST_OK)
-		return st;
-	if ((st = blob_upload_flush(up)) != ST_OK || (st = upload_unpark(up)) != ST_OK)
-		return st;
-
-	if (fsync(up->up_fd) != 0) {
-		log_error("blobstore: fsync of upload %s: %s", up->up_id, strerror(errno));
-		st = fileio_status(errno);
-		goto done;
-	}
-	if (alg == up->up_alg) {
-		assert(up->up_hash != NULL);
-		digest_ctx_final(up->up_hash, got);
-		digest_ctx_free(up->up_hash);
-		up->up_hash = NULL;
-	} else if ((st = upload_rehash(got, up, alg)) != ST_OK) {
-		goto done;
-	}
-	if (strcmp(got, expected) != 0) {
-		unlinkat(bs->bs_uploads_fd, up->up_id, 0);
-		st = ST_DIGEST_MISMATCH;
-		goto done;
-	}
-	if ((st = shard_ensure(bs, rel)) != ST_OK)
-		goto done;
-	if (fstatat(bs->bs_blobs_fd, rel, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
-		/* Same digest, same bytes: keep the blob there is. A failed
-		 * unlink only leaves a file the stale sweep removes. */
-		unlinkat(bs->bs_uploads_fd, up->up_id, 0);
-	} else if (errno != ENOENT) {
-		st = ST_IO;
-		goto done;
-	} else {
-		if (renameat(bs->bs_uploads_fd, up->up_id, bs->bs_blobs_fd, rel) != 0) {
-			log_error("blobstore: rename of upload %s: %s", up->up_id, strerror(errno));
-			st = fileio_status(errno);
-			goto done;
-		}
-		up->up_done = true;
-		if ((st = shard_fsync(bs, rel)) != ST_OK)
-			goto done;
-	}
-	up->up_done = true;
-	if (out_size)
-		*out_size = up->up_size;
-	st = ST_OK;
-done:
-	if (st != ST_OK)
-		up->up_err = st;
-	return st;
+	assert(up->up_ops == bs->bs_ops);
+	return bs->bs_ops->upload_commit(bs, up, expected, out_size);
 }
 
 void blob_upload_free(blob_upload *up)
 {
-	if (up == NULL)
-		return;
-	blob_upload_flush(up);
-	if (up->up_fd >= 0)
-		close(up->up_fd);
-	digest_ctx_free(up->up_hash);
-	free(up);
+	if (up != NULL)
+		up->up_ops->upload_free(up);
 }
 
-status_t blobstore_upload_open_read(blobstore *bs, const char *id, int *out_fd)
+status_t blobstore_upload_open_read(blobstore *bs, const char *id, blob_reader **out)
 {
-	*out_fd = -1;
-	if (!id_valid(id))
-		return ST_INVALID;
-	*out_fd = openat(bs->bs_uploads_fd, id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (*out_fd < 0)
-		return (errno == ENOENT || errno == ELOOP) ? ST_NOT_FOUND : ST_IO;
-	return ST_OK;
+	return bs->bs_ops->upload_open_read(bs, id, out);
 }
 
 status_t blobstore_upload_remove(blobstore *bs, const char *id)
 {
-	if (!id_valid(id))
-		return ST_INVALID;
-	if (unlinkat(bs->bs_uploads_fd, id, 0) != 0)
-		return errno == ENOENT ? ST_NOT_FOUND : ST_IO;
-	return ST_OK;
-}
-
-typedef struct {
-	time_t before;
-	void (*fn)(void *arg, const char *id);
-	void *arg;
-} stale_ctx;
-
-/* uploads_each callback of blobstore_upload_list_stale. */
-static void report_stale(void *arg, int dirfd, const char *name, const struct stat *sb)
-{
-	stale_ctx *c = arg;
-
-	if (sb->st_mtime < c->before)
-		c->fn(c->arg, name);
+	return bs->bs_ops->upload_remove(bs, id);
 }
 
 status_t blobstore_upload_list_stale(blobstore *bs, time_t before,
 				     void (*fn)(void *arg, const char *id), void *arg)
 {
-	stale_ctx c = {before, fn, arg};
-
-	return uploads_each(bs, report_stale, &c);
+	return bs->bs_ops->upload_list_stale(bs, before, fn, arg);
 }

@@ -1,19 +1,28 @@
 /*
- * blobstore.h - content-addressed blob files on local disk.
+ * blobstore.h - content-addressed blob storage: the interface every caller
+ * uses, and the table of operations a backend implements.
  *
- * Layout under the root folder:
- *   blobs/<alg>/<first two hex>/<hex>   committed blobs, immutable, one per digest
- *   uploads/<id>                        bytes of an upload session in progress
+ * A store keeps committed blobs, immutable and named by their digest, and
+ * upload sessions in progress (bytes arriving, hashed on the way, that
+ * become a blob only by a commit that verified their digest). It knows
+ * nothing of HTTP, repositories or metadata.
  *
- * Invariants: a file under blobs/ is complete and its name is its digest. It
- * gets there only by rename(2) of an fsynced upload file whose digest was
- * verified, followed by an fsync of the directory, so a crash at any instant
- * leaves either no file or the whole file. Upload files are never served.
+ * Backends (chosen by name, see blobstore_open_backend): "filesystem"
+ * (blobstore_fs.h, folders on local disk) is the only one so far; an
+ * S3-compatible store is planned. The caller holds a blobstore and never
+ * learns which backend serves it: every function below is a dispatch
+ * through the store's blobstore_ops. What every backend guarantees:
+ *   - A committed blob is complete and its name is its digest: it becomes
+ *     visible all at once, after its digest was verified, and durably (a
+ *     crash after the commit returned cannot lose it, nor show a part).
+ *   - Read-after-write: once blobstore_put or blobstore_upload_commit
+ *     returned ST_OK, every stat and read of that digest, from any thread
+ *     of the process, finds it.
+ *   - Upload bytes are never served as a blob.
+ * How each backend keeps them is said in its own header.
  *
- * This is the narrow interface a second backend (an S3-compatible store)
- * implements; it knows nothing of HTTP, repositories or metadata.
- * Thread-safe: a blobstore may be shared by all threads. A blob_upload is
- * used by one thread at a time (the caller serialises).
+ * Thread-safe: a blobstore may be shared by all threads. A blob_upload or a
+ * blob_reader is used by one thread at a time (the caller serialises).
  */
 #ifndef BLOBSTORE_H
 #define BLOBSTORE_H
@@ -27,18 +36,32 @@
 
 typedef struct blobstore blobstore;
 typedef struct blob_upload blob_upload;
+typedef struct blob_reader blob_reader;
+typedef struct blobstore_ops blobstore_ops;
 
 /* Longest upload id accepted (ids are made by the caller: [A-Za-z0-9-]).
  * Ids starting with "put-" are reserved for blobstore_put's temporary files. */
 #define BLOBSTORE_ID_MAX 64
 
+/* The backend the registry uses unless configured otherwise. */
+#define BLOBSTORE_DEFAULT_BACKEND "filesystem"
+
 /*
- * Opens (creating folders as needed) the store under root. Leftover
- * temporary files from a crash are removed (one process per root). ST_OK
- * with *out (caller frees with blobstore_close); ST_INVALID for an empty
- * root; ST_NOMEM; ST_IO.
+ * Opens the store of backend `backend` ("filesystem") at location (for the
+ * filesystem: the root folder). ST_OK with *out (caller frees with
+ * blobstore_close); ST_INVALID for an unknown backend name (logged with the
+ * known ones) or a location the backend refuses; else as the backend's
+ * open (blobstore_fs.h: ST_NOMEM, ST_IO).
  */
+status_t blobstore_open_backend(blobstore **out, const char *backend, const char *location);
+
+/* blobstore_open_backend(out, "filesystem", root): the store under root. */
 status_t blobstore_open(blobstore **out, const char *root);
+
+/* The operations of the backend called name, or NULL if there is none
+ * (the configuration checks names with it). */
+const blobstore_ops *blobstore_backend_find(const char *name);
+
 /* NULL is a no-op. */
 void blobstore_close(blobstore *bs);
 
@@ -48,14 +71,39 @@ void blobstore_close(blobstore *bs);
 status_t blobstore_stat(blobstore *bs, const char *digest, uint64_t *out_size);
 
 /*
- * Opens a stored blob for reading. ST_OK with *out_fd (caller closes) and
- * *out_size; ST_NOT_FOUND; ST_INVALID; ST_IO.
+ * Opens a stored blob for reading. ST_OK with *out (caller frees with
+ * blob_reader_close); ST_NOT_FOUND; ST_INVALID for a malformed digest;
+ * ST_NOMEM; ST_IO. A blob deleted while a reader is open may fail the
+ * reader's later reads with ST_IO (the filesystem's go on reading it).
  */
-status_t blobstore_open_read(blobstore *bs, const char *digest, int *out_fd, uint64_t *out_size);
+status_t blobstore_read_open(blobstore *bs, const char *digest, blob_reader **out);
+
+/* The blob's size in bytes (for an upload's reader: 0, it grows). */
+uint64_t blob_reader_size(const blob_reader *rd);
+
+/*
+ * Hands over the reader's file descriptor, for zero-copy sends
+ * (sendfile): the caller owns and closes it, and must still
+ * blob_reader_close rd, which is no longer readable. -1 when the backend
+ * has no file descriptor to give (an object store): read through
+ * blob_reader_read instead. Offsets of the fd are the blob's.
+ */
+int blob_reader_take_fd(blob_reader *rd);
+
+/*
+ * Reads up to len bytes at offset off into buf. ST_OK with *out_n bytes
+ * read, 0 only at the end (for an upload's reader: what is written so
+ * far); ST_IO (also after blob_reader_take_fd).
+ */
+status_t blob_reader_read(blob_reader *rd, uint64_t off, void *buf, size_t len, size_t *out_n);
+
+/* NULL is a no-op. */
+void blob_reader_close(blob_reader *rd);
 
 /*
  * Stores a whole buffer (a manifest) under its digest, which the caller has
- * computed; writes, fsyncs and renames atomically. Storing a digest that is
+ * computed, atomically and durably (the filesystem: write, fsync, rename).
+ * Storing a digest that is
  * already present is ST_OK. ST_INVALID for a malformed digest;
  * ST_DIGEST_MISMATCH if buf does not hash to digest (nothing stored);
  * ST_NO_SPACE, ST_IO.
@@ -63,22 +111,22 @@ status_t blobstore_open_read(blobstore *bs, const char *digest, int *out_fd, uin
 status_t blobstore_put(blobstore *bs, const char *digest, const void *buf, size_t len);
 
 /*
- * Removes a committed blob file. ST_OK, ST_NOT_FOUND, ST_INVALID, ST_IO.
+ * Removes a committed blob. ST_OK, ST_NOT_FOUND, ST_INVALID, ST_IO.
  * (Garbage collection decides when; the store only does it.)
  */
 status_t blobstore_delete(blobstore *bs, const char *digest);
 
 /*
- * Starts an upload with a new, empty file uploads/<id>, hashing with alg.
- * ST_OK with *out (caller frees with blob_upload_free); ST_INVALID for a
+ * Starts upload id, empty, hashing with alg (the filesystem: a new file
+ * uploads/<id>). ST_OK with *out (caller frees with blob_upload_free); ST_INVALID for a
  * bad or reserved id or alg; ST_EXISTS; ST_NO_SPACE; ST_NOMEM; ST_IO. On
- * failure no file is left behind.
+ * failure nothing is left behind.
  */
 status_t blobstore_upload_begin(blobstore *bs, const char *id, digest_alg alg, blob_upload **out);
 
 /*
- * Reopens the file of an upload whose in-memory state was lost (restart),
- * re-hashing the bytes already there with alg (reading through a bounded
+ * Reopens an upload whose in-memory state was lost (restart), re-hashing
+ * the bytes already stored with alg (reading through a bounded
  * buffer). ST_OK with *out; ST_NOT_FOUND; ST_INVALID for a bad id or alg;
  * ST_NOMEM; ST_IO.
  */
@@ -94,30 +142,32 @@ status_t blobstore_upload_resume(blobstore *bs, const char *id, digest_alg alg, 
 status_t blob_upload_write(blob_upload *up, const void *buf, size_t len);
 
 /*
- * Makes later writes to up staged, for uploads whose file nobody reads
- * while it grows (the pull-through cache's are read as they arrive): bytes
- * past the first MiB of a request are copied into a small ring that two
- * helper threads hash and write (O_DIRECT) while the caller goes on, so
- * the file may lag behind blob_upload_size until blob_upload_flush. Where
- * O_DIRECT cannot be opened, or the store's staging memory is all taken,
- * writes stay direct. Write errors surface at a later write or the flush.
+ * Makes later writes to up staged, for uploads nobody reads while they
+ * grow (the pull-through cache's are read as they arrive): the backend may
+ * take bytes in and store them while the caller goes on (the filesystem:
+ * past the first MiB of a request, a small ring that two helper threads
+ * hash and write with O_DIRECT), so what is stored may lag behind
+ * blob_upload_size until blob_upload_flush. Where it cannot (no O_DIRECT,
+ * the store's staging memory all taken), writes stay direct. Write errors
+ * surface at a later write or the flush.
  */
 void blob_upload_stage(blob_upload *up);
 
 /*
- * Waits until every byte written is in the file (not synced: commit does
+ * Waits until every byte written is stored (not durably: commit does
  * that) and ends up's helper threads; call it when a request ends, so that
- * between requests the file holds exactly blob_upload_size bytes. ST_OK, or
+ * between requests the upload holds exactly blob_upload_size bytes. ST_OK, or
  * the upload's poison (ST_NO_SPACE, ST_IO, ...). A no-op for an unstaged
  * upload. Commit and free flush first.
  */
 status_t blob_upload_flush(blob_upload *up);
 
 /*
- * Flushes up and closes its file until the next write or commit opens it
- * again (and checks it is still the size written). An upload between
- * requests may wait hours for its next chunk, or forever: parked, it holds
- * no file descriptor, so abandoned sessions cannot exhaust them.
+ * Flushes up and releases what it holds open (the filesystem: its file,
+ * until the next write or commit opens it again and checks it is still the
+ * size written). An upload between requests may wait hours for its next
+ * chunk, or forever: parked, it holds no file descriptor, so abandoned
+ * sessions cannot exhaust them.
  */
 void blob_upload_park(blob_upload *up);
 
@@ -127,41 +177,101 @@ uint64_t blob_upload_size(const blob_upload *up);
 digest_alg blob_upload_alg(const blob_upload *up);
 
 /*
- * Finishes an upload: fsyncs the file, compares its digest with expected
- * (re-reading the file only if expected uses another algorithm than the
- * running hash), and renames it into blobs/. If the blob already exists the
- * upload file is simply removed. ST_OK (the upload file is gone, and
- * up must still be freed); ST_DIGEST_MISMATCH (nothing stored, the upload
- * file is removed); ST_INVALID for a malformed expected digest (the upload
- * stays usable) or an upload already committed; ST_NO_SPACE; ST_NOMEM;
- * ST_IO. Any failure but ST_INVALID poisons the upload with its status, as
- * blob_upload_write does. *out_size (may be NULL) gets the blob's size.
+ * Finishes an upload: makes its bytes durable, compares their digest with
+ * expected (re-reading them only if expected uses another algorithm than
+ * the running hash), and publishes them as the blob (the filesystem: fsync,
+ * rename into blobs/). If the blob already exists the upload is simply
+ * removed. ST_OK (the upload is gone, and up must still be freed);
+ * ST_DIGEST_MISMATCH (nothing stored, the upload is removed); ST_INVALID for a malformed expected
+ * digest (the upload stays usable) or an upload already committed; ST_NO_SPACE; ST_NOMEM; ST_IO.
+ * Any failure but ST_INVALID poisons the upload with its status, as blob_upload_write does.
+ * *out_size (may be NULL) gets the blob's size.
  */
 status_t blobstore_upload_commit(blobstore *bs, blob_upload *up, const char *expected,
 				 uint64_t *out_size);
 
-/* Closes the file and frees the state; the file stays. NULL is a no-op. */
+/* Frees the in-memory state; the stored upload stays (for a resume). NULL
+ * is a no-op. */
 void blob_upload_free(blob_upload *up);
 
 /*
- * Opens upload id's file read-only, for readers that follow its writer (the
- * pull-through cache streams a blob to clients while it arrives). The fd
- * stays valid after a commit renames the file or a failure removes it.
- * ST_OK with *out_fd (caller closes); ST_NOT_FOUND; ST_INVALID for a bad
- * id; ST_IO.
+ * Opens upload id for reading, for readers that follow its writer (the
+ * pull-through cache streams a blob to clients while it arrives): a read
+ * sees every byte written (and flushed) before it. The reader stays valid
+ * after a commit publishes the upload or a failure removes it. ST_OK with
+ * *out (caller frees with blob_reader_close); ST_NOT_FOUND; ST_INVALID for
+ * a bad id; ST_NOMEM; ST_IO.
  */
-status_t blobstore_upload_open_read(blobstore *bs, const char *id, int *out_fd);
+status_t blobstore_upload_open_read(blobstore *bs, const char *id, blob_reader **out);
 
-/* Removes the file of upload id. ST_OK, ST_NOT_FOUND, ST_INVALID for a bad id, ST_IO. */
+/* Removes upload id. ST_OK, ST_NOT_FOUND, ST_INVALID for a bad id, ST_IO. */
 status_t blobstore_upload_remove(blobstore *bs, const char *id);
 
 /*
- * Calls fn for every upload file not modified since before `before`
- * (fn decides and may call blobstore_upload_remove), blobstore_put's
- * temporary files included; files whose names are not valid ids are none
- * of the store's and are skipped. ST_OK or ST_IO.
+ * Calls fn for every upload not written to since before `before` (fn
+ * decides and may call blobstore_upload_remove), blobstore_put's temporary
+ * uploads included; anything whose name is not a valid id is none of the
+ * store's and is skipped. ST_OK or ST_IO.
  */
 status_t blobstore_upload_list_stale(blobstore *bs, time_t before,
 				     void (*fn)(void *arg, const char *id), void *arg);
+
+/* ---- for backends ----
+ *
+ * A backend is a const blobstore_ops and three structs that begin with the
+ * bases below (so a blobstore * of the backend is a pointer to its own
+ * struct, which it casts back). The functions above check nothing and
+ * call the operation of the same name; each operation keeps the contract
+ * written above for its function (statuses, what is left on failure, who
+ * owns what), and the shared tests (tests/unit/test_blobstore.c) run
+ * against every backend. Every operation is required.
+ */
+struct blobstore_ops {
+	const char *name; /* as configured: "filesystem" */
+	/* blobstore_open_backend: the store at location. */
+	status_t (*open)(blobstore **out, const char *location);
+	void (*close)(blobstore *bs);
+	status_t (*stat)(blobstore *bs, const char *digest, uint64_t *out_size);
+	status_t (*read_open)(blobstore *bs, const char *digest, blob_reader **out);
+	status_t (*put)(blobstore *bs, const char *digest, const void *buf, size_t len);
+	status_t (*remove)(blobstore *bs, const char *digest); /* blobstore_delete */
+	status_t (*upload_begin)(blobstore *bs, const char *id, digest_alg alg, blob_upload **out);
+	status_t (*upload_resume)(blobstore *bs, const char *id, digest_alg alg, blob_upload **out);
+	status_t (*upload_write)(blob_upload *up, const void *buf, size_t len);
+	/* May do nothing: staging is a speed-up the caller cannot observe
+	 * (but for when write errors surface). */
+	void (*upload_stage)(blob_upload *up);
+	status_t (*upload_flush)(blob_upload *up);
+	/* Releases what an idle upload holds (fds, connections); may do nothing. */
+	void (*upload_park)(blob_upload *up);
+	uint64_t (*upload_size)(const blob_upload *up);
+	digest_alg (*upload_alg)(const blob_upload *up);
+	status_t (*upload_commit)(blobstore *bs, blob_upload *up, const char *expected,
+				  uint64_t *out_size);
+	void (*upload_free)(blob_upload *up); /* never called with NULL */
+	status_t (*upload_open_read)(blobstore *bs, const char *id, blob_reader **out);
+	status_t (*upload_remove)(blobstore *bs, const char *id);
+	status_t (*upload_list_stale)(blobstore *bs, time_t before,
+				      void (*fn)(void *arg, const char *id), void *arg);
+	/* blob_reader_read, on a reader whose rd_fd the backend may use; after
+	 * blob_reader_take_fd it is -1. */
+	status_t (*reader_read)(blob_reader *rd, uint64_t off, void *buf, size_t len,
+				size_t *out_n);
+	void (*reader_close)(blob_reader *rd); /* never called with NULL */
+};
+
+struct blobstore {
+	const blobstore_ops *bs_ops;
+};
+
+struct blob_upload {
+	const blobstore_ops *up_ops;
+};
+
+struct blob_reader {
+	const blobstore_ops *rd_ops;
+	uint64_t rd_size; /* blob_reader_size */
+	int rd_fd;	  /* blob_reader_take_fd; -1 if none (or taken) */
+};
 
 #endif

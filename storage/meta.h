@@ -1,12 +1,22 @@
 /*
  * meta.h - the metadata index: repositories, manifests, tags, the blobs each
- * repository may serve, referrers and upload sessions.
+ * repository may serve, referrers and upload sessions. The interface every
+ * caller uses, and the table of operations a backend implements.
  *
- * The embedded implementation is SQLite in WAL mode, one file under the data
- * folder. A `meta` is one connection and is used by ONE thread at a time:
- * each worker thread opens its own (meta_open) and keeps it. Every write
- * that touches several rows is one transaction, so a crash leaves either
- * all of it or none. It knows nothing of HTTP or of where blob bytes live.
+ * Backends (chosen by name, see meta_open_backend): "sqlite" (meta_sqlite.h,
+ * one file in WAL mode under the data folder) is the only one so far;
+ * PostgreSQL is planned. The caller holds a `meta` and never learns which
+ * backend serves it: every function below is a dispatch through its
+ * meta_ops. A `meta` is one connection and is used by ONE thread at a time:
+ * each worker thread opens its own and keeps it. What every backend
+ * guarantees:
+ *   - Every write that touches several rows is one transaction, so a crash
+ *     leaves either all of it or none; a write that returned ST_OK is
+ *     durable (it survives power loss).
+ *   - Read-after-write across connections: once a write returned, every
+ *     connection of the process (any thread) sees it at its next call.
+ *   - Lists are in byte order and paginated by key (`last`), not by offset.
+ * It knows nothing of HTTP or of where blob bytes live.
  *
  * Strings passed in are borrowed; strings in out structs are copied into
  * fixed buffers owned by the caller. Callbacks run while a query is live:
@@ -25,16 +35,31 @@
 #include "../common/status.h"
 
 typedef struct meta meta;
+typedef struct meta_ops meta_ops;
 
 #define META_NAME_MAX 256	/* repository name, with NUL */
 #define META_TAG_MAX 129	/* tag, with NUL */
 #define META_MEDIA_TYPE_MAX 256 /* media type / artifact type, with NUL */
 
+/* The backend the registry uses unless configured otherwise. */
+#define META_DEFAULT_BACKEND "sqlite"
+
 /*
- * Opens (creating and migrating the schema as needed) the database at path.
- * ST_OK with *out (caller frees with meta_close), ST_IO.
+ * Opens a connection to the index of backend `backend` ("sqlite") at
+ * location (for sqlite: the database file), creating and migrating the
+ * schema as needed. ST_OK with *out (caller frees with meta_close);
+ * ST_INVALID for an unknown backend name (logged with the known ones) or a
+ * NULL location; ST_NOMEM; ST_IO.
  */
+status_t meta_open_backend(meta **out, const char *backend, const char *location);
+
+/* meta_open_backend(out, "sqlite", path): the SQLite database at path. */
 status_t meta_open(meta **out, const char *path);
+
+/* The operations of the backend called name, or NULL if there is none
+ * (the configuration checks names with it). */
+const meta_ops *meta_backend_find(const char *name);
+
 /* NULL is a no-op. */
 void meta_close(meta *m);
 
@@ -155,5 +180,51 @@ status_t meta_upload_delete(meta *m, const char *id);
  * not call back into m; collect ids and delete afterwards. */
 status_t meta_upload_list_stale(meta *m, time_t before, void (*fn)(void *arg, const char *id),
 				void *arg);
+
+/* ---- for backends ----
+ *
+ * A backend is a const meta_ops and a connection struct that begins with
+ * `struct meta` (so a meta * of the backend points to its own struct,
+ * which it casts back). The functions above check nothing and call the
+ * operation of the same name; each operation keeps the contract written
+ * above for its function (statuses, what is left on failure, what the
+ * callbacks may do), and the shared tests (tests/unit/test_meta.c) run
+ * against every backend. Every operation is required.
+ */
+struct meta_ops {
+	const char *name; /* as configured: "sqlite" */
+	status_t (*open)(meta **out, const char *location);
+	void (*close)(meta *m); /* never called with NULL */
+	status_t (*repo_exists)(meta *m, const char *repo);
+	status_t (*repo_list)(meta *m, const char *last, int n,
+			      int (*fn)(void *arg, const char *name), void *arg, bool *out_more);
+	status_t (*blob_link)(meta *m, const char *repo, const char *digest, uint64_t size);
+	status_t (*blob_get)(meta *m, const char *repo, const char *digest, uint64_t *out_size);
+	status_t (*blob_find)(meta *m, const char *digest, uint64_t *out_size);
+	status_t (*blob_unlink)(meta *m, const char *repo, const char *digest);
+	status_t (*blob_repos)(meta *m, const char *digest, int (*fn)(void *arg, const char *repo),
+			       void *arg);
+	status_t (*manifest_put)(meta *m, const char *repo, const meta_manifest *man,
+				 const char *const *refs, size_t nrefs, const char *const *tags,
+				 size_t ntags);
+	status_t (*manifest_get)(meta *m, const char *repo, const char *ref, meta_manifest *out);
+	status_t (*manifest_delete)(meta *m, const char *repo, const char *digest);
+	status_t (*tag_delete)(meta *m, const char *repo, const char *tag);
+	status_t (*tag_list)(meta *m, const char *repo, const char *last, int n,
+			     int (*fn)(void *arg, const char *tag), void *arg, bool *out_more);
+	status_t (*referrers)(meta *m, const char *repo, const char *subject,
+			      const char *artifact_type,
+			      int (*fn)(void *arg, const meta_manifest *man), void *arg);
+	status_t (*upload_create)(meta *m, const char *id, const char *repo, digest_alg alg);
+	status_t (*upload_get)(meta *m, const char *id, meta_upload *out);
+	status_t (*upload_touch)(meta *m, const char *id);
+	status_t (*upload_delete)(meta *m, const char *id);
+	status_t (*upload_list_stale)(meta *m, time_t before, void (*fn)(void *arg, const char *id),
+				      void *arg);
+};
+
+struct meta {
+	const meta_ops *m_ops;
+};
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * stage.h - a staged writer: the fast path of large uploads (blobstore.c).
+ * stage.h - a staged writer: the fast path of large uploads (blobstore_fs.c).
  *
  * Bytes are copied into a ring of 4 KiB-aligned slots; one helper thread
  * feeds each full slot to a running hash, another writes it to the file,

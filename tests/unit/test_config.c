@@ -522,6 +522,49 @@ START_TEST(shipped_conf_complete)
 }
 END_TEST
 
+/* storage and metadata: the backends; only the implemented names pass. */
+START_TEST(backends)
+{
+	FILE *f;
+	char line[512];
+	int seen_storage = 0, seen_metadata = 0;
+
+	ck_assert_str_eq(cfg.storage, "filesystem");
+	ck_assert_str_eq(cfg.metadata, "sqlite");
+	expect_set("storage", "filesystem");
+	expect_set("metadata", "sqlite");
+	ck_assert_str_eq(cfg.storage, "filesystem");
+	ck_assert_str_eq(cfg.metadata, "sqlite");
+	expect_set_invalid("storage", "s3");
+	ck_assert_str_eq(err, "invalid storage 's3' (expected filesystem)");
+	expect_set_invalid("metadata", "postgres");
+	ck_assert_str_eq(err, "invalid metadata 'postgres' (expected sqlite)");
+	expect_set_invalid("storage", "");
+	expect_set_invalid("storage", "Filesystem");
+	expect_set_invalid("metadata", "sqlite3");
+	ck_assert_str_eq(cfg.storage, "filesystem");
+	ck_assert_str_eq(cfg.metadata, "sqlite");
+
+	load("storage = filesystem\nmetadata = sqlite\n", ST_OK);
+	expect_load_error("data = /x\nstorage = s3\n", 2,
+			  "invalid storage 's3' (expected filesystem)");
+	expect_load_error("metadata = postgres\n", 1,
+			  "invalid metadata 'postgres' (expected sqlite)");
+	expect_load_error("storage = filesystem\nstorage = filesystem\n", 2,
+			  "'storage' repeated (first set on line 1)");
+
+	/* registry.conf documents both, with their defaults. */
+	ck_assert_ptr_nonnull(f = fopen("registry.conf", "r"));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		seen_storage += strcmp(line, "storage = filesystem\n") == 0;
+		seen_metadata += strcmp(line, "metadata = sqlite\n") == 0;
+	}
+	fclose(f);
+	ck_assert_int_eq(seen_storage, 1);
+	ck_assert_int_eq(seen_metadata, 1);
+}
+END_TEST
+
 Suite *make_config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -549,6 +592,7 @@ Suite *make_config_suite(void)
 	tcase_add_test(tc, load_misuse);
 	tcase_add_test(tc, shipped_conf);
 	tcase_add_test(tc, shipped_conf_complete);
+	tcase_add_test(tc, backends);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,10 +1,15 @@
 /*
- * test_meta.c - the SQLite metadata index (storage/meta.c).
+ * test_meta.c - the metadata index (storage/meta.h) and its SQLite backend
+ * (storage/meta_sqlite.c).
  *
- * Every test opens a fresh database in its own mkdtemp folder (a checked
- * fixture: removed even when an assertion fails) and asserts exact status
- * codes. Where the public interface cannot show a row (manifest_refs, the
- * pragmas), a second, raw SQLite connection looks at the file.
+ * Two test cases. "shared": the contract of meta.h, run once per entry of
+ * `backends` (a loop test: _i is the entry), so a second backend is one
+ * more entry there. "sqlite": what only the SQLite backend promises (WAL,
+ * the schema version, a full disk). Every test opens a fresh index in its
+ * own mkdtemp folder (a checked fixture: removed even when an assertion
+ * fails) and asserts exact status codes. Where the public interface cannot
+ * show a row (manifest_refs), the backend's entry says how to run a plain
+ * SQL query on its store beside the connection under test.
  */
 #include <check.h>
 #include <errno.h>
@@ -31,11 +36,18 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 	return remove(path);
 }
 
-static void setup(void)
+/* The shared tests' fixture: a folder; each test then calls db_open. */
+static void setup_dir(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/test-meta-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(db_path, sizeof(db_path), "%s/registry.db", dir);
+}
+
+/* The sqlite tests' fixture: a SQLite index in the folder. */
+static void setup_sqlite(void)
+{
+	setup_dir();
 	ck_assert_int_eq(meta_open(&m, db_path), ST_OK);
 }
 
@@ -51,7 +63,7 @@ static void teardown(void)
 }
 
 /* The first column of the first row of sql, run on a separate connection. */
-static long long raw_int(const char *sql)
+static long long sqlite_raw_int(const char *sql)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *s = NULL;
@@ -66,7 +78,7 @@ static long long raw_int(const char *sql)
 	return v;
 }
 
-static void raw_exec(const char *sql)
+static void sqlite_raw_exec(const char *sql)
 {
 	sqlite3 *db = NULL;
 
@@ -74,6 +86,49 @@ static void raw_exec(const char *sql)
 	sqlite3_busy_timeout(db, 5000);
 	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
+}
+
+static const char *sqlite_location(void)
+{
+	return db_path;
+}
+
+/* The backends the shared tests run against: the name to open, where (a
+ * scratch index under the test's folder or of its own), and plain SQL on
+ * the same store beside the connection under test. */
+static const struct {
+	const char *name;
+	const char *(*location)(void);
+	long long (*raw_int)(const char *sql);
+	void (*raw_exec)(const char *sql);
+} backends[] = {
+    {"sqlite", sqlite_location, sqlite_raw_int, sqlite_raw_exec},
+};
+#define NBACKENDS ((int)(sizeof(backends) / sizeof(backends[0])))
+
+static int cur; /* the entry of backends a shared test runs against */
+
+/* A shared test's first step: a connection to a fresh index of backends[i]. */
+static void db_open(int i)
+{
+	cur = i;
+	ck_assert_int_eq(meta_open_backend(&m, backends[i].name, backends[i].location()), ST_OK);
+}
+
+/* Another connection to the same index (the caller closes it). */
+static status_t db_connect(meta **out)
+{
+	return meta_open_backend(out, backends[cur].name, backends[cur].location());
+}
+
+static long long raw_int(const char *sql)
+{
+	return backends[cur].raw_int(sql);
+}
+
+static void raw_exec(const char *sql)
+{
+	backends[cur].raw_exec(sql);
 }
 
 /* A made-up digest: "sha256:" + 64 times c. */
@@ -127,6 +182,7 @@ START_TEST(test_blob_link)
 	char d[DIGEST_MAX], e[DIGEST_MAX];
 	uint64_t size = 0;
 
+	db_open(_i);
 	dg(d, 'a');
 	dg(e, 'b');
 	ck_assert_int_eq(meta_repo_exists(m, "lib/app"), ST_NOT_FOUND);
@@ -166,6 +222,7 @@ START_TEST(test_manifest_put_get)
 	meta_manifest man = man_make(dg(d, 'd'), "application/x-thing", dg(s, 'e'));
 	meta_manifest got;
 
+	db_open(_i);
 	man.annotations = "{\"k\":\"v\"}";
 	ck_assert_int_eq(meta_manifest_put(m, "app", &man, refs, 2, tags, 2), ST_OK);
 	ck_assert_int_eq(meta_repo_exists(m, "app"), ST_OK);
@@ -206,6 +263,7 @@ START_TEST(test_manifest_without_tags_or_subject)
 	meta_manifest man = man_make(dg(d, 'd'), "", "");
 	meta_manifest got;
 
+	db_open(_i);
 	ck_assert_int_eq(meta_manifest_put(m, "app", &man, NULL, 0, NULL, 0), ST_OK);
 	ck_assert_int_eq(meta_manifest_get(m, "app", d, &got), ST_OK);
 	ck_assert_str_eq(got.artifact_type, "");
@@ -224,6 +282,7 @@ START_TEST(test_retag)
 	meta_manifest m2 = man_make(dg(d2, '2'), "", "");
 	meta_manifest got;
 
+	db_open(_i);
 	ck_assert_int_eq(meta_manifest_put(m, "app", &m1, refs, 1, latest, 1), ST_OK);
 	ck_assert_int_eq(meta_manifest_put(m, "app", &m2, NULL, 0, latest, 1), ST_OK);
 	ck_assert_int_eq(meta_manifest_get(m, "app", "latest", &got), ST_OK);
@@ -263,6 +322,7 @@ START_TEST(test_manifest_delete_removes_tags)
 	names l = {0};
 	static const char *const only_c[] = {"c"};
 
+	db_open(_i);
 	ck_assert_int_eq(meta_manifest_put(m, "app", &m1, refs, 2, tags1, 2), ST_OK);
 	ck_assert_int_eq(meta_manifest_put(m, "app", &m2, refs, 1, tags2, 1), ST_OK);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM manifest_refs"), 3);
@@ -292,6 +352,7 @@ START_TEST(test_tag_delete)
 	meta_manifest man = man_make(dg(d, 'd'), "", "");
 	meta_manifest got;
 
+	db_open(_i);
 	ck_assert_int_eq(meta_manifest_put(m, "app", &man, NULL, 0, tags, 2), ST_OK);
 	ck_assert_int_eq(meta_tag_delete(m, "app", "v1"), ST_OK);
 	ck_assert_int_eq(meta_manifest_get(m, "app", "v1", &got), ST_NOT_FOUND);
@@ -312,6 +373,7 @@ START_TEST(test_tag_list_pagination)
 	names l;
 	bool more;
 
+	db_open(_i);
 	ck_assert_int_eq(meta_manifest_put(m, "app", &man, NULL, 0, tags, 6), ST_OK);
 
 	memset(&l, 0, sizeof(l));
@@ -384,6 +446,7 @@ START_TEST(test_repo_list)
 	names l;
 	bool more;
 
+	db_open(_i);
 	dg(d, 'd');
 	ck_assert_int_eq(meta_blob_link(m, "c", d, 1), ST_OK);
 	ck_assert_int_eq(meta_blob_link(m, "a/b", d, 1), ST_OK);
@@ -435,6 +498,7 @@ START_TEST(test_referrers)
 	meta_manifest unrelated = man_make(dg(d4, '4'), "application/sig", dg(other, 'o'));
 	refs_seen r;
 
+	db_open(_i);
 	sig.annotations = "{\"org.example\":\"yes\"}";
 	/* Put out of digest order; the listing is in digest order. */
 	ck_assert_int_eq(meta_manifest_put(m, "app", &sig, NULL, 0, NULL, 0), ST_OK);
@@ -499,6 +563,7 @@ static void collect_id(void *arg, const char *id)
 
 START_TEST(test_uploads)
 {
+	db_open(_i);
 	meta_upload u;
 	ids_seen s;
 	time_t now = time(NULL);
@@ -553,6 +618,7 @@ START_TEST(test_invalid_input)
 	const char *empty[] = {""};
 	meta_manifest man = man_make(dg(d, 'd'), "", "");
 
+	db_open(_i);
 	memset(longname, 'a', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
 	memset(longtag, 't', sizeof(longtag) - 1);
@@ -582,20 +648,19 @@ START_TEST(test_reopen_keeps_data)
 	meta_upload u;
 	uint64_t size = 0;
 
+	db_open(_i);
 	ck_assert_int_eq(meta_manifest_put(m, "app", &man, NULL, 0, tags, 1), ST_OK);
 	ck_assert_int_eq(meta_blob_link(m, "app", dg(b, 'b'), 42), ST_OK);
 	ck_assert_int_eq(meta_upload_create(m, "u1", "app", DIGEST_SHA256), ST_OK);
 	meta_close(m);
 	m = NULL;
 
-	ck_assert_int_eq(raw_int("PRAGMA user_version"), 1);
-	ck_assert_int_eq(meta_open(&m, db_path), ST_OK);
+	ck_assert_int_eq(db_connect(&m), ST_OK);
 	ck_assert_int_eq(meta_manifest_get(m, "app", "v1", &got), ST_OK);
 	ck_assert_str_eq(got.digest, d);
 	ck_assert_int_eq(meta_blob_get(m, "app", b, &size), ST_OK);
 	ck_assert_uint_eq(size, 42);
 	ck_assert_int_eq(meta_upload_get(m, "u1", &u), ST_OK);
-	ck_assert_int_eq(raw_int("PRAGMA user_version"), 1);
 }
 END_TEST
 
@@ -611,6 +676,11 @@ START_TEST(test_pragmas)
 	ck_assert_str_eq((const char *)sqlite3_column_text(s, 0), "wal");
 	sqlite3_finalize(s);
 	sqlite3_close(db);
+	/* the schema version this code made, kept across a reopen */
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 1);
+	meta_close(m);
+	ck_assert_int_eq(meta_open(&m, db_path), ST_OK);
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 1);
 }
 END_TEST
 
@@ -623,10 +693,10 @@ START_TEST(test_open_misuse)
 	ck_assert_int_eq(meta_open(&x, p), ST_IO);
 	ck_assert_ptr_null(x);
 	/* A newer schema than we know is refused, not clobbered. */
-	raw_exec("PRAGMA user_version = 99");
+	sqlite_raw_exec("PRAGMA user_version = 99");
 	ck_assert_int_eq(meta_open(&x, db_path), ST_IO);
 	ck_assert_ptr_null(x);
-	raw_exec("PRAGMA user_version = 1");
+	sqlite_raw_exec("PRAGMA user_version = 1");
 }
 END_TEST
 
@@ -643,7 +713,7 @@ static void *write_links(void *arg)
 	writer *w = arg;
 	meta *own = NULL;
 	char repo[32], d[DIGEST_MAX];
-	status_t st = meta_open(&own, db_path);
+	status_t st = db_connect(&own);
 
 	snprintf(repo, sizeof(repo), "repo%d", w->index);
 	for (int i = 0; st == ST_OK && i < 25; i++) {
@@ -661,6 +731,7 @@ START_TEST(test_concurrent_writers)
 {
 	writer w[4];
 
+	db_open(_i);
 	for (int i = 0; i < 4; i++) {
 		w[i] = (writer){.index = i, .st = ST_INTERNAL};
 		ck_assert_int_eq(pthread_create(&w[i].th, NULL, write_links, &w[i]), 0);
@@ -704,29 +775,61 @@ START_TEST(test_no_space)
 }
 END_TEST
 
+START_TEST(test_open_backend)
+{
+	meta *x = (meta *)1;
+
+	ck_assert_ptr_nonnull(meta_backend_find("sqlite"));
+	ck_assert_ptr_null(meta_backend_find("postgres"));
+	ck_assert_ptr_null(meta_backend_find(""));
+	ck_assert_ptr_null(meta_backend_find(NULL));
+	ck_assert_int_eq(meta_open_backend(&x, "postgres", db_path), ST_INVALID);
+	ck_assert_ptr_null(x);
+	x = (meta *)1;
+	ck_assert_int_eq(meta_open_backend(&x, NULL, db_path), ST_INVALID);
+	ck_assert_ptr_null(x);
+	ck_assert_int_eq(meta_open_backend(&x, "SQLite", db_path), ST_INVALID);
+	ck_assert_int_eq(meta_open_backend(&x, "sqlite", NULL), ST_INVALID);
+	ck_assert_int_eq(meta_open_backend(&x, "sqlite", db_path), ST_OK);
+	ck_assert_int_eq(meta_repo_exists(x, "app"), ST_NOT_FOUND);
+	meta_close(x);
+}
+END_TEST
+
 Suite *make_meta_suite(void)
 {
 	Suite *s = suite_create("meta");
-	TCase *tc = tcase_create("core");
+	TCase *tc = tcase_create("shared");
+	TCase *sq = tcase_create("sqlite");
+	TCase *pick = tcase_create("backends");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	/* Every backend: each test runs once per entry of backends[]. */
+	tcase_add_checked_fixture(tc, setup_dir, teardown);
 	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_blob_link);
-	tcase_add_test(tc, test_manifest_put_get);
-	tcase_add_test(tc, test_manifest_without_tags_or_subject);
-	tcase_add_test(tc, test_retag);
-	tcase_add_test(tc, test_manifest_delete_removes_tags);
-	tcase_add_test(tc, test_tag_delete);
-	tcase_add_test(tc, test_tag_list_pagination);
-	tcase_add_test(tc, test_repo_list);
-	tcase_add_test(tc, test_referrers);
-	tcase_add_test(tc, test_uploads);
-	tcase_add_test(tc, test_invalid_input);
-	tcase_add_test(tc, test_reopen_keeps_data);
-	tcase_add_test(tc, test_pragmas);
-	tcase_add_test(tc, test_open_misuse);
-	tcase_add_test(tc, test_concurrent_writers);
-	tcase_add_test(tc, test_no_space);
+	tcase_add_loop_test(tc, test_blob_link, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_manifest_put_get, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_manifest_without_tags_or_subject, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_retag, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_manifest_delete_removes_tags, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_tag_delete, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_tag_list_pagination, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_repo_list, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_referrers, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_uploads, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_invalid_input, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_reopen_keeps_data, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_concurrent_writers, 0, NBACKENDS);
 	suite_add_tcase(s, tc);
+
+	tcase_add_checked_fixture(sq, setup_sqlite, teardown);
+	tcase_set_timeout(sq, 30);
+	tcase_add_test(sq, test_pragmas);
+	tcase_add_test(sq, test_open_misuse);
+	tcase_add_test(sq, test_no_space);
+	suite_add_tcase(s, sq);
+
+	tcase_add_checked_fixture(pick, setup_dir, teardown);
+	tcase_add_test(pick, test_open_backend);
+	suite_add_tcase(s, pick);
 	return s;
 }

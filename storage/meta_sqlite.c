@@ -1,0 +1,1001 @@
+/*
+ * meta_sqlite.c - the "sqlite" metadata index backend (see meta_sqlite.h
+ * for what it guarantees, meta.h for the contract).
+ *
+ * One `meta` is one SQLite connection, opened in multi-thread mode
+ * (SQLITE_OPEN_NOMUTEX): the caller guarantees one thread at a time, so
+ * SQLite's per-connection mutex would only cost. Each connection prepares
+ * every statement once, at meta_open, and keeps them in m_stmt[]; a call
+ * binds, steps and resets them, so the hot paths (a manifest by tag, a blob
+ * link check) are one indexed query with no parsing.
+ *
+ * Durability: WAL with synchronous=FULL, so a COMMIT returns only after the
+ * WAL is fsynced. synchronous=NORMAL in WAL mode may lose the last commits
+ * on power loss (the database stays consistent, but a push the client saw
+ * succeed could vanish), and that is what the registry promises not to do.
+ *
+ * Every write of more than one row runs in BEGIN IMMEDIATE ... COMMIT: the
+ * write lock is taken up front, so the transaction never fails half-way
+ * with SQLITE_BUSY (a deferred one could, on upgrading its read lock).
+ * busy_timeout makes SQLite wait for other writers; tx_begin also retries
+ * itself, up to the same limit, for the cases where SQLite does not call
+ * the busy handler.
+ *
+ * Invariants kept by the schema (foreign keys are on): a tag points at a
+ * manifest of its own repository; manifest_refs rows belong to a manifest;
+ * everything repository-scoped references repos(id). Lists are keyset
+ * paginated over an index (`name > ? ORDER BY name LIMIT n+1`), never
+ * OFFSET or full scans.
+ *
+ * Statement results are read while the statement is live: callbacks run
+ * in the middle of a query and must not call back into the same `meta`.
+ */
+#include "meta_sqlite.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "../common/log.h"
+
+/* How long a write waits for another connection's write lock. */
+#define META_BUSY_TIMEOUT_MS 5000
+/* Pause between tx_begin's own retries. */
+#define META_BUSY_RETRY_MS 10
+/* PRAGMA user_version this code creates and understands. */
+#define META_SCHEMA_VERSION 1
+/* Longest upload id, as in meta_upload.id (with NUL). */
+#define META_UPLOAD_ID_MAX 65
+
+/*
+ * WITHOUT ROWID where the primary key is the natural lookup key, so the
+ * table is its own index. Digest and name columns compare as BINARY, which
+ * is the lexical (byte) order the OCI lists ask for.
+ */
+static const char schema_sql[] =
+    "CREATE TABLE repos ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE"
+    ");"
+    "CREATE TABLE repo_blobs ("
+    "  repo_id INTEGER NOT NULL REFERENCES repos(id),"
+    "  digest TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  PRIMARY KEY (repo_id, digest)"
+    ") WITHOUT ROWID;"
+    /* meta_blob_find (cross-repository mount without `from`). */
+    "CREATE INDEX repo_blobs_digest ON repo_blobs(digest);"
+    "CREATE TABLE manifests ("
+    "  repo_id INTEGER NOT NULL REFERENCES repos(id),"
+    "  digest TEXT NOT NULL,"
+    "  media_type TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  artifact_type TEXT NOT NULL DEFAULT '',"
+    "  subject TEXT NOT NULL DEFAULT '',"
+    "  annotations TEXT,"
+    "  created INTEGER NOT NULL,"
+    "  PRIMARY KEY (repo_id, digest)"
+    ") WITHOUT ROWID;"
+    /* Referrers: equality on (repo_id, subject), already ordered by digest. */
+    "CREATE INDEX manifests_subject ON manifests(repo_id, subject, digest);"
+    /* What each manifest references, for garbage collection. */
+    "CREATE TABLE manifest_refs ("
+    "  repo_id INTEGER NOT NULL,"
+    "  manifest TEXT NOT NULL,"
+    "  ref TEXT NOT NULL,"
+    "  PRIMARY KEY (repo_id, manifest, ref),"
+    "  FOREIGN KEY (repo_id, manifest) REFERENCES manifests(repo_id, digest)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX manifest_refs_ref ON manifest_refs(ref);"
+    "CREATE TABLE tags ("
+    "  repo_id INTEGER NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  digest TEXT NOT NULL,"
+    "  PRIMARY KEY (repo_id, name),"
+    "  FOREIGN KEY (repo_id, digest) REFERENCES manifests(repo_id, digest)"
+    ") WITHOUT ROWID;"
+    /* Tags of one manifest (delete), and the foreign key check on it. */
+    "CREATE INDEX tags_digest ON tags(repo_id, digest);"
+    "CREATE TABLE uploads ("
+    "  id TEXT PRIMARY KEY,"
+    "  repo TEXT NOT NULL,"
+    "  alg TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  updated INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX uploads_updated ON uploads(updated);";
+
+/* The prepared statements of a connection; S_ROLLBACK and before need no schema. */
+enum {
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_REPO_ID,
+	S_REPO_INSERT,
+	S_REPO_LIST,
+	S_BLOB_LINK,
+	S_BLOB_GET,
+	S_BLOB_FIND,
+	S_BLOB_UNLINK,
+	S_BLOB_REPOS,
+	S_MAN_INSERT,
+	S_REF_INSERT,
+	S_TAG_SET,
+	S_MAN_BY_DIGEST,
+	S_MAN_BY_TAG,
+	S_MAN_TAGS_DELETE,
+	S_MAN_REFS_DELETE,
+	S_MAN_DELETE,
+	S_TAG_DELETE,
+	S_TAG_LIST,
+	S_REFERRERS,
+	S_UP_CREATE,
+	S_UP_GET,
+	S_UP_TOUCH,
+	S_UP_DELETE,
+	S_UP_STALE,
+	S__COUNT
+};
+
+/* The columns fill_manifest reads, in order. */
+#define MAN_COLS "m.digest, m.media_type, m.size, m.artifact_type, m.subject"
+
+static const char *const stmt_sql[S__COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_REPO_ID] = "SELECT id FROM repos WHERE name = ?1",
+    [S_REPO_INSERT] = "INSERT INTO repos(name) VALUES (?1)",
+    [S_REPO_LIST] = "SELECT name FROM repos WHERE name > ?1 ORDER BY name LIMIT ?2",
+    [S_BLOB_LINK] = "INSERT INTO repo_blobs(repo_id, digest, size) VALUES (?1, ?2, ?3)"
+		    " ON CONFLICT DO NOTHING",
+    [S_BLOB_GET] = "SELECT b.size FROM repos r JOIN repo_blobs b ON b.repo_id = r.id"
+		   " WHERE r.name = ?1 AND b.digest = ?2",
+    [S_BLOB_FIND] = "SELECT size FROM repo_blobs WHERE digest = ?1 LIMIT 1",
+    [S_BLOB_UNLINK] = "DELETE FROM repo_blobs"
+		      " WHERE repo_id = (SELECT id FROM repos WHERE name = ?1) AND digest = ?2",
+    [S_BLOB_REPOS] = "SELECT r.name FROM repo_blobs b JOIN repos r ON r.id = b.repo_id"
+		     " WHERE b.digest = ?1 ORDER BY r.name",
+    [S_MAN_INSERT] = "INSERT INTO manifests(repo_id, digest, media_type, size, artifact_type,"
+		     " subject, annotations, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+		     " ON CONFLICT DO NOTHING",
+    [S_REF_INSERT] = "INSERT INTO manifest_refs(repo_id, manifest, ref) VALUES (?1, ?2, ?3)"
+		     " ON CONFLICT DO NOTHING",
+    [S_TAG_SET] = "INSERT INTO tags(repo_id, name, digest) VALUES (?1, ?2, ?3)"
+		  " ON CONFLICT (repo_id, name) DO UPDATE SET digest = excluded.digest",
+    [S_MAN_BY_DIGEST] = "SELECT " MAN_COLS " FROM repos r"
+			" JOIN manifests m ON m.repo_id = r.id"
+			" WHERE r.name = ?1 AND m.digest = ?2",
+    [S_MAN_BY_TAG] = "SELECT " MAN_COLS " FROM repos r"
+		     " JOIN tags t ON t.repo_id = r.id"
+		     " JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest"
+		     " WHERE r.name = ?1 AND t.name = ?2",
+    [S_MAN_TAGS_DELETE] = "DELETE FROM tags WHERE repo_id = ?1 AND digest = ?2",
+    [S_MAN_REFS_DELETE] = "DELETE FROM manifest_refs WHERE repo_id = ?1 AND manifest = ?2",
+    [S_MAN_DELETE] = "DELETE FROM manifests WHERE repo_id = ?1 AND digest = ?2",
+    [S_TAG_DELETE] = "DELETE FROM tags"
+		     " WHERE repo_id = (SELECT id FROM repos WHERE name = ?1) AND name = ?2",
+    [S_TAG_LIST] = "SELECT name FROM tags WHERE repo_id = ?1 AND name > ?2"
+		   " ORDER BY name LIMIT ?3",
+    /* INDEXED BY: without it the optional filter leads the planner to walk
+     * every manifest of the repository in primary key (digest) order. */
+    [S_REFERRERS] = "SELECT " MAN_COLS ", m.annotations FROM repos r"
+		    " JOIN manifests m INDEXED BY manifests_subject ON m.repo_id = r.id"
+		    " WHERE r.name = ?1 AND m.subject = ?2"
+		    " AND (?3 IS NULL OR m.artifact_type = ?3) ORDER BY m.digest",
+    [S_UP_CREATE] = "INSERT INTO uploads(id, repo, alg, created, updated)"
+		    " VALUES (?1, ?2, ?3, ?4, ?4)",
+    [S_UP_GET] = "SELECT id, repo, alg, created, updated FROM uploads WHERE id = ?1",
+    [S_UP_TOUCH] = "UPDATE uploads SET updated = ?2 WHERE id = ?1",
+    [S_UP_DELETE] = "DELETE FROM uploads WHERE id = ?1",
+    [S_UP_STALE] = "SELECT id FROM uploads WHERE updated < ?1 ORDER BY updated",
+};
+
+typedef struct {
+	meta m_base; /* first: a meta * of ours points here */
+	sqlite3 *m_db;
+	sqlite3_stmt *m_stmt[S__COUNT];
+} sq_meta;
+
+static sq_meta *sq_of(meta *m)
+{
+	return (sq_meta *)m;
+}
+
+/*
+ * The status for a failed SQLite call rc, logging what failed unless it is
+ * an expected outcome. Full disk (SQLITE_FULL, or an I/O error whose errno
+ * is ENOSPC/EDQUOT) is ST_NO_SPACE; everything else is ST_IO.
+ */
+static status_t db_status(sq_meta *m, int rc, const char *what)
+{
+	int e = sqlite3_system_errno(m->m_db);
+
+	log_error("meta: %s: %s (%d)", what, sqlite3_errmsg(m->m_db), rc);
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+		return ST_NO_SPACE;
+	case SQLITE_NOMEM:
+		return ST_NOMEM;
+	case SQLITE_IOERR:
+		return (e == ENOSPC || e == EDQUOT) ? ST_NO_SPACE : ST_IO;
+	default:
+		return ST_IO;
+	}
+}
+
+/* The cached statement id, reset and ready to bind. */
+static sqlite3_stmt *stmt_get(sq_meta *m, int id)
+{
+	sqlite3_stmt *s = m->m_stmt[id];
+
+	sqlite3_reset(s);
+	return s;
+}
+
+/* Ends a use of s: releases its read snapshot and the borrowed strings
+ * bound to it (SQLITE_STATIC), so neither outlives the call. NULL is a no-op. */
+static void stmt_done(sqlite3_stmt *s)
+{
+	if (s == NULL)
+		return;
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+}
+
+/* Steps s once and ends its use; returns the step's SQLite code. */
+static int stmt_run(sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	stmt_done(s);
+	return rc;
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	/* Callers' strings outlive the statement's use (stmt_done unbinds). */
+	sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+/* True if s (non-NULL) would not fit a buffer of max bytes with its NUL. */
+static int too_long(const char *s, size_t max)
+{
+	return strnlen(s, max) >= max;
+}
+
+/* Copies column col of s into out[max] ("" for NULL). */
+static void column_copy(char *out, size_t max, sqlite3_stmt *s, int col)
+{
+	const unsigned char *v = sqlite3_column_text(s, col);
+
+	snprintf(out, max, "%s", v ? (const char *)v : "");
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static long elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - since->tv_sec) * 1000L + (now.tv_nsec - since->tv_nsec) / 1000000L;
+}
+
+/*
+ * BEGIN IMMEDIATE, retrying on SQLITE_BUSY for up to META_BUSY_TIMEOUT_MS
+ * (the busy handler usually has waited already; this covers the cases it
+ * is not called). ST_OK with the write lock held, else a status.
+ */
+static status_t tx_begin(sq_meta *m)
+{
+	struct timespec start;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while ((rc = stmt_run(stmt_get(m, S_BEGIN))) != SQLITE_DONE) {
+		if ((rc & 0xff) != SQLITE_BUSY || elapsed_ms(&start) >= META_BUSY_TIMEOUT_MS)
+			return db_status(m, rc, "BEGIN IMMEDIATE");
+		sleep_ms(META_BUSY_RETRY_MS);
+	}
+	return ST_OK;
+}
+
+/* COMMIT; on failure the transaction is rolled back. */
+static status_t tx_commit(sq_meta *m)
+{
+	int rc = stmt_run(stmt_get(m, S_COMMIT));
+	status_t st;
+
+	if (rc == SQLITE_DONE)
+		return ST_OK;
+	st = db_status(m, rc, "COMMIT");
+	if (!sqlite3_get_autocommit(m->m_db))
+		stmt_run(stmt_get(m, S_ROLLBACK));
+	return st;
+}
+
+/* ROLLBACK if a transaction is open (a failed statement may have ended it). */
+static void tx_rollback(sq_meta *m)
+{
+	if (!sqlite3_get_autocommit(m->m_db))
+		stmt_run(stmt_get(m, S_ROLLBACK));
+}
+
+/* ---- opening ---- */
+
+/* Runs one PRAGMA returning a single value into *out (may be NULL). */
+static status_t pragma(sq_meta *m, const char *sql, char *out, size_t max)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(m->m_db, sql, -1, &s, NULL);
+	status_t st = ST_OK;
+
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW && out != NULL)
+			column_copy(out, max, s, 0);
+		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	if (rc != SQLITE_OK)
+		st = db_status(m, rc, sql);
+	sqlite3_finalize(s);
+	return st;
+}
+
+/* Creates the schema if user_version says there is none, in one transaction
+ * (several connections may race to do it: the loser finds it done). */
+static status_t migrate(sq_meta *m)
+{
+	char v[32];
+	status_t st;
+	int rc;
+
+	if ((st = pragma(m, "PRAGMA user_version", v, sizeof(v))) != ST_OK)
+		return st;
+	if (atoi(v) == META_SCHEMA_VERSION)
+		return ST_OK;
+	if ((st = tx_begin(m)) != ST_OK)
+		return st;
+	if ((st = pragma(m, "PRAGMA user_version", v, sizeof(v))) != ST_OK)
+		goto done;
+	if (atoi(v) == 0) {
+		rc = sqlite3_exec(m->m_db, schema_sql, NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			st = db_status(m, rc, "creating the schema");
+			goto done;
+		}
+		char set[64];
+		snprintf(set, sizeof(set), "PRAGMA user_version = %d", META_SCHEMA_VERSION);
+		if ((st = pragma(m, set, NULL, 0)) != ST_OK)
+			goto done;
+	} else if (atoi(v) != META_SCHEMA_VERSION) {
+		log_error("meta: schema version %s is not %d: a newer registry made this database?",
+			  v, META_SCHEMA_VERSION);
+		st = ST_IO;
+		goto done;
+	}
+	st = tx_commit(m);
+done:
+	if (st != ST_OK)
+		tx_rollback(m);
+	return st;
+}
+
+/* Prepares statements [from, to) once, for the life of the connection. */
+static status_t prepare(sq_meta *m, int from, int to)
+{
+	for (int i = from; i < to; i++) {
+		int rc = sqlite3_prepare_v3(m->m_db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+					    &m->m_stmt[i], NULL);
+		if (rc != SQLITE_OK)
+			return db_status(m, rc, stmt_sql[i]);
+	}
+	return ST_OK;
+}
+
+static void sq_close(meta *base);
+
+static status_t sq_open(meta **out, const char *path)
+{
+	sq_meta *m = NULL;
+	char mode[16];
+	status_t st = ST_IO;
+	int rc;
+
+	*out = NULL;
+	if (path == NULL)
+		return ST_INVALID;
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return ST_NOMEM;
+	m->m_base.m_ops = &meta_sqlite_ops;
+	rc = sqlite3_open_v2(
+	    path, &m->m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		log_error("meta: cannot open %s: %s", path,
+			  m->m_db ? sqlite3_errmsg(m->m_db) : sqlite3_errstr(rc));
+		goto done;
+	}
+	sqlite3_extended_result_codes(m->m_db, 1);
+	sqlite3_busy_timeout(m->m_db, META_BUSY_TIMEOUT_MS);
+	if ((st = pragma(m, "PRAGMA journal_mode = WAL", mode, sizeof(mode))) != ST_OK)
+		goto done;
+	if (strcmp(mode, "wal") != 0)
+		log_warn("meta: %s: journal mode is %s, not wal", path, mode);
+	if ((st = pragma(m, "PRAGMA synchronous = FULL", NULL, 0)) != ST_OK ||
+	    (st = pragma(m, "PRAGMA foreign_keys = ON", NULL, 0)) != ST_OK)
+		goto done;
+	if ((st = prepare(m, 0, S_ROLLBACK + 1)) != ST_OK || (st = migrate(m)) != ST_OK ||
+	    (st = prepare(m, S_ROLLBACK + 1, S__COUNT)) != ST_OK)
+		goto done;
+	*out = &m->m_base;
+	m = NULL;
+	st = ST_OK;
+done:
+	if (m != NULL)
+		sq_close(&m->m_base);
+	return st;
+}
+
+static void sq_close(meta *base)
+{
+	sq_meta *m = sq_of(base);
+
+	for (int i = 0; i < S__COUNT; i++)
+		sqlite3_finalize(m->m_stmt[i]);
+	sqlite3_close(m->m_db);
+	free(m);
+}
+
+/* ---- repositories ---- */
+
+/* The id of repo: ST_OK with *out_id, ST_NOT_FOUND, ST_IO. */
+static status_t repo_id(sq_meta *m, const char *repo, sqlite3_int64 *out_id)
+{
+	sqlite3_stmt *s = stmt_get(m, S_REPO_ID);
+	status_t st = ST_OK;
+	int rc;
+
+	bind_text(s, 1, repo);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out_id = sqlite3_column_int64(s, 0);
+	else if (rc == SQLITE_DONE)
+		st = ST_NOT_FOUND;
+	else
+		st = db_status(m, rc, "repository lookup");
+	stmt_done(s);
+	return st;
+}
+
+/* The id of repo, inserting it if new. Call inside a write transaction. */
+static status_t repo_ensure(sq_meta *m, const char *repo, sqlite3_int64 *out_id)
+{
+	sqlite3_stmt *s;
+	status_t st = repo_id(m, repo, out_id);
+	int rc;
+
+	if (st != ST_NOT_FOUND)
+		return st;
+	s = stmt_get(m, S_REPO_INSERT);
+	bind_text(s, 1, repo);
+	if ((rc = stmt_run(s)) != SQLITE_DONE)
+		return db_status(m, rc, "repository insert");
+	*out_id = sqlite3_last_insert_rowid(m->m_db);
+	return ST_OK;
+}
+
+static status_t sq_repo_exists(meta *base, const char *repo)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_int64 id;
+
+	if (repo == NULL)
+		return ST_NOT_FOUND;
+	return repo_id(m, repo, &id);
+}
+
+/*
+ * Runs a name list query s whose last two parameters, at last_param and
+ * last_param + 1, are the `name > ?` key and the LIMIT; calls fn per name.
+ * Fetches one row past n to learn *out_more without a count.
+ */
+static status_t list_names(sq_meta *m, sqlite3_stmt *s, int last_param, const char *last, int n,
+			   int (*fn)(void *arg, const char *name), void *arg, bool *out_more)
+{
+	bool more = false;
+	int count = 0, rc;
+	status_t st = ST_OK;
+
+	bind_text(s, last_param, last ? last : "");
+	sqlite3_bind_int64(s, last_param + 1, n > 0 ? (sqlite3_int64)n + 1 : -1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n > 0 && count == n) {
+			more = true;
+			break;
+		}
+		count++;
+		if (fn(arg, (const char *)sqlite3_column_text(s, 0)) != 0) {
+			/* The caller stopped: is anything after this one? */
+			more = sqlite3_step(s) == SQLITE_ROW;
+			break;
+		}
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = db_status(m, rc, "listing names");
+	stmt_done(s);
+	if (out_more)
+		*out_more = st == ST_OK && more;
+	return st;
+}
+
+static status_t sq_repo_list(meta *base, const char *last, int n,
+			     int (*fn)(void *arg, const char *name), void *arg, bool *out_more)
+{
+	sq_meta *m = sq_of(base);
+	return list_names(m, stmt_get(m, S_REPO_LIST), 1, last, n, fn, arg, out_more);
+}
+
+/* ---- blobs linked to a repository ---- */
+
+static status_t sq_blob_link(meta *base, const char *repo, const char *digest, uint64_t size)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s;
+	sqlite3_int64 rid;
+	status_t st;
+	int rc;
+
+	if (repo == NULL || digest == NULL || too_long(repo, META_NAME_MAX) ||
+	    too_long(digest, DIGEST_MAX) || size > INT64_MAX)
+		return ST_INVALID;
+	if ((st = tx_begin(m)) != ST_OK)
+		return st;
+	if ((st = repo_ensure(m, repo, &rid)) != ST_OK)
+		goto done;
+	s = stmt_get(m, S_BLOB_LINK);
+	sqlite3_bind_int64(s, 1, rid);
+	bind_text(s, 2, digest);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)size);
+	if ((rc = stmt_run(s)) != SQLITE_DONE) {
+		st = db_status(m, rc, "blob link");
+		goto done;
+	}
+	st = tx_commit(m);
+done:
+	if (st != ST_OK)
+		tx_rollback(m);
+	return st;
+}
+
+/* Runs a one-row size query s (already bound): ST_OK with *out_size, ST_NOT_FOUND, ST_IO. */
+static status_t size_query(sq_meta *m, sqlite3_stmt *s, uint64_t *out_size)
+{
+	status_t st = ST_OK;
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW) {
+		if (out_size)
+			*out_size = (uint64_t)sqlite3_column_int64(s, 0);
+	} else if (rc == SQLITE_DONE) {
+		st = ST_NOT_FOUND;
+	} else {
+		st = db_status(m, rc, "blob lookup");
+	}
+	stmt_done(s);
+	return st;
+}
+
+static status_t sq_blob_get(meta *base, const char *repo, const char *digest, uint64_t *out_size)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_BLOB_GET);
+
+	if (repo == NULL || digest == NULL)
+		return ST_NOT_FOUND;
+	bind_text(s, 1, repo);
+	bind_text(s, 2, digest);
+	return size_query(m, s, out_size);
+}
+
+static status_t sq_blob_find(meta *base, const char *digest, uint64_t *out_size)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_BLOB_FIND);
+
+	if (digest == NULL)
+		return ST_NOT_FOUND;
+	bind_text(s, 1, digest);
+	return size_query(m, s, out_size);
+}
+
+static status_t sq_blob_repos(meta *base, const char *digest,
+			      int (*fn)(void *arg, const char *repo), void *arg)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_BLOB_REPOS);
+	status_t st = ST_OK;
+	int rc;
+
+	if (digest == NULL)
+		return ST_OK;
+	bind_text(s, 1, digest);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (fn(arg, (const char *)sqlite3_column_text(s, 0)) != 0)
+			break;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = db_status(m, rc, "listing a blob's repositories");
+	stmt_done(s);
+	return st;
+}
+
+/* Runs a DELETE/UPDATE s (already bound): ST_OK if it changed a row, else
+ * ST_NOT_FOUND; ST_NO_SPACE, ST_IO. */
+static status_t change_one(sq_meta *m, sqlite3_stmt *s, const char *what)
+{
+	int rc = stmt_run(s);
+
+	if (rc != SQLITE_DONE)
+		return db_status(m, rc, what);
+	return sqlite3_changes(m->m_db) > 0 ? ST_OK : ST_NOT_FOUND;
+}
+
+static status_t sq_blob_unlink(meta *base, const char *repo, const char *digest)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_BLOB_UNLINK);
+
+	if (repo == NULL || digest == NULL)
+		return ST_NOT_FOUND;
+	bind_text(s, 1, repo);
+	bind_text(s, 2, digest);
+	return change_one(m, s, "blob unlink");
+}
+
+/* ---- manifests ---- */
+
+/* Copies the MAN_COLS of the current row of s into out (annotations NULL). */
+static void fill_manifest(meta_manifest *out, sqlite3_stmt *s)
+{
+	column_copy(out->digest, sizeof(out->digest), s, 0);
+	column_copy(out->media_type, sizeof(out->media_type), s, 1);
+	out->size = (uint64_t)sqlite3_column_int64(s, 2);
+	column_copy(out->artifact_type, sizeof(out->artifact_type), s, 3);
+	column_copy(out->subject, sizeof(out->subject), s, 4);
+	out->annotations = NULL;
+}
+
+static status_t sq_manifest_put(meta *base, const char *repo, const meta_manifest *man,
+				const char *const *refs, size_t nrefs, const char *const *tags,
+				size_t ntags)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s;
+	sqlite3_int64 rid;
+	bool fresh;
+	status_t st;
+	int rc;
+
+	/* Refuse what meta_manifest_get could not give back whole. */
+	if (repo == NULL || man == NULL || too_long(repo, META_NAME_MAX) ||
+	    too_long(man->digest, DIGEST_MAX) || man->digest[0] == '\0' ||
+	    too_long(man->media_type, META_MEDIA_TYPE_MAX) ||
+	    too_long(man->artifact_type, META_MEDIA_TYPE_MAX) ||
+	    too_long(man->subject, DIGEST_MAX) || man->size > INT64_MAX ||
+	    (nrefs > 0 && refs == NULL) || (ntags > 0 && tags == NULL))
+		return ST_INVALID;
+	for (size_t i = 0; i < ntags; i++)
+		if (tags[i] == NULL || tags[i][0] == '\0' || too_long(tags[i], META_TAG_MAX))
+			return ST_INVALID;
+	for (size_t i = 0; i < nrefs; i++)
+		if (refs[i] == NULL)
+			return ST_INVALID;
+
+	if ((st = tx_begin(m)) != ST_OK)
+		return st;
+	if ((st = repo_ensure(m, repo, &rid)) != ST_OK)
+		goto done;
+	s = stmt_get(m, S_MAN_INSERT);
+	sqlite3_bind_int64(s, 1, rid);
+	bind_text(s, 2, man->digest);
+	bind_text(s, 3, man->media_type);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)man->size);
+	bind_text(s, 5, man->artifact_type);
+	bind_text(s, 6, man->subject);
+	if (man->annotations != NULL)
+		bind_text(s, 7, man->annotations);
+	else
+		sqlite3_bind_null(s, 7);
+	sqlite3_bind_int64(s, 8, (sqlite3_int64)time(NULL));
+	if ((rc = stmt_run(s)) != SQLITE_DONE) {
+		st = db_status(m, rc, "manifest insert");
+		goto done;
+	}
+	/* Known already: its row and references stay as they were. */
+	fresh = sqlite3_changes(m->m_db) > 0;
+	for (size_t i = 0; fresh && i < nrefs; i++) {
+		s = stmt_get(m, S_REF_INSERT);
+		sqlite3_bind_int64(s, 1, rid);
+		bind_text(s, 2, man->digest);
+		bind_text(s, 3, refs[i]);
+		if ((rc = stmt_run(s)) != SQLITE_DONE) {
+			st = db_status(m, rc, "manifest reference insert");
+			goto done;
+		}
+	}
+	for (size_t i = 0; i < ntags; i++) {
+		s = stmt_get(m, S_TAG_SET);
+		sqlite3_bind_int64(s, 1, rid);
+		bind_text(s, 2, tags[i]);
+		bind_text(s, 3, man->digest);
+		if ((rc = stmt_run(s)) != SQLITE_DONE) {
+			st = db_status(m, rc, "tag set");
+			goto done;
+		}
+	}
+	st = tx_commit(m);
+done:
+	if (st != ST_OK)
+		tx_rollback(m);
+	return st;
+}
+
+static status_t sq_manifest_get(meta *base, const char *repo, const char *ref, meta_manifest *out)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s;
+	status_t st = ST_OK;
+	int rc;
+
+	if (repo == NULL || ref == NULL)
+		return ST_NOT_FOUND;
+	s = stmt_get(m, strchr(ref, ':') ? S_MAN_BY_DIGEST : S_MAN_BY_TAG);
+	bind_text(s, 1, repo);
+	bind_text(s, 2, ref);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		fill_manifest(out, s);
+	else if (rc == SQLITE_DONE)
+		st = ST_NOT_FOUND;
+	else
+		st = db_status(m, rc, "manifest lookup");
+	stmt_done(s);
+	return st;
+}
+
+/* Runs statement id with (repo id, digest) bound; ST_OK or a status. */
+static status_t run_rid_digest(sq_meta *m, int id, sqlite3_int64 rid, const char *digest,
+			       int *out_changes)
+{
+	sqlite3_stmt *s = stmt_get(m, id);
+	int rc;
+
+	sqlite3_bind_int64(s, 1, rid);
+	bind_text(s, 2, digest);
+	if ((rc = stmt_run(s)) != SQLITE_DONE)
+		return db_status(m, rc, stmt_sql[id]);
+	if (out_changes)
+		*out_changes = sqlite3_changes(m->m_db);
+	return ST_OK;
+}
+
+static status_t sq_manifest_delete(meta *base, const char *repo, const char *digest)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_int64 rid;
+	int changes = 0;
+	status_t st;
+
+	if (repo == NULL || digest == NULL)
+		return ST_NOT_FOUND;
+	if ((st = tx_begin(m)) != ST_OK)
+		return st;
+	if ((st = repo_id(m, repo, &rid)) != ST_OK)
+		goto done;
+	/* Children first: the foreign keys would refuse the manifest's delete. */
+	if ((st = run_rid_digest(m, S_MAN_TAGS_DELETE, rid, digest, NULL)) != ST_OK ||
+	    (st = run_rid_digest(m, S_MAN_REFS_DELETE, rid, digest, NULL)) != ST_OK ||
+	    (st = run_rid_digest(m, S_MAN_DELETE, rid, digest, &changes)) != ST_OK)
+		goto done;
+	if (changes == 0) {
+		st = ST_NOT_FOUND;
+		goto done;
+	}
+	st = tx_commit(m);
+done:
+	if (st != ST_OK)
+		tx_rollback(m);
+	return st;
+}
+
+/* ---- tags ---- */
+
+static status_t sq_tag_delete(meta *base, const char *repo, const char *tag)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_TAG_DELETE);
+
+	if (repo == NULL || tag == NULL)
+		return ST_NOT_FOUND;
+	bind_text(s, 1, repo);
+	bind_text(s, 2, tag);
+	return change_one(m, s, "tag delete");
+}
+
+static status_t sq_tag_list(meta *base, const char *repo, const char *last, int n,
+			    int (*fn)(void *arg, const char *tag), void *arg, bool *out_more)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s;
+	sqlite3_int64 rid;
+	status_t st;
+
+	if (out_more)
+		*out_more = false;
+	if (repo == NULL)
+		return ST_NOT_FOUND;
+	if ((st = repo_id(m, repo, &rid)) != ST_OK)
+		return st;
+	s = stmt_get(m, S_TAG_LIST);
+	sqlite3_bind_int64(s, 1, rid);
+	return list_names(m, s, 2, last, n, fn, arg, out_more);
+}
+
+/* ---- referrers ---- */
+
+static status_t sq_referrers(meta *base, const char *repo, const char *subject,
+			     const char *artifact_type,
+			     int (*fn)(void *arg, const meta_manifest *man), void *arg)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s;
+	meta_manifest man;
+	status_t st = ST_OK;
+	int rc;
+
+	if (repo == NULL || subject == NULL)
+		return ST_OK;
+	s = stmt_get(m, S_REFERRERS);
+	bind_text(s, 1, repo);
+	bind_text(s, 2, subject);
+	if (artifact_type != NULL)
+		bind_text(s, 3, artifact_type);
+	else
+		sqlite3_bind_null(s, 3);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		fill_manifest(&man, s);
+		/* Valid until the next step: the callback's lifetime, as promised. */
+		man.annotations = (const char *)sqlite3_column_text(s, 5);
+		if (fn(arg, &man) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = db_status(m, rc, "referrers");
+	stmt_done(s);
+	return st;
+}
+
+/* ---- upload sessions ---- */
+
+static status_t sq_upload_create(meta *base, const char *id, const char *repo, digest_alg alg)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (id == NULL || repo == NULL || id[0] == '\0' || too_long(id, META_UPLOAD_ID_MAX) ||
+	    too_long(repo, META_NAME_MAX) || (alg != DIGEST_SHA256 && alg != DIGEST_SHA512))
+		return ST_INVALID;
+	s = stmt_get(m, S_UP_CREATE);
+	bind_text(s, 1, id);
+	bind_text(s, 2, repo);
+	bind_text(s, 3, digest_alg_name(alg));
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)time(NULL));
+	rc = stmt_run(s);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return ST_EXISTS;
+	return rc == SQLITE_DONE ? ST_OK : db_status(m, rc, "upload insert");
+}
+
+static status_t sq_upload_get(meta *base, const char *id, meta_upload *out)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_UP_GET);
+	status_t st = ST_OK;
+	int rc;
+
+	if (id == NULL)
+		return ST_NOT_FOUND;
+	bind_text(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		column_copy(out->id, sizeof(out->id), s, 0);
+		column_copy(out->repo, sizeof(out->repo), s, 1);
+		if (digest_alg_parse((const char *)sqlite3_column_text(s, 2), &out->alg) != ST_OK) {
+			log_error("meta: upload %s has an unknown algorithm", id);
+			st = ST_IO;
+		}
+		out->created = (time_t)sqlite3_column_int64(s, 3);
+		out->updated = (time_t)sqlite3_column_int64(s, 4);
+	} else if (rc == SQLITE_DONE) {
+		st = ST_NOT_FOUND;
+	} else {
+		st = db_status(m, rc, "upload lookup");
+	}
+	stmt_done(s);
+	return st;
+}
+
+static status_t sq_upload_touch(meta *base, const char *id)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_UP_TOUCH);
+
+	if (id == NULL)
+		return ST_NOT_FOUND;
+	bind_text(s, 1, id);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
+	return change_one(m, s, "upload touch");
+}
+
+static status_t sq_upload_delete(meta *base, const char *id)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_UP_DELETE);
+
+	if (id == NULL)
+		return ST_NOT_FOUND;
+	bind_text(s, 1, id);
+	return change_one(m, s, "upload delete");
+}
+
+static status_t sq_upload_list_stale(meta *base, time_t before,
+				     void (*fn)(void *arg, const char *id), void *arg)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_UP_STALE);
+	status_t st = ST_OK;
+	int rc;
+
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)before);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		fn(arg, (const char *)sqlite3_column_text(s, 0));
+	if (rc != SQLITE_DONE)
+		st = db_status(m, rc, "stale uploads");
+	stmt_done(s);
+	return st;
+}
+
+const meta_ops meta_sqlite_ops = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .repo_exists = sq_repo_exists,
+    .repo_list = sq_repo_list,
+    .blob_link = sq_blob_link,
+    .blob_get = sq_blob_get,
+    .blob_find = sq_blob_find,
+    .blob_unlink = sq_blob_unlink,
+    .blob_repos = sq_blob_repos,
+    .manifest_put = sq_manifest_put,
+    .manifest_get = sq_manifest_get,
+    .manifest_delete = sq_manifest_delete,
+    .tag_delete = sq_tag_delete,
+    .tag_list = sq_tag_list,
+    .referrers = sq_referrers,
+    .upload_create = sq_upload_create,
+    .upload_get = sq_upload_get,
+    .upload_touch = sq_upload_touch,
+    .upload_delete = sq_upload_delete,
+    .upload_list_stale = sq_upload_list_stale,
+};
