@@ -96,7 +96,7 @@ killed=0 survived=0 broken=0
 for i in "${!names[@]}"; do
 	name=${names[$i]} file=${files[$i]}
 	wanted "$name" "$@" || continue
-	cp "$top/$file" "$scratch/$file.orig" 2>/dev/null || {
+	cp -p "$scratch/$file" "$scratch/$file.orig" 2>/dev/null || {
 		echo "BROKEN: $name: no file $file"
 		broken=$((broken + 1))
 		continue
