@@ -14,7 +14,7 @@ INCS     = $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
 SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 B        := build
-LIB_SRC  := $(wildcard common/*.c oci/*.c storage/*.c auth/*.c proxy/*.c server/*.c)
+LIB_SRC  := $(wildcard common/*.c oci/*.c storage/*.c auth/*.c proxy/*.c core/*.c server/*.c)
 LIB_SRC  := $(filter-out server/main.c,$(LIB_SRC))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 

@@ -85,13 +85,8 @@ static status_t tls_open(server *srv)
 static const char *rule_name(void *arg, const char *repo, char *out, size_t outlen)
 {
 	server *srv = arg;
-	proxy_target t;
 
-	if (srv->proxy == NULL || proxy_route(srv->proxy, repo, NULL, &t) != ST_OK ||
-	    strlen(t.local) >= outlen)
-		return repo;
-	memcpy(out, t.local, strlen(t.local) + 1);
-	return out;
+	return srv->core != NULL ? core_cache_name(srv->core, repo, out, outlen) : repo;
 }
 
 status_t access_open(server *srv)
@@ -239,7 +234,7 @@ status_t access_gate(request *r)
 	if ((ar.action = route_action(r)) == NULL)
 		return ST_OK;
 	ar.repo = r->name; /* a mirrored name's cache name (mirror_route ran) */
-	ar.alias = mirror_alias(r);
+	ar.alias = r->q != NULL ? core_req_alias(r->q) : NULL;
 	ar.authorization = request_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
 	ar.remote = r->remote;
 	ar.host = request_header(r, MHD_HTTP_HEADER_HOST);

@@ -59,3 +59,27 @@ int cli_config(const char *cmd, const char *file, const char *data, config *cfg)
 	}
 	return 0;
 }
+
+void cli_core_options(const config *cfg, bool with_upstreams, const char *user_agent, bool sweep,
+		      core_options *out)
+{
+	*out = (core_options){
+	    .data = cfg->data,
+	    .storage = cfg->storage,
+	    .metadata = cfg->metadata,
+	    .delete_enabled = cfg->delete_enabled,
+	    .max_manifest_bytes = cfg->max_manifest_bytes,
+	    .upload_ttl_sec = cfg->upload_ttl_sec,
+	    .upstreams = with_upstreams ? cfg->upstreams.v : NULL,
+	    .nupstreams = with_upstreams ? cfg->upstreams.n : 0,
+	    .proxy_revalidate_sec = cfg->proxy_revalidate_sec,
+	    .proxy_negative_sec = cfg->proxy_negative_sec,
+	    .proxy_timeout_sec = cfg->proxy_timeout_sec,
+	    .proxy_retries = cfg->proxy_retries,
+	    .proxy_unreachable_sec = cfg->proxy_unreachable_sec,
+	    .proxy_cache_keep_sec = cfg->proxy_cache_keep_sec,
+	    .proxy_cache_max_bytes = cfg->proxy_cache_max_bytes,
+	    .user_agent = user_agent,
+	    .sweep = sweep,
+	};
+}

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "../core/core.h"
 #include "config.h"
 
 #define CLI_EXIT_FAILED 1 /* the command ran and failed */
@@ -37,5 +38,13 @@ int cli_parse(const char *cmd, int argc, char **argv, const cli_opt *opts, char 
  * to config_free). 0, or CLI_EXIT_USAGE after a message.
  */
 int cli_config(const char *cmd, const char *file, const char *data, config *cfg);
+
+/*
+ * The core's options from cfg (borrowing its strings: cfg must outlive
+ * the core), with the upstreams when with_upstreams, sent to them as
+ * user_agent; sweep for the process that owns the data folder.
+ */
+void cli_core_options(const config *cfg, bool with_upstreams, const char *user_agent, bool sweep,
+		      core_options *out);
 
 #endif

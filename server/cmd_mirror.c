@@ -3,8 +3,8 @@
  * import` (see cmd_mirror.h).
  *
  * Each reads the configuration as `serve` does (-c FILE, then -d DIR),
- * opens the data folder's blob store and metadata, does its work through
- * proxy/ (sync.h, layout.h) and says what happened on stderr: progress,
+ * opens the data folder through the core, does its work there (core.h:
+ * core_mirror_sync, core_export, core_import) and says what happened on stderr: progress,
  * then a summary. An export is written to FILE.partial and renamed when
  * complete, so a FILE that exists is whole. SIGINT stops a sync between
  * chunks; what it fetched stays, and the next run resumes.
@@ -22,9 +22,6 @@
 
 #include "../common/human.h"
 #include "../common/log.h"
-#include "../proxy/layout.h"
-#include "../proxy/proxy.h"
-#include "../proxy/sync.h"
 #include "cli.h"
 #include "config.h"
 
@@ -75,35 +72,36 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o)
 	return cli_parse(cmd, argc, argv, table, &o->pos, &o->npos);
 }
 
-/* The configuration, the blob store and a metadata connection. */
+/* The configuration and the core over its data folder. */
 typedef struct {
 	config cfg;
-	blobstore *bs;
-	meta *db;
-	char db_path[CONFIG_PATH_MAX + 32];
+	core *c;
 } env;
 
-static int env_open(env *e, const char *cmd, const opts *o)
+/* Opens e for cmd; the upstreams only for a sync (so an export or import
+ * never loads libcurl). */
+static int env_open(env *e, const char *cmd, const opts *o, bool upstreams)
 {
+	core_options co;
+	status_t st;
 	int rc;
 
 	memset(e, 0, sizeof(*e));
 	if ((rc = cli_config(cmd, o->file, o->data, &e->cfg)) != 0)
 		return rc;
 	log_set_level(e->cfg.log_level);
-	snprintf(e->db_path, sizeof(e->db_path), "%s/registry.db", e->cfg.data);
-	if (blobstore_open_backend(&e->bs, e->cfg.storage, e->cfg.data) != ST_OK ||
-	    meta_open_backend(&e->db, e->cfg.metadata, e->db_path) != ST_OK) {
+	cli_core_options(&e->cfg, upstreams, "registry/" REGISTRY_VERSION " (mirror sync)", false,
+			 &co);
+	if ((st = core_open(&e->c, &co)) != ST_OK) {
 		fprintf(stderr, "registry %s: cannot open the data folder %s\n", cmd, e->cfg.data);
-		return EXIT_FAILED;
+		return st == ST_INVALID ? EXIT_USAGE : EXIT_FAILED;
 	}
 	return 0;
 }
 
 static void env_close(env *e)
 {
-	meta_close(e->db);
-	blobstore_close(e->bs);
+	core_close(e->c);
 	config_free(&e->cfg);
 }
 
@@ -124,11 +122,9 @@ static bool sync_cancelled(void)
 int cmd_mirror(int argc, char **argv)
 {
 	opts o;
-	env e;
-	proxy *px = NULL;
-	sync_summary sum;
-	sync_options so = {stderr, isatty(STDERR_FILENO) == 1, sync_cancelled};
-	proxy_options po;
+	env e = {0};
+	core_sync_summary sum;
+	core_sync_options so = {stderr, isatty(STDERR_FILENO) == 1, sync_cancelled};
 	struct sigaction sa;
 	int rc;
 	status_t st;
@@ -146,27 +142,11 @@ int cmd_mirror(int argc, char **argv)
 		free(o.pos);
 		return EXIT_USAGE;
 	}
-	if ((rc = env_open(&e, "mirror sync", &o)) != 0)
+	if ((rc = env_open(&e, "mirror sync", &o, true)) != 0)
 		goto done;
-	if (e.cfg.upstreams.n == 0) {
+	if (!core_mirrors(e.c)) {
 		fprintf(stderr, "registry mirror sync: no upstream in the configuration (see "
 				"registry.conf: upstream = NAME URL ...)\n");
-		rc = EXIT_USAGE;
-		goto done;
-	}
-	po = (proxy_options){
-	    .revalidate_sec = e.cfg.proxy_revalidate_sec,
-	    .negative_sec = e.cfg.proxy_negative_sec,
-	    .timeout_sec = e.cfg.proxy_timeout_sec,
-	    .retries = e.cfg.proxy_retries,
-	    .unreachable_sec = e.cfg.proxy_unreachable_sec,
-	    .max_manifest_bytes = e.cfg.max_manifest_bytes,
-	    .cache_max_bytes = e.cfg.proxy_cache_max_bytes,
-	    .cache_keep_sec = e.cfg.proxy_cache_keep_sec,
-	    .user_agent = "registry/" REGISTRY_VERSION " (mirror sync)",
-	    .meta_backend = e.cfg.metadata,
-	};
-	if (proxy_new(&px, &po, e.cfg.upstreams.v, e.cfg.upstreams.n, e.bs, e.db_path) != ST_OK) {
 		rc = EXIT_USAGE;
 		goto done;
 	}
@@ -175,10 +155,9 @@ int cmd_mirror(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	st = sync_run(px, e.db, o.pos[0], &so, &sum);
+	st = core_mirror_sync(e.c, o.pos[0], &so, &sum);
 	rc = st == ST_OK ? 0 : st == ST_INVALID ? EXIT_USAGE : EXIT_FAILED;
 done:
-	proxy_free(px);
 	env_close(&e);
 	free(o.pos);
 	return rc;
@@ -212,9 +191,9 @@ static bool platforms_valid(const char *list)
 int cmd_export(int argc, char **argv)
 {
 	char tmp[CONFIG_PATH_MAX + 16];
-	layout_export_options xo = {NULL, false};
+	core_export_options xo = {NULL, false};
 	opts o;
-	env e;
+	env e = {0};
 	int rc, fd = -1;
 	bool to_stdout;
 	status_t st;
@@ -237,7 +216,7 @@ int cmd_export(int argc, char **argv)
 		free(o.pos);
 		return EXIT_USAGE;
 	}
-	if ((rc = env_open(&e, "export", &o)) != 0)
+	if ((rc = env_open(&e, "export", &o, false)) != 0)
 		goto done;
 	to_stdout = strcmp(o.out, "-") == 0;
 	if (to_stdout) {
@@ -257,7 +236,7 @@ int cmd_export(int argc, char **argv)
 	}
 	xo.platforms = o.platform;
 	xo.all_tags = o.all;
-	st = layout_export(e.bs, e.db, o.pos, (size_t)o.npos, &xo, fd, stderr);
+	st = core_export(e.c, o.pos, (size_t)o.npos, &xo, fd, stderr);
 	if (st == ST_OK && !to_stdout && (fsync(fd) != 0 || rename(tmp, o.out) != 0)) {
 		fprintf(stderr, "registry export: %s: %s\n", o.out, strerror(errno));
 		st = ST_IO;
@@ -279,11 +258,11 @@ done:
 
 int cmd_import(int argc, char **argv)
 {
-	layout_stats stats;
+	core_import_stats stats;
 	char repo[REF_NAME_MAX + REF_TAG_MAX], hs[HUMAN_SIZE_MAX];
 	const char *tag = NULL;
 	opts o;
-	env e;
+	env e = {0};
 	int rc, fd = -1;
 	status_t st;
 
@@ -315,7 +294,7 @@ int cmd_import(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if ((rc = env_open(&e, "import", &o)) != 0)
+	if ((rc = env_open(&e, "import", &o, false)) != 0)
 		goto done;
 	if (strcmp(o.pos[0], "-") == 0)
 		fd = STDIN_FILENO;
@@ -324,7 +303,7 @@ int cmd_import(int argc, char **argv)
 		rc = EXIT_FAILED;
 		goto done;
 	}
-	st = layout_import(e.bs, e.db, fd, o.repo ? repo : NULL, tag, stderr, &stats);
+	st = core_import(e.c, fd, o.repo ? repo : NULL, tag, stderr, &stats);
 	fprintf(stderr, "imported %zu image(s)%s; %zu blob(s) verified (%zu new), %s; %zu failed\n",
 		stats.images, st == ST_OK ? "" : " (with errors)", stats.blobs, stats.blobs_new,
 		human_size(hs, stats.bytes), stats.failed);

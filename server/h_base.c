@@ -77,26 +77,10 @@ static int list_cb(void *arg, const char *s)
 	return list_add(arg, s);
 }
 
-/* The catalog with access control: only what the caller may pull, n at
- * most; `more` when another such name follows. */
-typedef struct {
-	request *r;
-	list_out *l;
-	int n;
-	bool more;
-} catalog_filter;
-
-static int catalog_cb(void *arg, const char *name)
+/* The catalog with access control: only what the caller may pull. */
+static bool catalog_visible(void *arg, const char *name)
 {
-	catalog_filter *f = arg;
-
-	if (!request_allowed(f->r, "pull", name))
-		return 0;
-	if (f->n > 0 && f->l->count == f->n) {
-		f->more = true;
-		return 1;
-	}
-	return list_add(f->l, name);
+	return request_allowed(arg, "pull", name);
 }
 
 /* Reads `n`: ST_OK with *out (-1 when absent), or ST_INVALID. */
@@ -135,25 +119,24 @@ static enum MHD_Result reply_list(request *r, int is_tags)
 	if ((l.buf = malloc(l.cap)) == NULL)
 		return MHD_NO;
 	if (is_tags)
-		l.len = (size_t)snprintf(l.buf, l.cap, "{\"name\":\"%s\",\"tags\":[", r->name);
+		l.len = (size_t)snprintf(l.buf, l.cap, "{\"name\":\"%s\",\"tags\":[",
+					 core_req_asked(r->q));
 	else
 		l.len = (size_t)snprintf(l.buf, l.cap, "{\"repositories\":[");
-	if (n == 0) {
-		st = is_tags ? meta_repo_exists(r->db, r->name) : ST_OK;
-	} else if (is_tags) {
-		st = meta_tag_list(r->db, r->name, last, n, list_cb, &l, &more);
-	} else if (r->srv->auth != NULL) {
-		catalog_filter f = {r, &l, n, false};
-		st = meta_repo_list(r->db, last, 0, catalog_cb, &f, NULL);
-		more = f.more;
-	} else {
-		st = meta_repo_list(r->db, last, n, list_cb, &l, &more);
+	if (is_tags)
+		st = core_tags(r->srv->core, r->q, last, n, list_cb, &l, &more);
+	else
+		st = core_catalog(r->srv->core, last, n, r->srv->auth ? catalog_visible : NULL, r,
+				  list_cb, &l, &more);
+	if (st == ST_BUSY) {
+		free(l.buf); /* waiting for an upstream: called again when resumed */
+		return MHD_YES;
 	}
 	if (st == ST_OK && l.failed)
 		st = ST_NOMEM;
 	if (st != ST_OK) {
 		free(l.buf);
-		return reply_error(r, st == ST_NOT_FOUND ? ST_NAME_UNKNOWN : st, NULL);
+		return reply_core_error(r, st);
 	}
 	if (list_reserve(&l, 2) != 0) {
 		free(l.buf);
@@ -166,8 +149,8 @@ static enum MHD_Result reply_list(request *r, int is_tags)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", "application/json");
 	if (more && is_tags)
-		reply_header(resp, "Link", "</v2/%s/tags/list?n=%d&last=%s>; rel=\"next\"", r->name,
-			     n, l.last);
+		reply_header(resp, "Link", "</v2/%s/tags/list?n=%d&last=%s>; rel=\"next\"",
+			     core_req_asked(r->q), n < 0 ? CORE_LIST_MAX : n, l.last);
 	else if (more)
 		reply_header(resp, "Link", "</v2/_catalog?n=%d&last=%s>; rel=\"next\"", n, l.last);
 	return reply_send(r, resp, 200);
@@ -180,7 +163,5 @@ enum MHD_Result catalog_finish(request *r)
 
 enum MHD_Result tags_finish(request *r)
 {
-	if (r->mirror != NULL)
-		return mirror_tags(r); /* the upstream's list, else the cache's */
 	return reply_list(r, 1);
 }

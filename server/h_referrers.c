@@ -12,9 +12,8 @@
 
 #include "http.h"
 #include "server.h"
-#include "../oci/manifest.h"
 
-static int add_referrer(void *arg, const meta_manifest *man)
+static int add_referrer(void *arg, const core_referrer *man)
 {
 	json_t *list = arg, *d;
 
@@ -42,17 +41,15 @@ enum MHD_Result referrers_finish(request *r)
 	char *body;
 	status_t st;
 
-	if (digest_parse(r->ref, NULL) != ST_OK)
-		return reply_error(r, ST_DIGEST_INVALID, NULL);
 	if (filter != NULL && filter[0] == '\0')
 		filter = NULL;
 	list = json_array();
 	if (list == NULL)
 		return MHD_NO;
-	st = meta_referrers(r->db, r->name, r->ref, filter, add_referrer, list);
+	st = core_referrers(r->srv->core, r->q, r->ref, filter, add_referrer, list);
 	if (st != ST_OK) {
 		json_decref(list);
-		return reply_error(r, st, NULL);
+		return reply_core_error(r, st);
 	}
 	root = json_pack("{s:i,s:s,s:o}", "schemaVersion", 2, "mediaType", MT_OCI_INDEX,
 			 "manifests", list);

@@ -21,7 +21,6 @@
 #include <string.h>
 
 #include "http.h"
-#include "../oci/range.h"
 #include "server.h"
 
 /* The Range header value for a session holding `size` bytes. */
@@ -34,7 +33,7 @@ static int id_valid(const char *id)
 {
 	size_t n = strlen(id);
 
-	if (n == 0 || n > BLOBSTORE_ID_MAX)
+	if (n == 0 || n > CORE_UPLOAD_ID_MAX)
 		return 0;
 	for (const char *p = id; *p; p++)
 		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || *p == '-'))
@@ -46,7 +45,7 @@ static int id_valid(const char *id)
 static status_t check_content_range(request *r)
 {
 	const char *cr = request_header(r, "Content-Range");
-	uint64_t size = blob_upload_size(r->sess->up);
+	uint64_t size = core_upload_size(r->up);
 
 	if (cr == NULL)
 		return ST_OK;
@@ -79,6 +78,10 @@ static status_t begin_post(request *r)
 		snprintf(r->detail, sizeof(r->detail), "unsupported digest algorithm %s", algname);
 		return ST_DIGEST_INVALID;
 	}
+	if ((st = core_req_writable(r->q)) != ST_OK) {
+		snprintf(r->detail, sizeof(r->detail), "%s", core_req_detail(r->q));
+		return st;
+	}
 	if (mount != NULL) {
 		const char *from = request_arg(r, "from");
 		uint64_t size;
@@ -89,28 +92,22 @@ static status_t begin_post(request *r)
 		 * without `from` could reveal blobs of any repository. */
 		if (r->srv->auth != NULL && (from == NULL || !request_allowed(r, "pull", from)))
 			st = ST_NOT_FOUND;
-		else if (from != NULL)
-			st = ref_name_check(from) == ST_OK
-				 ? meta_blob_get(r->db, from, mount, &size)
-				 : ST_NOT_FOUND;
 		else
-			st = meta_blob_find(r->db, mount, &size);
-		if (st == ST_OK && blobstore_stat(r->srv->bs, mount, NULL) == ST_OK) {
-			if ((st = meta_blob_link(r->db, r->name, mount, size)) != ST_OK)
-				return st;
+			st = core_blob_mount(r->srv->core, r->q, mount, from, &size);
+		if (st == ST_OK) {
 			snprintf(r->ref, sizeof(r->ref), "%s", mount);
 			r->mounted = true;
 			return ST_OK;
 		}
+		if (st != ST_NOT_FOUND)
+			return st;
 		/* Not mountable: a normal session, as the spec asks. */
 	}
 	if (digest != NULL) {
 		if ((st = digest_parse(digest, &alg)) != ST_OK)
 			return ST_DIGEST_INVALID;
 		snprintf(r->ref, sizeof(r->ref), "%s", digest);
-		if ((st = sessions_make_id(r->up_id)) != ST_OK)
-			return st;
-		return blobstore_upload_begin(r->srv->bs, r->up_id, alg, &r->up);
+		return core_upload_once(r->srv->core, r->q, alg, &r->up);
 	}
 	/* The session itself is made in finish, once nothing can fail before. */
 	r->alg = alg;
@@ -124,6 +121,10 @@ status_t uploads_begin(request *r)
 
 	if (r->route->kind == R_UPLOAD_START)
 		return begin_post(r);
+	if (r->method != M_GET && (st = core_req_writable(r->q)) != ST_OK) {
+		snprintf(r->detail, sizeof(r->detail), "%s", core_req_detail(r->q));
+		return st;
+	}
 	if (!id_valid(r->ref))
 		return ST_BLOB_UPLOAD_UNKNOWN;
 	if (r->method == M_PUT) {
@@ -134,11 +135,12 @@ status_t uploads_begin(request *r)
 			return ST_DIGEST_INVALID;
 		}
 	}
-	st = sessions_checkout(r->srv->ups, r->srv->bs, r->db, r->ref, r->name, &r->sess);
-	if (st == ST_BUSY)
-		snprintf(r->detail, sizeof(r->detail), "another request is using this upload");
-	if (st != ST_OK)
+	st = core_upload_checkout(r->srv->core, r->q, r->ref, &r->up);
+	if (st != ST_OK) {
+		snprintf(r->detail, sizeof(r->detail), "%s",
+			 core_req_detail(r->q) ? core_req_detail(r->q) : "");
 		return st;
+	}
 	if (r->method == M_PATCH || r->method == M_PUT)
 		return check_content_range(r);
 	return ST_OK;
@@ -146,18 +148,16 @@ status_t uploads_begin(request *r)
 
 status_t uploads_data(request *r, const char *buf, size_t len)
 {
-	blob_upload *up = r->sess ? r->sess->up : r->up;
 	status_t st;
 
-	if (up == NULL || (r->method != M_PATCH && r->method != M_PUT && r->method != M_POST))
+	if (r->up == NULL || (r->method != M_PATCH && r->method != M_PUT && r->method != M_POST))
 		return ST_OK; /* a body where none belongs (e.g. a mount): ignored */
 	if (r->has_range && r->received + len > r->range_last - r->range_first + 1) {
 		snprintf(r->detail, sizeof(r->detail), "more bytes than Content-Range says");
 		r->poisoned = true;
 		return ST_BLOB_UPLOAD_INVALID;
 	}
-	blob_upload_stage(up);
-	st = blob_upload_write(up, buf, len);
+	st = core_upload_write(r->up, buf, len);
 	if (st != ST_OK) {
 		r->poisoned = true;
 		return st;
@@ -174,10 +174,10 @@ static enum MHD_Result reply_progress(request *r, unsigned status)
 
 	if (resp == NULL)
 		return MHD_NO;
-	range_value(range, sizeof(range), blob_upload_size(r->sess->up));
-	reply_header(resp, "Location", "/v2/%s/blobs/uploads/%s", r->name, r->sess->id);
+	range_value(range, sizeof(range), core_upload_size(r->up));
+	reply_header(resp, "Location", "/v2/%s/blobs/uploads/%s", r->name, core_upload_id(r->up));
 	MHD_add_response_header(resp, "Range", range);
-	MHD_add_response_header(resp, "Docker-Upload-UUID", r->sess->id);
+	MHD_add_response_header(resp, "Docker-Upload-UUID", core_upload_id(r->up));
 	MHD_add_response_header(resp, "OCI-Chunk-Min-Length", "0");
 	return reply_send(r, resp, status);
 }
@@ -193,19 +193,17 @@ static enum MHD_Result reply_created(request *r, const char *digest)
 	return reply_send(r, resp, 201);
 }
 
-/* Verifies and commits up as `digest`, then links it to the repository. */
-static status_t commit(request *r, blob_upload *up, const char *digest)
+/* Verifies and commits r->up as digest (the upload ends either way). */
+static enum MHD_Result commit(request *r, const char *digest)
 {
-	uint64_t size;
-	status_t st = blobstore_upload_commit(r->srv->bs, up, digest, &size);
+	core_upload *u = r->up;
+	status_t st;
 
-	if (st == ST_DIGEST_MISMATCH || st == ST_INVALID) {
-		snprintf(r->detail, sizeof(r->detail), "content does not match %s", digest);
-		return ST_DIGEST_INVALID;
-	}
+	r->up = NULL;
+	st = core_upload_commit(r->srv->core, r->q, u, digest, NULL);
 	if (st != ST_OK)
-		return st;
-	return meta_blob_link(r->db, r->name, digest, size);
+		return reply_core_error(r, st);
+	return reply_created(r, digest);
 }
 
 static enum MHD_Result finish_post(request *r)
@@ -214,23 +212,18 @@ static enum MHD_Result finish_post(request *r)
 
 	if (r->mounted)
 		return reply_created(r, r->ref);
-	if (r->up != NULL) {
-		st = commit(r, r->up, r->ref);
-		if (st != ST_OK)
-			return reply_error(r, st, r->detail);
-		return reply_created(r, r->ref);
-	}
-	st = sessions_create(r->srv->ups, r->srv->bs, r->db, r->name, r->alg, &r->sess);
+	if (r->up != NULL)
+		return commit(r, r->ref);
+	st = core_upload_create(r->srv->core, r->q, r->alg, &r->up);
 	if (st != ST_OK)
-		return reply_error(r, st, NULL);
+		return reply_core_error(r, st);
 	return reply_progress(r, 202);
 }
 
 enum MHD_Result uploads_finish(request *r)
 {
-	const char *digest;
+	core_upload *u;
 	status_t st;
-	upload_session *s;
 
 	if (r->route->kind == R_UPLOAD_START)
 		return finish_post(r);
@@ -238,9 +231,9 @@ enum MHD_Result uploads_finish(request *r)
 	case M_GET:
 		return reply_progress(r, 204);
 	case M_DELETE:
-		s = r->sess;
-		r->sess = NULL;
-		sessions_end(r->srv->ups, r->srv->bs, r->db, s);
+		u = r->up;
+		r->up = NULL;
+		core_upload_cancel(r->srv->core, u);
 		return reply_send(r, reply_empty(), 204);
 	case M_PATCH:
 		if (r->has_range && r->received != r->range_last - r->range_first + 1) {
@@ -248,43 +241,22 @@ enum MHD_Result uploads_finish(request *r)
 			return reply_error(r, ST_BLOB_UPLOAD_INVALID,
 					   "fewer bytes than Content-Range says");
 		}
-		if ((st = blob_upload_flush(r->sess->up)) != ST_OK) {
+		if ((st = core_upload_flush(r->srv->core, r->up)) != ST_OK) {
 			r->poisoned = true;
 			return reply_error(r, st, NULL);
 		}
-		meta_upload_touch(r->db, r->sess->id);
 		return reply_progress(r, 202);
 	default: /* M_PUT */
-		digest = request_arg(r, "digest");
-		st = commit(r, r->sess->up, digest);
-		s = r->sess;
-		r->sess = NULL;
-		/* Committed or refused, the session is over either way. */
-		sessions_end(r->srv->ups, r->srv->bs, r->db, s);
-		if (st != ST_OK)
-			return reply_error(r, st, r->detail);
-		return reply_created(r, digest);
+		return commit(r, request_arg(r, "digest"));
 	}
 }
 
 void uploads_request_done(request *r)
 {
-	if (r->sess != NULL) {
-		/* Staged bytes go to the file before anyone else may use it. */
-		if (blob_upload_flush(r->sess->up) != ST_OK)
-			r->poisoned = true;
-		/* A failed or inconsistent write poisons the upload: end it and
-		 * free its space; the client starts over. */
-		if (r->poisoned)
-			sessions_end(r->srv->ups, r->srv->bs, r->db, r->sess);
-		else
-			sessions_checkin(r->srv->ups, r->sess);
-		r->sess = NULL;
-	}
-	if (r->up != NULL) {
-		/* Monolithic upload: committed (file gone) or abandoned (remove it). */
-		blob_upload_free(r->up);
-		r->up = NULL;
-		blobstore_upload_remove(r->srv->bs, r->up_id);
-	}
+	core_upload *u = r->up;
+
+	/* A session goes back to the table (flushed, its file closed), or ends
+	 * if poisoned; a monolithic upload not committed is removed. */
+	r->up = NULL;
+	core_upload_release(r->srv->core, u, r->poisoned);
 }

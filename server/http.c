@@ -11,6 +11,7 @@
 #include "server.h"
 #include "http.h"
 #include "access.h"
+#include "cli.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +24,10 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+
+#ifndef REGISTRY_VERSION
+#define REGISTRY_VERSION "unknown"
+#endif
 
 /* Bytes of request data MHD hands us at a time is bounded by this buffer.
  * MHD zeroes all of it between two requests of a connection and each
@@ -101,26 +106,46 @@ status_t request_buffer(request *r, const char *buf, size_t len)
 	return ST_OK;
 }
 
-status_t server_meta(server *srv, meta **out)
+static void conn_suspend(void *arg)
 {
-	meta *m = pthread_getspecific(srv->meta_key);
-	status_t st;
-
-	if (m == NULL) {
-		if ((st = meta_open_backend(&m, srv->cfg.metadata, srv->db_path)) != ST_OK) {
-			log_error("cannot open metadata database %s", srv->db_path);
-			*out = NULL;
-			return st;
-		}
-		pthread_setspecific(srv->meta_key, m);
-	}
-	*out = m;
-	return ST_OK;
+	MHD_suspend_connection(arg);
 }
 
-static void meta_key_destroy(void *p)
+static void conn_resume(void *arg)
 {
-	meta_close(p);
+	MHD_resume_connection(arg);
+}
+
+core_waiter request_waiter(request *r)
+{
+	return (core_waiter){conn_suspend, conn_resume, r->conn};
+}
+
+status_t request_open_repo(request *r)
+{
+	core_waiter w = request_waiter(r);
+	status_t st;
+
+	switch (r->route->kind) {
+	case R_TAGS:
+	case R_MANIFEST:
+	case R_BLOB:
+	case R_UPLOAD_START:
+	case R_UPLOAD:
+	case R_REFERRERS:
+		break;
+	default:
+		return ST_OK;
+	}
+	st = core_req_open(r->srv->core, r->name, request_arg(r, "ns"), &w, &r->q);
+	if (st != ST_OK) {
+		if (r->q != NULL && core_req_detail(r->q) != NULL)
+			snprintf(r->detail, sizeof(r->detail), "%s", core_req_detail(r->q));
+		return st;
+	}
+	/* The rules see the repository read: a mirrored name's cache name. */
+	snprintf(r->name, sizeof(r->name), "%s", core_req_name(r->q));
+	return ST_OK;
 }
 
 /* Decides how the request's body is framed, from its headers. */
@@ -203,14 +228,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		else
 			st = routes_match(r, url);
 		if (st == ST_OK)
-			st =
-			    mirror_route(r); /* an upstream's name: the cache's, for the gate too */
+			st = request_open_repo(r); /* an upstream's name: the cache's */
 		if (st == ST_OK)
 			st = access_gate(r); /* who is asking, and may they */
-		if (st == ST_OK)
-			st = server_meta(srv, &r->db);
-		if (st == ST_OK)
-			st = mirror_refuse_writes(r);
 		if (st == ST_OK && r->route->begin)
 			st = r->route->begin(r);
 		r->started = true;
@@ -264,7 +284,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	uploads_request_done(r);
 	auth_principal_free(r->who);
-	mirror_request_done(r);
+	core_req_free(r->q);
 	free(r->body);
 	free(r);
 	*con_cls = NULL;
@@ -436,7 +456,6 @@ done:
 static void *sweeper_main(void *arg)
 {
 	server *srv = arg;
-	meta *db = NULL;
 	struct timespec until;
 	/* Sweep twice per TTL so a session outlives it by half a TTL at most. */
 	time_t interval = srv->cfg.upload_ttl_sec / 2;
@@ -445,8 +464,6 @@ static void *sweeper_main(void *arg)
 		interval = 1;
 	if (interval > SWEEP_INTERVAL_MAX_SEC)
 		interval = SWEEP_INTERVAL_MAX_SEC;
-	if (meta_open_backend(&db, srv->cfg.metadata, srv->db_path) != ST_OK)
-		return NULL;
 	pthread_mutex_lock(&srv->stop_mu);
 	while (!srv->stopping) {
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -455,12 +472,10 @@ static void *sweeper_main(void *arg)
 		if (srv->stopping)
 			break;
 		pthread_mutex_unlock(&srv->stop_mu);
-		sessions_expire(srv->ups, srv->bs, db,
-				time(NULL) - (time_t)srv->cfg.upload_ttl_sec);
+		core_uploads_expire(srv->core);
 		pthread_mutex_lock(&srv->stop_mu);
 	}
 	pthread_mutex_unlock(&srv->stop_mu);
-	meta_close(db);
 	return NULL;
 }
 
@@ -471,7 +486,7 @@ status_t server_start(server **out, const config *cfg)
 	socklen_t addrlen;
 	const union MHD_DaemonInfo *info;
 	unsigned threads;
-	meta *db = NULL;
+	core_options co;
 	status_t st;
 
 	*out = NULL;
@@ -479,7 +494,6 @@ status_t server_start(server **out, const config *cfg)
 		return ST_NOMEM;
 	srv->cfg = *cfg;
 	srv->lock_fd = -1;
-	pthread_key_create(&srv->meta_key, meta_key_destroy);
 	pthread_mutex_init(&srv->stop_mu, NULL);
 	pthread_cond_init(&srv->stop_cv, NULL);
 
@@ -492,25 +506,11 @@ status_t server_start(server **out, const config *cfg)
 	 * would remove a running server's uploads. */
 	if ((st = data_lock(cfg->data, &srv->lock_fd)) != ST_OK)
 		goto fail;
-	snprintf(srv->db_path, sizeof(srv->db_path), "%s/registry.db", cfg->data);
-	if ((st = blobstore_open_backend(&srv->bs, cfg->storage, cfg->data)) != ST_OK) {
-		log_error("cannot open blob store in %s", cfg->data);
+	/* The core sweeps crash leftovers at open: ours alone, now. */
+	cli_core_options(&srv->cfg, true, "registry/" REGISTRY_VERSION " (pull-through cache)",
+			 true, &co);
+	if ((st = core_open(&srv->core, &co)) != ST_OK)
 		goto fail;
-	}
-	if ((st = meta_open_backend(&db, cfg->metadata, srv->db_path)) != ST_OK) {
-		log_error("cannot open metadata database %s", srv->db_path);
-		goto fail;
-	}
-	if ((st = sessions_new(&srv->ups)) != ST_OK)
-		goto fail;
-	/* Leftovers of a crash: upload files without a session row now, idle
-	 * sessions by the usual rule. */
-	sessions_expire(srv->ups, srv->bs, db, time(NULL) - (time_t)cfg->upload_ttl_sec);
-	meta_close(db);
-	db = NULL;
-	if ((st = mirror_open(srv)) != ST_OK)
-		goto fail;
-
 	if ((st = access_open(srv)) != ST_OK)
 		goto fail;
 	if ((st = resolve_listen(cfg->listen, &addr, &addrlen)) != ST_OK) {
@@ -538,7 +538,6 @@ status_t server_start(server **out, const config *cfg)
 	*out = srv;
 	return ST_OK;
 fail:
-	meta_close(db);
 	server_stop(srv);
 	return st;
 }
@@ -570,8 +569,6 @@ static void drain_requests(server *srv)
 
 void server_stop(server *srv)
 {
-	meta *m;
-
 	if (srv == NULL)
 		return;
 	pthread_mutex_lock(&srv->stop_mu);
@@ -591,22 +588,14 @@ void server_stop(server *srv)
 		drain_requests(srv);
 		hold_free(srv->hold); /* none may stay suspended past here */
 		srv->hold = NULL;
-		mirror_stop(srv); /* wakes requests still waiting on an upstream */
+		core_stop(srv->core); /* wakes requests still waiting on an upstream */
 		MHD_stop_daemon(srv->daemon);
 	}
 	hold_free(srv->hold); /* when start failed before the daemon ran */
 	if (srv->daemon_plain)
 		MHD_stop_daemon(srv->daemon_plain);
 	access_close(srv);
-	mirror_close(srv);
-	/* The main thread may have opened one too. */
-	if ((m = pthread_getspecific(srv->meta_key)) != NULL) {
-		meta_close(m);
-		pthread_setspecific(srv->meta_key, NULL);
-	}
-	pthread_key_delete(srv->meta_key);
-	sessions_free(srv->ups);
-	blobstore_close(srv->bs);
+	core_close(srv->core);
 	pthread_mutex_destroy(&srv->stop_mu);
 	pthread_cond_destroy(&srv->stop_cv);
 	if (srv->lock_fd >= 0)

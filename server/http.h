@@ -20,17 +20,13 @@
 #include <stdint.h>
 
 #include "../auth/auth.h"
-#include "../oci/digest.h"
 #include "../common/status.h"
-#include "../storage/blobstore.h"
-#include "../storage/meta.h"
+#include "../core/core.h"
+#include "../oci/oci.h"
 #include "config.h"
-#include "../oci/ref.h"
 
 typedef struct server server;
 typedef struct request request;
-typedef struct upload_session upload_session;
-typedef struct mirror_req mirror_req;
 
 typedef enum {
 	M_GET = 1,
@@ -72,7 +68,7 @@ struct request {
 	const route *route;
 	char name[REF_NAME_MAX];
 	char ref[DIGEST_MAX]; /* tag, digest or upload id, per route */
-	meta *db;	      /* this thread's connection; borrowed */
+	core_req *q;	      /* the repository, in the core (named routes) */
 
 	status_t err; /* first failure; the body is drained, then replied */
 	char detail[256];
@@ -88,9 +84,7 @@ struct request {
 	size_t body_len, body_cap, body_max;
 
 	/* uploads */
-	upload_session *sess;		  /* checked out from the session table */
-	blob_upload *up;		  /* owned when not from a session (monolithic POST) */
-	char up_id[BLOBSTORE_ID_MAX + 1]; /* id of r->up's file */
+	core_upload *up; /* checked out (a session), or a monolithic POST's */
 	uint64_t received;
 	bool has_range;
 	uint64_t range_first, range_last;
@@ -111,9 +105,6 @@ struct request {
 	bool tls;			    /* came over HTTPS */
 	char remote[64];		    /* client address, when auth is on */
 
-	/* pull-through cache: set by mirror_route when an upstream serves the
-	 * name (r->name is then the local cache name); freed at request end */
-	mirror_req *mirror;
 };
 
 /* The route table (routes.c) and URL matching. Fills r->route, r->name,
@@ -134,6 +125,8 @@ const char *reply_oci_code(status_t st);
 
 /* Queues the spec's error JSON for st, with detail (may be NULL). */
 enum MHD_Result reply_error(request *r, status_t st, const char *detail);
+/* The same for a status the core answered, with the core's detail. */
+enum MHD_Result reply_core_error(request *r, status_t st);
 
 /* Adds the common headers, queues resp with status and destroys resp. */
 enum MHD_Result reply_send(request *r, struct MHD_Response *resp, unsigned status);
@@ -142,10 +135,11 @@ enum MHD_Result reply_send(request *r, struct MHD_Response *resp, unsigned statu
 struct MHD_Response *reply_empty(void);
 /* A response owning a malloc'd buffer (freed by MHD). */
 struct MHD_Response *reply_buffer(char *buf, size_t len);
-/* A response sending bytes [start, start + len) of a stored blob: with the
- * reader's fd when the backend has one (sendfile), else read through it.
- * Takes rd in every case; NULL on allocation failure. */
-struct MHD_Response *reply_blob(blob_reader *rd, uint64_t start, uint64_t len);
+/* A response sending bytes [start, start + len) of blob b (len may be
+ * CORE_SIZE_UNKNOWN for one arriving from an upstream): with its fd when
+ * it has one (sendfile), else read through the core, waiting for bytes
+ * still arriving. Takes b in every case; NULL on allocation failure. */
+struct MHD_Response *reply_blob(request *r, core_blob *b, uint64_t start, uint64_t len);
 /* Adds a header with a printf-formatted value. */
 void reply_header(struct MHD_Response *resp, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -189,40 +183,13 @@ status_t token_begin(request *r);
 status_t token_data(request *r, const char *buf, size_t len);
 enum MHD_Result token_finish(request *r);
 
-/* ---- the pull-through cache (h_mirror.c; the logic is proxy/proxy.h) ---- */
+/* ---- the repository of a request (http.c) ---- */
 
-/* Builds srv->proxy from the configuration (NULL without upstreams).
- * ST_OK, ST_INVALID (logged), ST_NOMEM. */
-status_t mirror_open(server *srv);
-/* Ends upstream transfers and wakes every request waiting on one; before
- * the daemon stops. NULL-safe, idempotent. */
-void mirror_stop(server *srv);
-/* Frees srv->proxy (stopping it first). */
-void mirror_close(server *srv);
-
-/* Before the gate: if an upstream serves r->name (as asked with ?ns=),
- * sets r->mirror and makes r->name the local cache name, the name the
- * rules see. ST_OK; ST_NAME_INVALID; ST_NOMEM. */
-status_t mirror_route(request *r);
-/* After the gate: ST_METHOD_NOT_ALLOWED for a write (push, delete) to a
- * mirrored name, else ST_OK. */
-status_t mirror_refuse_writes(request *r);
-/* The name the client sent, when it reaches the same cache name without
- * ?ns= (dockerd's bare "library/alpine"), else NULL: a token granted for
- * it was granted by the rules on the cache name (auth_options.rule_name),
- * so it counts. Borrowed from r. */
-const char *mirror_alias(const request *r);
-/* GET/HEAD of a manifest, of a blob missing locally, of a tag list, in a
- * mirrored repository. They may suspend the connection and return MHD_YES
- * without a reply: the request's finish runs again when it is resumed. */
-enum MHD_Result mirror_manifest(request *r);
-enum MHD_Result mirror_blob(request *r);
-enum MHD_Result mirror_tags(request *r);
-/* A cached blob is being served from the store (h_blobs.c). */
-void mirror_blob_served(request *r);
-/* Adds OCI-Namespace when the request came with ?ns=. */
-void mirror_reply_headers(request *r, struct MHD_Response *resp);
-/* Releases r->mirror (request end). */
-void mirror_request_done(request *r);
+/* After routing: opens r->q for a named route (its name resolved: the
+ * cache name of a mirrored one, which the gate then sees). ST_OK,
+ * ST_NAME_INVALID, ST_NOMEM. */
+status_t request_open_repo(request *r);
+/* How a request waits for the core: suspending its connection. */
+core_waiter request_waiter(request *r);
 
 #endif

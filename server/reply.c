@@ -84,54 +84,72 @@ struct MHD_Response *reply_buffer(char *buf, size_t len)
 	return resp;
 }
 
-/* Read side of reply_blob for a backend without fds. */
+/* Read side of reply_blob when the blob has no fd: a backend without fds,
+ * or a blob still arriving from an upstream (whose reads may wait). */
 typedef struct {
-	blob_reader *rb_rd;
-	uint64_t rb_start;
+	core_blob *rb_b;
+	uint64_t rb_start, rb_len; /* rb_len MHD_SIZE_UNKNOWN if not said */
+	core_waiter rb_w;
 } reply_blob_ctx;
 
 /* MHD_ContentReaderCallback: pos counts from the response's first byte.
- * The size is known, so an early end is an error (the client sees a cut
- * transfer, never a short one that looks whole). */
+ * With a known size an early end is an error (the client sees a cut
+ * transfer, never a short one that looks whole). A read that must wait
+ * suspends the connection from inside the reader (libmicrohttpd allows
+ * it) and answers 0; the core resumes it when bytes arrive. */
 static ssize_t reply_blob_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	reply_blob_ctx *c = cls;
 	size_t n = 0;
+	status_t st;
 
-	if (blob_reader_read(c->rb_rd, c->rb_start + pos, buf, max, &n) != ST_OK || n == 0)
-		return MHD_CONTENT_READER_END_WITH_ERROR;
-	return (ssize_t)n;
+	if (c->rb_len != MHD_SIZE_UNKNOWN) {
+		if (pos >= c->rb_len)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (max > c->rb_len - pos)
+			max = (size_t)(c->rb_len - pos);
+	}
+	st = core_blob_read(c->rb_b, c->rb_start + pos, buf, max, &n, &c->rb_w);
+	if (st == ST_BUSY)
+		return 0;
+	if (st == ST_OK && n > 0)
+		return (ssize_t)n;
+	if (st == ST_OK && c->rb_len == MHD_SIZE_UNKNOWN)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	return MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
 static void reply_blob_free(void *cls)
 {
 	reply_blob_ctx *c = cls;
 
-	blob_reader_close(c->rb_rd);
+	core_blob_free(c->rb_b);
 	free(c);
 }
 
-struct MHD_Response *reply_blob(blob_reader *rd, uint64_t start, uint64_t len)
+struct MHD_Response *reply_blob(request *r, core_blob *b, uint64_t start, uint64_t len)
 {
 	struct MHD_Response *resp;
 	reply_blob_ctx *c;
-	int fd = blob_reader_take_fd(rd);
+	int fd = core_blob_take_fd(b);
 
 	if (fd >= 0) {
-		blob_reader_close(rd);
+		core_blob_free(b);
 		resp = MHD_create_response_from_fd_at_offset64(len, fd, start);
 		if (resp == NULL)
 			close(fd);
 		return resp;
 	}
 	if ((c = malloc(sizeof(*c))) == NULL) {
-		blob_reader_close(rd);
+		core_blob_free(b);
 		return NULL;
 	}
-	c->rb_rd = rd;
+	c->rb_b = b;
 	c->rb_start = start;
-	resp = MHD_create_response_from_callback(len, REPLY_BLOB_BLOCK_BYTES, reply_blob_read, c,
-						 reply_blob_free);
+	c->rb_len = len == CORE_SIZE_UNKNOWN ? MHD_SIZE_UNKNOWN : len;
+	c->rb_w = request_waiter(r);
+	resp = MHD_create_response_from_callback(c->rb_len, REPLY_BLOB_BLOCK_BYTES, reply_blob_read,
+						 c, reply_blob_free);
 	if (resp == NULL)
 		reply_blob_free(c);
 	return resp;
@@ -155,7 +173,8 @@ enum MHD_Result reply_send(request *r, struct MHD_Response *resp, unsigned statu
 	if (resp == NULL)
 		return MHD_NO; /* out of memory: drop the connection */
 	MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
-	mirror_reply_headers(r, resp);
+	if (r->q != NULL && core_req_namespace(r->q)[0] != '\0')
+		MHD_add_response_header(resp, "OCI-Namespace", core_req_namespace(r->q));
 	ret = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -191,4 +210,9 @@ enum MHD_Result reply_error(request *r, status_t st, const char *detail)
 	if (st == ST_TOO_MANY_REQUESTS && r->retry_after > 0)
 		reply_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "%u", r->retry_after);
 	return reply_send(r, resp, status);
+}
+
+enum MHD_Result reply_core_error(request *r, status_t st)
+{
+	return reply_error(r, st, r->q != NULL ? core_req_detail(r->q) : NULL);
 }

@@ -1,6 +1,7 @@
 /*
- * server.h - the running registry: configuration, storage handles, the HTTP
- * daemon and the upload session table. One per process.
+ * server.h - the running registry: configuration, the core (core/core.h:
+ * storage, uploads, the cache), the HTTP daemons and the access gate. One
+ * per process.
  */
 #ifndef SERVER_H
 #define SERVER_H
@@ -10,21 +11,15 @@
 
 #include "../auth/addrlist.h"
 #include "../auth/auth.h"
-#include "../storage/blobstore.h"
-#include "../proxy/proxy.h"
-#include "../storage/meta.h"
+#include "../core/core.h"
 #include "config.h"
 #include "hold.h"
 #include "http.h"
-#include "sessions.h"
 
 struct server {
 	config cfg;
-	blobstore *bs;
-	sessions *ups;
+	core *core; /* the registry's operations */
 	struct MHD_Daemon *daemon;
-	pthread_key_t meta_key; /* each worker thread's meta connection */
-	char db_path[CONFIG_PATH_MAX + 32];
 	uint16_t port; /* the bound port (useful with port 0) */
 	pthread_t sweeper;
 	int sweeper_started;
@@ -39,23 +34,18 @@ struct server {
 	struct MHD_Daemon *daemon_plain; /* listen_plain's, beside an HTTPS daemon */
 	uint16_t port_plain;
 	char *tls_cert_pem, *tls_key_pem; /* read at start, kept while the daemon runs */
-	/* the pull-through cache: NULL when no upstream is configured */
-	proxy *proxy;
 	int lock_fd; /* DATA/serve.lock, flock()ed while the server runs */
 };
 
 /*
  * Opens storage under cfg->data and starts listening. ST_OK with *out
  * (stop with server_stop); ST_BUSY (another server holds the data
- * folder's lock), ST_IO (storage), ST_INVALID (listen address), ST_EXISTS
+ * folder's lock), ST_IO (storage, the core), ST_INVALID (listen address), ST_EXISTS
  * (address in use or cannot bind). Logs the reason.
  */
 status_t server_start(server **out, const config *cfg);
 
 /* Stops accepting, finishes in-flight requests, frees everything. NULL ok. */
 void server_stop(server *srv);
-
-/* This thread's metadata connection, opened on first use. ST_OK or ST_IO. */
-status_t server_meta(server *srv, meta **out);
 
 #endif

@@ -1,0 +1,341 @@
+/*
+ * core.h - the registry's operations on repositories, independent of HTTP.
+ *
+ * Everything that reads or changes what the registry holds goes through
+ * here: the HTTP handlers, the command line (mirror sync, export, import)
+ * and, later, the web UI and garbage collection. The core owns the blob
+ * store, the metadata index (one connection per thread, opened on first
+ * use), the upload sessions and the pull-through cache. A caller asks for
+ * "blob D of repository R" and never learns whether it came from disk or
+ * from an upstream: a mirrored repository reads through the cache, which
+ * fetches what is missing (distribution's proxy blob store does the same).
+ *
+ * Conventions (see STYLE.md):
+ *   - Functions return a status_t; what a client should be told comes as
+ *     the OCI status (ST_BLOB_UNKNOWN, ST_MANIFEST_INVALID, ...), with a
+ *     sentence in core_req_detail() where one helps.
+ *   - Strings passed in are borrowed. What comes back through an out pointer is the
+ *     caller's, freed with its _free or _close function (NULL is a no-op).
+ *   - An operation that must wait for an upstream returns ST_BUSY after
+ *     calling the core_waiter's suspend; it calls resume exactly once when
+ *     the caller should call the same operation again (with the same
+ *     core_req, which remembers what it was waiting for).
+ *   - Access control is not the core's: the server's gate decides who may
+ *     do what, on the name core_req_name() gives, before calling here.
+ *
+ * Policy that does not depend on who asks (delete_enabled, read-only
+ * mirrors; next quotas, immutable tags, retention) is decided in one place,
+ * core/policy.c, at the points every write passes; what happened is told
+ * to core/policy.c too (core_event), where events and audit lines will go.
+ */
+#ifndef CORE_H
+#define CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../common/status.h"
+#include "../oci/oci.h"
+
+typedef struct core core;
+typedef struct core_req core_req;
+typedef struct core_blob core_blob;
+typedef struct core_upload core_upload;
+
+#define CORE_UPLOAD_ID_MAX 64 /* longest upload id: [0-9a-f-] (blobstore.h) */
+
+/* ---- opening ---- */
+
+typedef struct {
+	const char *data;     /* data folder */
+	const char *storage;  /* blob store backend ("filesystem") */
+	const char *metadata; /* metadata index backend ("sqlite") */
+	bool delete_enabled;  /* DELETE of manifests, tags and blobs */
+	uint64_t max_manifest_bytes;
+	uint32_t upload_ttl_sec; /* idle upload sessions expire after this */
+	/* the pull-through cache: registry.conf's upstream lines, and the
+	 * proxy_* keys (proxy/proxy.h says what each does) */
+	char *const *upstreams;
+	size_t nupstreams;
+	uint32_t proxy_revalidate_sec, proxy_negative_sec, proxy_timeout_sec, proxy_retries,
+	    proxy_unreachable_sec, proxy_cache_keep_sec;
+	uint64_t proxy_cache_max_bytes;
+	const char *user_agent; /* sent to upstreams */
+	/* Remove crash leftovers at open (upload files without a session,
+	 * idle sessions): only for the one process that owns the folder (the
+	 * server, after taking its lock). */
+	bool sweep;
+} core_options;
+
+/*
+ * Opens the blob store and the metadata index under o->data (creating the
+ * folder), and the cache when upstreams are configured. ST_OK with *out
+ * (core_close); ST_INVALID (a bad backend name or upstream line, logged);
+ * ST_IO; ST_NOMEM.
+ */
+status_t core_open(core **out, const core_options *o);
+
+/* Ends upstream transfers and wakes every request waiting on one, so the
+ * server can drain. Later fetches fail ST_UNAVAILABLE. Idempotent. */
+void core_stop(core *c);
+
+/* Stops, then frees everything. NULL is a no-op. */
+void core_close(core *c);
+
+/* Removes upload sessions idle for upload_ttl (rows, files and memory),
+ * and upload files no session owns. Returns how many. */
+int core_uploads_expire(core *c);
+
+/* Whether any upstream is configured. */
+bool core_mirrors(const core *c);
+
+/*
+ * The name the access rules see for a repository named `name` with no
+ * ?ns=: its cache name ("docker.io/library/alpine" for "library/alpine"
+ * when an upstream's namespaces take it), else name itself. Written into
+ * out; returns out, or name when out is too small or it is no mirror's.
+ */
+const char *core_cache_name(core *c, const char *name, char *out, size_t outlen);
+
+/* Checks one `upstream` line of registry.conf; ST_OK, or ST_INVALID with
+ * a message in err. *name_out (UPSTREAM_NAME_MAX) gets its name. */
+#define CORE_UPSTREAM_NAME_MAX 128
+status_t core_upstream_check(const char *line, char name_out[CORE_UPSTREAM_NAME_MAX], char *err,
+			     size_t errlen);
+
+/* ---- one request on one repository ---- */
+
+/* How an operation waits without holding a thread (see the top). */
+typedef struct {
+	void (*suspend)(void *arg);
+	void (*resume)(void *arg);
+	void *arg;
+} core_waiter;
+
+/*
+ * Starts a request on repository `name` as the client spelt it, with the
+ * containerd namespace ns (NULL or "": none; one that names no upstream is
+ * ignored). A name an upstream serves (by ?ns=, a "docker.io/..." prefix or
+ * an upstream's namespaces) becomes its cache name. w (copied; may be NULL
+ * for callers that never wait) says how to wait. ST_OK with *out
+ * (core_req_free); ST_NAME_INVALID (the cache name would be too long: *out
+ * is set all the same, for its detail, and must be freed); ST_NOMEM.
+ */
+status_t core_req_open(core *c, const char *name, const char *ns, const core_waiter *w,
+		       core_req **out);
+void core_req_free(core_req *q);
+
+/* The repository read and written: the cache name of a mirrored one. */
+const char *core_req_name(const core_req *q);
+/* The name as the client spelt it (for replies: tag lists, Links). */
+const char *core_req_asked(const core_req *q);
+/* Whether an upstream serves it (then it is read-only). */
+bool core_req_mirrored(const core_req *q);
+/* The upstream named by ?ns=, to echo as OCI-Namespace; "" if none. */
+const char *core_req_namespace(const core_req *q);
+/* dockerd's bare spelling of a mirrored name, which a token may grant by
+ * (see auth_request.alias); NULL when the name was spelt otherwise. */
+const char *core_req_alias(const core_req *q);
+/* A sentence on why the last operation failed, or NULL. */
+const char *core_req_detail(const core_req *q);
+
+/* ST_OK if q's repository may be written (pushed to, deleted from);
+ * ST_METHOD_NOT_ALLOWED for a read-only mirror, with a detail. Every write
+ * below checks it; callers ask early to refuse before a body arrives. */
+status_t core_req_writable(core_req *q);
+
+/* ---- blobs ---- */
+
+#define CORE_SIZE_UNKNOWN UINT64_MAX /* an upstream that did not say */
+
+/*
+ * Blob digest of q's repository, to read: stored here, or (mirrored)
+ * arriving from the upstream, readable while it arrives. ST_OK with *out
+ * (core_blob_free); ST_BUSY (suspended: call again); ST_BLOB_UNKNOWN;
+ * ST_DIGEST_INVALID; an upstream's failure (ST_UNAVAILABLE, ST_BAD_GATEWAY,
+ * with a detail); ST_IO.
+ */
+status_t core_blob_get(core *c, core_req *q, const char *digest, core_blob **out);
+/* Its size, or CORE_SIZE_UNKNOWN while an upstream has not said. */
+uint64_t core_blob_size(const core_blob *b);
+/* The blob's file descriptor for sendfile, handed over (caller closes; b
+ * is then unreadable), or -1 when it has none (read it instead). */
+int core_blob_take_fd(core_blob *b);
+/*
+ * Reads up to max bytes at off. ST_OK with *out_n > 0; ST_OK with *out_n
+ * 0 at the end; ST_BUSY when the bytes have not arrived yet (suspended with
+ * w: call again when resumed); ST_IO or the upstream's failure (the blob
+ * failed its digest check: what was read must not be trusted).
+ */
+status_t core_blob_read(core_blob *b, uint64_t off, void *buf, size_t max, size_t *out_n,
+			const core_waiter *w);
+void core_blob_free(core_blob *b);
+/* Records that a blob was served (the cache's least-recently-pulled order). */
+void core_blob_served(core *c, core_req *q, const char *digest);
+
+/* Unlinks digest from q's repository. ST_OK; ST_BLOB_UNKNOWN;
+ * ST_METHOD_NOT_ALLOWED (delete_enabled is off, or a mirror); ST_IO. */
+status_t core_blob_delete(core *c, core_req *q, const char *digest);
+
+/*
+ * Links blob digest, which repository `from` has (or, from NULL, any
+ * repository), to q's repository, as a cross-repository mount. ST_OK with
+ * *out_size; ST_NOT_FOUND (not mountable: the client uploads instead);
+ * ST_METHOD_NOT_ALLOWED; ST_IO.
+ */
+status_t core_blob_mount(core *c, core_req *q, const char *digest, const char *from,
+			 uint64_t *out_size);
+
+/* ---- uploads ---- */
+
+/*
+ * A new upload session in q's repository, hashing with alg, checked out to
+ * the caller. ST_OK with *out; ST_METHOD_NOT_ALLOWED; ST_NO_SPACE; ST_IO.
+ */
+status_t core_upload_create(core *c, core_req *q, digest_alg alg, core_upload **out);
+/* An upload of one request (POST ?digest=): no session, nothing to resume. */
+status_t core_upload_once(core *c, core_req *q, digest_alg alg, core_upload **out);
+/*
+ * Checks out session id of q's repository (one request at a time; after a
+ * restart it is rebuilt from its row and file). ST_OK; ST_BLOB_UPLOAD_UNKNOWN
+ * (no such session in this repository); ST_BUSY (another request has it:
+ * not a wait, a refusal); ST_IO.
+ */
+status_t core_upload_checkout(core *c, core_req *q, const char *id, core_upload **out);
+const char *core_upload_id(const core_upload *u);
+uint64_t core_upload_size(const core_upload *u);
+/* Appends bytes (into the file and the running hash). ST_OK, ST_NO_SPACE,
+ * ST_IO: the upload is then poisoned (see blobstore.h). */
+status_t core_upload_write(core_upload *u, const void *buf, size_t len);
+/* Every byte written is in the file: before a reply that reports progress. */
+status_t core_upload_flush(core *c, core_upload *u);
+/*
+ * Verifies the upload against digest, publishes the blob and links it to
+ * q's repository; the upload ends either way (u is freed). ST_OK with
+ * *out_size (may be NULL); ST_DIGEST_INVALID (with a detail);
+ * ST_NO_SPACE; ST_IO.
+ */
+status_t core_upload_commit(core *c, core_req *q, core_upload *u, const char *digest,
+			    uint64_t *out_size);
+/* Ends an upload and removes its bytes (DELETE, or a failed request). */
+void core_upload_cancel(core *c, core_upload *u);
+/* Returns a checked-out upload at the end of a request (flushed, its file
+ * closed until the next one), or ends it if poisoned. A once-upload that was
+ * not committed is removed. */
+void core_upload_release(core *c, core_upload *u, bool poisoned);
+
+/* ---- manifests ---- */
+
+typedef struct {
+	char digest[DIGEST_MAX];
+	char media_type[256];
+	uint64_t size;
+	core_blob *body; /* its bytes (caller frees) */
+} core_manifest;
+
+/*
+ * Manifest ref (tag or digest) of q's repository. ST_OK with *out;
+ * ST_BUSY (suspended); ST_MANIFEST_UNKNOWN; ST_NAME_UNKNOWN; an upstream's
+ * failure with a detail; ST_IO.
+ */
+status_t core_manifest_get(core *c, core_req *q, const char *ref, core_manifest *out);
+
+typedef struct {
+	char digest[DIGEST_MAX];
+	char subject[DIGEST_MAX]; /* "" when it has none */
+} core_put_result;
+
+#define CORE_PUT_TAGS_MAX 64 /* extra tags one PUT may give (?tag=) */
+
+/*
+ * Stores a pushed manifest (body, of content_type) byte for byte, under
+ * ref (a tag, or the digest of body) and the extra tags, after checking it:
+ * its digest, its grammar, and that everything it references is in q's
+ * repository. ST_OK with *out; ST_TAG_INVALID; ST_DIGEST_INVALID;
+ * ST_MANIFEST_INVALID; ST_MANIFEST_BLOB_UNKNOWN; ST_TOO_LARGE;
+ * ST_METHOD_NOT_ALLOWED; ST_NO_SPACE; ST_IO; a detail says which.
+ */
+status_t core_manifest_put(core *c, core_req *q, const char *ref, const char *const *tags,
+			   size_t ntags, const char *content_type, const char *body, size_t len,
+			   core_put_result *out);
+
+/* Deletes a manifest (by digest, with its tags) or a tag. ST_OK;
+ * ST_MANIFEST_UNKNOWN; ST_METHOD_NOT_ALLOWED; ST_IO. */
+status_t core_manifest_delete(core *c, core_req *q, const char *ref);
+
+/* ---- listings ---- */
+
+/* Called per name or tag, in order; non-zero stops. */
+typedef int (*core_list_fn)(void *arg, const char *s);
+
+/*
+ * The tags of q's repository in order, strictly after last (NULL: from the
+ * start), at most n (< 0: all, up to CORE_LIST_MAX). For a mirrored one, the
+ * upstream's list (ST_BUSY while it is asked), or the cache's when the
+ * upstream fails. *out_more: another tag follows. ST_OK; ST_NAME_UNKNOWN;
+ * ST_IO.
+ */
+#define CORE_LIST_MAX 100000
+status_t core_tags(core *c, core_req *q, const char *last, int n, core_list_fn fn, void *arg,
+		   bool *out_more);
+
+/* Repository names after last, at most n of those visible(varg, name)
+ * accepts (visible NULL: all). ST_OK, ST_IO. */
+status_t core_catalog(core *c, const char *last, int n, bool (*visible)(void *, const char *),
+		      void *varg, core_list_fn fn, void *arg, bool *out_more);
+
+/* A manifest whose subject is the one asked for. */
+typedef struct {
+	const char *digest, *media_type, *artifact_type; /* "" when none */
+	uint64_t size;
+	const char *annotations; /* compact JSON object, or NULL */
+} core_referrer;
+
+/* The referrers of subject in q's repository, filtered by artifact_type
+ * (NULL: all), by digest; valid during the call. ST_OK (none included),
+ * ST_IO. */
+status_t core_referrers(core *c, core_req *q, const char *subject, const char *artifact_type,
+			int (*fn)(void *arg, const core_referrer *r), void *arg);
+
+/* ---- archives and mirroring (the command line) ---- */
+
+typedef struct {
+	size_t images;	     /* image references synced (a tag, a digest) */
+	size_t manifests;    /* manifests stored or found up to date */
+	size_t blobs;	     /* blobs now present */
+	size_t blobs_cached; /* ...of which were already here */
+	uint64_t bytes;	     /* bytes downloaded */
+	size_t failed;	     /* image references that failed */
+} core_sync_summary;
+
+typedef struct {
+	FILE *out;		 /* progress and summary */
+	bool tty;		 /* redraw progress in place */
+	bool (*cancelled)(void); /* polled; may be NULL */
+} core_sync_options;
+
+/* `registry mirror sync FILE` (proxy/sync.h says how). */
+status_t core_mirror_sync(core *c, const char *path, const core_sync_options *o,
+			  core_sync_summary *out);
+
+typedef struct {
+	const char *platforms; /* "os/arch[/variant],...", NULL: every platform */
+	bool all_tags;	       /* each image names a repository: every tag */
+} core_export_options;
+
+/* `registry export` into fd, messages to msg (see proxy/layout.h). */
+status_t core_export(core *c, char *const *images, size_t n, const core_export_options *o,
+		     int fd, FILE *msg);
+
+typedef struct {
+	size_t images, untagged, blobs, blobs_new, failed, removed;
+	uint64_t bytes, removed_bytes;
+} core_import_stats;
+
+/* `registry import` from fd (see proxy/layout.h). */
+status_t core_import(core *c, int fd, const char *repo, const char *tag, FILE *msg,
+		     core_import_stats *out);
+
+#endif

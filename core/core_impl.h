@@ -1,0 +1,92 @@
+/*
+ * core_impl.h - what the files of core/ share; nothing outside core/
+ * includes it.
+ *
+ * One `core` per process. Metadata connections are per thread (a pthread
+ * key closes each when its thread ends), as the index's contract wants; the
+ * blob store and the cache are shared. A core_req carries one request's
+ * view of a repository: its resolved name, and for a mirrored one the cache
+ * target and the upstream job it may be waiting on.
+ */
+#ifndef CORE_IMPL_H
+#define CORE_IMPL_H
+
+#include <pthread.h>
+
+#include "../proxy/proxy.h"
+#include "../storage/blobstore.h"
+#include "../storage/meta.h"
+#include "core.h"
+#include "sessions.h"
+
+struct core {
+	core_options opt;
+	char data[4096];
+	char storage[32], metadata[32];
+	char db_path[4096 + 32];
+	blobstore *bs;
+	sessions *ups;
+	proxy *px; /* NULL without upstreams */
+	pthread_key_t meta_key;
+};
+
+struct core_req {
+	core *c;
+	char name[REF_NAME_MAX];  /* read and written: the cache name if mirrored */
+	char asked[REF_NAME_MAX]; /* as the client spelt it */
+	char ns[CORE_UPSTREAM_NAME_MAX];
+	char detail[256];
+	bool mirrored;
+	bool alias; /* asked is dockerd's bare spelling of name */
+	core_waiter w;
+	/* a mirrored repository: where it comes from, and the pending job */
+	proxy_target t;
+	proxy_job *job;
+	proxy_wait wait;
+	bool had_local; /* a manifest: a cached copy exists */
+	bool relinked;	/* a blob: the local path was tried again */
+};
+
+/* This thread's metadata connection, opened on first use. ST_OK or ST_IO. */
+status_t core_db(core *c, meta **out);
+
+/* Writes a sentence into q->detail. */
+void core_detail(core_req *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A blob to read from a stored reader, or from a cache job (cache.c). */
+struct core_blob {
+	blob_reader *rd;   /* stored: the reader */
+	proxy_job *job;	   /* arriving: the job (a reference) */
+	uint64_t base;	   /* offset of the blob's byte 0 in job terms (0) */
+	uint64_t size;	   /* CORE_SIZE_UNKNOWN if not said */
+	proxy_wait wait;   /* a read waiting for bytes */
+};
+
+/* ---- cache.c: the read-through source for mirrored repositories ---- */
+
+/* Resolves name/ns into q (mirrored or not). */
+status_t cache_route(core *c, core_req *q, const char *name, const char *ns);
+/* A manifest of a mirrored repository, as core_manifest_get. */
+status_t cache_manifest_get(core *c, core_req *q, const char *ref, core_manifest *out);
+/* A blob a mirrored repository does not hold yet, as core_blob_get. */
+status_t cache_blob_get(core *c, core_req *q, const char *digest, core_blob **out);
+/* The tags of a mirrored repository, as a sorted, deduplicated JSON-free
+ * list through fn, as core_tags. */
+status_t cache_tags(core *c, core_req *q, const char *last, int n, core_list_fn fn, void *arg,
+		    bool *out_more);
+/* Reads an arriving blob, as core_blob_read. */
+status_t cache_blob_read(core_blob *b, uint64_t off, void *buf, size_t max, size_t *out_n,
+			 const core_waiter *w);
+
+/* ---- policy.c: rules that do not depend on who asks ---- */
+
+/* A write to q's repository (push, tag, delete): read-only mirrors. */
+status_t policy_writable(core_req *q);
+/* A DELETE of a manifest, tag or blob: delete_enabled (writable is
+ * checked first, on its own). */
+status_t policy_delete(core_req *q);
+/* Something happened (what: "push", "tag", "delete", "mount"); events and
+ * audit lines start here. */
+void core_event(core_req *q, const char *what, const char *digest, const char *tag);
+
+#endif
