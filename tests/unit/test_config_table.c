@@ -139,6 +139,15 @@ START_TEST(defaults_through_setters)
 	static config def, c, zero;
 	char err[1024];
 
+	/* First each default alone, so a bad one is named (config_defaults
+	 * would stop at its assert). */
+	for (size_t i = 0; i < nkeys; i++) {
+		memset(&c, 0, sizeof(c));
+		if (keys[i].def != NULL)
+			ck_assert_msg(
+			    config_set(&c, keys[i].name, keys[i].def, err, sizeof(err)) == ST_OK,
+			    "%s: default '%s' refused: %s", keys[i].name, keys[i].def, err);
+	}
 	config_defaults(&def);
 	for (size_t i = 0; i < nkeys; i++) {
 		const config_key *k = &keys[i];
@@ -150,14 +159,31 @@ START_TEST(defaults_through_setters)
 			continue;
 		}
 		memset(&c, 0, sizeof(c));
-		ck_assert_msg(config_set(&c, k->name, k->def, err, sizeof(err)) == ST_OK,
-			      "%s: default '%s' refused: %s", k->name, k->def, err);
+		ck_assert_int_eq(config_set(&c, k->name, k->def, err, sizeof(err)), ST_OK);
 		ck_assert_msg(memcmp(field, (const char *)&c + k->offset, k->size) == 0,
 			      "%s: config_defaults disagrees with '%s'", k->name, k->def);
 	}
 	config_free(&def);
 }
 END_TEST
+
+/* k->max as a user would write it: "7d", "1h", "256". */
+static void max_text(const config_key *k, char *out, size_t outlen)
+{
+	static const struct {
+		uint64_t sec;
+		char unit;
+	} units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}};
+	unsigned long long max = (unsigned long long)k->max;
+
+	if (k->type == CONFIG_DURATION)
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (max % units[i].sec == 0) {
+				snprintf(out, outlen, "%llu%c", max / units[i].sec, units[i].unit);
+				return;
+			}
+	snprintf(out, outlen, "%llu", max);
+}
 
 /* Each number key takes its min and max and refuses one past them, with
  * the message its row words. */
@@ -189,6 +215,12 @@ START_TEST(number_bounds)
 			ck_assert_msg(config_set(&c, k->name, v, err, sizeof(err)) == ST_INVALID,
 				      "%s = %s accepted", k->name, v);
 		}
+		/* A bound below the type's own is in the wording, as a user writes it. */
+		if (k->max == UINT32_MAX || k->max == INT64_MAX)
+			continue;
+		max_text(k, v, sizeof(v));
+		ck_assert_msg(strstr(k->expect, v) != NULL, "%s: '%s' does not say %s", k->name,
+			      k->expect, v);
 	}
 }
 END_TEST
