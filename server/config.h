@@ -21,35 +21,14 @@
 #include "../common/log.h"
 #include "../common/status.h"
 
-/* Defaults, with units. */
+/* Defaults that other code prints (the usage text); the key table in
+ * config.c applies them, with every other key's default. */
 #define CONFIG_DEFAULT_LISTEN "0.0.0.0:5000"
 #define CONFIG_DEFAULT_DATA "./data"
-#define CONFIG_DEFAULT_MAX_MANIFEST_BYTES (4u * 1024 * 1024)
-#define CONFIG_DEFAULT_UPLOAD_TTL_SEC (24 * 3600)
-#define CONFIG_DEFAULT_THREADS 0 /* 0: one per core */
-#define CONFIG_DEFAULT_MAX_CONNECTIONS 1024
-#define CONFIG_DEFAULT_CONNECTION_TIMEOUT_SEC 60
 #define CONFIG_PATH_MAX 4096
-/* Access control and TLS (auth/). */
-#define CONFIG_DEFAULT_AUTH "none"
-#define CONFIG_DEFAULT_AUTH_REALM "registry"
-#define CONFIG_DEFAULT_TOKEN_SERVICE "registry"
-#define CONFIG_DEFAULT_TOKEN_ISSUER "registry"
-#define CONFIG_DEFAULT_TOKEN_LIFETIME_SEC 300
-#define CONFIG_DEFAULT_REFRESH_LIFETIME_SEC (90u * 86400u)
-#define CONFIG_DEFAULT_AUTH_FAIL_LIMIT 10	/* failed logins before 429; 0 = off */
-#define CONFIG_DEFAULT_AUTH_FAIL_WINDOW_SEC 300 /* counting window and lock-out time */
-#define CONFIG_USERS_FILE "htpasswd"		/* in the data folder, unless auth_users */
-#define CONFIG_TOKEN_KEY_FILE "token.key"	/* in the data folder, unless auth_token_key */
-#define CONFIG_LIST_MAX 4096			/* entries of one repeatable key */
-/* The pull-through cache (proxy/). */
-#define CONFIG_DEFAULT_PROXY_REVALIDATE_SEC 300		/* a cached tag is re-checked this often */
-#define CONFIG_DEFAULT_PROXY_NEGATIVE_SEC 60		/* an upstream 404 is believed this long */
-#define CONFIG_DEFAULT_PROXY_TIMEOUT_SEC 30		/* upstream connect and stall timeout */
-#define CONFIG_DEFAULT_PROXY_RETRIES 3			/* after a transient upstream failure */
-#define CONFIG_DEFAULT_PROXY_UNREACHABLE_SEC 30		/* an unreachable upstream is not asked */
-#define CONFIG_DEFAULT_PROXY_CACHE_MAX_BYTES 0		/* 0: cached blobs are not bounded */
-#define CONFIG_DEFAULT_PROXY_CACHE_KEEP_SEC (7 * 86400) /* pulled this recently: never evicted */
+#define CONFIG_USERS_FILE "htpasswd"	  /* in the data folder, unless auth_users */
+#define CONFIG_TOKEN_KEY_FILE "token.key" /* in the data folder, unless auth_token_key */
+#define CONFIG_LIST_MAX 4096		  /* entries of one repeatable key */
 
 /* The values of a key that may be given more than once, in file order. */
 typedef struct {
@@ -61,7 +40,7 @@ typedef struct {
 	char listen[256];	    /* "HOST:PORT", "[v6]:PORT" or ":PORT" */
 	char data[CONFIG_PATH_MAX]; /* data folder */
 	log_level log_level;
-	bool delete_enabled;	     /* default true */
+	bool delete_enabled;	     /* else DELETE gets 405 */
 	uint64_t max_manifest_bytes; /* larger manifest PUTs get 413 */
 	uint32_t upload_ttl_sec;     /* idle upload sessions expire after this */
 	uint32_t threads;	     /* worker threads, 0 = number of cores */
@@ -102,8 +81,51 @@ typedef struct {
 	uint32_t proxy_cache_keep_sec;
 } config;
 
-/* Fills c with the built-in defaults (c must hold no lists: config_free
- * it first if it was used). */
+/* How a key's value is parsed and stored (see config_key). */
+typedef enum {
+	CONFIG_STRING,	 /* text of 1 to size-1 bytes, into a char array */
+	CONFIG_PATH,	 /* a file or folder name: stored as a CONFIG_STRING */
+	CONFIG_SIZE,	 /* bytes, K/M/G suffixes (powers of 1024), into a uint64_t */
+	CONFIG_DURATION, /* seconds, s/m/h/d suffixes (bare: seconds), into a uint32_t */
+	CONFIG_UINT,	 /* a plain decimal number, into a uint32_t */
+	CONFIG_BOOL,	 /* true/false, yes/no, on/off, into a bool */
+	CONFIG_CUSTOM,	 /* the key's check parses the value and stores it (enums) */
+	CONFIG_LIST,	 /* may repeat: each line appends one entry to a config_list */
+} config_type;
+
+typedef struct config_key config_key;
+
+/*
+ * One row of the key table: everything the loader, config_set and
+ * config_defaults know about a key. Only CONFIG_LIST keys may appear on more
+ * than one line of a file.
+ */
+struct config_key {
+	const char *name; /* as written in the file */
+	config_type type;
+	size_t offset;	   /* of the field in config */
+	size_t size;	   /* of the field (a string's capacity, NUL included) */
+	uint64_t min, max; /* numbers: accepted range, in bytes or seconds */
+	/* a refused value's message: "invalid NAME 'VALUE' (expected EXPECT)" */
+	const char *expect;
+	/* the default as a user would write it ("4M", "24h"), applied through
+	 * the same setter as a file's value; NULL: empty, zero or no entries */
+	const char *def;
+	/* NULL, or a check beyond the type's (run before the value is stored;
+	 * a CONFIG_CUSTOM key's check also stores it). field is the key's field
+	 * in the config (a list: the entries so far). ST_OK, or a status with a
+	 * message in err. */
+	status_t (*check)(const config_key *k, void *field, const char *value, char *err,
+			  size_t errlen);
+};
+
+/* The key table, in the order registry.conf documents it, into *out (a
+ * static array, never freed); returns the number of keys. */
+size_t config_keys(const config_key **out);
+
+/* Fills c with the built-in defaults: zero, then each key's default
+ * through its setter (c must hold no lists: config_free it first if it
+ * was used). */
 void config_defaults(config *c);
 
 /* Frees the lists c holds (repeatable keys) and empties them; the rest of
