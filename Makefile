@@ -25,7 +25,7 @@ UNIT_ASAN_OBJ := $(UNIT_SRC:%.c=$(B)/asan/%.o)
 
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all deps test-deps run test unit integration clients asan fmt clean bench tsan
+.PHONY: all deps test-deps run test unit integration clients asan fmt clean bench tsan check-layers
 all: deps $(B)/registry
 
 deps:
@@ -88,6 +88,7 @@ export REGISTRY_SKIP_FILE ?= $(abspath $(B))/skips.txt
 
 test: test-deps
 	@mkdir -p $(B) && : >$(REGISTRY_SKIP_FILE)
+	$(MAKE) check-layers
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) fuzz-short
@@ -96,6 +97,12 @@ test: test-deps
 
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+# Which folder may include which, and no circles of includes or calls
+# (tests/check-layers.sh writes the directions down); after a build, so the
+# objects' symbols can be read.
+check-layers: $(B)/registry
+	tests/check-layers.sh
 
 clean:
 	rm -rf $(B)

@@ -18,32 +18,6 @@ static void meta_key_destroy(void *p)
 	meta_close(p);
 }
 
-status_t core_db(core *c, meta **out)
-{
-	meta *m = pthread_getspecific(c->meta_key);
-	status_t st;
-
-	if (m == NULL) {
-		if ((st = meta_open_backend(&m, c->metadata, c->db_path)) != ST_OK) {
-			log_error("cannot open metadata database %s", c->db_path);
-			*out = NULL;
-			return st;
-		}
-		pthread_setspecific(c->meta_key, m);
-	}
-	*out = m;
-	return ST_OK;
-}
-
-void core_detail(core_req *q, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(q->detail, sizeof(q->detail), fmt, ap);
-	va_end(ap);
-}
-
 /* Copies s into a fixed field of the core; ST_INVALID if it does not fit. */
 static status_t copy_opt(char *dst, size_t len, const char *s, const char *what)
 {
@@ -168,6 +142,18 @@ const char *core_cache_name(core *c, const char *name, char *out, size_t outlen)
 	memcpy(out, t.local, strlen(t.local) + 1);
 	return out;
 }
+
+bool core_storage_known(const char *name)
+{
+	return blobstore_backend_find(name) != NULL;
+}
+
+bool core_metadata_known(const char *name)
+{
+	return meta_backend_find(name) != NULL;
+}
+
+_Static_assert(CORE_UPSTREAM_NAME_MAX == UPSTREAM_NAME_MAX, "upstream names: one bound");
 
 status_t core_upstream_check(const char *line, char name_out[CORE_UPSTREAM_NAME_MAX], char *err,
 			     size_t errlen)

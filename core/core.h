@@ -99,6 +99,11 @@ bool core_mirrors(const core *c);
  */
 const char *core_cache_name(core *c, const char *name, char *out, size_t outlen);
 
+/* Whether this build has a blob store backend (storage = NAME), and a
+ * metadata index backend (metadata = NAME), of that name. */
+bool core_storage_known(const char *name);
+bool core_metadata_known(const char *name);
+
 /* Checks one `upstream` line of registry.conf; ST_OK, or ST_INVALID with
  * a message in err. *name_out (UPSTREAM_NAME_MAX) gets its name. */
 #define CORE_UPSTREAM_NAME_MAX 128

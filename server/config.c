@@ -20,8 +20,7 @@
 #include "../auth/addrlist.h"
 #include "../auth/auth.h"
 #include "../auth/rules.h"
-#include "../storage/blobstore.h"
-#include "../storage/meta.h"
+#include "../core/core.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -197,13 +196,13 @@ static status_t parse_auth(const config_key *k, void *field, const char *value, 
 static status_t check_storage(const config_key *k, void *field, const char *value, char *err,
 			      size_t errlen)
 {
-	return blobstore_backend_find(value) != NULL ? ST_OK : bad_value(k, value, err, errlen);
+	return core_storage_known(value) ? ST_OK : bad_value(k, value, err, errlen);
 }
 
 static status_t check_metadata(const config_key *k, void *field, const char *value, char *err,
 			       size_t errlen)
 {
-	return meta_backend_find(value) != NULL ? ST_OK : bad_value(k, value, err, errlen);
+	return core_metadata_known(value) ? ST_OK : bad_value(k, value, err, errlen);
 }
 
 /* A value that goes into a challenge's quoted string. */
@@ -305,27 +304,21 @@ static status_t check_trusted_proxies(const config_key *k, void *field, const ch
 	return ST_OK;
 }
 
-/*
- * LAYERING: the one place server/ reaches into proxy/. An upstream line is
- * checked whole here (upstream_spec_parse), so a mistake has its FILE:LINE;
- * proxy_new parses it again. When core/ exposes a check of an upstream
- * spec, call that instead and drop this include.
- */
-#include "../proxy/upstream.h"
-
-/* Also: two upstreams may not share a name. */
+/* Checked whole here (through the core), so a mistake has its FILE:LINE;
+ * the core parses it again when it opens. Two upstreams may not share a
+ * name. */
 static status_t check_upstream(const config_key *k, void *field, const char *value, char *err,
 			       size_t errlen)
 {
 	const config_list *upstreams = field;
-	upstream_spec spec, other;
+	char name[CORE_UPSTREAM_NAME_MAX], other[CORE_UPSTREAM_NAME_MAX];
 
-	if (upstream_spec_parse(&spec, value, err, errlen) != ST_OK)
+	if (core_upstream_check(value, name, err, errlen) != ST_OK)
 		return ST_INVALID;
 	for (size_t i = 0; i < upstreams->n; i++) {
-		if (upstream_spec_parse(&other, upstreams->v[i], NULL, 0) == ST_OK &&
-		    strcmp(other.name, spec.name) == 0) {
-			status_errf(err, errlen, "upstream '%s' defined twice", spec.name);
+		if (core_upstream_check(upstreams->v[i], other, NULL, 0) == ST_OK &&
+		    strcmp(other, name) == 0) {
+			status_errf(err, errlen, "upstream '%s' defined twice", name);
 			return ST_INVALID;
 		}
 	}

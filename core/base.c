@@ -1,0 +1,38 @@
+/*
+ * base.c - what the files of core/ share and call: the per-thread
+ * metadata connection and a request's detail. It calls no other file of
+ * core/, so they all sit above it.
+ */
+#include "core_impl.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "../common/log.h"
+
+status_t core_db(core *c, meta **out)
+{
+	meta *m = pthread_getspecific(c->meta_key);
+	status_t st;
+
+	if (m == NULL) {
+		if ((st = meta_open_backend(&m, c->metadata, c->db_path)) != ST_OK) {
+			log_error("cannot open metadata database %s", c->db_path);
+			*out = NULL;
+			return st;
+		}
+		pthread_setspecific(c->meta_key, m);
+	}
+	*out = m;
+	return ST_OK;
+}
+
+void core_detail(core_req *q, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(q->detail, sizeof(q->detail), fmt, ap);
+	va_end(ap);
+}
+
