@@ -72,7 +72,7 @@ static void gate(auth *a, const char *authz, const char *scheme)
 	auth_result res;
 
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
-		auth_request req = {actions[i], "team/app", authz, "192.0.2.1", "h:1", false};
+		auth_request req = {actions[i], "team/app", authz, "192.0.2.1", "h:1", false, NULL};
 		status_t st = auth_check(a, &req, &res);
 		FUZZ_ASSERT(st == ST_OK || st == ST_UNAUTHORIZED || st == ST_DENIED);
 		if (st == ST_UNAUTHORIZED)
@@ -109,7 +109,7 @@ static void token(const char *text)
 	FUZZ_ASSERT(end != NULL && (size_t)(end - t) < sizeof(authz) - 8);
 	snprintf(authz, sizeof(authz), "Bearer %.*s", (int)(end - t), t);
 	{
-		auth_request req = {"login", NULL, authz, "192.0.2.1", NULL, false};
+		auth_request req = {"login", NULL, authz, "192.0.2.1", NULL, false, NULL};
 		FUZZ_ASSERT(auth_check(token_gate, &req, &res) == ST_OK);
 		FUZZ_ASSERT(strcmp(auth_principal_name(res.who), "alice") == 0);
 		auth_principal_free(res.who);
