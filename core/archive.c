@@ -21,13 +21,13 @@ status_t core_mirror_sync(core *c, const char *path, const core_sync_options *o,
 	if ((st = core_db(c, &db)) != ST_OK)
 		return st;
 	st = sync_run(c->px, db, path, &so, &sum);
-	*out = (core_sync_summary){sum.images, sum.manifests, sum.blobs,
-				   sum.blobs_cached, sum.bytes, sum.failed};
+	*out = (core_sync_summary){sum.images,	     sum.manifests, sum.blobs,
+				   sum.blobs_cached, sum.bytes,	    sum.failed};
 	return st;
 }
 
-status_t core_export(core *c, char *const *images, size_t n, const core_export_options *o,
-		     int fd, FILE *msg)
+status_t core_export(core *c, char *const *images, size_t n, const core_export_options *o, int fd,
+		     FILE *msg)
 {
 	layout_export_options xo = {o->platforms, o->all_tags};
 	status_t st;

@@ -35,4 +35,3 @@ void core_detail(core_req *q, const char *fmt, ...)
 	vsnprintf(q->detail, sizeof(q->detail), fmt, ap);
 	va_end(ap);
 }
-

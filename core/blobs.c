@@ -21,7 +21,8 @@ static status_t digest_check(core_req *q, const char *digest)
 
 	if (st == ST_OK)
 		return ST_OK;
-	core_detail(q, "%s", st == ST_UNSUPPORTED ? "unsupported digest algorithm" : "malformed digest");
+	core_detail(q, "%s",
+		    st == ST_UNSUPPORTED ? "unsupported digest algorithm" : "malformed digest");
 	return ST_DIGEST_INVALID;
 }
 

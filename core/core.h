@@ -331,8 +331,8 @@ typedef struct {
 } core_export_options;
 
 /* `registry export` into fd, messages to msg (see proxy/layout.h). */
-status_t core_export(core *c, char *const *images, size_t n, const core_export_options *o,
-		     int fd, FILE *msg);
+status_t core_export(core *c, char *const *images, size_t n, const core_export_options *o, int fd,
+		     FILE *msg);
 
 typedef struct {
 	size_t images, untagged, blobs, blobs_new, failed, removed;

@@ -55,11 +55,11 @@ void core_detail(core_req *q, const char *fmt, ...) __attribute__((format(printf
 
 /* A blob to read from a stored reader, or from a cache job (cache.c). */
 struct core_blob {
-	blob_reader *rd;   /* stored: the reader */
-	proxy_job *job;	   /* arriving: the job (a reference) */
-	uint64_t base;	   /* offset of the blob's byte 0 in job terms (0) */
-	uint64_t size;	   /* CORE_SIZE_UNKNOWN if not said */
-	proxy_wait wait;   /* a read waiting for bytes */
+	blob_reader *rd; /* stored: the reader */
+	proxy_job *job;	 /* arriving: the job (a reference) */
+	uint64_t base;	 /* offset of the blob's byte 0 in job terms (0) */
+	uint64_t size;	 /* CORE_SIZE_UNKNOWN if not said */
+	proxy_wait wait; /* a read waiting for bytes */
 };
 
 /* ---- cache.c: the read-through source for mirrored repositories ---- */

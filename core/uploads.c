@@ -16,9 +16,9 @@
 _Static_assert(CORE_UPLOAD_ID_MAX == BLOBSTORE_ID_MAX, "upload ids: one bound");
 
 struct core_upload {
-	upload_session *sess;		  /* a session, checked out; or */
-	blob_upload *up;		  /* an upload of one request (owned) */
-	char id[BLOBSTORE_ID_MAX + 1];	  /* its file's id */
+	upload_session *sess;	       /* a session, checked out; or */
+	blob_upload *up;	       /* an upload of one request (owned) */
+	char id[BLOBSTORE_ID_MAX + 1]; /* its file's id */
 };
 
 status_t core_upload_create(core *c, core_req *q, digest_alg alg, core_upload **out)

@@ -104,7 +104,6 @@ struct request {
 	bool decided;			    /* a POST /token's outcome is known */
 	bool tls;			    /* came over HTTPS */
 	char remote[64];		    /* client address, when auth is on */
-
 };
 
 /* The route table (routes.c) and URL matching. Fills r->route, r->name,

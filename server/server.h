@@ -34,7 +34,7 @@ struct server {
 	struct MHD_Daemon *daemon_plain; /* listen_plain's, beside an HTTPS daemon */
 	uint16_t port_plain;
 	char *tls_cert_pem, *tls_key_pem; /* read at start, kept while the daemon runs */
-	int lock_fd; /* DATA/serve.lock, flock()ed while the server runs */
+	int lock_fd;			  /* DATA/serve.lock, flock()ed while the server runs */
 };
 
 /*
