@@ -4,11 +4,9 @@
  */
 #include "core_impl.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "../common/log.h"
@@ -48,11 +46,6 @@ status_t core_open(core **out, const core_options *o)
 	c->opt.storage = c->storage;
 	c->opt.metadata = c->metadata;
 	snprintf(c->db_path, sizeof(c->db_path), "%s/registry.db", c->data);
-	if (mkdir(c->data, 0755) != 0 && errno != EEXIST) {
-		log_error("cannot create data folder %s: %s", c->data, strerror(errno));
-		st = ST_IO;
-		goto fail;
-	}
 	if ((st = blobstore_open_backend(&c->bs, c->storage, c->data)) != ST_OK) {
 		log_error("cannot open blob store in %s", c->data);
 		goto fail;
