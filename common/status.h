@@ -2,9 +2,11 @@
  * status.h - the one status type of the whole program.
  *
  * Every public function returns a status_t. Storage returns the generic
- * codes (ST_NOT_FOUND, ST_INVALID, ...); handlers may narrow them to the
- * OCI-specific ones (ST_BLOB_UNKNOWN, ...) before replying. The mapping to
- * an HTTP status and an OCI error code lives in one place: server/reply.c.
+ * codes (ST_NOT_FOUND, ST_INVALID, ...); the core (core/core.h) narrows
+ * them to the OCI-specific ones (ST_BLOB_UNKNOWN, ...) that a client is
+ * told. The mapping to an HTTP status and an OCI error code lives in one
+ * place: server/reply.c. common/ is a leaf: every layer may include it,
+ * and it includes nothing of theirs.
  */
 #ifndef STATUS_H
 #define STATUS_H

@@ -2,8 +2,9 @@
  * proxy.h - the pull-through cache: upstream registries as a second source
  * of manifests and blobs, beside the local storage.
  *
- * A request handler looks in the local storage first and asks the proxy on
- * a miss (or when a cached tag is due for a check). The proxy fetches from
+ * The core's read-through source (core/cache.c) looks in the local storage
+ * first and asks the proxy on a miss (or when a cached tag is due for a
+ * check). The proxy fetches from
  * the upstream on a thread of its own and stores what it got through the
  * same storage interfaces a push uses, so a cached image is afterwards an
  * ordinary local one: the handlers serve it with no help from here.

@@ -10,6 +10,17 @@
  * clients that stream without `Expect: 100-continue` read a proper answer.
  * Requests without a body (or with Expect: 100-continue) get an early error
  * at once.
+ *
+ * Conventions of server/: a handler (h_*.c) translates: it reads the
+ * request, calls one operation of the core (core/core.h) on r->q, the
+ * request's repository (opened after routing, so the gate sees the name
+ * the core reads: a mirrored name's cache name), and writes the reply.
+ * It includes only server/, core/, auth/, oci/ and common/ headers
+ * (tests/check-layers.sh). A core operation answering ST_BUSY has
+ * suspended the connection: the handler returns MHD_YES without a reply
+ * and runs again when it is resumed. Every error leaves through
+ * reply_error / reply_core_error; per-request state lives in `request`
+ * and is released in the completed callback.
  */
 #ifndef HTTP_H
 #define HTTP_H
