@@ -233,7 +233,7 @@ status_t access_gate(request *r)
 	r->tls = r->srv->tls_cert_pem != NULL && ci != NULL && ci->tls_session != NULL;
 	if ((ar.action = route_action(r)) == NULL)
 		return ST_OK;
-	ar.repo = r->name; /* a mirrored name's cache name (mirror_route ran) */
+	ar.repo = r->name; /* a mirrored name's cache name (request_open_repo ran) */
 	ar.alias = r->q != NULL ? core_req_alias(r->q) : NULL;
 	ar.authorization = request_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
 	ar.remote = r->remote;
