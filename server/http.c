@@ -281,12 +281,15 @@ static struct MHD_Daemon *daemon_start(server *srv, const struct sockaddr_storag
 		 * v4-mapped addresses; MHD_USE_IPv6 alone sets IPV6_V6ONLY. A
 		 * specific IPv6 address is unaffected: only IPv6 reaches it. */
 		(addr->ss_family == AF_INET6 ? MHD_USE_DUAL_STACK : 0) | (tls ? MHD_USE_TLS : 0),
-	    0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)addr,
-	    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)cfg->connection_timeout_sec, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+	    0, NULL, NULL, on_request, srv,
+	    /* First: MHD logs through its own logger (to stderr) until it has
+	     * read this option, and says so through ours when it is not first. */
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_sec,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_LISTEN_BACKLOG_SIZE,
 	    (unsigned)1024, MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, srv, MHD_OPTION_ARRAY,
 	    tls ? tls_opts : tls_opts + 3, MHD_OPTION_END);
 }
