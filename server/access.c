@@ -196,7 +196,7 @@ static const char *route_action(const request *r)
  * a.b.c.d, so logs and login throttling see one address whichever listener
  * it came through.
  */
-static void remote_of(request *r)
+void access_remote(request *r)
 {
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -226,7 +226,6 @@ status_t access_gate(request *r)
 
 	if (r->srv->auth == NULL)
 		return ST_OK;
-	remote_of(r);
 	/* Only a TLS connection has a session (the daemon given back would be
 	 * a worker of the pool, not the listener: no use for telling). */
 	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);

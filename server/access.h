@@ -26,11 +26,19 @@ status_t access_open(server *srv);
 void access_close(server *srv);
 
 /*
+ * The client's address as text into r->remote ("" if unknown): the peer's,
+ * or behind a trusted proxy (auth_trusted_proxies) the one its
+ * X-Forwarded-For gives; an IPv4 client of a dual-stack listener as
+ * a.b.c.d. For the gate's throttling and the logs.
+ */
+void access_remote(request *r);
+
+/*
  * The gate, for a routed request: decides r's action from its route and
  * method and asks auth_check. ST_OK with r->who; else the status to reply
  * with, r->challenge / r->retry_after / r->detail filled. ST_OK at once
  * when auth is off, and for /token (which checks its own credentials).
- * Also fills r->remote and r->tls.
+ * Also fills r->tls (r->remote is the caller's: access_remote).
  */
 status_t access_gate(request *r);
 

@@ -21,6 +21,7 @@
 #include "../auth/auth.h"
 #include "../auth/rules.h"
 #include "../core/core.h"
+#include "accesslog.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -181,6 +182,17 @@ static status_t parse_log_level(const config_key *k, void *field, const char *va
 	return log_level_parse(value, field) == 0 ? ST_OK : bad_value(k, value, err, errlen);
 }
 
+static status_t parse_access_log_format(const config_key *k, void *field, const char *value,
+					char *err, size_t errlen)
+{
+	accesslog_format f;
+
+	if (accesslog_format_parse(value, &f) != ST_OK)
+		return bad_value(k, value, err, errlen);
+	*(int *)field = (int)f;
+	return ST_OK;
+}
+
 static status_t parse_auth(const config_key *k, void *field, const char *value, char *err,
 			   size_t errlen)
 {
@@ -338,6 +350,9 @@ static const config_key keys[] = {
     {"data", CONFIG_PATH, FIELD(data), .def = CONFIG_DEFAULT_DATA},
     {"log_level", CONFIG_CUSTOM, FIELD(log_level), .expect = "error, warn, info or debug",
      .def = "info", .check = parse_log_level},
+    {"access_log", CONFIG_PATH, FIELD(access_log), .def = "off"},
+    {"access_log_format", CONFIG_CUSTOM, FIELD(access_log_format), .expect = "combined or json",
+     .def = "combined", .check = parse_access_log_format},
     {"delete_enabled", CONFIG_BOOL, FIELD(delete_enabled),
      .expect = "true, false, yes, no, on or off", .def = "true"},
     {"max_manifest_size", CONFIG_SIZE, FIELD(max_manifest_bytes), .min = 1, .max = INT64_MAX,

@@ -40,10 +40,12 @@ typedef struct {
 	char listen[256];	    /* "HOST:PORT", "[v6]:PORT" or ":PORT" */
 	char data[CONFIG_PATH_MAX]; /* data folder */
 	log_level log_level;
-	bool delete_enabled;	     /* else DELETE gets 405 */
-	uint64_t max_manifest_bytes; /* larger manifest PUTs get 413 */
-	uint32_t upload_ttl_sec;     /* idle upload sessions expire after this */
-	uint32_t threads;	     /* worker threads, 0 = number of cores */
+	char access_log[CONFIG_PATH_MAX]; /* "off", "stderr" or a file (accesslog.h) */
+	int access_log_format;		  /* an accesslog_format */
+	bool delete_enabled;		  /* else DELETE gets 405 */
+	uint64_t max_manifest_bytes;	  /* larger manifest PUTs get 413 */
+	uint32_t upload_ttl_sec;	  /* idle upload sessions expire after this */
+	uint32_t threads;		  /* worker threads, 0 = number of cores */
 	uint32_t max_connections;
 	uint32_t connection_timeout_sec; /* idle connection timeout */
 	char storage[32];		 /* blob store backend: "filesystem" */

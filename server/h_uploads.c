@@ -186,6 +186,7 @@ static enum MHD_Result reply_created(request *r, const char *digest)
 {
 	struct MHD_Response *resp = reply_empty();
 
+	snprintf(r->digest, sizeof(r->digest), "%s", digest);
 	if (resp == NULL)
 		return MHD_NO;
 	reply_header(resp, "Location", "/v2/%s/blobs/%s", r->name, digest);

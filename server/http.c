@@ -135,6 +135,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->srv = srv;
 		r->conn = conn;
 		r->method = method_parse(method);
+		clock_gettime(CLOCK_REALTIME, &r->t_arrived);
+		clock_gettime(CLOCK_MONOTONIC, &r->t_start);
+		snprintf(r->method_s, sizeof(r->method_s), "%s", method);
+		snprintf(r->proto, sizeof(r->proto), "%s", version);
+		snprintf(r->path, sizeof(r->path), "%s", url);
+		access_remote(r);
 		log_debug("request %s %s", method, url);
 		read_framing(r);
 		if (r->method == 0)
@@ -188,6 +194,38 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return ret;
 }
 
+/* The access log's line for r, which has ended. A reply that was queued
+ * but not sent whole (the client went away, a blob failed its check) has
+ * no status: "-" (combined), 0 (json). */
+static void log_access(request *r, enum MHD_RequestTerminationCode toe)
+{
+	accesslog_entry e = {0};
+	struct timespec now;
+	int64_t us;
+
+	if (!accesslog_enabled(r->srv->alog))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	us = (int64_t)(now.tv_sec - r->t_start.tv_sec) * 1000000 +
+	     (now.tv_nsec - r->t_start.tv_nsec) / 1000;
+	e.when = r->t_arrived;
+	e.duration_us = us > 0 ? (uint64_t)us : 0;
+	e.remote = r->remote;
+	e.user = r->who ? auth_principal_name(r->who) : NULL;
+	e.method = r->method_s;
+	e.path = r->path;
+	e.proto = r->proto;
+	e.status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? r->status : 0;
+	e.bytes = e.status ? r->resp_bytes : 0;
+	e.user_agent = request_header(r, MHD_HTTP_HEADER_USER_AGENT);
+	e.referer = request_header(r, MHD_HTTP_HEADER_REFERER);
+	e.repo = r->q ? core_req_name(r->q) : NULL;
+	/* A digest the handler saw (a manifest by tag, a commit), else the
+	 * reference when it is one (tags and upload ids have no ':'). */
+	e.digest = r->digest[0] ? r->digest : strchr(r->ref, ':') ? r->ref : NULL;
+	accesslog_write(r->srv->alog, &e);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
@@ -196,6 +234,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (r == NULL)
 		return;
+	log_access(r, toe);
 	uploads_request_done(r);
 	auth_principal_free(r->who);
 	core_req_free(r->q);
@@ -404,6 +443,7 @@ status_t server_start(server **out, const config *cfg)
 	const union MHD_DaemonInfo *info;
 	unsigned threads;
 	core_options co;
+	char err[512] = "out of memory";
 	status_t st;
 
 	*out = NULL;
@@ -428,6 +468,13 @@ status_t server_start(server **out, const config *cfg)
 			 true, &co);
 	if ((st = core_open(&srv->core, &co)) != ST_OK)
 		goto fail;
+	if ((st = accesslog_new(&srv->alog)) != ST_OK ||
+	    (st = accesslog_configure(srv->alog, cfg->access_log,
+				      (accesslog_format)cfg->access_log_format, err,
+				      sizeof(err))) != ST_OK) {
+		log_error("%s", err);
+		goto fail;
+	}
 	if ((st = access_open(srv)) != ST_OK)
 		goto fail;
 	if ((st = resolve_listen(cfg->listen, &addr, &addrlen)) != ST_OK) {
@@ -484,6 +531,16 @@ static void drain_requests(server *srv)
 	pthread_mutex_unlock(&srv->stop_mu);
 }
 
+void server_reopen_logs(server *srv)
+{
+	char err[512];
+
+	if (accesslog_reopen(srv->alog, err, sizeof(err)) != ST_OK)
+		log_error("SIGUSR1: %s (lines go on to the old file)", err);
+	else
+		log_info("SIGUSR1: log files reopened");
+}
+
 void server_stop(server *srv)
 {
 	if (srv == NULL)
@@ -513,6 +570,7 @@ void server_stop(server *srv)
 		MHD_stop_daemon(srv->daemon_plain);
 	access_close(srv);
 	core_close(srv->core);
+	accesslog_free(srv->alog);
 	pthread_mutex_destroy(&srv->stop_mu);
 	pthread_cond_destroy(&srv->stop_cv);
 	if (srv->lock_fd >= 0)

@@ -90,6 +90,7 @@ static int cmd_serve(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -103,8 +104,12 @@ static int cmd_serve(int argc, char **argv)
 	/* SIGHUP is the usual "reload" of daemons; until there is one, a
 	 * SIGHUP (a closed terminal, a reload sent by habit) must not kill a
 	 * registry with pushes in flight, as its default action would. */
-	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-		log_info("SIGHUP: ignored (configuration reload is not supported yet)");
+	while (sigwait(&set, &sig) == 0 && (sig == SIGHUP || sig == SIGUSR1)) {
+		if (sig == SIGUSR1)
+			server_reopen_logs(srv); /* logrotate moved the files */
+		else
+			log_info("SIGHUP: ignored (configuration reload is not supported yet)");
+	}
 	log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	server_stop(srv);
 	config_free(&cfg); /* after the server, which borrowed its lists */

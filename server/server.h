@@ -12,6 +12,7 @@
 #include "../auth/addrlist.h"
 #include "../auth/auth.h"
 #include "../core/core.h"
+#include "accesslog.h"
 #include "config.h"
 #include "hold.h"
 #include "http.h"
@@ -35,6 +36,7 @@ struct server {
 	uint16_t port_plain;
 	char *tls_cert_pem, *tls_key_pem; /* read at start, kept while the daemon runs */
 	int lock_fd;			  /* DATA/serve.lock, flock()ed while the server runs */
+	accesslog *alog;		  /* the access log; off unless access_log says */
 };
 
 /*
@@ -44,6 +46,10 @@ struct server {
  * (address in use or cannot bind). Logs the reason.
  */
 status_t server_start(server **out, const config *cfg);
+
+/* Opens the log files again by their names (SIGUSR1, after logrotate
+ * moved them); a failure is logged and the old file kept. */
+void server_reopen_logs(server *srv);
 
 /* Stops accepting, finishes in-flight requests, frees everything. NULL ok. */
 void server_stop(server *srv);
