@@ -103,6 +103,8 @@ struct auth {
 	void *rule_name_arg;
 };
 
+_Static_assert(sizeof(((auth_result *)NULL)->user) == AUTH_NAME_MAX, "a whole user name");
+
 status_t auth_mode_parse(const char *s, auth_mode *out)
 {
 	if (s == NULL)
@@ -908,6 +910,8 @@ status_t auth_check(auth *a, const auth_request *req, auth_result *out)
 	if (st == ST_UNAUTHORIZED && a->mode == AUTH_MODE_TOKEN)
 		error = "invalid_token";
 	if (st == ST_OK)
+		snprintf(out->user, sizeof(out->user), "%s", who.name);
+	if (st == ST_OK)
 		st = a->mode == AUTH_MODE_BASIC
 			 ? authorize_basic(a, act, req->repo, &who, out)
 			 : authorize_token(a, act, req->repo, req->alias, &who, &error, out);
@@ -1128,6 +1132,7 @@ status_t auth_token_issue(auth *a, const auth_token_request *req, char **out_jso
 		return st;
 	}
 	user = who.name[0] ? who.name : NULL;
+	snprintf(res->user, sizeof(res->user), "%s", who.name);
 
 	st = ST_NOMEM;
 	if ((access = json_array()) == NULL)

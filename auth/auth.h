@@ -97,6 +97,9 @@ typedef struct {
 	unsigned delay_ms;		    /* hold the answer this long (a login after
 					       failed ones: throttle.h), whatever it is */
 	char detail[400];		    /* for the error body; may be "" */
+	char user[256]; /* the user the credentials named, for the logs: also with
+			   ST_DENIED, and from auth_token_issue; "" anonymous or
+			   unknown (AUTH_NAME_MAX, rules.h) */
 } auth_result;
 
 /* "none", "basic", "token" -> mode. ST_OK or ST_INVALID. */

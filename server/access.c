@@ -217,6 +217,33 @@ void access_remote(request *r)
 			     sizeof(r->remote));
 }
 
+/*
+ * The gate's audit lines, at info: a refused request (403, credentials
+ * refused, 429) and a login (Basic credentials checked by GET /v2/, as
+ * `docker login` does in basic mode; token mode's logins are at /token).
+ * A 401 without credentials is the first step of every client's login
+ * dance, not worth a line.
+ */
+static void audit_gate(const request *r, const auth_request *ar, status_t st,
+		       const auth_result *res)
+{
+	const char *user = res->user[0] ? res->user : "anonymous";
+	const char *repo = ar->repo[0] ? ar->repo : "-";
+	bool creds = ar->authorization != NULL && ar->authorization[0] != '\0';
+
+	if (st == ST_DENIED)
+		log_info("audit: denied %s %s to %s from %s", ar->action, repo, user, r->remote);
+	else if (st == ST_TOO_MANY_REQUESTS)
+		log_info("audit: denied %s %s from %s: too many failed logins", ar->action, repo,
+			 r->remote);
+	else if (st == ST_UNAUTHORIZED && creds)
+		log_info("audit: denied %s %s from %s: credentials refused", ar->action, repo,
+			 r->remote);
+	else if (st == ST_OK && res->user[0] && strcmp(ar->action, "login") == 0 &&
+		 auth_get_mode(r->srv->auth) == AUTH_MODE_BASIC)
+		log_info("audit: login %s from %s (basic)", res->user, r->remote);
+}
+
 status_t access_gate(request *r)
 {
 	const union MHD_ConnectionInfo *ci;
@@ -240,6 +267,10 @@ status_t access_gate(request *r)
 	ar.tls = r->tls;
 	st = auth_check(r->srv->auth, &ar, &res);
 	r->who = res.who;
+	audit_gate(r, &ar, st, &res);
+	snprintf(r->user, sizeof(r->user), "%s", res.user);
+	if (st == ST_OK && r->q != NULL)
+		core_req_set_actor(r->q, res.user);
 	if (st != ST_OK) {
 		snprintf(r->challenge, sizeof(r->challenge), "%s", res.challenge);
 		snprintf(r->detail, sizeof(r->detail), "%.255s", res.detail);

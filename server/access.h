@@ -38,7 +38,9 @@ void access_remote(request *r);
  * method and asks auth_check. ST_OK with r->who; else the status to reply
  * with, r->challenge / r->retry_after / r->detail filled. ST_OK at once
  * when auth is off, and for /token (which checks its own credentials).
- * Also fills r->tls (r->remote is the caller's: access_remote).
+ * Also fills r->tls (r->remote is the caller's: access_remote), names the
+ * user to the core (core_req_set_actor) and writes the audit lines of
+ * refusals and logins.
  */
 status_t access_gate(request *r);
 

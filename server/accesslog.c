@@ -20,8 +20,8 @@
 
 struct accesslog {
 	pthread_rwlock_t lock;
-	int fd;	       /* -1: off; STDERR_FILENO (not ours); or our file */
-	bool own;      /* fd is our file (closed and reopened) */
+	int fd;		 /* -1: off; STDERR_FILENO (not ours); or our file */
+	bool own;	 /* fd is our file (closed and reopened) */
 	char path[4096]; /* the file's name, when own */
 	accesslog_format fmt;
 };

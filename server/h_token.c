@@ -27,6 +27,7 @@
 
 #include <openssl/crypto.h>
 
+#include "../common/log.h"
 #include "http.h"
 #include "server.h"
 
@@ -59,6 +60,15 @@ static status_t issue(request *r, const auth_token_request *tr)
 	status_t st = auth_token_issue(r->srv->auth, tr, &json, &res);
 
 	r->delay_ms = res.delay_ms;
+	snprintf(r->user, sizeof(r->user), "%s", res.user); /* the access log's */
+	/* The audit lines of logins (credentials, or a refresh token, taken or
+	 * refused); an anonymous token is no login. */
+	if (st == ST_OK && res.user[0])
+		log_info("audit: login %s from %s (token%s)", res.user, r->remote,
+			 tr->refresh_token ? ", refresh" : "");
+	else if (st == ST_UNAUTHORIZED || st == ST_TOO_MANY_REQUESTS)
+		log_info("audit: denied login from %s: %s", r->remote,
+			 st == ST_UNAUTHORIZED ? "credentials refused" : "too many failed logins");
 	if (st != ST_OK) {
 		snprintf(r->challenge, sizeof(r->challenge), "%s", res.challenge);
 		snprintf(r->detail, sizeof(r->detail), "%.255s", res.detail);

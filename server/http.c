@@ -211,7 +211,7 @@ static void log_access(request *r, enum MHD_RequestTerminationCode toe)
 	e.when = r->t_arrived;
 	e.duration_us = us > 0 ? (uint64_t)us : 0;
 	e.remote = r->remote;
-	e.user = r->who ? auth_principal_name(r->who) : NULL;
+	e.user = r->user;
 	e.method = r->method_s;
 	e.path = r->path;
 	e.proto = r->proto;

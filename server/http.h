@@ -104,6 +104,7 @@ struct request {
 	bool decided;			    /* a POST /token's outcome is known */
 	bool tls;			    /* came over HTTPS */
 	char remote[64];		    /* client address */
+	char user[256];			    /* whom the credentials named, also when refused */
 
 	/* the access log (accesslog.h), written when the request completes */
 	struct timespec t_arrived; /* CLOCK_REALTIME */

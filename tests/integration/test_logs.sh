@@ -142,4 +142,88 @@ timeout 10 "$BIN" serve -c "$TMP/bad.conf" --listen 127.0.0.1:0 --data "$TMP/dat
 check "an access log that cannot be opened stops start-up (exit $rc)" [ "$rc" = 1 ]
 check "...saying which file and why" grep -q "cannot open access log /nonexistent/dir/a.log: No such file" "$TMP/bad.out"
 
+# ---- audit lines (info) ----
+AD=$TMP/auditdata
+mkdir -p "$AD"
+for u in alice bob; do
+	echo "pw-$u" | "$BIN" user add "$u" --password-stdin --cost 4 --data "$AD" >/dev/null
+done
+cat >"$TMP/audit.conf" <<CONF
+auth = basic
+auth_rule = "team-a/** alice pull,push,delete"
+auth_rule = "team-a/** bob pull"
+access_log = $TMP/logs/audit-access.log
+CONF
+: >"$REG_LOG"
+"$BIN" serve -c "$TMP/audit.conf" --listen 127.0.0.1:0 --data "$AD" 2>>"$REG_LOG" &
+REG_PID=$!
+for _ in $(seq 1 100); do
+	PORT=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$REG_LOG" | tail -1)
+	[ -n "$PORT" ] && curl -s -o /dev/null "http://127.0.0.1:$PORT/v2/" && break
+	sleep 0.1
+done
+BASE="http://127.0.0.1:$PORT"
+A=(-u alice:pw-alice)
+req GET /v2/ "${A[@]}"
+expect "alice logs in" 200
+push_image team-a/app v1 "${A[@]}"
+expect "alice pushes" 201
+first=$MAN_D
+push_image team-a/app v1 "${A[@]}"
+expect "alice moves the tag" 201
+second=$MAN_D mounted=$BLOB_D
+req POST "/v2/team-a/other/blobs/uploads/?mount=$BLOB_D&from=team-a/app" "${A[@]}"
+expect "alice mounts" 201
+req DELETE /v2/team-a/app/manifests/v1 "${A[@]}"
+expect "alice deletes the tag" 202
+req PUT /v2/team-a/app/manifests/v2 -u bob:pw-bob -H "Content-Type: $MT" --data-binary "@$TMP/man.json"
+expect "bob may not push" 403
+req GET /v2/team-a/app/tags/list -u alice:wrong
+expect "a wrong password" 401
+req GET /v2/team-a/app/tags/list
+expect "no credentials" 401
+sleep 0.3
+check "audit: the login" grep -q "info audit: login alice from 127.0.0.1 (basic)" "$REG_LOG"
+check "audit: the push, with its tag and digest, by alice" grep -q "info audit: push team-a/app:v1@$first by alice" "$REG_LOG"
+check "audit: the tag moved" grep -q "info audit: push team-a/app:v1@$second by alice" "$REG_LOG"
+check "audit: the mount" grep -q "info audit: mount team-a/other@$mounted by alice" "$REG_LOG"
+check "audit: the delete" grep -q "info audit: delete team-a/app:v1 by alice" "$REG_LOG"
+check "audit: bob refused" grep -q "info audit: denied push team-a/app to bob from 127.0.0.1" "$REG_LOG"
+check "audit: the wrong password" grep -q "info audit: denied pull team-a/app from 127.0.0.1: credentials refused" "$REG_LOG"
+check "audit: no line for the anonymous first step of a login" [ "$(grep -c 'audit: denied' "$REG_LOG")" = 2 ]
+check "audit: a blob's upload is no info line" bash -c "! grep -q 'info audit: upload' '$REG_LOG'"
+check "access log: the user" grep -qE "^127\.0\.0\.1 - alice .*\"DELETE /v2/team-a/app/manifests/v1 HTTP/1.1\" 202 " "$TMP/logs/audit-access.log"
+check "access log: bob's refusal" grep -qE "^127\.0\.0\.1 - bob .*\"PUT /v2/team-a/app/manifests/v2 HTTP/1.1\" 403 " "$TMP/logs/audit-access.log"
+reg_stop
+
+# token mode: a login at /token
+sed -i 's/^auth = basic/auth = token/' "$TMP/audit.conf"
+: >"$REG_LOG"
+"$BIN" serve -c "$TMP/audit.conf" --listen 127.0.0.1:0 --data "$AD" 2>>"$REG_LOG" &
+REG_PID=$!
+for _ in $(seq 1 100); do
+	PORT=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$REG_LOG" | tail -1)
+	[ -n "$PORT" ] && curl -s -o /dev/null "http://127.0.0.1:$PORT/v2/" && break
+	sleep 0.1
+done
+BASE="http://127.0.0.1:$PORT"
+req GET "/token?service=registry&scope=repository:team-a/app:pull" -u alice:pw-alice
+expect "a token for alice" 200
+req GET "/token?service=registry&scope=repository:team-a/app:pull" -u alice:nope
+expect "a wrong password at /token" 401
+req GET "/token?service=registry&scope=repository:team-a/app:pull"
+expect "an anonymous token" 200
+sleep 0.3
+check "audit: the token login" grep -q "info audit: login alice from 127.0.0.1 (token)" "$REG_LOG"
+check "audit: the refused token login" grep -q "info audit: denied login from 127.0.0.1: credentials refused" "$REG_LOG"
+check "audit: no login line for an anonymous token" [ "$(grep -c 'audit: login' "$REG_LOG")" = 1 ]
+reg_stop
+
+# auth off: changes are audited all the same, by anonymous
+reg_start "$BIN"
+push_image pub v1
+sleep 0.2
+reg_stop
+check "audit with auth off: by anonymous" grep -q "info audit: push pub:v1@$MAN_D by anonymous" "$REG_LOG"
+
 summary

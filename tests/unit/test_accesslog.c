@@ -62,7 +62,8 @@ END_TEST
 START_TEST(combined_missing)
 {
 	char buf[ACCESSLOG_LINE_MAX];
-	accesslog_entry e = {.when = {0, 0}, .method = "POST", .path = "/x\n\"y\\", .proto = "HTTP/1.0"};
+	accesslog_entry e = {
+	    .when = {0, 0}, .method = "POST", .path = "/x\n\"y\\", .proto = "HTTP/1.0"};
 	size_t n = accesslog_format_line(buf, sizeof(buf), ACCESSLOG_COMBINED, &e);
 
 	buf[n] = '\0';
