@@ -76,6 +76,7 @@ struct auth {
 	char users_path[PATH_MAX_AUTH];
 	auth_rules *rules;
 	auth_throttle *throttle;
+	bool own_throttle; /* made here, not auth_options.throttle */
 
 	pthread_rwlock_t users_lock;
 	auth_htpasswd *users; /* under users_lock */
@@ -471,7 +472,10 @@ status_t auth_new(auth **out, const auth_options *o, char *err, size_t errlen)
 			goto fail;
 	if ((st = auth_rules_check(a->rules, err, errlen)) != ST_OK)
 		goto fail;
-	if ((st = auth_throttle_new(&a->throttle, o->fail_limit, o->fail_window_sec)) != ST_OK)
+	a->throttle = o->throttle;
+	a->own_throttle = o->throttle == NULL;
+	if (a->own_throttle &&
+	    (st = auth_throttle_new(&a->throttle, o->fail_limit, o->fail_window_sec)) != ST_OK)
 		goto fail;
 
 	stamp_of(a->users_path, &a->stamp);
@@ -507,7 +511,8 @@ void auth_free(auth *a)
 	if (a == NULL)
 		return;
 	auth_rules_free(a->rules);
-	auth_throttle_free(a->throttle);
+	if (a->own_throttle)
+		auth_throttle_free(a->throttle);
 	auth_htpasswd_free(a->users);
 	auth_key_free(a->key);
 	for (size_t i = 1; i < a->ntrust; i++)

@@ -69,6 +69,10 @@ typedef struct {
 	size_t ntrust;
 	/* failed-login throttling (throttle.h); limit 0 = off */
 	uint32_t fail_limit, fail_window_sec;
+	/* NULL: the auth makes its own throttle from the two above. Else one
+	 * to share (a reloaded configuration keeps counting the failures of
+	 * the one it replaces): borrowed, it must outlive the auth. */
+	struct auth_throttle *throttle;
 	/* The name the rules see for a repository a token is asked for: a
 	 * mirrored name's cache name ("library/alpine" -> "docker.io/library/
 	 * alpine"). Writes it into out (outlen bytes) and returns out, or

@@ -11,19 +11,35 @@
 #include "../common/status.h"
 #include "http.h"
 
-#define ACCESS_PEM_MAX (1024 * 1024) /* largest TLS certificate or key file */
-
 /*
- * Builds srv->auth from srv->cfg (none: NULL) and, when tls_cert and
- * tls_key are set, reads them into srv->tls_cert_pem / tls_key_pem. ST_OK;
- * ST_INVALID (a bad rule, users file, key, half a TLS set-up, or a
- * libmicrohttpd without TLS), ST_IO, ST_NOMEM, each logged with its reason.
- * Undone by access_close, also after a failure.
+ * Reads the TLS certificate and key (tls.h) when tls_cert and tls_key are
+ * set, and builds the first generation (srv->gen) from srv->cfg, with the
+ * failed-login throttle and the held answers' timer when auth is on. ST_OK;
+ * ST_INVALID (a bad rule, users file, key, certificate, half a TLS set-up,
+ * or a libmicrohttpd without TLS), ST_IO, ST_NOMEM, each logged with its
+ * reason. Undone by access_close, also after a failure.
  */
 status_t access_open(server *srv);
 
-/* Frees what access_open made. */
+/* Frees what access_open made (the requests must be done). */
 void access_close(server *srv);
+
+/*
+ * A generation built from cfg (copied): the auth gate (NULL when auth is
+ * none; it reads the users file and keys now) and the trusted proxies.
+ * ST_OK with *out (one reference, the caller's); else err says what is
+ * wrong and nothing is kept.
+ */
+status_t access_gen_new(server *srv, const config *cfg, server_gen **out, char *err, size_t errlen);
+void access_gen_free(server_gen *g);
+/* The current generation, with a reference for the caller (a request
+ * holds it until it completes). */
+server_gen *access_gen_get(server *srv);
+/* Drops a reference; the last one frees the generation. NULL is a no-op. */
+void access_gen_put(server *srv, server_gen *g);
+/* Makes g (and its reference) current; the old one goes when its last
+ * request completes. */
+void access_gen_swap(server *srv, server_gen *g);
 
 /*
  * The client's address as text into r->remote ("" if unknown): the peer's,

@@ -119,6 +119,9 @@ struct config_key {
 	 * message in err. */
 	status_t (*check)(const config_key *k, void *field, const char *value, char *err,
 			  size_t errlen);
+	/* a reload (SIGHUP) cannot apply a change: the running value stays and
+	 * the log names the key (server/reload.c) */
+	bool restart;
 };
 
 /* The key table, in the order registry.conf documents it, into *out (a
@@ -133,6 +136,17 @@ void config_defaults(config *c);
 /* Frees the lists c holds (repeatable keys) and empties them; the rest of
  * c is left as it is. NULL is a no-op. */
 void config_free(config *c);
+
+/* A deep copy of src into dst (which holds no lists). ST_OK or ST_NOMEM
+ * (dst then holds no lists). */
+status_t config_copy(config *dst, const config *src);
+
+/* Whether a and b hold the same value for key k. */
+bool config_key_equal(const config *a, const config *b, const config_key *k);
+
+/* Sets key k of dst to src's value (a list: a copy of its entries). ST_OK
+ * or ST_NOMEM (the key is then empty in dst). */
+status_t config_key_copy(config *dst, const config *src, const config_key *k);
 
 /* The users file and token key paths, with their defaults in the data
  * folder resolved, into out (outlen bytes). ST_OK or ST_INVALID (too long). */

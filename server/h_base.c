@@ -127,7 +127,7 @@ static enum MHD_Result reply_list(request *r, int is_tags)
 	if (is_tags)
 		st = core_tags(r->srv->core, r->q, last, n, list_cb, &l, &more);
 	else
-		st = core_catalog(r->srv->core, last, n, r->srv->auth ? catalog_visible : NULL, r,
+		st = core_catalog(r->srv->core, last, n, r->gen->auth ? catalog_visible : NULL, r,
 				  list_cb, &l, &more);
 	if (st == ST_BUSY) {
 		free(l.buf); /* waiting for an upstream: called again when resumed */

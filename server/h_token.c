@@ -57,7 +57,7 @@ static status_t issue(request *r, const auth_token_request *tr)
 {
 	auth_result res;
 	char *json = NULL;
-	status_t st = auth_token_issue(r->srv->auth, tr, &json, &res);
+	status_t st = auth_token_issue(r->gen->auth, tr, &json, &res);
 
 	r->delay_ms = res.delay_ms;
 	snprintf(r->user, sizeof(r->user), "%s", res.user); /* the access log's */
@@ -105,7 +105,7 @@ status_t token_begin(request *r)
 	auth_token_request tr = {0};
 	const char *ct;
 
-	if (auth_get_mode(r->srv->auth) != AUTH_MODE_TOKEN)
+	if (auth_get_mode(r->gen->auth) != AUTH_MODE_TOKEN)
 		return ST_NOT_ROUTE;
 	if (r->method == M_POST) {
 		ct = request_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);

@@ -12,6 +12,7 @@
 #include "http.h"
 #include "access.h"
 #include "cli.h"
+#include "tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -133,6 +134,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		srv->active++;
 		pthread_mutex_unlock(&srv->stop_mu);
 		r->srv = srv;
+		r->gen = access_gen_get(srv);
 		r->conn = conn;
 		r->method = method_parse(method);
 		clock_gettime(CLOCK_REALTIME, &r->t_arrived);
@@ -237,6 +239,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	log_access(r, toe);
 	uploads_request_done(r);
 	auth_principal_free(r->who);
+	access_gen_put(srv, r->gen);
 	core_req_free(r->q);
 	free(r->body);
 	free(r);
@@ -306,9 +309,10 @@ static struct MHD_Daemon *daemon_start(server *srv, const struct sockaddr_storag
 				       unsigned threads, bool tls)
 {
 	const config *cfg = &srv->cfg;
+	/* The certificate through GnuTLS's callback, so a reload can replace
+	 * it (tls.h). */
 	struct MHD_OptionItem tls_opts[] = {
-	    {MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key_pem},
-	    {MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert_pem},
+	    {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, tls_cert_callback()},
 	    {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)HTTP_TLS_PRIORITIES},
 	    {MHD_OPTION_END, 0, NULL},
 	};
@@ -330,7 +334,7 @@ static struct MHD_Daemon *daemon_start(server *srv, const struct sockaddr_storag
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_LISTEN_BACKLOG_SIZE,
 	    (unsigned)1024, MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, srv, MHD_OPTION_ARRAY,
-	    tls ? tls_opts : tls_opts + 3, MHD_OPTION_END);
+	    tls ? tls_opts : tls_opts + 2, MHD_OPTION_END);
 }
 
 /* The second, plain-HTTP listener (listen_plain), if configured. Logged
@@ -452,6 +456,7 @@ status_t server_start(server **out, const config *cfg)
 	srv->cfg = *cfg;
 	srv->lock_fd = -1;
 	pthread_mutex_init(&srv->stop_mu, NULL);
+	pthread_mutex_init(&srv->gen_mu, NULL);
 	pthread_cond_init(&srv->stop_cv, NULL);
 
 	if (mkdir(cfg->data, 0755) != 0 && errno != EEXIST) {
@@ -484,10 +489,10 @@ status_t server_start(server **out, const config *cfg)
 	threads = cfg->threads ? cfg->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	if (threads < 1)
 		threads = 1;
-	srv->daemon = daemon_start(srv, &addr, threads, srv->tls_cert_pem != NULL);
+	srv->daemon = daemon_start(srv, &addr, threads, srv->tls);
 	if (srv->daemon == NULL) {
 		log_error("cannot listen on %s (address in use or not available%s)", cfg->listen,
-			  srv->tls_cert_pem ? ", or the TLS certificate and key are unusable" : "");
+			  srv->tls ? ", or the TLS certificate and key are unusable" : "");
 		st = ST_EXISTS;
 		goto fail;
 	}
@@ -498,7 +503,7 @@ status_t server_start(server **out, const config *cfg)
 	if (pthread_create(&srv->sweeper, NULL, sweeper_main, srv) == 0)
 		srv->sweeper_started = 1;
 	log_info("listening on %s (port %u)%s, data in %s, %u threads", cfg->listen, srv->port,
-		 srv->tls_cert_pem ? " with TLS" : "", cfg->data, threads);
+		 srv->tls ? " with TLS" : "", cfg->data, threads);
 	*out = srv;
 	return ST_OK;
 fail:
@@ -572,6 +577,7 @@ void server_stop(server *srv)
 	core_close(srv->core);
 	accesslog_free(srv->alog);
 	pthread_mutex_destroy(&srv->stop_mu);
+	pthread_mutex_destroy(&srv->gen_mu);
 	pthread_cond_destroy(&srv->stop_cv);
 	if (srv->lock_fd >= 0)
 		close(srv->lock_fd); /* last: the folder is free for another server */

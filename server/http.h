@@ -27,6 +27,7 @@
 
 typedef struct server server;
 typedef struct request request;
+typedef struct server_gen server_gen;
 
 typedef enum {
 	M_GET = 1,
@@ -63,6 +64,7 @@ typedef struct {
 
 struct request {
 	server *srv;
+	server_gen *gen; /* the configuration it started with (server.h) */
 	struct MHD_Connection *conn;
 	http_method method;
 	const route *route;
