@@ -4,8 +4,9 @@
 # deploy/install-deps.sh (as root) or named for you to install.
 
 CC      ?= cc
-# libcurl: headers only; proxy/curl_load.c dlopens it when upstreams are configured
-PKGS    := libmicrohttpd libcrypto jansson sqlite3 libcrypt
+# libcurl: headers only; proxy/curl_load.c dlopens it when upstreams are configured.
+# gnutls: libmicrohttpd's TLS, linked for the certificate callback (server/tls.c)
+PKGS    := libmicrohttpd gnutls libcrypto jansson sqlite3 libcrypt
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
            -fno-strict-aliasing -MMD -MP

@@ -76,6 +76,7 @@ struct auth {
 	char users_path[PATH_MAX_AUTH];
 	auth_rules *rules;
 	auth_throttle *throttle;
+	bool own_throttle; /* made here, not auth_options.throttle */
 
 	pthread_rwlock_t users_lock;
 	auth_htpasswd *users; /* under users_lock */
@@ -102,6 +103,8 @@ struct auth {
 	const char *(*rule_name)(void *arg, const char *repo, char *out, size_t outlen);
 	void *rule_name_arg;
 };
+
+_Static_assert(sizeof(((auth_result *)NULL)->user) == AUTH_NAME_MAX, "a whole user name");
 
 status_t auth_mode_parse(const char *s, auth_mode *out)
 {
@@ -469,7 +472,10 @@ status_t auth_new(auth **out, const auth_options *o, char *err, size_t errlen)
 			goto fail;
 	if ((st = auth_rules_check(a->rules, err, errlen)) != ST_OK)
 		goto fail;
-	if ((st = auth_throttle_new(&a->throttle, o->fail_limit, o->fail_window_sec)) != ST_OK)
+	a->throttle = o->throttle;
+	a->own_throttle = o->throttle == NULL;
+	if (a->own_throttle &&
+	    (st = auth_throttle_new(&a->throttle, o->fail_limit, o->fail_window_sec)) != ST_OK)
 		goto fail;
 
 	stamp_of(a->users_path, &a->stamp);
@@ -505,7 +511,8 @@ void auth_free(auth *a)
 	if (a == NULL)
 		return;
 	auth_rules_free(a->rules);
-	auth_throttle_free(a->throttle);
+	if (a->own_throttle)
+		auth_throttle_free(a->throttle);
 	auth_htpasswd_free(a->users);
 	auth_key_free(a->key);
 	for (size_t i = 1; i < a->ntrust; i++)
@@ -908,6 +915,8 @@ status_t auth_check(auth *a, const auth_request *req, auth_result *out)
 	if (st == ST_UNAUTHORIZED && a->mode == AUTH_MODE_TOKEN)
 		error = "invalid_token";
 	if (st == ST_OK)
+		snprintf(out->user, sizeof(out->user), "%s", who.name);
+	if (st == ST_OK)
 		st = a->mode == AUTH_MODE_BASIC
 			 ? authorize_basic(a, act, req->repo, &who, out)
 			 : authorize_token(a, act, req->repo, req->alias, &who, &error, out);
@@ -1128,6 +1137,7 @@ status_t auth_token_issue(auth *a, const auth_token_request *req, char **out_jso
 		return st;
 	}
 	user = who.name[0] ? who.name : NULL;
+	snprintf(res->user, sizeof(res->user), "%s", who.name);
 
 	st = ST_NOMEM;
 	if ((access = json_array()) == NULL)

@@ -69,6 +69,10 @@ typedef struct {
 	size_t ntrust;
 	/* failed-login throttling (throttle.h); limit 0 = off */
 	uint32_t fail_limit, fail_window_sec;
+	/* NULL: the auth makes its own throttle from the two above. Else one
+	 * to share (a reloaded configuration keeps counting the failures of
+	 * the one it replaces): borrowed, it must outlive the auth. */
+	struct auth_throttle *throttle;
 	/* The name the rules see for a repository a token is asked for: a
 	 * mirrored name's cache name ("library/alpine" -> "docker.io/library/
 	 * alpine"). Writes it into out (outlen bytes) and returns out, or
@@ -97,6 +101,9 @@ typedef struct {
 	unsigned delay_ms;		    /* hold the answer this long (a login after
 					       failed ones: throttle.h), whatever it is */
 	char detail[400];		    /* for the error body; may be "" */
+	char user[256]; /* the user the credentials named, for the logs: also with
+			   ST_DENIED, and from auth_token_issue; "" anonymous or
+			   unknown (AUTH_NAME_MAX, rules.h) */
 } auth_result;
 
 /* "none", "basic", "token" -> mode. ST_OK or ST_INVALID. */

@@ -213,6 +213,11 @@ const char *core_req_alias(const core_req *q)
 	return q->alias ? q->asked : NULL;
 }
 
+void core_req_set_actor(core_req *q, const char *name)
+{
+	snprintf(q->actor, sizeof(q->actor), "%s", name ? name : "");
+}
+
 const char *core_req_detail(const core_req *q)
 {
 	return q->detail[0] ? q->detail : NULL;

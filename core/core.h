@@ -26,7 +26,8 @@
  * Policy that does not depend on who asks (delete_enabled, read-only
  * mirrors; next quotas, immutable tags, retention) is decided in one place,
  * core/policy.c, at the points every write passes; what happened is told
- * to core/policy.c too (core_event), where events and audit lines will go.
+ * to core/policy.c too (core_event), which writes it as an audit line at
+ * info, with the actor core_req_set_actor names.
  */
 #ifndef CORE_H
 #define CORE_H
@@ -145,6 +146,11 @@ const char *core_req_namespace(const core_req *q);
 const char *core_req_alias(const core_req *q);
 /* A sentence on why the last operation failed, or NULL. */
 const char *core_req_detail(const core_req *q);
+/* Who asks (the user the server's gate identified; NULL or "": anonymous),
+ * for the audit lines of what q changes. Copied; a longer name is cut to
+ * CORE_ACTOR_MAX - 1 bytes. */
+#define CORE_ACTOR_MAX 256
+void core_req_set_actor(core_req *q, const char *name);
 
 /* ST_OK if q's repository may be written (pushed to, deleted from);
  * ST_METHOD_NOT_ALLOWED for a read-only mirror, with a detail. Every write

@@ -36,6 +36,7 @@ struct core_req {
 	char asked[REF_NAME_MAX]; /* as the client spelt it */
 	char ns[CORE_UPSTREAM_NAME_MAX];
 	char detail[256];
+	char actor[CORE_ACTOR_MAX]; /* who asks: "" anonymous */
 	bool mirrored;
 	bool alias; /* asked is dockerd's bare spelling of name */
 	core_waiter w;
@@ -85,8 +86,9 @@ status_t policy_writable(core_req *q);
 /* A DELETE of a manifest, tag or blob: delete_enabled (writable is
  * checked first, on its own). */
 status_t policy_delete(core_req *q);
-/* Something happened (what: "push", "tag", "delete", "mount"); events and
- * audit lines start here. */
+/* Something happened (what: "push", "delete", "mount", "upload"): an audit
+ * line at info (an upload, one blob of a push, at debug); events start here
+ * too. */
 void core_event(core_req *q, const char *what, const char *digest, const char *tag);
 
 #endif

@@ -3,9 +3,11 @@
  * who asks, in one place every write passes (core.h says which): a
  * mirrored repository is read-only, and DELETE can be switched off. The
  * storage-lifecycle rules (quotas, immutable tags, retention) belong here
- * too, as do the events and audit lines core_event starts.
+ * too, as do the events; core_event writes the audit lines.
  */
 #include "core_impl.h"
+
+#include <string.h>
 
 #include "../common/log.h"
 
@@ -26,8 +28,12 @@ status_t policy_delete(core_req *q)
 	return ST_METHOD_NOT_ALLOWED;
 }
 
+/* "audit: push team/app:v1@sha256:... by alice": one line per change, at
+ * info; a blob's upload is a step of a push (whose manifest line says what
+ * was pushed), at debug. A push naming a tag is where a tag is set or moved. */
 void core_event(core_req *q, const char *what, const char *digest, const char *tag)
 {
-	log_debug("event: %s %s%s%s%s%s", what, q->name, tag ? ":" : "", tag ? tag : "",
-		  digest ? "@" : "", digest ? digest : "");
+	log_msg(strcmp(what, "upload") == 0 ? LOG_DEBUG : LOG_INFO, "audit: %s %s%s%s%s%s by %s",
+		what, q->name, tag ? ":" : "", tag ? tag : "", digest ? "@" : "",
+		digest ? digest : "", q->actor[0] ? q->actor : "anonymous");
 }

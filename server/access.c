@@ -22,46 +22,18 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../auth/throttle.h"
 #include "../common/log.h"
 #include "server.h"
+#include "tls.h"
 
-/* Reads a PEM file of at most ACCESS_PEM_MAX bytes, NUL-terminated. */
-static status_t read_pem(const char *path, char **out)
-{
-	FILE *f = fopen(path, "r");
-	struct stat sb;
-	size_t n;
-	char *buf;
-
-	*out = NULL;
-	if (f == NULL) {
-		log_error("cannot read %s: %s", path, strerror(errno));
-		return ST_IO;
-	}
-	if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size > ACCESS_PEM_MAX) {
-		log_error("%s: not a regular file of at most %d bytes", path, ACCESS_PEM_MAX);
-		fclose(f);
-		return ST_INVALID;
-	}
-	if ((buf = malloc((size_t)sb.st_size + 1)) == NULL) {
-		fclose(f);
-		return ST_NOMEM;
-	}
-	n = fread(buf, 1, (size_t)sb.st_size, f);
-	fclose(f);
-	buf[n] = '\0';
-	if (strstr(buf, "-----BEGIN ") == NULL) {
-		log_error("%s: not a PEM file", path);
-		free(buf);
-		return ST_INVALID;
-	}
-	*out = buf;
-	return ST_OK;
-}
-
+/* TLS at start: the certificate and key made current for the handshake
+ * callback (tls.h); a reload replaces them. */
 static status_t tls_open(server *srv)
 {
 	const config *c = &srv->cfg;
+	tls_creds *creds = NULL;
+	char err[1024], serial[80];
 	status_t st;
 
 	if (!c->tls_cert[0] && !c->tls_key[0])
@@ -74,9 +46,14 @@ static status_t tls_open(server *srv)
 		log_error("this libmicrohttpd was built without TLS support");
 		return ST_INVALID;
 	}
-	if ((st = read_pem(c->tls_cert, &srv->tls_cert_pem)) != ST_OK ||
-	    (st = read_pem(c->tls_key, &srv->tls_key_pem)) != ST_OK)
+	if ((st = tls_creds_load(c->tls_cert, c->tls_key, &creds, err, sizeof(err))) != ST_OK) {
+		log_error("%s", err);
 		return st;
+	}
+	tls_creds_use(creds);
+	tls_serial(serial, sizeof(serial));
+	log_debug("TLS certificate serial %s", serial);
+	srv->tls = true;
 	return ST_OK;
 }
 
@@ -89,15 +66,20 @@ static const char *rule_name(void *arg, const char *repo, char *out, size_t outl
 	return srv->core != NULL ? core_cache_name(srv->core, repo, out, outlen) : repo;
 }
 
-status_t access_open(server *srv)
+status_t access_gen_new(server *srv, const config *cfg, server_gen **out, char *err, size_t errlen)
 {
-	const config *c = &srv->cfg;
-	char users[CONFIG_PATH_MAX + 32], key[CONFIG_PATH_MAX + 32], err[1024];
+	server_gen *g = calloc(1, sizeof(*g));
+	const config *c;
+	char users[CONFIG_PATH_MAX + 32], key[CONFIG_PATH_MAX + 32], msg[1024];
 	auth_options o = {0};
-	status_t st;
+	status_t st = ST_NOMEM;
 
-	if ((st = tls_open(srv)) != ST_OK)
-		return st;
+	*out = NULL;
+	status_errf(err, errlen, "out of memory");
+	if (g == NULL || config_copy(&g->cfg, cfg) != ST_OK)
+		goto fail;
+	g->refs = 1;
+	c = &g->cfg;
 	if (c->auth_mode == AUTH_MODE_NONE) {
 		/* Rules with auth off look like protection and are none. */
 		if (c->auth_rules.n + c->auth_groups.n + c->auth_token_trust.n > 0)
@@ -105,12 +87,14 @@ status_t access_open(server *srv)
 				 "auth_token_trust line(s) are ignored and anyone may pull, push "
 				 "and delete; set auth = basic or auth = token to apply them",
 				 c->auth_rules.n, c->auth_groups.n, c->auth_token_trust.n);
+		*out = g;
 		return ST_OK;
 	}
 	if (config_users_path(c, users, sizeof(users)) != ST_OK ||
 	    config_token_key_path(c, key, sizeof(key)) != ST_OK) {
-		log_error("auth: users file or token key path too long");
-		return ST_INVALID;
+		status_errf(err, errlen, "auth: users file or token key path too long");
+		st = ST_INVALID;
+		goto fail;
 	}
 	o.mode = (auth_mode)c->auth_mode;
 	o.realm = c->auth_realm;
@@ -129,40 +113,106 @@ status_t access_open(server *srv)
 	o.ntrust = c->auth_token_trust.n;
 	o.fail_limit = c->auth_fail_limit;
 	o.fail_window_sec = c->auth_fail_window_sec;
+	o.throttle = srv->throttle; /* failures counted across reloads */
 	o.rule_name = rule_name;
 	o.rule_name_arg = srv;
-	err[0] = '\0';
-	if ((st = auth_new(&srv->auth, &o, err, sizeof(err))) != ST_OK) {
-		log_error("auth: %s", err[0] ? err : status_str(st));
-		return st;
+	msg[0] = '\0';
+	if ((st = auth_new(&g->auth, &o, msg, sizeof(msg))) != ST_OK) {
+		status_errf(err, errlen, "auth: %s", msg[0] ? msg : status_str(st));
+		goto fail;
 	}
-	if (c->auth_fail_limit > 0 && (st = hold_new(&srv->hold)) != ST_OK)
-		return st;
 	if (c->auth_trusted_proxies[0] != '\0' &&
-	    (st = auth_addrlist_parse(&srv->proxies, c->auth_trusted_proxies, err, sizeof(err))) !=
+	    (st = auth_addrlist_parse(&g->proxies, c->auth_trusted_proxies, msg, sizeof(msg))) !=
 		ST_OK) {
-		log_error("auth_trusted_proxies: %s", err);
-		return st;
+		status_errf(err, errlen, "auth_trusted_proxies: %s", msg);
+		goto fail;
 	}
 	log_info("auth: %s, %zu rule(s), users in %s%s%s",
 		 c->auth_mode == AUTH_MODE_BASIC ? "basic" : "token", c->auth_rules.n, users,
 		 c->auth_mode == AUTH_MODE_TOKEN ? ", token key " : "",
 		 c->auth_mode == AUTH_MODE_TOKEN ? key : "");
+	*out = g;
+	return ST_OK;
+fail:
+	access_gen_free(g);
+	return st;
+}
+
+void access_gen_free(server_gen *g)
+{
+	if (g == NULL)
+		return;
+	auth_free(g->auth);
+	auth_addrlist_free(g->proxies);
+	config_free(&g->cfg);
+	free(g);
+}
+
+server_gen *access_gen_get(server *srv)
+{
+	server_gen *g;
+
+	pthread_mutex_lock(&srv->gen_mu);
+	g = srv->gen;
+	g->refs++;
+	pthread_mutex_unlock(&srv->gen_mu);
+	return g;
+}
+
+void access_gen_put(server *srv, server_gen *g)
+{
+	bool last;
+
+	if (g == NULL)
+		return;
+	pthread_mutex_lock(&srv->gen_mu);
+	last = --g->refs == 0;
+	pthread_mutex_unlock(&srv->gen_mu);
+	if (last)
+		access_gen_free(g);
+}
+
+void access_gen_swap(server *srv, server_gen *g)
+{
+	server_gen *old;
+
+	pthread_mutex_lock(&srv->gen_mu);
+	old = srv->gen;
+	srv->gen = g;
+	pthread_mutex_unlock(&srv->gen_mu);
+	access_gen_put(srv, old); /* the server's reference; requests keep theirs */
+}
+
+status_t access_open(server *srv)
+{
+	const config *c = &srv->cfg;
+	char err[1024];
+	status_t st;
+
+	if ((st = tls_open(srv)) != ST_OK)
+		return st;
+	if (c->auth_mode != AUTH_MODE_NONE) {
+		/* One throttle for the server's life, shared by every reload's auth. */
+		if ((st = auth_throttle_new(&srv->throttle, c->auth_fail_limit,
+					    c->auth_fail_window_sec)) != ST_OK)
+			return st;
+		if (c->auth_fail_limit > 0 && (st = hold_new(&srv->hold)) != ST_OK)
+			return st;
+	}
+	if ((st = access_gen_new(srv, c, &srv->gen, err, sizeof(err))) != ST_OK) {
+		log_error("%s", err);
+		return st;
+	}
 	return ST_OK;
 }
 
 void access_close(server *srv)
 {
-	auth_free(srv->auth);
-	srv->auth = NULL;
-	auth_addrlist_free(srv->proxies);
-	srv->proxies = NULL;
-	free(srv->tls_cert_pem);
-	if (srv->tls_key_pem) {
-		memset(srv->tls_key_pem, 0, strlen(srv->tls_key_pem));
-		free(srv->tls_key_pem);
-	}
-	srv->tls_cert_pem = srv->tls_key_pem = NULL;
+	access_gen_put(srv, srv->gen);
+	srv->gen = NULL;
+	auth_throttle_free(srv->throttle);
+	srv->throttle = NULL;
+	tls_shutdown();
 }
 
 /* The rules' action for r's route and method; NULL: not gated. */
@@ -196,7 +246,7 @@ static const char *route_action(const request *r)
  * a.b.c.d, so logs and login throttling see one address whichever listener
  * it came through.
  */
-static void remote_of(request *r)
+void access_remote(request *r)
 {
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -213,8 +263,35 @@ static void remote_of(request *r)
 		else
 			inet_ntop(AF_INET6, a6, peer, sizeof(peer));
 	}
-	auth_addrlist_client(r->srv->proxies, peer, request_header(r, "X-Forwarded-For"), r->remote,
+	auth_addrlist_client(r->gen->proxies, peer, request_header(r, "X-Forwarded-For"), r->remote,
 			     sizeof(r->remote));
+}
+
+/*
+ * The gate's audit lines, at info: a refused request (403, credentials
+ * refused, 429) and a login (Basic credentials checked by GET /v2/, as
+ * `docker login` does in basic mode; token mode's logins are at /token).
+ * A 401 without credentials is the first step of every client's login
+ * dance, not worth a line.
+ */
+static void audit_gate(const request *r, const auth_request *ar, status_t st,
+		       const auth_result *res)
+{
+	const char *user = res->user[0] ? res->user : "anonymous";
+	const char *repo = ar->repo[0] ? ar->repo : "-";
+	bool creds = ar->authorization != NULL && ar->authorization[0] != '\0';
+
+	if (st == ST_DENIED)
+		log_info("audit: denied %s %s to %s from %s", ar->action, repo, user, r->remote);
+	else if (st == ST_TOO_MANY_REQUESTS)
+		log_info("audit: denied %s %s from %s: too many failed logins", ar->action, repo,
+			 r->remote);
+	else if (st == ST_UNAUTHORIZED && creds)
+		log_info("audit: denied %s %s from %s: credentials refused", ar->action, repo,
+			 r->remote);
+	else if (st == ST_OK && res->user[0] && strcmp(ar->action, "login") == 0 &&
+		 auth_get_mode(r->gen->auth) == AUTH_MODE_BASIC)
+		log_info("audit: login %s from %s (basic)", res->user, r->remote);
 }
 
 status_t access_gate(request *r)
@@ -224,13 +301,12 @@ status_t access_gate(request *r)
 	auth_result res;
 	status_t st;
 
-	if (r->srv->auth == NULL)
+	if (r->gen->auth == NULL)
 		return ST_OK;
-	remote_of(r);
 	/* Only a TLS connection has a session (the daemon given back would be
 	 * a worker of the pool, not the listener: no use for telling). */
 	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-	r->tls = r->srv->tls_cert_pem != NULL && ci != NULL && ci->tls_session != NULL;
+	r->tls = r->srv->tls && ci != NULL && ci->tls_session != NULL;
 	if ((ar.action = route_action(r)) == NULL)
 		return ST_OK;
 	ar.repo = r->name; /* a mirrored name's cache name (request_open_repo ran) */
@@ -239,8 +315,12 @@ status_t access_gate(request *r)
 	ar.remote = r->remote;
 	ar.host = request_header(r, MHD_HTTP_HEADER_HOST);
 	ar.tls = r->tls;
-	st = auth_check(r->srv->auth, &ar, &res);
+	st = auth_check(r->gen->auth, &ar, &res);
 	r->who = res.who;
+	audit_gate(r, &ar, st, &res);
+	snprintf(r->user, sizeof(r->user), "%s", res.user);
+	if (st == ST_OK && r->q != NULL)
+		core_req_set_actor(r->q, res.user);
 	if (st != ST_OK) {
 		snprintf(r->challenge, sizeof(r->challenge), "%s", res.challenge);
 		snprintf(r->detail, sizeof(r->detail), "%.255s", res.detail);

@@ -11,26 +11,52 @@
 #include "../common/status.h"
 #include "http.h"
 
-#define ACCESS_PEM_MAX (1024 * 1024) /* largest TLS certificate or key file */
-
 /*
- * Builds srv->auth from srv->cfg (none: NULL) and, when tls_cert and
- * tls_key are set, reads them into srv->tls_cert_pem / tls_key_pem. ST_OK;
- * ST_INVALID (a bad rule, users file, key, half a TLS set-up, or a
- * libmicrohttpd without TLS), ST_IO, ST_NOMEM, each logged with its reason.
- * Undone by access_close, also after a failure.
+ * Reads the TLS certificate and key (tls.h) when tls_cert and tls_key are
+ * set, and builds the first generation (srv->gen) from srv->cfg, with the
+ * failed-login throttle and the held answers' timer when auth is on. ST_OK;
+ * ST_INVALID (a bad rule, users file, key, certificate, half a TLS set-up,
+ * or a libmicrohttpd without TLS), ST_IO, ST_NOMEM, each logged with its
+ * reason. Undone by access_close, also after a failure.
  */
 status_t access_open(server *srv);
 
-/* Frees what access_open made. */
+/* Frees what access_open made (the requests must be done). */
 void access_close(server *srv);
+
+/*
+ * A generation built from cfg (copied): the auth gate (NULL when auth is
+ * none; it reads the users file and keys now) and the trusted proxies.
+ * ST_OK with *out (one reference, the caller's); else err says what is
+ * wrong and nothing is kept.
+ */
+status_t access_gen_new(server *srv, const config *cfg, server_gen **out, char *err, size_t errlen);
+void access_gen_free(server_gen *g);
+/* The current generation, with a reference for the caller (a request
+ * holds it until it completes). */
+server_gen *access_gen_get(server *srv);
+/* Drops a reference; the last one frees the generation. NULL is a no-op. */
+void access_gen_put(server *srv, server_gen *g);
+/* Makes g (and its reference) current; the old one goes when its last
+ * request completes. */
+void access_gen_swap(server *srv, server_gen *g);
+
+/*
+ * The client's address as text into r->remote ("" if unknown): the peer's,
+ * or behind a trusted proxy (auth_trusted_proxies) the one its
+ * X-Forwarded-For gives; an IPv4 client of a dual-stack listener as
+ * a.b.c.d. For the gate's throttling and the logs.
+ */
+void access_remote(request *r);
 
 /*
  * The gate, for a routed request: decides r's action from its route and
  * method and asks auth_check. ST_OK with r->who; else the status to reply
  * with, r->challenge / r->retry_after / r->detail filled. ST_OK at once
  * when auth is off, and for /token (which checks its own credentials).
- * Also fills r->remote and r->tls.
+ * Also fills r->tls (r->remote is the caller's: access_remote), names the
+ * user to the core (core_req_set_actor) and writes the audit lines of
+ * refusals and logins.
  */
 status_t access_gate(request *r);
 

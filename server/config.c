@@ -21,6 +21,7 @@
 #include "../auth/auth.h"
 #include "../auth/rules.h"
 #include "../core/core.h"
+#include "accesslog.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -181,6 +182,17 @@ static status_t parse_log_level(const config_key *k, void *field, const char *va
 	return log_level_parse(value, field) == 0 ? ST_OK : bad_value(k, value, err, errlen);
 }
 
+static status_t parse_access_log_format(const config_key *k, void *field, const char *value,
+					char *err, size_t errlen)
+{
+	accesslog_format f;
+
+	if (accesslog_format_parse(value, &f) != ST_OK)
+		return bad_value(k, value, err, errlen);
+	*(int *)field = (int)f;
+	return ST_OK;
+}
+
 static status_t parse_auth(const config_key *k, void *field, const char *value, char *err,
 			   size_t errlen)
 {
@@ -331,30 +343,35 @@ static status_t check_upstream(const config_key *k, void *field, const char *val
 #define LISTEN_EXPECT "HOST:PORT, [IPV6]:PORT or :PORT, port 0-65535"
 
 /* In registry.conf's order. A NULL def leaves the field zero: an empty
- * string, 0, or a list with no entries. */
+ * string, 0, or a list with no entries. `.restart`: a reload cannot apply
+ * the key (the daemons, storage and the cache were built with it); the
+ * others take effect on SIGHUP (server/reload.c). */
 static const config_key keys[] = {
-    {"listen", CONFIG_STRING, FIELD(listen), .expect = LISTEN_EXPECT, .def = CONFIG_DEFAULT_LISTEN,
-     .check = check_listen},
-    {"data", CONFIG_PATH, FIELD(data), .def = CONFIG_DEFAULT_DATA},
+    {"listen", CONFIG_STRING, FIELD(listen), .restart = true, .expect = LISTEN_EXPECT,
+     .def = CONFIG_DEFAULT_LISTEN, .check = check_listen},
+    {"data", CONFIG_PATH, FIELD(data), .restart = true, .def = CONFIG_DEFAULT_DATA},
     {"log_level", CONFIG_CUSTOM, FIELD(log_level), .expect = "error, warn, info or debug",
      .def = "info", .check = parse_log_level},
-    {"delete_enabled", CONFIG_BOOL, FIELD(delete_enabled),
+    {"access_log", CONFIG_PATH, FIELD(access_log), .def = "off"},
+    {"access_log_format", CONFIG_CUSTOM, FIELD(access_log_format), .expect = "combined or json",
+     .def = "combined", .check = parse_access_log_format},
+    {"delete_enabled", CONFIG_BOOL, FIELD(delete_enabled), .restart = true,
      .expect = "true, false, yes, no, on or off", .def = "true"},
-    {"max_manifest_size", CONFIG_SIZE, FIELD(max_manifest_bytes), .min = 1, .max = INT64_MAX,
-     .expect = "a size above 0, such as 4M", .def = "4M"},
-    {"upload_ttl", CONFIG_DURATION, FIELD(upload_ttl_sec), .min = 1, .max = UINT32_MAX,
-     .expect = "a duration above 0, such as 24h", .def = "24h"},
-    {"threads", CONFIG_UINT, FIELD(threads), .max = 256, .expect = "a number from 0 to 256",
-     .def = "0"},
-    {"max_connections", CONFIG_UINT, FIELD(max_connections), .min = 1, .max = 65536,
-     .expect = "a number from 1 to 65536", .def = "1024"},
+    {"max_manifest_size", CONFIG_SIZE, FIELD(max_manifest_bytes), .restart = true, .min = 1,
+     .max = INT64_MAX, .expect = "a size above 0, such as 4M", .def = "4M"},
+    {"upload_ttl", CONFIG_DURATION, FIELD(upload_ttl_sec), .restart = true, .min = 1,
+     .max = UINT32_MAX, .expect = "a duration above 0, such as 24h", .def = "24h"},
+    {"threads", CONFIG_UINT, FIELD(threads), .restart = true, .max = 256,
+     .expect = "a number from 0 to 256", .def = "0"},
+    {"max_connections", CONFIG_UINT, FIELD(max_connections), .restart = true, .min = 1,
+     .max = 65536, .expect = "a number from 1 to 65536", .def = "1024"},
     /* 0 is allowed: libmicrohttpd then never closes an idle connection. */
-    {"connection_timeout", CONFIG_DURATION, FIELD(connection_timeout_sec), .max = UINT32_MAX,
-     .expect = "a duration, such as 60s", .def = "60s"},
-    {"storage", CONFIG_STRING, FIELD(storage), .expect = "filesystem", .def = "filesystem",
-     .check = check_storage},
-    {"metadata", CONFIG_STRING, FIELD(metadata), .expect = "sqlite", .def = "sqlite",
-     .check = check_metadata},
+    {"connection_timeout", CONFIG_DURATION, FIELD(connection_timeout_sec), .restart = true,
+     .max = UINT32_MAX, .expect = "a duration, such as 60s", .def = "60s"},
+    {"storage", CONFIG_STRING, FIELD(storage), .restart = true, .expect = "filesystem",
+     .def = "filesystem", .check = check_storage},
+    {"metadata", CONFIG_STRING, FIELD(metadata), .restart = true, .expect = "sqlite",
+     .def = "sqlite", .check = check_metadata},
 
     /* access control and TLS (auth/) */
     {"auth", CONFIG_CUSTOM, FIELD(auth_mode), .expect = "none, basic or token", .def = "none",
@@ -379,33 +396,33 @@ static const config_key keys[] = {
     {"auth_token_trust", CONFIG_LIST, FIELD(auth_token_trust),
      .expect = "ISSUER PEM-FILE: the issuer name, then its public key or certificate",
      .check = check_token_trust},
-    {"auth_fail_limit", CONFIG_UINT, FIELD(auth_fail_limit), .max = 1000000,
+    {"auth_fail_limit", CONFIG_UINT, FIELD(auth_fail_limit), .restart = true, .max = 1000000,
      .expect = "a number from 0 (off) to 1000000", .def = "10"},
-    {"auth_fail_window", CONFIG_DURATION, FIELD(auth_fail_window_sec), .min = 1, .max = DAY_SEC,
-     .expect = "a duration from 1s to 1d", .def = "5m"},
+    {"auth_fail_window", CONFIG_DURATION, FIELD(auth_fail_window_sec), .restart = true, .min = 1,
+     .max = DAY_SEC, .expect = "a duration from 1s to 1d", .def = "5m"},
     {"auth_trusted_proxies", CONFIG_STRING, FIELD(auth_trusted_proxies),
      .check = check_trusted_proxies},
     {"tls_cert", CONFIG_PATH, FIELD(tls_cert)},
     {"tls_key", CONFIG_PATH, FIELD(tls_key)},
-    {"listen_plain", CONFIG_STRING, FIELD(listen_plain), .expect = LISTEN_EXPECT,
+    {"listen_plain", CONFIG_STRING, FIELD(listen_plain), .restart = true, .expect = LISTEN_EXPECT,
      .check = check_listen},
 
     /* the pull-through cache (proxy/) */
-    {"upstream", CONFIG_LIST, FIELD(upstreams), .check = check_upstream},
-    {"proxy_revalidate", CONFIG_DURATION, FIELD(proxy_revalidate_sec), .max = 30 * DAY_SEC,
-     .expect = "a duration from 0 (every pull) to 30d", .def = "5m"},
-    {"proxy_negative_ttl", CONFIG_DURATION, FIELD(proxy_negative_sec), .max = DAY_SEC,
-     .expect = "a duration from 0 (off) to 1d", .def = "1m"},
-    {"proxy_timeout", CONFIG_DURATION, FIELD(proxy_timeout_sec), .min = 1, .max = HOUR_SEC,
-     .expect = "a duration from 1s to 1h", .def = "30s"},
-    {"proxy_retries", CONFIG_UINT, FIELD(proxy_retries), .max = 10,
+    {"upstream", CONFIG_LIST, FIELD(upstreams), .restart = true, .check = check_upstream},
+    {"proxy_revalidate", CONFIG_DURATION, FIELD(proxy_revalidate_sec), .restart = true,
+     .max = 30 * DAY_SEC, .expect = "a duration from 0 (every pull) to 30d", .def = "5m"},
+    {"proxy_negative_ttl", CONFIG_DURATION, FIELD(proxy_negative_sec), .restart = true,
+     .max = DAY_SEC, .expect = "a duration from 0 (off) to 1d", .def = "1m"},
+    {"proxy_timeout", CONFIG_DURATION, FIELD(proxy_timeout_sec), .restart = true, .min = 1,
+     .max = HOUR_SEC, .expect = "a duration from 1s to 1h", .def = "30s"},
+    {"proxy_retries", CONFIG_UINT, FIELD(proxy_retries), .restart = true, .max = 10,
      .expect = "a number from 0 to 10", .def = "3"},
-    {"proxy_unreachable_ttl", CONFIG_DURATION, FIELD(proxy_unreachable_sec), .max = HOUR_SEC,
-     .expect = "a duration from 0 (off) to 1h", .def = "30s"},
-    {"proxy_cache_max", CONFIG_SIZE, FIELD(proxy_cache_max_bytes), .max = INT64_MAX,
-     .expect = "a size such as 50G, or 0 for no bound", .def = "0"},
-    {"proxy_cache_keep", CONFIG_DURATION, FIELD(proxy_cache_keep_sec), .max = 365 * DAY_SEC,
-     .expect = "a duration from 0 to 365d", .def = "7d"},
+    {"proxy_unreachable_ttl", CONFIG_DURATION, FIELD(proxy_unreachable_sec), .restart = true,
+     .max = HOUR_SEC, .expect = "a duration from 0 (off) to 1h", .def = "30s"},
+    {"proxy_cache_max", CONFIG_SIZE, FIELD(proxy_cache_max_bytes), .restart = true,
+     .max = INT64_MAX, .expect = "a size such as 50G, or 0 for no bound", .def = "0"},
+    {"proxy_cache_keep", CONFIG_DURATION, FIELD(proxy_cache_keep_sec), .restart = true,
+     .max = 365 * DAY_SEC, .expect = "a duration from 0 to 365d", .def = "7d"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -473,6 +490,75 @@ void config_free(config *c)
 	for (size_t i = 0; i < NKEYS; i++)
 		if (keys[i].type == CONFIG_LIST)
 			list_free((config_list *)((char *)c + keys[i].offset));
+}
+
+static status_t list_copy(config_list *dst, const config_list *src)
+{
+	dst->v = NULL;
+	dst->n = 0;
+	if (src->n == 0)
+		return ST_OK;
+	if ((dst->v = calloc(src->n, sizeof(*dst->v))) == NULL)
+		return ST_NOMEM;
+	for (; dst->n < src->n; dst->n++) {
+		if ((dst->v[dst->n] = strdup(src->v[dst->n])) == NULL) {
+			list_free(dst);
+			return ST_NOMEM;
+		}
+	}
+	return ST_OK;
+}
+
+status_t config_copy(config *dst, const config *src)
+{
+	*dst = *src;
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].type != CONFIG_LIST)
+			continue;
+		((config_list *)((char *)dst + keys[i].offset))->n = 0;
+		((config_list *)((char *)dst + keys[i].offset))->v = NULL;
+	}
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].type == CONFIG_LIST && config_key_copy(dst, src, &keys[i]) != ST_OK) {
+			config_free(dst);
+			return ST_NOMEM;
+		}
+	}
+	return ST_OK;
+}
+
+bool config_key_equal(const config *a, const config *b, const config_key *k)
+{
+	const void *fa = (const char *)a + k->offset, *fb = (const char *)b + k->offset;
+	const config_list *la = fa, *lb = fb;
+
+	switch (k->type) {
+	case CONFIG_STRING:
+	case CONFIG_PATH:
+		return strcmp(fa, fb) == 0;
+	case CONFIG_LIST:
+		if (la->n != lb->n)
+			return false;
+		for (size_t i = 0; i < la->n; i++)
+			if (strcmp(la->v[i], lb->v[i]) != 0)
+				return false;
+		return true;
+	default:
+		return memcmp(fa, fb, k->size) == 0;
+	}
+}
+
+status_t config_key_copy(config *dst, const config *src, const config_key *k)
+{
+	void *fd = (char *)dst + k->offset;
+	const void *fs = (const char *)src + k->offset;
+
+	if (k->type != CONFIG_LIST) {
+		memcpy(fd, fs, k->size);
+		return ST_OK;
+	}
+	list_free(fd);
+	return list_copy(fd, fs);
 }
 
 /* path if set, else DATA/file. */

@@ -40,10 +40,12 @@ typedef struct {
 	char listen[256];	    /* "HOST:PORT", "[v6]:PORT" or ":PORT" */
 	char data[CONFIG_PATH_MAX]; /* data folder */
 	log_level log_level;
-	bool delete_enabled;	     /* else DELETE gets 405 */
-	uint64_t max_manifest_bytes; /* larger manifest PUTs get 413 */
-	uint32_t upload_ttl_sec;     /* idle upload sessions expire after this */
-	uint32_t threads;	     /* worker threads, 0 = number of cores */
+	char access_log[CONFIG_PATH_MAX]; /* "off", "stderr" or a file (accesslog.h) */
+	int access_log_format;		  /* an accesslog_format */
+	bool delete_enabled;		  /* else DELETE gets 405 */
+	uint64_t max_manifest_bytes;	  /* larger manifest PUTs get 413 */
+	uint32_t upload_ttl_sec;	  /* idle upload sessions expire after this */
+	uint32_t threads;		  /* worker threads, 0 = number of cores */
 	uint32_t max_connections;
 	uint32_t connection_timeout_sec; /* idle connection timeout */
 	char storage[32];		 /* blob store backend: "filesystem" */
@@ -117,6 +119,9 @@ struct config_key {
 	 * message in err. */
 	status_t (*check)(const config_key *k, void *field, const char *value, char *err,
 			  size_t errlen);
+	/* a reload (SIGHUP) cannot apply a change: the running value stays and
+	 * the log names the key (server/reload.c) */
+	bool restart;
 };
 
 /* The key table, in the order registry.conf documents it, into *out (a
@@ -131,6 +136,17 @@ void config_defaults(config *c);
 /* Frees the lists c holds (repeatable keys) and empties them; the rest of
  * c is left as it is. NULL is a no-op. */
 void config_free(config *c);
+
+/* A deep copy of src into dst (which holds no lists). ST_OK or ST_NOMEM
+ * (dst then holds no lists). */
+status_t config_copy(config *dst, const config *src);
+
+/* Whether a and b hold the same value for key k. */
+bool config_key_equal(const config *a, const config *b, const config_key *k);
+
+/* Sets key k of dst to src's value (a list: a copy of its entries). ST_OK
+ * or ST_NOMEM (the key is then empty in dst). */
+status_t config_key_copy(config *dst, const config *src, const config_key *k);
 
 /* The users file and token key paths, with their defaults in the data
  * folder resolved, into out (outlen bytes). ST_OK or ST_INVALID (too long). */

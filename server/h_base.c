@@ -25,6 +25,7 @@ enum MHD_Result base_finish(request *r)
 	struct MHD_Response *resp;
 
 	resp = MHD_create_response_from_buffer(2, (void *)"{}", MHD_RESPMEM_PERSISTENT);
+	r->resp_bytes = r->method == M_HEAD ? 0 : 2;
 	if (resp)
 		MHD_add_response_header(resp, "Content-Type", "application/json");
 	return reply_send(r, resp, 200);
@@ -126,7 +127,7 @@ static enum MHD_Result reply_list(request *r, int is_tags)
 	if (is_tags)
 		st = core_tags(r->srv->core, r->q, last, n, list_cb, &l, &more);
 	else
-		st = core_catalog(r->srv->core, last, n, r->srv->auth ? catalog_visible : NULL, r,
+		st = core_catalog(r->srv->core, last, n, r->gen->auth ? catalog_visible : NULL, r,
 				  list_cb, &l, &more);
 	if (st == ST_BUSY) {
 		free(l.buf); /* waiting for an upstream: called again when resumed */
@@ -144,7 +145,7 @@ static enum MHD_Result reply_list(request *r, int is_tags)
 	}
 	memcpy(l.buf + l.len, "]}", 2);
 	l.len += 2;
-	resp = reply_buffer(l.buf, l.len);
+	resp = reply_buffer(r, l.buf, l.len);
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", "application/json");

@@ -61,6 +61,7 @@ static enum MHD_Result manifest_get(request *r)
 		return MHD_YES; /* waiting for an upstream: called again when resumed */
 	if (st != ST_OK)
 		return reply_core_error(r, st);
+	snprintf(r->digest, sizeof(r->digest), "%s", man.digest);
 	if ((resp = reply_blob(r, man.body, 0, man.size)) == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", man.media_type);
@@ -117,6 +118,7 @@ static enum MHD_Result manifest_put(request *r)
 			       request_header(r, "Content-Type"), r->body, r->body_len, &out);
 	if (st != ST_OK)
 		return reply_core_error(r, st);
+	snprintf(r->digest, sizeof(r->digest), "%s", out.digest);
 	if ((resp = reply_empty()) == NULL)
 		return MHD_NO;
 	reply_header(resp, "Location", "/v2/%s/manifests/%s", core_req_name(r->q), out.digest);

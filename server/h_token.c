@@ -27,6 +27,7 @@
 
 #include <openssl/crypto.h>
 
+#include "../common/log.h"
 #include "http.h"
 #include "server.h"
 
@@ -56,9 +57,18 @@ static status_t issue(request *r, const auth_token_request *tr)
 {
 	auth_result res;
 	char *json = NULL;
-	status_t st = auth_token_issue(r->srv->auth, tr, &json, &res);
+	status_t st = auth_token_issue(r->gen->auth, tr, &json, &res);
 
 	r->delay_ms = res.delay_ms;
+	snprintf(r->user, sizeof(r->user), "%s", res.user); /* the access log's */
+	/* The audit lines of logins (credentials, or a refresh token, taken or
+	 * refused); an anonymous token is no login. */
+	if (st == ST_OK && res.user[0])
+		log_info("audit: login %s from %s (token%s)", res.user, r->remote,
+			 tr->refresh_token ? ", refresh" : "");
+	else if (st == ST_UNAUTHORIZED || st == ST_TOO_MANY_REQUESTS)
+		log_info("audit: denied login from %s: %s", r->remote,
+			 st == ST_UNAUTHORIZED ? "credentials refused" : "too many failed logins");
 	if (st != ST_OK) {
 		snprintf(r->challenge, sizeof(r->challenge), "%s", res.challenge);
 		snprintf(r->detail, sizeof(r->detail), "%.255s", res.detail);
@@ -95,7 +105,7 @@ status_t token_begin(request *r)
 	auth_token_request tr = {0};
 	const char *ct;
 
-	if (auth_get_mode(r->srv->auth) != AUTH_MODE_TOKEN)
+	if (auth_get_mode(r->gen->auth) != AUTH_MODE_TOKEN)
 		return ST_NOT_ROUTE;
 	if (r->method == M_POST) {
 		ct = request_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -255,7 +265,7 @@ enum MHD_Result token_finish(request *r)
 		if (r->err != ST_OK)
 			return reply_error(r, r->err, r->detail);
 	}
-	resp = reply_buffer(r->body, r->body_len);
+	resp = reply_buffer(r, r->body, r->body_len);
 
 	r->body = NULL; /* the response owns it now, whatever happened */
 	if (resp == NULL)

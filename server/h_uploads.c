@@ -90,7 +90,7 @@ static status_t begin_post(request *r)
 			return ST_DIGEST_INVALID;
 		/* With access control, a mount needs pull on a named source; one
 		 * without `from` could reveal blobs of any repository. */
-		if (r->srv->auth != NULL && (from == NULL || !request_allowed(r, "pull", from)))
+		if (r->gen->auth != NULL && (from == NULL || !request_allowed(r, "pull", from)))
 			st = ST_NOT_FOUND;
 		else
 			st = core_blob_mount(r->srv->core, r->q, mount, from, &size);
@@ -186,6 +186,7 @@ static enum MHD_Result reply_created(request *r, const char *digest)
 {
 	struct MHD_Response *resp = reply_empty();
 
+	snprintf(r->digest, sizeof(r->digest), "%s", digest);
 	if (resp == NULL)
 		return MHD_NO;
 	reply_header(resp, "Location", "/v2/%s/blobs/%s", r->name, digest);

@@ -12,6 +12,7 @@
 #include "http.h"
 #include "access.h"
 #include "cli.h"
+#include "tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -133,8 +134,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		srv->active++;
 		pthread_mutex_unlock(&srv->stop_mu);
 		r->srv = srv;
+		r->gen = access_gen_get(srv);
 		r->conn = conn;
 		r->method = method_parse(method);
+		clock_gettime(CLOCK_REALTIME, &r->t_arrived);
+		clock_gettime(CLOCK_MONOTONIC, &r->t_start);
+		snprintf(r->method_s, sizeof(r->method_s), "%s", method);
+		snprintf(r->proto, sizeof(r->proto), "%s", version);
+		snprintf(r->path, sizeof(r->path), "%s", url);
+		access_remote(r);
 		log_debug("request %s %s", method, url);
 		read_framing(r);
 		if (r->method == 0)
@@ -188,6 +196,38 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return ret;
 }
 
+/* The access log's line for r, which has ended. A reply that was queued
+ * but not sent whole (the client went away, a blob failed its check) has
+ * no status: "-" (combined), 0 (json). */
+static void log_access(request *r, enum MHD_RequestTerminationCode toe)
+{
+	accesslog_entry e = {0};
+	struct timespec now;
+	int64_t us;
+
+	if (!accesslog_enabled(r->srv->alog))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	us = (int64_t)(now.tv_sec - r->t_start.tv_sec) * 1000000 +
+	     (now.tv_nsec - r->t_start.tv_nsec) / 1000;
+	e.when = r->t_arrived;
+	e.duration_us = us > 0 ? (uint64_t)us : 0;
+	e.remote = r->remote;
+	e.user = r->user;
+	e.method = r->method_s;
+	e.path = r->path;
+	e.proto = r->proto;
+	e.status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? r->status : 0;
+	e.bytes = e.status ? r->resp_bytes : 0;
+	e.user_agent = request_header(r, MHD_HTTP_HEADER_USER_AGENT);
+	e.referer = request_header(r, MHD_HTTP_HEADER_REFERER);
+	e.repo = r->q ? core_req_name(r->q) : NULL;
+	/* A digest the handler saw (a manifest by tag, a commit), else the
+	 * reference when it is one (tags and upload ids have no ':'). */
+	e.digest = r->digest[0] ? r->digest : strchr(r->ref, ':') ? r->ref : NULL;
+	accesslog_write(r->srv->alog, &e);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
@@ -196,8 +236,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (r == NULL)
 		return;
+	log_access(r, toe);
 	uploads_request_done(r);
 	auth_principal_free(r->who);
+	access_gen_put(srv, r->gen);
 	core_req_free(r->q);
 	free(r->body);
 	free(r);
@@ -267,9 +309,10 @@ static struct MHD_Daemon *daemon_start(server *srv, const struct sockaddr_storag
 				       unsigned threads, bool tls)
 {
 	const config *cfg = &srv->cfg;
+	/* The certificate through GnuTLS's callback, so a reload can replace
+	 * it (tls.h). */
 	struct MHD_OptionItem tls_opts[] = {
-	    {MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key_pem},
-	    {MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert_pem},
+	    {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, tls_cert_callback()},
 	    {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)HTTP_TLS_PRIORITIES},
 	    {MHD_OPTION_END, 0, NULL},
 	};
@@ -281,14 +324,17 @@ static struct MHD_Daemon *daemon_start(server *srv, const struct sockaddr_storag
 		 * v4-mapped addresses; MHD_USE_IPv6 alone sets IPV6_V6ONLY. A
 		 * specific IPv6 address is unaffected: only IPv6 reaches it. */
 		(addr->ss_family == AF_INET6 ? MHD_USE_DUAL_STACK : 0) | (tls ? MHD_USE_TLS : 0),
-	    0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)addr,
-	    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)cfg->connection_timeout_sec, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+	    0, NULL, NULL, on_request, srv,
+	    /* First: MHD logs through its own logger (to stderr) until it has
+	     * read this option, and says so through ours when it is not first. */
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_sec,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_LISTEN_BACKLOG_SIZE,
 	    (unsigned)1024, MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, srv, MHD_OPTION_ARRAY,
-	    tls ? tls_opts : tls_opts + 3, MHD_OPTION_END);
+	    tls ? tls_opts : tls_opts + 2, MHD_OPTION_END);
 }
 
 /* The second, plain-HTTP listener (listen_plain), if configured. Logged
@@ -401,6 +447,7 @@ status_t server_start(server **out, const config *cfg)
 	const union MHD_DaemonInfo *info;
 	unsigned threads;
 	core_options co;
+	char err[512] = "out of memory";
 	status_t st;
 
 	*out = NULL;
@@ -409,6 +456,7 @@ status_t server_start(server **out, const config *cfg)
 	srv->cfg = *cfg;
 	srv->lock_fd = -1;
 	pthread_mutex_init(&srv->stop_mu, NULL);
+	pthread_mutex_init(&srv->gen_mu, NULL);
 	pthread_cond_init(&srv->stop_cv, NULL);
 
 	if (mkdir(cfg->data, 0755) != 0 && errno != EEXIST) {
@@ -425,6 +473,13 @@ status_t server_start(server **out, const config *cfg)
 			 true, &co);
 	if ((st = core_open(&srv->core, &co)) != ST_OK)
 		goto fail;
+	if ((st = accesslog_new(&srv->alog)) != ST_OK ||
+	    (st = accesslog_configure(srv->alog, cfg->access_log,
+				      (accesslog_format)cfg->access_log_format, err,
+				      sizeof(err))) != ST_OK) {
+		log_error("%s", err);
+		goto fail;
+	}
 	if ((st = access_open(srv)) != ST_OK)
 		goto fail;
 	if ((st = resolve_listen(cfg->listen, &addr, &addrlen)) != ST_OK) {
@@ -434,10 +489,10 @@ status_t server_start(server **out, const config *cfg)
 	threads = cfg->threads ? cfg->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	if (threads < 1)
 		threads = 1;
-	srv->daemon = daemon_start(srv, &addr, threads, srv->tls_cert_pem != NULL);
+	srv->daemon = daemon_start(srv, &addr, threads, srv->tls);
 	if (srv->daemon == NULL) {
 		log_error("cannot listen on %s (address in use or not available%s)", cfg->listen,
-			  srv->tls_cert_pem ? ", or the TLS certificate and key are unusable" : "");
+			  srv->tls ? ", or the TLS certificate and key are unusable" : "");
 		st = ST_EXISTS;
 		goto fail;
 	}
@@ -448,7 +503,7 @@ status_t server_start(server **out, const config *cfg)
 	if (pthread_create(&srv->sweeper, NULL, sweeper_main, srv) == 0)
 		srv->sweeper_started = 1;
 	log_info("listening on %s (port %u)%s, data in %s, %u threads", cfg->listen, srv->port,
-		 srv->tls_cert_pem ? " with TLS" : "", cfg->data, threads);
+		 srv->tls ? " with TLS" : "", cfg->data, threads);
 	*out = srv;
 	return ST_OK;
 fail:
@@ -481,6 +536,16 @@ static void drain_requests(server *srv)
 	pthread_mutex_unlock(&srv->stop_mu);
 }
 
+void server_reopen_logs(server *srv)
+{
+	char err[512];
+
+	if (accesslog_reopen(srv->alog, err, sizeof(err)) != ST_OK)
+		log_error("SIGUSR1: %s (lines go on to the old file)", err);
+	else
+		log_info("SIGUSR1: log files reopened");
+}
+
 void server_stop(server *srv)
 {
 	if (srv == NULL)
@@ -510,7 +575,9 @@ void server_stop(server *srv)
 		MHD_stop_daemon(srv->daemon_plain);
 	access_close(srv);
 	core_close(srv->core);
+	accesslog_free(srv->alog);
 	pthread_mutex_destroy(&srv->stop_mu);
+	pthread_mutex_destroy(&srv->gen_mu);
 	pthread_cond_destroy(&srv->stop_cv);
 	if (srv->lock_fd >= 0)
 		close(srv->lock_fd); /* last: the folder is free for another server */

@@ -38,6 +38,7 @@
 
 typedef struct server server;
 typedef struct request request;
+typedef struct server_gen server_gen;
 
 typedef enum {
 	M_GET = 1,
@@ -74,6 +75,7 @@ typedef struct {
 
 struct request {
 	server *srv;
+	server_gen *gen; /* the configuration it started with (server.h) */
 	struct MHD_Connection *conn;
 	http_method method;
 	const route *route;
@@ -114,7 +116,17 @@ struct request {
 	bool held;			    /* ...and it has been */
 	bool decided;			    /* a POST /token's outcome is known */
 	bool tls;			    /* came over HTTPS */
-	char remote[64];		    /* client address, when auth is on */
+	char remote[64];		    /* client address */
+	char user[256];			    /* whom the credentials named, also when refused */
+
+	/* the access log (accesslog.h), written when the request completes */
+	struct timespec t_arrived; /* CLOCK_REALTIME */
+	struct timespec t_start;   /* CLOCK_MONOTONIC, for the duration */
+	char method_s[16], proto[16];
+	char path[1024];	 /* the URL's path, cut to this */
+	unsigned status;	 /* of the reply queued; 0: none */
+	uint64_t resp_bytes;	 /* the reply's body bytes */
+	char digest[DIGEST_MAX]; /* a digest the request named or made */
 };
 
 /* The route table (routes.c) and URL matching. Fills r->route, r->name,
@@ -143,8 +155,9 @@ enum MHD_Result reply_send(request *r, struct MHD_Response *resp, unsigned statu
 
 /* An empty response; NULL on allocation failure. */
 struct MHD_Response *reply_empty(void);
-/* A response owning a malloc'd buffer (freed by MHD). */
-struct MHD_Response *reply_buffer(char *buf, size_t len);
+/* A response owning a malloc'd buffer (freed by MHD), len bytes of r's
+ * reply body. */
+struct MHD_Response *reply_buffer(request *r, char *buf, size_t len);
 /* A response sending bytes [start, start + len) of blob b (len may be
  * CORE_SIZE_UNKNOWN for one arriving from an upstream): with its fd when
  * it has one (sendfile), else read through the core, waiting for bytes

@@ -5,8 +5,10 @@
  *
  * Configuration comes from built-in defaults, then the file given with -c,
  * then flags. Errors in it stop start-up with "FILE:LINE: message" and exit
- * status 2. The server runs until SIGINT or SIGTERM; SIGHUP is logged and
- * ignored.
+ * status 2. The server runs until SIGINT or SIGTERM. SIGHUP reads the
+ * configuration again the same way and applies it (server_reload; a bad
+ * file is logged with its FILE:LINE and changes nothing); `registry reload`
+ * (cmd_reload.c) sends it. SIGUSR1 reopens the log files (logrotate).
  */
 #include <malloc.h>
 #include <signal.h>
@@ -18,6 +20,7 @@
 #include "cmd_auth.h"
 #include "cli.h"
 #include "cmd_mirror.h"
+#include "cmd_reload.h"
 #include "config.h"
 #include "server.h"
 
@@ -36,6 +39,7 @@ static void usage(FILE *f)
 		"       registry mirror sync FILE [options]\n"
 		"       registry export IMAGE... -o FILE.tar [options]\n"
 		"       registry import FILE.tar [options]\n"
+		"       registry reload [-c FILE] [-d DIR]\n"
 		"       registry version\n"
 		"       registry --help\n"
 		"\n"
@@ -47,6 +51,29 @@ static void usage(FILE *f)
 		CONFIG_DEFAULT_LISTEN, CONFIG_DEFAULT_DATA);
 	cmd_auth_usage(f);
 	cmd_mirror_usage(f);
+	cmd_reload_usage(f);
+}
+
+/* SIGHUP: the configuration as `serve` read it at start (defaults, the
+ * file, the flags), read again now. */
+static void reload(server *srv, const char *file, const char *listen, const char *data)
+{
+	config cfg;
+	char err[512];
+
+	config_defaults(&cfg);
+	if (file != NULL && config_load(&cfg, file, err, sizeof(err)) != ST_OK) {
+		log_error("reload: %s; the running configuration is kept", err);
+		goto done;
+	}
+	if ((data != NULL && config_set(&cfg, "data", data, err, sizeof(err)) != ST_OK) ||
+	    (listen != NULL && config_set(&cfg, "listen", listen, err, sizeof(err)) != ST_OK)) {
+		log_error("reload: %s; the running configuration is kept", err);
+		goto done;
+	}
+	server_reload(srv, &cfg, file != NULL ? file : "the built-in defaults");
+done:
+	config_free(&cfg);
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -90,6 +117,7 @@ static int cmd_serve(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -100,11 +128,16 @@ static int cmd_serve(int argc, char **argv)
 	/* Start-up (config, the crash clean-up's SQLite connection) leaves
 	 * freed memory inside the heap; give its pages back (-128 KiB idle). */
 	malloc_trim(0);
-	/* SIGHUP is the usual "reload" of daemons; until there is one, a
-	 * SIGHUP (a closed terminal, a reload sent by habit) must not kill a
-	 * registry with pushes in flight, as its default action would. */
-	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-		log_info("SIGHUP: ignored (configuration reload is not supported yet)");
+	/* Signals are taken here, one at a time, by this thread: a reload
+	 * never runs twice at once, nor during the stop. */
+	while (sigwait(&set, &sig) == 0 && (sig == SIGHUP || sig == SIGUSR1)) {
+		if (sig == SIGUSR1) {
+			server_reopen_logs(srv); /* logrotate moved the files */
+		} else {
+			log_info("SIGHUP: reloading the configuration");
+			reload(srv, file, listen, data);
+		}
+	}
 	log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	server_stop(srv);
 	config_free(&cfg); /* after the server, which borrowed its lists */
@@ -129,6 +162,8 @@ int main(int argc, char **argv)
 		return cmd_export(argc - 2, argv + 2);
 	if (strcmp(argv[1], "import") == 0)
 		return cmd_import(argc - 2, argv + 2);
+	if (strcmp(argv[1], "reload") == 0)
+		return cmd_reload(argc - 2, argv + 2);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("registry %s\n", REGISTRY_VERSION);
 		return 0;

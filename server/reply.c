@@ -74,10 +74,11 @@ struct MHD_Response *reply_empty(void)
 	return MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 }
 
-struct MHD_Response *reply_buffer(char *buf, size_t len)
+struct MHD_Response *reply_buffer(request *r, char *buf, size_t len)
 {
 	struct MHD_Response *resp;
 
+	r->resp_bytes = r->method == M_HEAD ? 0 : len;
 	resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL)
 		free(buf);
@@ -133,6 +134,7 @@ struct MHD_Response *reply_blob(request *r, core_blob *b, uint64_t start, uint64
 	reply_blob_ctx *c;
 	int fd = core_blob_take_fd(b);
 
+	r->resp_bytes = r->method == M_HEAD || len == CORE_SIZE_UNKNOWN ? 0 : len;
 	if (fd >= 0) {
 		core_blob_free(b);
 		resp = MHD_create_response_from_fd_at_offset64(len, fd, start);
@@ -176,6 +178,8 @@ enum MHD_Result reply_send(request *r, struct MHD_Response *resp, unsigned statu
 	if (r->q != NULL && core_req_namespace(r->q)[0] != '\0')
 		MHD_add_response_header(resp, "OCI-Namespace", core_req_namespace(r->q));
 	ret = MHD_queue_response(r->conn, status, resp);
+	if (ret == MHD_YES)
+		r->status = status;
 	MHD_destroy_response(resp);
 	return ret;
 }
@@ -198,7 +202,7 @@ enum MHD_Result reply_error(request *r, status_t st, const char *detail)
 	if (status >= 500)
 		log_error("%s /v2/%s: %d %s%s%s", r->route ? "request" : "request", r->name, status,
 			  status_str(st), detail ? ": " : "", detail ? detail : "");
-	resp = reply_buffer(body, strlen(body));
+	resp = reply_buffer(r, body, strlen(body));
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", "application/json");

@@ -22,7 +22,7 @@ const char *request_arg(request *r, const char *name)
 
 bool request_allowed(request *r, const char *action, const char *repo)
 {
-	return auth_allowed(r->srv->auth, r->who, action, repo);
+	return auth_allowed(r->gen->auth, r->who, action, repo);
 }
 
 bool request_hold(request *r)

@@ -12,9 +12,24 @@
 #include "../auth/addrlist.h"
 #include "../auth/auth.h"
 #include "../core/core.h"
+#include "accesslog.h"
 #include "config.h"
 #include "hold.h"
 #include "http.h"
+
+/*
+ * What a reload (reload.c) replaces: the configuration and the objects
+ * built from it. Each request holds the generation current when it arrived
+ * until it completes (access_gen_get/put), so a reload never changes the
+ * rules under a request in flight, and the last holder of a replaced one
+ * frees it.
+ */
+struct server_gen {
+	unsigned refs;		/* under server.gen_mu: the server's, and each request's */
+	config cfg;		/* owns its lists */
+	auth *auth;		/* NULL when auth is none */
+	auth_addrlist *proxies; /* auth_trusted_proxies; NULL when none */
+};
 
 struct server {
 	config cfg;
@@ -27,14 +42,16 @@ struct server {
 	pthread_cond_t stop_cv;
 	int stopping;
 	unsigned active; /* requests in flight, under stop_mu */
-	/* access control and TLS (server/tls.c, auth/) */
-	auth *auth;			 /* NULL when auth is none */
-	hold *hold;			 /* slowed login answers; NULL when auth is none */
-	auth_addrlist *proxies;		 /* auth_trusted_proxies; NULL when none */
+	/* access control and TLS (access.c, tls.c, auth/) */
+	pthread_mutex_t gen_mu;
+	server_gen *gen;		/* the current one, under gen_mu */
+	struct auth_throttle *throttle; /* failed logins, across reloads; NULL: auth off at start */
+	hold *hold;			/* slowed login answers; NULL when auth is off at start */
 	struct MHD_Daemon *daemon_plain; /* listen_plain's, beside an HTTPS daemon */
 	uint16_t port_plain;
-	char *tls_cert_pem, *tls_key_pem; /* read at start, kept while the daemon runs */
-	int lock_fd;			  /* DATA/serve.lock, flock()ed while the server runs */
+	bool tls;	 /* listen serves HTTPS (tls.h holds the certificate) */
+	int lock_fd;	 /* DATA/serve.lock, flock()ed while the server runs */
+	accesslog *alog; /* the access log; off unless access_log says */
 };
 
 /*
@@ -44,6 +61,21 @@ struct server {
  * (address in use or cannot bind). Logs the reason.
  */
 status_t server_start(server **out, const config *cfg);
+
+/*
+ * Applies newcfg (copied) to the running server, as SIGHUP does
+ * (reload.c): the users file, groups, rules, token keys and trust, trusted
+ * proxies, the TLS certificate and key, the access log and the log level;
+ * the keys that need a restart keep their running values and are named in
+ * the log. Requests in flight finish under the configuration they started
+ * with. ST_OK; else nothing changed and the log says why. from names the
+ * file, for the log.
+ */
+status_t server_reload(server *srv, const config *newcfg, const char *from);
+
+/* Opens the log files again by their names (SIGUSR1, after logrotate
+ * moved them); a failure is logged and the old file kept. */
+void server_reopen_logs(server *srv);
 
 /* Stops accepting, finishes in-flight requests, frees everything. NULL ok. */
 void server_stop(server *srv);

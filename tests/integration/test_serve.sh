@@ -1,7 +1,7 @@
 #!/bin/bash
 # `registry serve` itself: which addresses a listen value accepts on (IPv4
-# and IPv6 on one port for [::]:PORT and :PORT), SIGHUP is logged and
-# ignored, and a second server on the same data folder is refused while the
+# and IPv6 on one port for [::]:PORT and :PORT), SIGHUP reloads and never
+# stops it, and a second server on the same data folder is refused while the
 # first holds its lock (released at exit, and on SIGKILL).
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -72,16 +72,20 @@ check "[::1]:PORT answers on [::1]" answers "http://[::1]:$PORT"
 check "[::1]:PORT does not answer on 127.0.0.1" bash -c "! curl -s -m 5 -o /dev/null 'http://127.0.0.1:$PORT/v2/'"
 reg_stop
 
-# ---- SIGHUP: logged and ignored until reload exists ----
+# ---- SIGHUP: a reload (test_reload.sh), never the end of the server ----
 reg_start "$BIN"
 kill -HUP "$REG_PID"
 sleep 0.5
 check "SIGHUP: still running" kill -0 "$REG_PID"
 check "SIGHUP: still answers" answers "$BASE"
-check "SIGHUP: logged as ignored" grep -q "SIGHUP.*ignored" "$REG_LOG"
+check "SIGHUP: logged as a reload" grep -q "SIGHUP: reloading the configuration" "$REG_LOG"
+check "SIGHUP without -c: the built-in defaults applied" grep -q "reload: configuration from the built-in defaults applied" "$REG_LOG"
 kill -HUP "$REG_PID"
 sleep 0.2
 check "a second SIGHUP: still running" kill -0 "$REG_PID"
+kill -USR1 "$REG_PID"
+sleep 0.2
+check "SIGUSR1: still running" kill -0 "$REG_PID"
 reg_stop
 
 # ---- one server per data folder ----

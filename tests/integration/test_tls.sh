@@ -142,9 +142,9 @@ check "...saying which file" grep -q "cannot read $TMP/nope.crt" "$TMP/err"
 printf 'tls_cert = %s\ntls_key = %s\n' "$CERTS/server.crt" "$CERTS/ca.key" >"$TMP/mismatch.conf"
 "$BIN" serve -c "$TMP/mismatch.conf" --listen 127.0.0.1:0 --data "$DATA" >/dev/null 2>"$TMP/err"
 check "a key that is not the certificate's exits 1" [ $? = 1 ]
-check "...saying so" grep -q 'TLS certificate and key are unusable' "$TMP/err"
+check "...saying so" grep -q "$CERTS/ca.key is not the key of the certificate in $CERTS/server.crt" "$TMP/err"
 printf 'tls_cert = %s\ntls_key = %s\n' "$TMP/cert.out" "$CERTS/server.key" >"$TMP/notpem.conf"
 "$BIN" serve -c "$TMP/notpem.conf" --listen 127.0.0.1:0 --data "$DATA" >/dev/null 2>"$TMP/err"
-check "a certificate file that is not PEM exits 1" grep -q 'not a PEM file' "$TMP/err"
+check "a certificate file that is not PEM exits 1" grep -q "$TMP/cert.out: no usable PEM certificate" "$TMP/err"
 
 summary
