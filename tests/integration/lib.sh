@@ -55,7 +55,8 @@ skip() {
 }
 
 # reg_start BIN [extra serve args]: starts the server on port 0 and waits
-# until it answers. Sets BASE (http://127.0.0.1:PORT) and PORT.
+# until it answers /v2/ (200, or 401 with access control on). Sets BASE
+# (http://127.0.0.1:PORT) and PORT.
 reg_start() {
 	local bin=$1
 	shift
@@ -65,7 +66,7 @@ reg_start() {
 	REG_PID=$!
 	for _ in $(seq 1 100); do
 		PORT=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$REG_LOG" | tail -1)
-		if [ -n "$PORT" ] && curl -sf -o /dev/null "http://127.0.0.1:$PORT/v2/"; then
+		if [ -n "$PORT" ] && case $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v2/") in 200 | 401) true ;; *) false ;; esac; then
 			BASE="http://127.0.0.1:$PORT"
 			return 0
 		fi
@@ -79,6 +80,13 @@ reg_start() {
 	echo "registry did not start:" >&2
 	cat "$REG_LOG" >&2
 	exit 1
+}
+
+# auth_start CONF [serve args]: reg_start "$BIN" with configuration CONF.
+auth_start() {
+	local conf=$1
+	shift
+	reg_start "$BIN" -c "$conf" "$@"
 }
 
 # reg_stop: SIGTERM and wait; fails the run if the exit status is not 0.

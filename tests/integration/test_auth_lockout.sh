@@ -13,27 +13,6 @@ BIN=$1
 DATA=$TMP/data
 mkdir -p "$DATA"
 
-auth_start() {
-	local conf=$1 code
-	: >"$REG_LOG"
-	"$BIN" serve -c "$conf" --listen 127.0.0.1:0 --data "$DATA" 2>>"$REG_LOG" &
-	REG_PID=$!
-	for _ in $(seq 1 100); do
-		PORT=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$REG_LOG" | tail -1)
-		if [ -n "$PORT" ]; then
-			code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v2/")
-			if [ "$code" = 200 ] || [ "$code" = 401 ]; then
-				BASE="http://127.0.0.1:$PORT"
-				return 0
-			fi
-		fi
-		kill -0 "$REG_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "registry did not start:" >&2
-	cat "$REG_LOG" >&2
-	exit 1
-}
 
 for u in alice bob; do
 	echo "pw-$u" | "$BIN" user add "$u" --password-stdin --cost 4 --data "$DATA" >/dev/null
