@@ -166,7 +166,7 @@ void metrics_sample_f64(metrics_out *o, const char *name, double v, ...)
 void metrics_hist_write(metrics_out *o, const char *name, const metrics_hist *h, ...)
 {
 	char series[128], le[32];
-	uint64_t cum = 0;
+	uint64_t cum = 0, sum_us;
 	va_list ap;
 
 	for (size_t i = 0; i <= METRICS_HIST_BUCKETS; i++) {
@@ -185,7 +185,9 @@ void metrics_hist_write(metrics_out *o, const char *name, const metrics_hist *h,
 	va_start(ap, h);
 	put_series(o, series, ap, NULL);
 	va_end(ap);
-	put_value(o, "%.17g", (double)metrics_get(&h->mh_sum_us) / 1e6);
+	sum_us = metrics_get(&h->mh_sum_us); /* exact: whole microseconds */
+	put_value(o, "%llu.%06llu", (unsigned long long)(sum_us / 1000000),
+		  (unsigned long long)(sum_us % 1000000));
 	snprintf(series, sizeof(series), "%s_count", name);
 	va_start(ap, h);
 	put_series(o, series, ap, NULL);

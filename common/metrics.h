@@ -67,7 +67,9 @@ static inline int64_t metrics_gauge_get(const metrics_gauge *g)
  */
 #define METRICS_HIST_BUCKETS 13
 #define METRICS_LATENCY_BOUNDS                                                                     \
-	{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+	{                                                                                          \
+		0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10             \
+	}
 
 typedef struct {
 	metrics_counter mh_bucket[METRICS_HIST_BUCKETS + 1]; /* the last one: above every bound */

@@ -25,6 +25,7 @@ enum MHD_Result base_finish(request *r)
 	struct MHD_Response *resp;
 
 	resp = MHD_create_response_from_buffer(2, (void *)"{}", MHD_RESPMEM_PERSISTENT);
+	r->out_bytes = 2;
 	if (resp)
 		MHD_add_response_header(resp, "Content-Type", "application/json");
 	return reply_send(r, resp, 200);
@@ -144,7 +145,7 @@ static enum MHD_Result reply_list(request *r, int is_tags)
 	}
 	memcpy(l.buf + l.len, "]}", 2);
 	l.len += 2;
-	resp = reply_buffer(l.buf, l.len);
+	resp = reply_buffer(r, l.buf, l.len);
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", "application/json");

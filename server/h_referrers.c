@@ -57,7 +57,7 @@ enum MHD_Result referrers_finish(request *r)
 	json_decref(root);
 	if (body == NULL)
 		return MHD_NO;
-	resp = reply_buffer(body, strlen(body));
+	resp = reply_buffer(r, body, strlen(body));
 	if (resp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", MT_OCI_INDEX);

@@ -255,7 +255,7 @@ enum MHD_Result token_finish(request *r)
 		if (r->err != ST_OK)
 			return reply_error(r, r->err, r->detail);
 	}
-	resp = reply_buffer(r->body, r->body_len);
+	resp = reply_buffer(r, r->body, r->body_len);
 
 	r->body = NULL; /* the response owns it now, whatever happened */
 	if (resp == NULL)

@@ -35,6 +35,10 @@ struct server {
 	uint16_t port_plain;
 	char *tls_cert_pem, *tls_key_pem; /* read at start, kept while the daemon runs */
 	int lock_fd;			  /* DATA/serve.lock, flock()ed while the server runs */
+	/* observability (h_ops.c) */
+	http_stats stats;	       /* requests, latency, bytes, connections */
+	struct MHD_Daemon *daemon_ops; /* metrics_listen's: /metrics, /healthz, /readyz */
+	uint16_t port_ops;
 };
 
 /*
