@@ -148,6 +148,11 @@ typedef struct {
 size_t core_upstream_count(const core *c);
 status_t core_upstream_stats_get(core *c, size_t i, core_upstream_stats *out);
 
+/* `registry healthcheck`: GET url (see proxy/probe.h). ST_OK with
+ * *out_code and the body's start; ST_UNAVAILABLE or ST_IO with err. */
+status_t core_probe_url(const char *url, unsigned timeout_sec, long *out_code, char *body,
+			size_t bodylen, char *err, size_t errlen);
+
 /* ---- one request on one repository ---- */
 
 /* How an operation waits without holding a thread (see the top). */

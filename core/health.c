@@ -10,6 +10,7 @@
  * disk has room. Nothing here touches a repository.
  */
 #include "core_impl.h"
+#include "../proxy/probe.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -59,8 +60,7 @@ status_t core_ready(core *c, uint64_t min_free_bytes, char *why, size_t whylen)
 	}
 	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
 	if (avail < min_free_bytes) {
-		status_errf(why, whylen,
-			    "%llu bytes free in %s, below min_free_space (%llu bytes)",
+		status_errf(why, whylen, "%llu bytes free in %s, below min_free_space (%llu bytes)",
 			    (unsigned long long)avail, c->data, (unsigned long long)min_free_bytes);
 		return ST_UNAVAILABLE;
 	}
@@ -79,9 +79,8 @@ status_t core_store_stats_get(core *c, core_store_stats *out)
 	pthread_mutex_lock(&c->stats_mu);
 	if (c->stats_at.tv_sec == 0 || now.tv_sec - c->stats_at.tv_sec >= CORE_STATS_MAX_AGE_SEC) {
 		if ((st = core_db(c, &db)) == ST_OK && (st = meta_stats_get(db, &ms)) == ST_OK) {
-			c->stats = (core_store_stats){ms.repos,	       ms.manifests,
-						      ms.tags,	       ms.blobs,
-						      ms.stored_bytes, ms.uploads};
+			c->stats = (core_store_stats){ms.repos, ms.manifests,	 ms.tags,
+						      ms.blobs, ms.stored_bytes, ms.uploads};
 			c->stats_at = now;
 		}
 	}
@@ -112,4 +111,10 @@ status_t core_upstream_stats_get(core *c, size_t i, core_upstream_stats *out)
 	out->errors = us.errors;
 	out->reachable = us.reachable;
 	return ST_OK;
+}
+
+status_t core_probe_url(const char *url, unsigned timeout_sec, long *out_code, char *body,
+			size_t bodylen, char *err, size_t errlen)
+{
+	return probe_get(url, timeout_sec, out_code, body, bodylen, err, errlen);
 }

@@ -32,18 +32,10 @@
 /* ---- label values ---- */
 
 static const char *const route_names[HTTP_STAT_ROUTES] = {
-    [R_BASE] = "base",
-    [R_CATALOG] = "catalog",
-    [R_TAGS] = "tags",
-    [R_MANIFEST] = "manifest",
-    [R_BLOB] = "blob",
-    [R_UPLOAD_START] = "upload_start",
-    [R_UPLOAD] = "upload",
-    [R_REFERRERS] = "referrers",
-    [R_TOKEN] = "token",
-    [R_METRICS] = "metrics",
-    [R_HEALTHZ] = "healthz",
-    [R_READYZ] = "readyz",
+    [R_BASE] = "base",	       [R_CATALOG] = "catalog",	    [R_TAGS] = "tags",
+    [R_MANIFEST] = "manifest", [R_BLOB] = "blob",	    [R_UPLOAD_START] = "upload_start",
+    [R_UPLOAD] = "upload",     [R_REFERRERS] = "referrers", [R_TOKEN] = "token",
+    [R_METRICS] = "metrics",   [R_HEALTHZ] = "healthz",	    [R_READYZ] = "readyz",
     [R__COUNT] = "none", /* no route matched */
 };
 
@@ -57,7 +49,7 @@ static const unsigned codes[HTTP_STAT_CODES - 2] = {200, 201, 202, 204, 206, 307
 						    401, 403, 404, 405, 409, 413, 415,
 						    416, 429, 500, 502, 503, 507};
 static const char *const code_names[HTTP_STAT_CODES] = {
-    "200", "201", "202", "204", "206", "307", "400", "401", "403", "404", "405",
+    "200", "201", "202", "204", "206", "307", "400", "401", "403", "404",   "405",
     "409", "413", "415", "416", "429", "500", "502", "503", "507", "other", "none"};
 
 size_t http_stat_code_index(unsigned status)
@@ -90,9 +82,8 @@ const char *http_stat_code(size_t i)
 status_t ops_served(const request *r)
 {
 	const config *cfg = &r->srv->cfg;
-	bool op = r->route != NULL &&
-		  (r->route->kind == R_METRICS || r->route->kind == R_HEALTHZ ||
-		   r->route->kind == R_READYZ);
+	bool op = r->route != NULL && (r->route->kind == R_METRICS || r->route->kind == R_HEALTHZ ||
+				       r->route->kind == R_READYZ);
 
 	if (r->ops)
 		return op ? ST_OK : ST_NOT_ROUTE;
@@ -246,9 +237,9 @@ static void write_upstreams(metrics_out *o, core *c)
 			if (core_upstream_stats_get(c, i, &us) != ST_OK)
 				continue;
 			metrics_sample_u64(o, f[k].name,
-					   f[k].off ? *(const uint64_t *)((const char *)&us +
-									  f[k].off)
-						    : (uint64_t)us.reachable,
+					   f[k].off
+					       ? *(const uint64_t *)((const char *)&us + f[k].off)
+					       : (uint64_t)us.reachable,
 					   "upstream", us.name, NULL);
 		}
 	}

@@ -16,6 +16,7 @@
 
 #include "../common/log.h"
 #include "cmd_auth.h"
+#include "cmd_health.h"
 #include "cli.h"
 #include "cmd_mirror.h"
 #include "config.h"
@@ -36,6 +37,7 @@ static void usage(FILE *f)
 		"       registry mirror sync FILE [options]\n"
 		"       registry export IMAGE... -o FILE.tar [options]\n"
 		"       registry import FILE.tar [options]\n"
+		"       registry healthcheck [-c FILE] [--url URL]\n"
 		"       registry version\n"
 		"       registry --help\n"
 		"\n"
@@ -47,6 +49,7 @@ static void usage(FILE *f)
 		CONFIG_DEFAULT_LISTEN, CONFIG_DEFAULT_DATA);
 	cmd_auth_usage(f);
 	cmd_mirror_usage(f);
+	cmd_health_usage(f);
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -129,6 +132,8 @@ int main(int argc, char **argv)
 		return cmd_export(argc - 2, argv + 2);
 	if (strcmp(argv[1], "import") == 0)
 		return cmd_import(argc - 2, argv + 2);
+	if (strcmp(argv[1], "healthcheck") == 0)
+		return cmd_healthcheck(argc - 2, argv + 2);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("registry %s\n", REGISTRY_VERSION);
 		return 0;
