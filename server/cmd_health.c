@@ -22,10 +22,11 @@
 
 void cmd_health_usage(FILE *f)
 {
-	fprintf(f, "healthcheck  exit 0 if GET /readyz of the configured registry answers 200,\n"
-		   "             else 1 with the reason (for a container's HEALTHCHECK)\n"
-		   "  -c, --config FILE   the configuration serve uses (listen, TLS, metrics_listen)\n"
-		   "  --url URL           ask this instead (http://HOST:PORT or .../readyz)\n");
+	fprintf(f,
+		"healthcheck  exit 0 if GET /readyz of the configured registry answers 200,\n"
+		"             else 1 with the reason (for a container's HEALTHCHECK)\n"
+		"  -c, --config FILE   the configuration serve uses (listen, TLS, metrics_listen)\n"
+		"  --url URL           ask this instead (http://HOST:PORT or .../readyz)\n");
 }
 
 /* The /readyz URL for cfg into out. 0, or -1 (an address that cannot be

@@ -175,6 +175,28 @@ rc=$?
 check "healthcheck: exit 1 when nothing answers ($rc)" [ "$rc" = 1 ]
 check "...saying so" grep -q 'not ready: .*onnect' "$TMP/hc"
 
+# ---- healthcheck -c finds an HTTPS listener (a wildcard: asked on loopback) ----
+"$BIN" cert 127.0.0.1 --out "$TMP/tls" >/dev/null
+HC_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$TMP/tls.conf" <<EOF
+listen = 0.0.0.0:$HC_PORT
+tls_cert = $TMP/tls/server.crt
+tls_key = $TMP/tls/server.key
+min_free_space = 0
+EOF
+: >"$REG_LOG"
+"$BIN" serve -c "$TMP/tls.conf" --data "$DATA" 2>>"$REG_LOG" &
+REG_PID=$!
+for _ in $(seq 1 100); do
+	grep -q 'listening on' "$REG_LOG" && break
+	sleep 0.1
+done
+"$BIN" healthcheck -c "$TMP/tls.conf" >"$TMP/hc" 2>&1
+rc=$?
+check "healthcheck -c over HTTPS: exit 0 ($rc)" [ "$rc" = 0 ]
+check "...it asked https://127.0.0.1:$HC_PORT/readyz" grep -q "^ready: https://127.0.0.1:$HC_PORT/readyz$" "$TMP/hc"
+reg_stop
+
 # ---- the cache: per-upstream counters (the hub: another instance) ----
 mkdir -p "$TMP/hub"
 "$BIN" serve --listen 127.0.0.1:0 --data "$TMP/hub" 2>"$TMP/hub.log" &
