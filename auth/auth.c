@@ -43,6 +43,7 @@
 #include "jwt.h"
 #include "rules.h"
 #include "throttle.h"
+#include "../common/metrics.h"
 
 #define CREDENTIALS_MAX 1024 /* decoded "user:password", bytes */
 #define REPO_NAME_MAX REF_NAME_MAX
@@ -77,6 +78,7 @@ struct auth {
 	auth_rules *rules;
 	auth_throttle *throttle;
 	bool own_throttle; /* made here, not auth_options.throttle */
+	metrics_counter failed_logins; /* for /metrics */
 
 	pthread_rwlock_t users_lock;
 	auth_htpasswd *users; /* under users_lock */
@@ -131,6 +133,15 @@ bool auth_quotable(const char *s)
 		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e || *s == '"' || *s == '\\')
 			return false;
 	return true;
+}
+
+void auth_stats_get(const auth *a, auth_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (a == NULL)
+		return;
+	out->failed_logins = metrics_get(&a->failed_logins);
+	auth_throttle_lockouts(a->throttle, &out->lockouts_user, &out->lockouts_address);
 }
 
 auth_mode auth_get_mode(const auth *a)
@@ -707,6 +718,7 @@ static status_t check_password(auth *a, const char *user, const char *password, 
 	out->delay_ms = auth_throttle_delay_ms(a->throttle, remote, name, now);
 	if (name == NULL) {
 		snprintf(out->detail, sizeof(out->detail), "wrong user name or password");
+		metrics_add(&a->failed_logins, 1);
 		auth_throttle_fail(a->throttle, remote, NULL, false, now);
 		log_info("auth: failed login with an unknown user name from %s",
 			 remote ? remote : "?");
@@ -725,6 +737,7 @@ static status_t check_password(auth *a, const char *user, const char *password, 
 			cache_put(a, mac, now);
 			auth_throttle_success(a->throttle, remote, user, now);
 		} else if (st == ST_UNAUTHORIZED) {
+			metrics_add(&a->failed_logins, 1);
 			auth_throttle_fail(a->throttle, remote, user, known, now);
 			/* An unknown name is not logged: it may be a password
 			 * typed in the wrong field. */

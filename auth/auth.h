@@ -125,6 +125,16 @@ status_t auth_new(auth **out, const auth_options *o, char *err, size_t errlen);
 /* NULL is a no-op. */
 void auth_free(auth *a);
 
+/* What the gate counted since it was built (for /metrics). */
+typedef struct {
+	uint64_t failed_logins;	   /* wrong passwords and unknown user names */
+	uint64_t lockouts_user;	   /* (address, user) locks started */
+	uint64_t lockouts_address; /* whole-address locks started */
+} auth_stats;
+
+/* Fills *out; all zero for NULL (auth off). */
+void auth_stats_get(const auth *a, auth_stats *out);
+
 /* The mode (AUTH_MODE_NONE for NULL). */
 auth_mode auth_get_mode(const auth *a);
 

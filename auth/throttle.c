@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "../common/log.h"
+#include "../common/metrics.h"
 
 typedef struct {
 	char addr[AUTH_ADDR_MAX]; /* "" = free */
@@ -33,6 +34,7 @@ struct auth_throttle {
 	pthread_mutex_t mu;
 	unsigned limit, addr_limit, window;
 	size_t used;
+	metrics_counter locks_user, locks_addr; /* lockouts started, for /metrics */
 	slot slots[AUTH_THROTTLE_SLOTS];
 };
 
@@ -193,6 +195,7 @@ static void count(auth_throttle *t, slot *s, unsigned limit, time_t now)
 	if (s->blocked_until != 0 || ++s->failures < limit)
 		return;
 	s->blocked_until = now + (time_t)t->window;
+	metrics_add(s->user[0] == '\0' ? &t->locks_addr : &t->locks_user, 1);
 	if (s->user[0] == '\0')
 		log_warn("auth: %u failed logins from %s within %u s: refused for %u s",
 			 s->failures, s->addr, t->window, t->window);
@@ -226,6 +229,12 @@ void auth_throttle_fail(auth_throttle *t, const char *addr, const char *user, bo
 		count(t, su, t->limit, now);
 	}
 	pthread_mutex_unlock(&t->mu);
+}
+
+void auth_throttle_lockouts(const auth_throttle *t, uint64_t *out_user, uint64_t *out_address)
+{
+	*out_user = t ? metrics_get(&t->locks_user) : 0;
+	*out_address = t ? metrics_get(&t->locks_addr) : 0;
 }
 
 void auth_throttle_success(auth_throttle *t, const char *addr, const char *user, time_t now)

@@ -28,6 +28,7 @@
 #define AUTH_THROTTLE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -70,6 +71,10 @@ void auth_throttle_success(auth_throttle *t, const char *addr, const char *user,
  * or the one pair. Each lock lifted is logged, naming `why`. Returns the
  * number of entries forgotten.
  */
+/* Locks started since t was made: per (address, user) and per address.
+ * Zero for NULL. */
+void auth_throttle_lockouts(const auth_throttle *t, uint64_t *out_user, uint64_t *out_address);
+
 size_t auth_throttle_unlock(auth_throttle *t, const char *addr, const char *user, time_t before,
 			    const char *why);
 

@@ -62,8 +62,10 @@ status_t core_blob_get(core *c, core_req *q, const char *digest, core_blob **out
 	if (q->job == NULL) {
 		st = local_get(c, q, db, digest, out);
 		if (st == ST_OK) {
-			if (q->mirrored)
+			if (q->mirrored) {
+				upstream_count_lookup(q->t.up, true);
 				core_blob_served(c, q, digest);
+			}
 			return ST_OK;
 		}
 		if (st != ST_NOT_FOUND)

@@ -128,12 +128,16 @@ status_t cache_manifest_get(core *c, core_req *q, const char *ref, core_manifest
 		return st;
 	if (q->job == NULL) {
 		st = meta_manifest_get(db, q->name, ref, &man);
-		if (st == ST_OK && (by_digest || proxy_fresh(c->px, q->name, ref)))
+		if (st == ST_OK && (by_digest || proxy_fresh(c->px, q->name, ref))) {
+			upstream_count_lookup(q->t.up, true);
 			return serve_manifest(c, &man, out);
+		}
 		if (st != ST_OK && st != ST_NOT_FOUND)
 			return st;
 		q->had_local = st == ST_OK;
 		st = proxy_manifest_fetch(c->px, &q->t, ref, q->had_local, &q->job);
+		/* a hit: fetched meanwhile; else the upstream is (or was) asked */
+		upstream_count_lookup(q->t.up, st == ST_EXISTS);
 		if (st == ST_EXISTS || (st != ST_OK && q->had_local)) {
 			if (meta_manifest_get(db, q->name, ref, &man) == ST_OK)
 				return serve_manifest(c, &man, out);
@@ -171,6 +175,8 @@ status_t cache_blob_get(core *c, core_req *q, const char *digest, core_blob **ou
 
 	if (q->job == NULL) {
 		st = proxy_blob_fetch(c->px, &q->t, digest, &q->job);
+		/* a hit: served or confirmed for this repository just now */
+		upstream_count_lookup(q->t.up, st == ST_EXISTS);
 		if (st == ST_EXISTS) {
 			/* in the store, and the upstream served or confirmed it for
 			 * this repository just now */

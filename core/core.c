@@ -38,6 +38,7 @@ status_t core_open(core **out, const core_options *o)
 		return ST_NOMEM;
 	c->opt = *o;
 	pthread_key_create(&c->meta_key, meta_key_destroy);
+	pthread_mutex_init(&c->stats_mu, NULL);
 	if ((st = copy_opt(c->data, sizeof(c->data), o->data, "data folder")) != ST_OK ||
 	    (st = copy_opt(c->storage, sizeof(c->storage), o->storage, "storage")) != ST_OK ||
 	    (st = copy_opt(c->metadata, sizeof(c->metadata), o->metadata, "metadata")) != ST_OK)
@@ -107,6 +108,7 @@ void core_close(core *c)
 		meta_close(m);
 	}
 	pthread_key_delete(c->meta_key);
+	pthread_mutex_destroy(&c->stats_mu);
 	blobstore_close(c->bs);
 	free(c);
 }

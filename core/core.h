@@ -111,6 +111,49 @@ bool core_metadata_known(const char *name);
 status_t core_upstream_check(const char *line, char name_out[CORE_UPSTREAM_NAME_MAX], char *err,
 			     size_t errlen);
 
+/* ---- health and counts (core/health.c): for /readyz and /metrics ---- */
+
+/*
+ * Whether the registry can serve: the metadata index answers a read and
+ * grants the write lock (nothing written), the data folder takes a new
+ * file (a probe file, removed at once), and it has more than
+ * min_free_bytes free for this user. ST_OK; else ST_UNAVAILABLE with a
+ * sentence in why (whylen bytes). Cheap (a few system calls and two
+ * statements): fit for a probe every second. Leaves nothing behind.
+ */
+status_t core_ready(core *c, uint64_t min_free_bytes, char *why, size_t whylen);
+
+/* What the metadata index holds (see meta_stats in storage/meta.h). */
+typedef struct {
+	uint64_t repos, manifests, tags, blobs, stored_bytes, uploads;
+} core_store_stats;
+
+/* Counting walks the index (~0.1 s at 100,000 of each), so an answer is
+ * reused for this long: scrapes, however many, cost at most one count per
+ * period. */
+#define CORE_STATS_MAX_AGE_SEC 5
+
+/* The store's counts, at most CORE_STATS_MAX_AGE_SEC old. ST_OK with
+ * *out; ST_IO. */
+status_t core_store_stats_get(core *c, core_store_stats *out);
+
+/* An upstream's counters (see upstream_stats in proxy/upstream.h). */
+typedef struct {
+	char name[CORE_UPSTREAM_NAME_MAX];
+	uint64_t hits, misses, requests, bytes, errors;
+	bool reachable;
+} core_upstream_stats;
+
+/* The number of upstreams, and the counters of the i-th (ST_OK, or
+ * ST_NOT_FOUND past the last). */
+size_t core_upstream_count(const core *c);
+status_t core_upstream_stats_get(core *c, size_t i, core_upstream_stats *out);
+
+/* `registry healthcheck`: GET url (see proxy/probe.h). ST_OK with
+ * *out_code and the body's start; ST_UNAVAILABLE or ST_IO with err. */
+status_t core_probe_url(const char *url, unsigned timeout_sec, long *out_code, char *body,
+			size_t bodylen, char *err, size_t errlen);
+
 /* ---- one request on one repository ---- */
 
 /* How an operation waits without holding a thread (see the top). */

@@ -28,6 +28,10 @@ struct core {
 	sessions *ups;
 	proxy *px; /* NULL without upstreams */
 	pthread_key_t meta_key;
+	/* core_store_stats_get's last count, reused for CORE_STATS_MAX_AGE_SEC */
+	pthread_mutex_t stats_mu;
+	struct timespec stats_at; /* CLOCK_MONOTONIC; 0: never counted */
+	core_store_stats stats;
 };
 
 struct core_req {

@@ -33,6 +33,7 @@
 #include "curl_load.h"
 
 #include "../common/log.h"
+#include "../common/metrics.h"
 
 #define UPSTREAM_TOKENS 64		     /* cached tokens (scopes) per upstream */
 #define UPSTREAM_TOKEN_SLACK_SEC 10	     /* a token is renewed this long before it expires */
@@ -76,6 +77,9 @@ struct upstream {
 	bool up_down;	      /* said to be unreachable, not yet said to be back (up_mu) */
 	CURLSH *up_share;
 	pthread_mutex_t up_share_mu[CURL_LOCK_DATA_LAST];
+	/* for /metrics (upstream_stats) */
+	metrics_counter up_hits, up_misses, up_requests, up_bytes, up_errors;
+	atomic_bool up_no_connection; /* the last request could not connect */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -610,6 +614,21 @@ static void mark_reachable(upstream *up)
 		log_info("upstream %s (%s) is reachable again", up->up_spec.name, up->up_spec.url);
 }
 
+void upstream_stats_get(upstream *up, upstream_stats *out)
+{
+	out->hits = metrics_get(&up->up_hits);
+	out->misses = metrics_get(&up->up_misses);
+	out->requests = metrics_get(&up->up_requests);
+	out->bytes = metrics_get(&up->up_bytes);
+	out->errors = metrics_get(&up->up_errors);
+	out->reachable = !up->up_spec.offline && !atomic_load(&up->up_no_connection);
+}
+
+void upstream_count_lookup(upstream *up, bool hit)
+{
+	metrics_add(hit ? &up->up_hits : &up->up_misses, 1);
+}
+
 void upstream_cancel(upstream *up)
 {
 	if (up != NULL)
@@ -858,6 +877,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 
 	if (x->code == 0)
 		libcurl.easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->code);
+	metrics_add(&x->up->up_bytes, len);
 	if (x->mode == BODY_SINK && (x->code == 200 || x->code == 206)) {
 		size_t drop;
 		if (!x->attempt_began) {
@@ -1065,6 +1085,7 @@ static status_t xfer_run(upstream *up, xfer *x, const char *method, const char *
 		}
 	}
 	x->up = up;
+	metrics_add(&up->up_requests, 1);
 	for (;;) {
 		struct curl_slist *hdrs = NULL;
 		bool basic = false;
@@ -1252,6 +1273,10 @@ static status_t xfer_run(upstream *up, xfer *x, const char *method, const char *
 		st = ST_UNAVAILABLE;
 	}
 	free(token);
+	if (st != ST_OK && st != ST_NOT_FOUND)
+		metrics_add(&up->up_errors, 1);
+	if (answered || no_connection)
+		atomic_store(&up->up_no_connection, !answered);
 	if (answered)
 		mark_reachable(up);
 	else if (st == ST_UNAVAILABLE && no_connection && !atomic_load(&up->up_cancel))

@@ -99,6 +99,23 @@ status_t upstream_new(upstream **out, const upstream_spec *spec, const upstream_
  */
 bool upstream_unreachable(upstream *up);
 
+/* What an upstream counted since it was made (for /metrics). */
+typedef struct {
+	uint64_t hits;	   /* reads the cache answered without asking it */
+	uint64_t misses;   /* reads that had to ask it (fetch, or check a tag) */
+	uint64_t requests; /* requests sent to it (each counted once, retries included) */
+	uint64_t bytes;	   /* body bytes received from it */
+	uint64_t errors;   /* requests that failed (not a 404): unreachable, 5xx, denied... */
+	bool reachable;	   /* false after a request could not connect, until one is answered;
+			    * false for an offline upstream, which is never asked */
+} upstream_stats;
+
+void upstream_stats_get(upstream *up, upstream_stats *out);
+
+/* Counts a read of a repository it serves: hit (served from the cache
+ * alone) or miss. Any thread; one atomic add. */
+void upstream_count_lookup(upstream *up, bool hit);
+
 /* Makes every transfer in progress and every later one fail soon with
  * ST_UNAVAILABLE (shutdown). Any thread. */
 void upstream_cancel(upstream *up);

@@ -12,6 +12,10 @@
  * however the client spelt it: prefix, ?ns=, or a bare name dockerd sends),
  * since that is the repository read; the token endpoint decides grants on
  * the same name (rule_name).
+ *
+ * /healthz and /readyz are never gated (a probe has no credentials);
+ * /metrics only with metrics_auth = same, as "login" (any valid
+ * credentials): its numbers are counts, never names.
  */
 #include "access.h"
 
@@ -224,7 +228,12 @@ static const char *route_action(const request *r)
 	case R_CATALOG:
 		return "catalog";
 	case R_TOKEN:
+	case R_HEALTHZ: /* probes: never behind auth */
+	case R_READYZ:
+	case R__COUNT:
 		return NULL;
+	case R_METRICS: /* metrics_auth = same: any valid credentials */
+		return r->srv->cfg.metrics_auth == CONFIG_METRICS_AUTH_SAME ? "login" : NULL;
 	case R_MANIFEST:
 		return r->method == M_PUT ? "push" : r->method == M_DELETE ? "delete" : "pull";
 	case R_BLOB:

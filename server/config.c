@@ -337,6 +337,18 @@ static status_t check_upstream(const config_key *k, void *field, const char *val
 	return ST_OK;
 }
 
+static status_t parse_metrics_auth(const config_key *k, void *field, const char *value, char *err,
+				   size_t errlen)
+{
+	if (strcmp(value, "none") == 0)
+		*(int *)field = CONFIG_METRICS_AUTH_NONE;
+	else if (strcmp(value, "same") == 0)
+		*(int *)field = CONFIG_METRICS_AUTH_SAME;
+	else
+		return bad_value(k, value, err, errlen);
+	return ST_OK;
+}
+
 /* ---- the table ---- */
 
 #define FIELD(f) .offset = offsetof(config, f), .size = sizeof(((config *)NULL)->f)
@@ -423,6 +435,16 @@ static const config_key keys[] = {
      .max = INT64_MAX, .expect = "a size such as 50G, or 0 for no bound", .def = "0"},
     {"proxy_cache_keep", CONFIG_DURATION, FIELD(proxy_cache_keep_sec), .restart = true,
      .max = 365 * DAY_SEC, .expect = "a duration from 0 to 365d", .def = "7d"},
+
+    /* observability (server/h_ops.c) */
+    {"metrics", CONFIG_BOOL, FIELD(metrics), .restart = true, .expect = "true, false, yes, no, on or off",
+     .def = "on"},
+    {"metrics_listen", CONFIG_STRING, FIELD(metrics_listen), .restart = true, .expect = LISTEN_EXPECT,
+     .check = check_listen},
+    {"metrics_auth", CONFIG_CUSTOM, FIELD(metrics_auth), .restart = true, .expect = "none or same", .def = "none",
+     .check = parse_metrics_auth},
+    {"min_free_space", CONFIG_SIZE, FIELD(min_free_bytes), .restart = true, .max = INT64_MAX,
+     .expect = "a size such as 1G, or 0 for no check", .def = "1G"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

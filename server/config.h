@@ -81,7 +81,19 @@ typedef struct {
 	uint32_t proxy_unreachable_sec; /* 0: an unreachable upstream is asked on every miss */
 	uint64_t proxy_cache_max_bytes; /* 0 = unbounded */
 	uint32_t proxy_cache_keep_sec;
+
+	/* observability (server/h_ops.c) */
+	bool metrics;		  /* GET /metrics */
+	char metrics_listen[256]; /* "" = /metrics on the main listeners */
+	int metrics_auth;	  /* a config_metrics_auth */
+	uint64_t min_free_bytes;  /* /readyz fails below this free space */
 } config;
+
+/* Who may read /metrics (metrics_auth). */
+typedef enum {
+	CONFIG_METRICS_AUTH_NONE = 0, /* anyone who can reach it */
+	CONFIG_METRICS_AUTH_SAME,     /* any valid credentials, as GET /v2/ wants */
+} config_metrics_auth;
 
 /* How a key's value is parsed and stored (see config_key). */
 typedef enum {

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../common/metrics.h"
 
 #ifndef REGISTRY_VERSION
 #define REGISTRY_VERSION "unknown"
@@ -117,11 +118,12 @@ static size_t unescape_no_nul(void *cls, struct MHD_Connection *conn, char *s)
 	return (size_t)(w - s);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version, const char *upload_data,
-				  size_t *upload_data_size, void **con_cls)
+/* The request callback of both kinds of listener: the registry's (ops
+ * false) and metrics_listen's (ops true: /metrics, /healthz, /readyz). */
+static enum MHD_Result serve(server *srv, bool ops, struct MHD_Connection *conn, const char *url,
+			     const char *method, const char *version, const char *upload_data,
+			     size_t *upload_data_size, void **con_cls)
 {
-	server *srv = cls;
 	request *r = *con_cls;
 	enum MHD_Result ret;
 	status_t st;
@@ -136,6 +138,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->srv = srv;
 		r->gen = access_gen_get(srv);
 		r->conn = conn;
+		r->ops = ops;
 		r->method = method_parse(method);
 		clock_gettime(CLOCK_REALTIME, &r->t_arrived);
 		clock_gettime(CLOCK_MONOTONIC, &r->t_start);
@@ -149,6 +152,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			st = ST_METHOD_NOT_ALLOWED;
 		else
 			st = routes_match(r, url);
+		/* which listener serves which of /metrics, /healthz, /readyz (and
+		 * the ops listener nothing else): before the gate, so what is not
+		 * served here is a 404 to everyone */
+		if (st != ST_NOT_ROUTE && ops_served(r) != ST_OK) {
+			r->route = NULL;
+			st = ST_NOT_ROUTE;
+		}
 		if (st == ST_OK)
 			st = request_open_repo(r); /* an upstream's name: the cache's */
 		if (st == ST_OK)
@@ -173,6 +183,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (*upload_data_size > 0) {
 		size_t n = *upload_data_size;
 		*upload_data_size = 0; /* always consume what we were given */
+		metrics_add(&srv->stats.hs_bytes_in, n);
 		if (r->err != ST_OK || r->route->data == NULL) {
 			/* Draining after an error, or a body where none belongs:
 			 * ignored, up to a bound, then the connection is cut. */
@@ -228,6 +239,39 @@ static void log_access(request *r, enum MHD_RequestTerminationCode toe)
 	accesslog_write(r->srv->alog, &e);
 }
 
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	return serve(cls, false, conn, url, method, version, upload_data, upload_data_size, con_cls);
+}
+
+static enum MHD_Result on_request_ops(void *cls, struct MHD_Connection *conn, const char *url,
+				      const char *method, const char *version,
+				      const char *upload_data, size_t *upload_data_size,
+				      void **con_cls)
+{
+	return serve(cls, true, conn, url, method, version, upload_data, upload_data_size, con_cls);
+}
+
+/* Counts a finished request: by route, method and status, its latency,
+ * and its reply's body when it went out whole (streamed ones of unknown
+ * size count as they go: reply.c). A few atomic adds. */
+static void count_request(server *srv, const request *r, enum MHD_RequestTerminationCode toe)
+{
+	size_t ri = r->route ? (size_t)r->route->kind : R__COUNT;
+	size_t method = r->method ? (size_t)__builtin_ctz((unsigned)r->method) : 6;
+	struct timespec now;
+	int64_t us;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	us = (int64_t)(now.tv_sec - r->t_start.tv_sec) * 1000000 + (now.tv_nsec - r->t_start.tv_nsec) / 1000;
+	metrics_add(&srv->stats.hs_requests[ri][method][http_stat_code_index(r->status)], 1);
+	metrics_observe_us(&srv->stats.hs_latency[ri], us > 0 ? (uint64_t)us : 0);
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && r->method != M_HEAD)
+		metrics_add(&srv->stats.hs_bytes_out, r->resp_bytes);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
@@ -237,6 +281,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r == NULL)
 		return;
 	log_access(r, toe);
+	count_request(srv, r, toe);
 	uploads_request_done(r);
 	auth_principal_free(r->who);
 	access_gen_put(srv, r->gen);
@@ -249,6 +294,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (--srv->active == 0 && srv->stopping)
 		pthread_cond_broadcast(&srv->stop_cv);
 	pthread_mutex_unlock(&srv->stop_mu);
+}
+
+/* Connections open, for /metrics. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	server *srv = cls;
+
+	metrics_gauge_add(&srv->stats.hs_connections,
+			  toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -306,7 +361,7 @@ static status_t resolve_listen(const char *listen, struct sockaddr_storage *out,
  * and key access_open read when tls. NULL if it cannot listen.
  */
 static struct MHD_Daemon *daemon_start(server *srv, const struct sockaddr_storage *addr,
-				       unsigned threads, bool tls)
+				       unsigned threads, bool tls, bool ops)
 {
 	const config *cfg = &srv->cfg;
 	/* The certificate through GnuTLS's callback, so a reload can replace
@@ -324,15 +379,16 @@ static struct MHD_Daemon *daemon_start(server *srv, const struct sockaddr_storag
 		 * v4-mapped addresses; MHD_USE_IPv6 alone sets IPV6_V6ONLY. A
 		 * specific IPv6 address is unaffected: only IPv6 reaches it. */
 		(addr->ss_family == AF_INET6 ? MHD_USE_DUAL_STACK : 0) | (tls ? MHD_USE_TLS : 0),
-	    0, NULL, NULL, on_request, srv,
+	    0, NULL, NULL, ops ? on_request_ops : on_request, srv,
 	    /* First: MHD logs through its own logger (to stderr) until it has
 	     * read this option, and says so through ours when it is not first. */
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_SOCK_ADDR,
-	    (struct sockaddr *)addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_sec,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+	    (struct sockaddr *)addr, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+	    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)cfg->connection_timeout_sec, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE,
 	    (unsigned)1024, MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, srv, MHD_OPTION_ARRAY,
 	    tls ? tls_opts : tls_opts + 2, MHD_OPTION_END);
 }
@@ -351,7 +407,7 @@ static status_t plain_start(server *srv, unsigned threads)
 		log_error("cannot resolve listen_plain address %s", srv->cfg.listen_plain);
 		return ST_INVALID;
 	}
-	if ((srv->daemon_plain = daemon_start(srv, &addr, threads, false)) == NULL) {
+	if ((srv->daemon_plain = daemon_start(srv, &addr, threads, false, false)) == NULL) {
 		log_error("cannot listen on %s (address in use or not available)",
 			  srv->cfg.listen_plain);
 		return ST_EXISTS;
@@ -359,6 +415,32 @@ static status_t plain_start(server *srv, unsigned threads)
 	info = MHD_get_daemon_info(srv->daemon_plain, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port_plain = info ? info->port : 0;
 	log_info("plain HTTP also on %s, port=%u", srv->cfg.listen_plain, srv->port_plain);
+	return ST_OK;
+}
+
+/* metrics_listen's daemon, if configured: plain HTTP, one thread (a
+ * scrape or a probe at a time is plenty), only /metrics, /healthz and
+ * /readyz. Logged before the main "listening on" line. */
+static status_t ops_start(server *srv)
+{
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	const union MHD_DaemonInfo *info;
+
+	if (srv->cfg.metrics_listen[0] == '\0')
+		return ST_OK;
+	if (resolve_listen(srv->cfg.metrics_listen, &addr, &addrlen) != ST_OK) {
+		log_error("cannot resolve metrics_listen address %s", srv->cfg.metrics_listen);
+		return ST_INVALID;
+	}
+	if ((srv->daemon_ops = daemon_start(srv, &addr, 1, false, true)) == NULL) {
+		log_error("cannot listen on %s (address in use or not available)",
+			  srv->cfg.metrics_listen);
+		return ST_EXISTS;
+	}
+	info = MHD_get_daemon_info(srv->daemon_ops, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port_ops = info ? info->port : 0;
+	log_info("metrics and health on %s, port=%u", srv->cfg.metrics_listen, srv->port_ops);
 	return ST_OK;
 }
 
@@ -489,7 +571,7 @@ status_t server_start(server **out, const config *cfg)
 	threads = cfg->threads ? cfg->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	if (threads < 1)
 		threads = 1;
-	srv->daemon = daemon_start(srv, &addr, threads, srv->tls);
+	srv->daemon = daemon_start(srv, &addr, threads, srv->tls, false);
 	if (srv->daemon == NULL) {
 		log_error("cannot listen on %s (address in use or not available%s)", cfg->listen,
 			  srv->tls ? ", or the TLS certificate and key are unusable" : "");
@@ -498,7 +580,7 @@ status_t server_start(server **out, const config *cfg)
 	}
 	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = info ? info->port : 0;
-	if ((st = plain_start(srv, threads)) != ST_OK)
+	if ((st = plain_start(srv, threads)) != ST_OK || (st = ops_start(srv)) != ST_OK)
 		goto fail;
 	if (pthread_create(&srv->sweeper, NULL, sweeper_main, srv) == 0)
 		srv->sweeper_started = 1;
@@ -562,6 +644,11 @@ void server_stop(server *srv)
 		if (ps != MHD_INVALID_SOCKET)
 			close(ps);
 	}
+	if (srv->daemon_ops) {
+		MHD_socket os = MHD_quiesce_daemon(srv->daemon_ops);
+		if (os != MHD_INVALID_SOCKET)
+			close(os);
+	}
 	hold_release(srv->hold); /* held answers go out now */
 	if (srv->daemon) {
 		drain_requests(srv);
@@ -573,6 +660,8 @@ void server_stop(server *srv)
 	hold_free(srv->hold); /* when start failed before the daemon ran */
 	if (srv->daemon_plain)
 		MHD_stop_daemon(srv->daemon_plain);
+	if (srv->daemon_ops)
+		MHD_stop_daemon(srv->daemon_ops);
 	access_close(srv);
 	core_close(srv->core);
 	accesslog_free(srv->alog);

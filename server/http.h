@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "../auth/auth.h"
+#include "../common/metrics.h"
 #include "../common/status.h"
 #include "../core/core.h"
 #include "../oci/oci.h"
@@ -58,8 +59,33 @@ typedef enum {
 	R_UPLOAD_START,
 	R_UPLOAD,
 	R_REFERRERS,
-	R_TOKEN, /* /token: the built-in token service (auth = token) */
+	R_TOKEN,   /* /token: the built-in token service (auth = token) */
+	R_METRICS, /* /metrics: Prometheus' scrape (h_ops.c) */
+	R_HEALTHZ, /* /healthz: alive */
+	R_READYZ,  /* /readyz: able to serve */
+	R__COUNT
 } route_kind;
+
+/* What the server counts of its requests, for /metrics (h_ops.c writes
+ * them out). Fixed arrays of atomic counters indexed by route, method and
+ * status: counting is a few relaxed atomic adds, no lock, no allocation. */
+#define HTTP_STAT_ROUTES (R__COUNT + 1) /* the last: requests no route matched */
+#define HTTP_STAT_METHODS 7		/* GET ... DELETE, then any other */
+#define HTTP_STAT_CODES 22		/* the statuses we answer (reply.c), "other", none */
+typedef struct {
+	metrics_counter hs_requests[HTTP_STAT_ROUTES][HTTP_STAT_METHODS][HTTP_STAT_CODES];
+	metrics_hist hs_latency[HTTP_STAT_ROUTES];
+	metrics_counter hs_bytes_in;  /* request body bytes received */
+	metrics_counter hs_bytes_out; /* response body bytes sent */
+	metrics_gauge hs_connections; /* open, on every listener */
+} http_stats;
+
+/* The index of an HTTP status (0: no reply) among HTTP_STAT_CODES. */
+size_t http_stat_code_index(unsigned status);
+/* The label values of those indexes ("manifest", "GET", "404"). */
+const char *http_stat_route(size_t i);
+const char *http_stat_method(size_t i);
+const char *http_stat_code(size_t i);
 
 /* begin: validate and prepare, before any body byte. data: one body chunk.
  * finish: queue the reply (only called when begin and data succeeded). */
@@ -127,6 +153,7 @@ struct request {
 	unsigned status;	 /* of the reply queued; 0: none */
 	uint64_t resp_bytes;	 /* the reply's body bytes */
 	char digest[DIGEST_MAX]; /* a digest the request named or made */
+	bool ops; /* came through metrics_listen: /metrics, /healthz, /readyz only */
 };
 
 /* The route table (routes.c) and URL matching. Fills r->route, r->name,
@@ -201,6 +228,17 @@ enum MHD_Result uploads_finish(request *r);
 void uploads_request_done(request *r);
 
 enum MHD_Result referrers_finish(request *r);
+
+/* /metrics, /healthz, /readyz (h_ops.c) */
+/* Whether r's route is served on the listener it came through: the ops
+ * listener (metrics_listen) serves only these three; the others /metrics
+ * only when metrics is on and there is no metrics_listen. ST_OK or
+ * ST_NOT_ROUTE. */
+status_t ops_served(const request *r);
+status_t ops_begin(request *r);
+enum MHD_Result metrics_finish(request *r);
+enum MHD_Result healthz_finish(request *r);
+enum MHD_Result readyz_finish(request *r);
 
 status_t token_begin(request *r);
 status_t token_data(request *r, const char *buf, size_t len);

@@ -18,6 +18,7 @@
 
 #include "../common/log.h"
 #include "cmd_auth.h"
+#include "cmd_health.h"
 #include "cli.h"
 #include "cmd_mirror.h"
 #include "cmd_reload.h"
@@ -40,6 +41,7 @@ static void usage(FILE *f)
 		"       registry export IMAGE... -o FILE.tar [options]\n"
 		"       registry import FILE.tar [options]\n"
 		"       registry reload [-c FILE] [-d DIR]\n"
+		"       registry healthcheck [-c FILE] [--url URL]\n"
 		"       registry version\n"
 		"       registry --help\n"
 		"\n"
@@ -52,6 +54,7 @@ static void usage(FILE *f)
 	cmd_auth_usage(f);
 	cmd_mirror_usage(f);
 	cmd_reload_usage(f);
+	cmd_health_usage(f);
 }
 
 /* SIGHUP: the configuration as `serve` read it at start (defaults, the
@@ -164,6 +167,8 @@ int main(int argc, char **argv)
 		return cmd_import(argc - 2, argv + 2);
 	if (strcmp(argv[1], "reload") == 0)
 		return cmd_reload(argc - 2, argv + 2);
+	if (strcmp(argv[1], "healthcheck") == 0)
+		return cmd_healthcheck(argc - 2, argv + 2);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("registry %s\n", REGISTRY_VERSION);
 		return 0;

@@ -4,6 +4,7 @@
  * spec's error body {"errors":[{"code","message","detail"}]}.
  */
 #include "http.h"
+#include "server.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -91,6 +92,7 @@ typedef struct {
 	core_blob *rb_b;
 	uint64_t rb_start, rb_len; /* rb_len MHD_SIZE_UNKNOWN if not said */
 	core_waiter rb_w;
+	metrics_counter *rb_sent; /* a blob of unknown size: counted as it goes */
 } reply_blob_ctx;
 
 /* MHD_ContentReaderCallback: pos counts from the response's first byte.
@@ -113,8 +115,11 @@ static ssize_t reply_blob_read(void *cls, uint64_t pos, char *buf, size_t max)
 	st = core_blob_read(c->rb_b, c->rb_start + pos, buf, max, &n, &c->rb_w);
 	if (st == ST_BUSY)
 		return 0;
-	if (st == ST_OK && n > 0)
+	if (st == ST_OK && n > 0) {
+		if (c->rb_sent != NULL)
+			metrics_add(c->rb_sent, n);
 		return (ssize_t)n;
+	}
 	if (st == ST_OK && c->rb_len == MHD_SIZE_UNKNOWN)
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -150,6 +155,7 @@ struct MHD_Response *reply_blob(request *r, core_blob *b, uint64_t start, uint64
 	c->rb_start = start;
 	c->rb_len = len == CORE_SIZE_UNKNOWN ? MHD_SIZE_UNKNOWN : len;
 	c->rb_w = request_waiter(r);
+	c->rb_sent = len == CORE_SIZE_UNKNOWN ? &r->srv->stats.hs_bytes_out : NULL;
 	resp = MHD_create_response_from_callback(c->rb_len, REPLY_BLOB_BLOCK_BYTES, reply_blob_read,
 						 c, reply_blob_free);
 	if (resp == NULL)
@@ -174,6 +180,7 @@ enum MHD_Result reply_send(request *r, struct MHD_Response *resp, unsigned statu
 
 	if (resp == NULL)
 		return MHD_NO; /* out of memory: drop the connection */
+	r->status = status;
 	MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
 	if (r->q != NULL && core_req_namespace(r->q)[0] != '\0')
 		MHD_add_response_header(resp, "OCI-Namespace", core_req_namespace(r->q));

@@ -14,6 +14,7 @@
  *   /v2/<name>/blobs/uploads/<id>          R_UPLOAD
  *   /v2/<name>/referrers/<digest>          R_REFERRERS
  *   /token                                 R_TOKEN (auth = token only)
+ *   /metrics, /healthz, /readyz            R_METRICS, R_HEALTHZ, R_READYZ (h_ops.c)
  */
 #include <string.h>
 
@@ -33,6 +34,9 @@ static const route routes[] = {
     {R_UPLOAD, M_GET | M_PATCH | M_PUT | M_DELETE, uploads_begin, uploads_data, uploads_finish},
     {R_REFERRERS, M_GET | M_HEAD, base_begin, NULL, referrers_finish},
     {R_TOKEN, M_GET | M_POST, token_begin, token_data, token_finish},
+    {R_METRICS, M_GET | M_HEAD, ops_begin, NULL, metrics_finish},
+    {R_HEALTHZ, M_GET | M_HEAD, ops_begin, NULL, healthz_finish},
+    {R_READYZ, M_GET | M_HEAD, ops_begin, NULL, readyz_finish},
 };
 
 static status_t set_name(request *r, const char *start, size_t len)
@@ -79,6 +83,11 @@ static status_t match_kind(request *r, const char *url, route_kind *kind)
 		return ST_NOT_ROUTE;
 	if (strcmp(url, "/token") == 0) {
 		*kind = R_TOKEN;
+		return ST_OK;
+	}
+	if (strcmp(url, "/metrics") == 0 || strcmp(url, "/healthz") == 0 ||
+	    strcmp(url, "/readyz") == 0) {
+		*kind = url[1] == 'm' ? R_METRICS : url[1] == 'h' ? R_HEALTHZ : R_READYZ;
 		return ST_OK;
 	}
 	if (strncmp(url, "/v2", 3) != 0)

@@ -52,6 +52,10 @@ struct server {
 	bool tls;	 /* listen serves HTTPS (tls.h holds the certificate) */
 	int lock_fd;	 /* DATA/serve.lock, flock()ed while the server runs */
 	accesslog *alog; /* the access log; off unless access_log says */
+	/* observability (h_ops.c) */
+	http_stats stats;	       /* requests, latency, bytes, connections */
+	struct MHD_Daemon *daemon_ops; /* metrics_listen's: /metrics, /healthz, /readyz */
+	uint16_t port_ops;
 };
 
 /*

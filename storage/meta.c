@@ -146,3 +146,13 @@ status_t meta_upload_list_stale(meta *m, time_t before, void (*fn)(void *arg, co
 {
 	return m->m_ops->upload_list_stale(m, before, fn, arg);
 }
+
+status_t meta_stats_get(meta *m, meta_stats *out)
+{
+	return m->m_ops->stats_get(m, out);
+}
+
+status_t meta_ping(meta *m)
+{
+	return m->m_ops->ping(m);
+}

@@ -181,6 +181,27 @@ status_t meta_upload_delete(meta *m, const char *id);
 status_t meta_upload_list_stale(meta *m, time_t before, void (*fn)(void *arg, const char *id),
 				void *arg);
 
+/* ---- what the index holds, and whether it works (metrics, readiness) ---- */
+
+typedef struct {
+	uint64_t repos;	       /* repositories */
+	uint64_t manifests;    /* distinct manifest digests */
+	uint64_t tags;	       /* tags, over all repositories */
+	uint64_t blobs;	       /* distinct blob digests linked to any repository */
+	uint64_t stored_bytes; /* sizes of those blobs and manifests, each digest once */
+	uint64_t uploads;      /* upload sessions open */
+} meta_stats;
+
+/* Counts what the index holds (a read: it changes nothing). ST_OK with
+ * *out; ST_IO (*out zeroed). Cost grows with the index (a scan of the
+ * digest index): call it at a scrape, not per request. */
+status_t meta_stats_get(meta *m, meta_stats *out);
+
+/* Whether the index can be read and written now, without changing it (a
+ * read, and a write transaction begun and rolled back). ST_OK; ST_BUSY
+ * (another writer held it past the busy timeout); ST_IO. */
+status_t meta_ping(meta *m);
+
 /* ---- for backends ----
  *
  * A backend is a const meta_ops and a connection struct that begins with
@@ -221,6 +242,8 @@ struct meta_ops {
 	status_t (*upload_delete)(meta *m, const char *id);
 	status_t (*upload_list_stale)(meta *m, time_t before, void (*fn)(void *arg, const char *id),
 				      void *arg);
+	status_t (*stats_get)(meta *m, meta_stats *out);
+	status_t (*ping)(meta *m);
 };
 
 struct meta {

@@ -138,6 +138,8 @@ enum {
 	S_UP_TOUCH,
 	S_UP_DELETE,
 	S_UP_STALE,
+	S_STATS,
+	S_PING,
 	S__COUNT
 };
 
@@ -193,6 +195,15 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_UP_TOUCH] = "UPDATE uploads SET updated = ?2 WHERE id = ?1",
     [S_UP_DELETE] = "DELETE FROM uploads WHERE id = ?1",
     [S_UP_STALE] = "SELECT id FROM uploads WHERE updated < ?1 ORDER BY updated",
+    /* Each digest once: a blob in ten repositories is stored once. The
+     * blobs' GROUP BY walks repo_blobs_digest; the manifests' sorts. */
+    [S_STATS] = "WITH b AS (SELECT count(*) n, coalesce(sum(s), 0) sz FROM"
+		"  (SELECT max(size) s FROM repo_blobs GROUP BY digest)),"
+		" m AS (SELECT count(*) n, coalesce(sum(s), 0) sz FROM"
+		"  (SELECT max(size) s FROM manifests GROUP BY digest))"
+		" SELECT (SELECT count(*) FROM repos), m.n, (SELECT count(*) FROM tags), b.n,"
+		" b.sz + m.sz, (SELECT count(*) FROM uploads) FROM b, m",
+    [S_PING] = "SELECT count(*) FROM (SELECT 1 FROM repos LIMIT 1)",
 };
 
 typedef struct {
@@ -976,6 +987,46 @@ static status_t sq_upload_list_stale(meta *base, time_t before,
 	return st;
 }
 
+static status_t sq_stats_get(meta *base, meta_stats *out)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_STATS);
+	status_t st = ST_OK;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		out->repos = (uint64_t)sqlite3_column_int64(s, 0);
+		out->manifests = (uint64_t)sqlite3_column_int64(s, 1);
+		out->tags = (uint64_t)sqlite3_column_int64(s, 2);
+		out->blobs = (uint64_t)sqlite3_column_int64(s, 3);
+		out->stored_bytes = (uint64_t)sqlite3_column_int64(s, 4);
+		out->uploads = (uint64_t)sqlite3_column_int64(s, 5);
+	} else {
+		st = db_status(m, rc, "stats");
+	}
+	stmt_done(s);
+	return st;
+}
+
+/* A read, then BEGIN IMMEDIATE (the write lock: fails on a read-only file
+ * or folder, or a lock held past the busy timeout) and ROLLBACK: nothing
+ * is written, not even to the WAL. */
+static status_t sq_ping(meta *base)
+{
+	sq_meta *m = sq_of(base);
+	int rc;
+
+	if ((rc = stmt_run(stmt_get(m, S_PING))) != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_status(m, rc, "ping read");
+	rc = stmt_run(stmt_get(m, S_BEGIN));
+	if (rc != SQLITE_DONE)
+		return (rc & 0xff) == SQLITE_BUSY ? ST_BUSY : db_status(m, rc, "ping write");
+	if ((rc = stmt_run(stmt_get(m, S_ROLLBACK))) != SQLITE_DONE)
+		return db_status(m, rc, "ping rollback");
+	return ST_OK;
+}
+
 const meta_ops meta_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -998,4 +1049,6 @@ const meta_ops meta_sqlite_ops = {
     .upload_touch = sq_upload_touch,
     .upload_delete = sq_upload_delete,
     .upload_list_stale = sq_upload_list_stale,
+    .stats_get = sq_stats_get,
+    .ping = sq_ping,
 };

@@ -594,6 +594,7 @@ END_TEST
 START_TEST(throttling_in_the_gate)
 {
 	auth_options o = options(AUTH_MODE_BASIC);
+	auth_stats stats;
 	char h[512];
 
 	o.fail_limit = 3;
@@ -609,9 +610,16 @@ START_TEST(throttling_in_the_gate)
 	/* ...and his success does not clear alice's */
 	ck_assert_int_eq(check("login", NULL, basic(h, "alice", "x3")), ST_UNAUTHORIZED);
 	ck_assert_uint_eq(res.delay_ms, 2 * AUTH_THROTTLE_DELAY_MS);
+	/* counted for /metrics: three failures, one (address, user) lock */
+	auth_stats_get(a, &stats);
+	ck_assert_uint_eq(stats.failed_logins, 3);
+	ck_assert_uint_eq(stats.lockouts_user, 1);
+	ck_assert_uint_eq(stats.lockouts_address, 0);
 	/* locked: even the right password */
 	ck_assert_int_eq(check("login", NULL, basic(h, "alice", "pw-alice")), ST_TOO_MANY_REQUESTS);
 	ck_assert_uint_gt(res.retry_after, 0);
+	auth_stats_get(a, &stats); /* a refusal is no failed login */
+	ck_assert_uint_eq(stats.failed_logins, 3);
 	ck_assert_uint_le(res.retry_after, 60);
 	/* bob, from the same address, is not */
 	ck_assert_int_eq(check("login", NULL, basic(h, "bob", "pw-bob")), ST_OK);
@@ -646,6 +654,7 @@ START_TEST(throttling_sprayed_names)
 	auth_options o = options(AUTH_MODE_BASIC);
 	char h[512], name[32];
 	unsigned n = 3 * AUTH_THROTTLE_ADDR_FACTOR;
+	auth_stats stats;
 
 	o.fail_limit = 3;
 	o.fail_window_sec = 60;
@@ -656,6 +665,12 @@ START_TEST(throttling_sprayed_names)
 		ck_assert_uint_eq(res.delay_ms, 0);
 	}
 	ck_assert_int_eq(check("login", NULL, basic(h, "alice", "pw-alice")), ST_TOO_MANY_REQUESTS);
+	auth_stats_get(a, &stats);
+	ck_assert_uint_eq(stats.failed_logins, n);
+	ck_assert_uint_eq(stats.lockouts_address, 1);
+	ck_assert_uint_eq(stats.lockouts_user, 0);
+	auth_stats_get(NULL, &stats); /* auth off */
+	ck_assert_uint_eq(stats.failed_logins + stats.lockouts_user + stats.lockouts_address, 0);
 	/* lifted for the address */
 	ck_assert_int_eq(auth_unlock_add(users, NULL, "192.0.2.1", time(NULL), err, sizeof(err)),
 			 ST_OK);

@@ -611,6 +611,42 @@ START_TEST(test_uploads)
 }
 END_TEST
 
+/* What the index holds, each digest once; and the readiness ping, which
+ * changes nothing. */
+START_TEST(test_stats_and_ping)
+{
+	char x[DIGEST_MAX], y[DIGEST_MAX], d[DIGEST_MAX];
+	const char *tags[] = {"v1", "latest"};
+	meta_manifest man = man_make(dg(d, 'd'), "", "");
+	meta_stats ms;
+
+	db_open(_i);
+	memset(&ms, 0x55, sizeof(ms));
+	ck_assert_int_eq(meta_stats_get(m, &ms), ST_OK);
+	ck_assert_uint_eq(
+	    ms.repos + ms.manifests + ms.tags + ms.blobs + ms.stored_bytes + ms.uploads, 0);
+	ck_assert_int_eq(meta_blob_link(m, "a", dg(x, 'x'), 100), ST_OK);
+	ck_assert_int_eq(meta_blob_link(m, "b", x, 100), ST_OK); /* stored once */
+	ck_assert_int_eq(meta_blob_link(m, "a", dg(y, 'y'), 50), ST_OK);
+	ck_assert_int_eq(meta_manifest_put(m, "a", &man, NULL, 0, tags, 2), ST_OK);
+	ck_assert_int_eq(meta_manifest_put(m, "b", &man, NULL, 0, tags, 1), ST_OK);
+	ck_assert_int_eq(meta_upload_create(m, "u1", "a", DIGEST_SHA256), ST_OK);
+	ck_assert_int_eq(meta_stats_get(m, &ms), ST_OK);
+	ck_assert_uint_eq(ms.repos, 2);
+	ck_assert_uint_eq(ms.manifests, 1);
+	ck_assert_uint_eq(ms.tags, 3);
+	ck_assert_uint_eq(ms.blobs, 2);
+	ck_assert_uint_eq(ms.stored_bytes, 100 + 50 + 1234);
+	ck_assert_uint_eq(ms.uploads, 1);
+
+	ck_assert_int_eq(meta_ping(m), ST_OK);
+	ck_assert_int_eq(meta_ping(m), ST_OK); /* no transaction left open */
+	ck_assert_int_eq(meta_stats_get(m, &ms), ST_OK);
+	ck_assert_uint_eq(ms.repos, 2);
+	ck_assert_int_eq(meta_upload_delete(m, "u1"), ST_OK); /* still writable */
+}
+END_TEST
+
 START_TEST(test_invalid_input)
 {
 	char longname[META_NAME_MAX + 8], d[DIGEST_MAX], longtag[META_TAG_MAX + 1];
@@ -816,6 +852,7 @@ Suite *make_meta_suite(void)
 	tcase_add_loop_test(tc, test_repo_list, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_referrers, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_uploads, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_stats_and_ping, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_invalid_input, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_reopen_keeps_data, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_concurrent_writers, 0, NBACKENDS);
