@@ -325,6 +325,14 @@ static status_t check_upstream(const config_key *k, void *field, const char *val
 	return ST_OK;
 }
 
+/* The storage policies: checked whole here (through the core), so a
+ * mistake has its FILE:LINE; the core parses them again when it opens. */
+static status_t check_policy(const config_key *k, void *field, const char *value, char *err,
+			     size_t errlen)
+{
+	return core_policy_check(k->name, value, err, errlen);
+}
+
 /* ---- the table ---- */
 
 #define FIELD(f) .offset = offsetof(config, f), .size = sizeof(((config *)NULL)->f)
@@ -406,6 +414,15 @@ static const config_key keys[] = {
      .expect = "a size such as 50G, or 0 for no bound", .def = "0"},
     {"proxy_cache_keep", CONFIG_DURATION, FIELD(proxy_cache_keep_sec), .max = 365 * DAY_SEC,
      .expect = "a duration from 0 to 365d", .def = "7d"},
+
+    /* the storage lifecycle (core/policy.c, retain.c, scrub.c) */
+    {"quota", CONFIG_LIST, FIELD(quotas), .check = check_policy},
+    {"immutable", CONFIG_LIST, FIELD(immutables), .check = check_policy},
+    {"retain", CONFIG_LIST, FIELD(retains), .check = check_policy},
+    {"scrub_interval", CONFIG_DURATION, FIELD(scrub_interval_sec), .max = 365 * DAY_SEC,
+     .expect = "a duration from 0 (off) to 365d", .def = "0"},
+    {"scrub_rate", CONFIG_SIZE, FIELD(scrub_rate_bytes), .min = 1024 * 1024, .max = INT64_MAX,
+     .expect = "a size of at least 1M (bytes read per second)", .def = "50M"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

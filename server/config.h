@@ -8,7 +8,8 @@
  * K, M, G suffixes (powers of 1024); durations accept s, m, h, d (a bare
  * number is seconds). An unknown key, a bad value, a repeated key or a line
  * without '=' is an error reported as "FILE:LINE: message". The list keys
- * (auth_rule, auth_group, auth_token_trust, upstream) are the exception: each line
+ * (auth_rule, auth_group, auth_token_trust, upstream, quota, immutable,
+ * retain) are the exception: each line
  * adds one entry, and the config then owns memory (config_free).
  */
 #ifndef CONFIG_H
@@ -79,6 +80,13 @@ typedef struct {
 	uint32_t proxy_unreachable_sec; /* 0: an unreachable upstream is asked on every miss */
 	uint64_t proxy_cache_max_bytes; /* 0 = unbounded */
 	uint32_t proxy_cache_keep_sec;
+
+	/* the storage lifecycle: policies (core/policy.c) and scrub */
+	config_list quotas;	/* "PATTERN SIZE" */
+	config_list immutables; /* "PATTERN TAGGLOB" */
+	config_list retains; /* "PATTERN keep=N [tags=GLOB] [pushed_within=D] [pulled_within=D]" */
+	uint32_t scrub_interval_sec; /* 0: no scrub by the server */
+	uint64_t scrub_rate_bytes;   /* bytes read per second by a scrub */
 } config;
 
 /* How a key's value is parsed and stored (see config_key). */

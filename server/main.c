@@ -1,7 +1,8 @@
 /*
  * main.c - the command line: `registry serve`, `registry version`,
  * `registry --help`; `registry user` and `registry cert` (cmd_auth.c);
- * `registry mirror sync`, `registry export`, `registry import` (cmd_mirror.c).
+ * `registry mirror sync`, `registry export`, `registry import` (cmd_mirror.c);
+ * `registry du`, `registry retain`, `registry scrub` (cmd_lifecycle.c).
  *
  * Configuration comes from built-in defaults, then the file given with -c,
  * then flags. Errors in it stop start-up with "FILE:LINE: message" and exit
@@ -17,6 +18,7 @@
 #include "../common/log.h"
 #include "cmd_auth.h"
 #include "cli.h"
+#include "cmd_lifecycle.h"
 #include "cmd_mirror.h"
 #include "config.h"
 #include "server.h"
@@ -36,6 +38,9 @@ static void usage(FILE *f)
 		"       registry mirror sync FILE [options]\n"
 		"       registry export IMAGE... -o FILE.tar [options]\n"
 		"       registry import FILE.tar [options]\n"
+		"       registry du [PATTERN] [--json] [options]\n"
+		"       registry retain [--dry-run] [options]\n"
+		"       registry scrub [--repair] [options]\n"
 		"       registry version\n"
 		"       registry --help\n"
 		"\n"
@@ -47,6 +52,7 @@ static void usage(FILE *f)
 		CONFIG_DEFAULT_LISTEN, CONFIG_DEFAULT_DATA);
 	cmd_auth_usage(f);
 	cmd_mirror_usage(f);
+	cmd_lifecycle_usage(f);
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -129,6 +135,12 @@ int main(int argc, char **argv)
 		return cmd_export(argc - 2, argv + 2);
 	if (strcmp(argv[1], "import") == 0)
 		return cmd_import(argc - 2, argv + 2);
+	if (strcmp(argv[1], "du") == 0)
+		return cmd_du(argc - 2, argv + 2);
+	if (strcmp(argv[1], "retain") == 0)
+		return cmd_retain(argc - 2, argv + 2);
+	if (strcmp(argv[1], "scrub") == 0)
+		return cmd_scrub(argc - 2, argv + 2);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("registry %s\n", REGISTRY_VERSION);
 		return 0;
