@@ -179,11 +179,12 @@ static status_t retain_repo(core *c, meta *db, const char *repo, bool dry_run,
 			if (rst == ST_OK) {
 				it.removed = true;
 				sum->removed++;
-				log_info("retain: removed tag %s:%s (%s, pushed %s, last pulled %s): "
-					 "no rule keeps it, by %s",
-					 repo, t->name, t->digest,
-					 when(pushed_s, sizeof(pushed_s), t->pushed),
-					 when(pulled_s, sizeof(pulled_s), t->last_pull), names);
+				log_info(
+				    "retain: removed tag %s:%s (%s, pushed %s, last pulled %s): "
+				    "no rule keeps it, by %s",
+				    repo, t->name, t->digest,
+				    when(pushed_s, sizeof(pushed_s), t->pushed),
+				    when(pulled_s, sizeof(pulled_s), t->last_pull), names);
 			} else if (rst == ST_EXISTS) {
 				it.kept_why = "pushed again meanwhile";
 			} else {
@@ -232,7 +233,8 @@ status_t core_retain(core *c, bool dry_run, void (*fn)(void *arg, const core_ret
 	pthread_mutex_lock(&one_at_a_time);
 	while (more && st == ST_OK) {
 		page->n = 0;
-		if ((st = meta_repo_list(db, last, RETAIN_PAGE, collect_repo, page, &more)) != ST_OK)
+		if ((st = meta_repo_list(db, last, RETAIN_PAGE, collect_repo, page, &more)) !=
+		    ST_OK)
 			break;
 		for (size_t i = 0; i < page->n && st == ST_OK; i++)
 			st = retain_repo(c, db, page->names[i], dry_run, fn, arg, &sum);

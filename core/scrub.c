@@ -23,10 +23,10 @@
 
 #include "../common/log.h"
 
-#define SCRUB_PAGE 256		    /* digests read from the index at a time */
-#define SCRUB_CHUNK (1024 * 1024)   /* bytes per read */
-#define SCRUB_USERS_MAX 64	    /* manifests named per bad digest */
-#define SCRUB_USERS_LOG 4096	    /* bytes of the log line that names them */
+#define SCRUB_PAGE 256		  /* digests read from the index at a time */
+#define SCRUB_CHUNK (1024 * 1024) /* bytes per read */
+#define SCRUB_USERS_MAX 64	  /* manifests named per bad digest */
+#define SCRUB_USERS_LOG 4096	  /* bytes of the log line that names them */
 
 typedef struct {
 	char digest[DIGEST_MAX];
@@ -245,7 +245,8 @@ status_t core_scrub(core *c, const core_scrub_options *o,
 		goto done;
 	while (more && !cancelled) {
 		page.n = 0;
-		if ((st = meta_digests(db, after, SCRUB_PAGE, collect_digest, &page, &more)) != ST_OK)
+		if ((st = meta_digests(db, after, SCRUB_PAGE, collect_digest, &page, &more)) !=
+		    ST_OK)
 			goto done;
 		for (size_t i = 0; i < page.n && !cancelled; i++) {
 			const char *digest = page.v[i].digest, *problem;

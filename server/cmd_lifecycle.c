@@ -77,13 +77,15 @@ static void env_close(env *e)
 }
 
 /* Parses argv; positional arguments beyond max_pos are a usage error. */
-static int parse(const char *cmd, int argc, char **argv, opts *o, int max_pos,
-		 const char *usage)
+static int parse(const char *cmd, int argc, char **argv, opts *o, int max_pos, const char *usage)
 {
 	const cli_opt table[] = {
-	    {"--config", "-c", &o->file, NULL}, {"--data", "-d", &o->data, NULL},
-	    {"--json", NULL, NULL, &o->json},	{"--dry-run", NULL, NULL, &o->dry_run},
-	    {"--repair", NULL, NULL, &o->repair}, {"--help", "-h", NULL, &o->help},
+	    {"--config", "-c", &o->file, NULL},
+	    {"--data", "-d", &o->data, NULL},
+	    {"--json", NULL, NULL, &o->json},
+	    {"--dry-run", NULL, NULL, &o->dry_run},
+	    {"--repair", NULL, NULL, &o->repair},
+	    {"--help", "-h", NULL, &o->help},
 	    {NULL, NULL, NULL, NULL},
 	};
 	int rc;
@@ -93,7 +95,8 @@ static int parse(const char *cmd, int argc, char **argv, opts *o, int max_pos,
 		return rc;
 	/* only the flags of this command */
 	if (o->npos > max_pos || (o->json && strcmp(cmd, "du") != 0) ||
-	    (o->dry_run && strcmp(cmd, "retain") != 0) || (o->repair && strcmp(cmd, "scrub") != 0)) {
+	    (o->dry_run && strcmp(cmd, "retain") != 0) ||
+	    (o->repair && strcmp(cmd, "scrub") != 0)) {
 		fprintf(stderr, "usage: %s\n", usage);
 		return EXIT_USAGE;
 	}
@@ -206,10 +209,10 @@ static json_t *json_rows(const rows *r)
 		    a, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:I}", "name", x->name,
 				 "referenced", (json_int_t)x->referenced, "unique",
 				 (json_int_t)x->unique, "shared",
-				 (json_int_t)(x->referenced - x->unique), "tags", (json_int_t)x->tags,
-				 "manifests", (json_int_t)x->manifests, "last_push",
-				 json_time(x->last_push), "last_pull", json_time(x->last_pull),
-				 "pulls", (json_int_t)x->pulls));
+				 (json_int_t)(x->referenced - x->unique), "tags",
+				 (json_int_t)x->tags, "manifests", (json_int_t)x->manifests,
+				 "last_push", json_time(x->last_push), "last_pull",
+				 json_time(x->last_pull), "pulls", (json_int_t)x->pulls));
 	}
 	return a;
 }
@@ -273,10 +276,10 @@ static void on_retain(void *arg, const core_retain_item *it)
 	char t1[32], t2[32];
 
 	printf("%s %s:%s %s (pushed %s, last pulled %s)%s%s%s\n",
-	       it->kept_why	? "keep"
-	       : *dry		? "would remove"
-	       : it->removed	? "removed"
-				: "keep",
+	       it->kept_why  ? "keep"
+	       : *dry	     ? "would remove"
+	       : it->removed ? "removed"
+			     : "keep",
 	       it->repo, it->tag, it->digest, when(t1, sizeof(t1), it->pushed),
 	       when(t2, sizeof(t2), it->last_pull), it->kept_why ? ": " : " by ",
 	       it->kept_why ? it->kept_why : it->rules, "");
