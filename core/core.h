@@ -370,6 +370,7 @@ status_t core_du(core *c, const char *pattern, void (*repo)(void *arg, const cor
 typedef struct {
 	const char *repo, *tag, *digest;
 	const char *rules;	   /* the retain lines that matched, none keeping it */
+	const char *pushed_by;	   /* who set it last ("": unknown, anonymous) */
 	int64_t pushed, last_pull; /* Unix time; 0: not recorded */
 	bool removed;		   /* false: dry run, or it changed meanwhile */
 	const char *kept_why;	   /* non-NULL: not removed, and why (immutable) */

@@ -166,6 +166,7 @@ static status_t retain_repo(core *c, meta *db, const char *repo, bool dry_run,
 				       .tag = t->name,
 				       .digest = t->digest,
 				       .rules = names,
+				       .pushed_by = t->pushed_by,
 				       .pushed = (int64_t)t->pushed,
 				       .last_pull = (int64_t)t->last_pull};
 

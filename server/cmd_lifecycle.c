@@ -273,16 +273,13 @@ done:
 static void on_retain(void *arg, const core_retain_item *it)
 {
 	const bool *dry = arg;
+	const char *what = it->kept_why ? "keep" : *dry ? "would remove" : "removed";
 	char t1[32], t2[32];
 
-	printf("%s %s:%s %s (pushed %s, last pulled %s)%s%s%s\n",
-	       it->kept_why  ? "keep"
-	       : *dry	     ? "would remove"
-	       : it->removed ? "removed"
-			     : "keep",
-	       it->repo, it->tag, it->digest, when(t1, sizeof(t1), it->pushed),
-	       when(t2, sizeof(t2), it->last_pull), it->kept_why ? ": " : " by ",
-	       it->kept_why ? it->kept_why : it->rules, "");
+	printf("%s %s:%s %s (pushed %s%s%s, last pulled %s)%s%s\n", what, it->repo, it->tag,
+	       it->digest, when(t1, sizeof(t1), it->pushed), it->pushed_by[0] ? " by " : "",
+	       it->pushed_by, when(t2, sizeof(t2), it->last_pull), it->kept_why ? ": " : " by ",
+	       it->kept_why ? it->kept_why : it->rules);
 }
 
 int cmd_retain(int argc, char **argv)

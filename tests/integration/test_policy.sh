@@ -31,6 +31,12 @@ message() {
 	jq -r '.errors[0].message' "$TMP/b"
 }
 
+# a bad line stops start-up with FILE:LINE
+printf 'log_level = info\nquota = "q/** lots"\n' >"$TMP/bad.conf"
+"$BIN" serve -c "$TMP/bad.conf" --listen 127.0.0.1:0 --data "$TMP/data" 2>"$TMP/bad.err"
+check "a bad quota line: exit status 2" [ $? = 2 ]
+check "...naming the file and line" grep -q "bad.conf:2: quota 'q/\*\* lots': invalid size 'lots'" "$TMP/bad.err"
+
 cat >"$TMP/reg.conf" <<'EOF'
 quota = "q/** 100K"
 quota = "m/** 1000"
@@ -159,6 +165,7 @@ auth = basic
 auth_users = $TMP/htpasswd
 auth_rule = "** anonymous pull"
 auth_rule = "** alice pull,push"
+retain = "team/** keep=0"
 EOF
 rm -rf "$TMP/data"
 mkdir -p "$TMP/data"
@@ -184,6 +191,8 @@ check "the tag's push is recorded as alice's" \
 	[ "$(sqlite3 "$TMP/data/registry.db" "SELECT pushed_by FROM tags WHERE name = 'v1'")" = alice ]
 check "...and the manifest's" \
 	[ "$(sqlite3 "$TMP/data/registry.db" "SELECT pushed_by FROM manifests WHERE digest = '$D1'")" = alice ]
+check "registry retain --dry-run says who pushed the tag" \
+	bash -c "'$BIN' retain --dry-run -c '$TMP/auth.conf' -d '$TMP/data' | grep -q '^would remove team/app:v1 $D1 (pushed .* by alice, last pulled '"
 reg_stop
 
 summary
