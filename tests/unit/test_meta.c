@@ -750,6 +750,54 @@ START_TEST(test_write_tx)
 }
 END_TEST
 
+
+/* A second writer's meta_write_begin, on its own thread. */
+typedef struct {
+	meta *m;
+	status_t st;
+	uint64_t bytes; /* what its usage saw, once it got the lock */
+	volatile int done;
+} writer_arg;
+
+static void *second_writer(void *p)
+{
+	writer_arg *w = p;
+
+	w->st = meta_write_begin(w->m);
+	if (w->st == ST_OK) {
+		meta_usage(w->m, match_team, NULL, NULL, &w->bytes, NULL);
+		meta_write_end(w->m, false);
+	}
+	w->done = 1;
+	return NULL;
+}
+
+START_TEST(test_write_tx_serialises)
+{
+	char a[DIGEST_MAX];
+	writer_arg w = {0};
+	pthread_t t;
+	uint64_t bytes;
+
+	db_open(_i);
+	ck_assert_int_eq(db_connect(&w.m), ST_OK);
+	/* A quota's check and link: the lock is held from the begin, so a
+	 * second check waits, and then sees the first one's bytes. */
+	ck_assert_int_eq(meta_write_begin(m), ST_OK);
+	ck_assert_int_eq(meta_usage(m, match_team, NULL, NULL, &bytes, NULL), ST_OK);
+	ck_assert_uint_eq(bytes, 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, second_writer, &w), 0);
+	usleep(300 * 1000);
+	ck_assert_msg(!w.done, "a second write transaction began while the first was open");
+	ck_assert_int_eq(meta_blob_link(m, "team/a", dg(a, 'a'), 10), ST_OK);
+	ck_assert_int_eq(meta_write_end(m, true), ST_OK);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(w.st, ST_OK);
+	ck_assert_uint_eq(w.bytes, 10);
+	meta_close(w.m);
+}
+END_TEST
+
 START_TEST(test_usage_and_du)
 {
 	char a[DIGEST_MAX], b[DIGEST_MAX], c[DIGEST_MAX], d[DIGEST_MAX], x[DIGEST_MAX];
@@ -1095,6 +1143,7 @@ Suite *make_meta_suite(void)
 	tcase_add_loop_test(tc, test_reopen_keeps_data, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_concurrent_writers, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_write_tx, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_write_tx_serialises, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_usage_and_du, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_push_and_pull_records, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_digests_and_quarantine, 0, NBACKENDS);
