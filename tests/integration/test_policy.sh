@@ -14,10 +14,9 @@ blob() {
 	req POST "/v2/$1/blobs/uploads/?digest=$(sha256 "$2")" --data-binary @"$2"
 }
 
-# bytes FILE N SEED: N pseudo-random bytes (distinct per SEED).
+# bytes FILE N NAME: N random bytes (distinct from any other file's).
 bytes() {
-	openssl enc -aes-128-ctr -pass "pass:$3" -nosalt -pbkdf2 </dev/zero 2>/dev/null |
-		head -c "$2" >"$1"
+	head -c "$2" /dev/urandom >"$1" # $3 names it: distinct bytes each time
 }
 
 # manifest OUT CONFIG LAYER: an image manifest of those two blobs.
