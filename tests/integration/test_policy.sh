@@ -162,7 +162,7 @@ printf 'alice:%s\n' "$(htpasswd -nbB -C 4 x pw | cut -d: -f2)" >"$TMP/htpasswd"
 cat >"$TMP/auth.conf" <<EOF
 auth = basic
 auth_users = $TMP/htpasswd
-auth_rule = "** anonymous pull"
+auth_rule = "team/** anonymous pull"
 auth_rule = "** alice pull,push"
 retain = "team/** keep=0"
 EOF
@@ -190,6 +190,24 @@ check "the tag's push is recorded as alice's" \
 	[ "$(sqlite3 "$TMP/data/registry.db" "SELECT pushed_by FROM tags WHERE name = 'v1'")" = alice ]
 check "...and the manifest's" \
 	[ "$(sqlite3 "$TMP/data/registry.db" "SELECT pushed_by FROM manifests WHERE digest = '$D1'")" = alice ]
+# pulls are recorded only when the gate let them through
+for f in pl pc1; do
+	req POST "/v2/secret/app/blobs/uploads/?digest=$(sha256 "$TMP/$f")" -u alice:pw --data-binary @"$TMP/$f"
+done
+req PUT /v2/secret/app/manifests/v1 -u alice:pw -H "Content-Type: $MT" --data-binary @"$TMP/pm1"
+expect "alice pushes secret/app:v1" 201
+req GET /v2/secret/app/manifests/v1
+expect "anonymous may not pull secret/app" 401
+req GET /v2/secret/app/manifests/v1 -u alice:nope
+expect "nor with a wrong password" 401
+req GET /v2/secret/app/manifests/v1 -u alice:pw
+expect "alice may" 200
+sleep 3 # CORE_PULLS_FLUSH_SEC, and a second
+pulls_of() {
+	sqlite3 "$TMP/data/registry.db" "SELECT t.pulls FROM tags t JOIN repos r ON r.id = t.repo_id WHERE r.name = '$1' AND t.name = 'v1'"
+}
+check "the refused pulls are not counted, alice's is" [ "$(pulls_of secret/app)" = 1 ]
+check "anonymous's allowed pull of team/app is" [ "$(pulls_of team/app)" = 1 ]
 check "registry retain --dry-run says who pushed the tag" \
 	bash -c "'$BIN' retain --dry-run -c '$TMP/auth.conf' -d '$TMP/data' | grep -q '^would remove team/app:v1 $D1 (pushed .* by alice, last pulled '"
 reg_stop

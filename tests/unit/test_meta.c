@@ -750,7 +750,6 @@ START_TEST(test_write_tx)
 }
 END_TEST
 
-
 /* A second writer's meta_write_begin, on its own thread. */
 typedef struct {
 	meta *m;

@@ -52,7 +52,8 @@ START_TEST(test_retain_lines)
 	char err[256];
 
 	ck_assert_int_eq(chk("retain", "ci/** keep=10", err), ST_OK);
-	ck_assert_int_eq(chk("retain", "ci/** keep=0 tags=release-* pushed_within=30d", err), ST_OK);
+	ck_assert_int_eq(chk("retain", "ci/** keep=0 tags=release-* pushed_within=30d", err),
+			 ST_OK);
 	ck_assert_int_eq(chk("retain", "** keep=3 pulled_within=12h pushed_within=2w", err), ST_OK);
 	ck_assert_int_eq(chk("retain", "ci/**", err), ST_INVALID); /* keep= is required */
 	ck_assert_ptr_nonnull(strstr(err, "keep=N is required"));
