@@ -2,9 +2,8 @@
  * rules.c - repository access rules and the glob matcher (see rules.h).
  *
  * The rule set is built once at start-up and only read afterwards, so it
- * needs no lock. Globs are matched by dynamic programming over the name
- * (one row of booleans per pattern token), so no pattern, however many
- * stars it has, costs more than pattern length x name length steps.
+ * needs no lock. Globs are common/glob.c's, shared with the storage
+ * policies (quota, immutable, retain).
  */
 #include "rules.h"
 
@@ -13,9 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GLOB_NAME_MAX 1024 /* longer names never match */
-#define WHO_MAX 64	   /* principals in one rule */
-#define MEMBERS_MAX 4096   /* users in one group */
+#include "../common/glob.h"
+
+#define WHO_MAX 64	 /* principals in one rule */
+#define MEMBERS_MAX 4096 /* users in one group */
 
 typedef struct {
 	char *pattern;
@@ -41,38 +41,7 @@ struct auth_rules {
 
 bool auth_glob_match(const char *pattern, const char *name)
 {
-	bool row[GLOB_NAME_MAX + 1], next[GLOB_NAME_MAX + 1];
-	size_t n, j;
-	const char *p;
-
-	if (pattern == NULL || name == NULL || (n = strlen(name)) > GLOB_NAME_MAX)
-		return false;
-	/* row[j]: the pattern so far matches name[0..j). */
-	row[0] = true;
-	for (j = 1; j <= n; j++)
-		row[j] = false;
-	for (p = pattern; *p;) {
-		if (p[0] == '*' && p[1] == '*') {
-			while (*p == '*')
-				p++; /* "***" is "**" */
-			next[0] = row[0];
-			for (j = 1; j <= n; j++)
-				next[j] = row[j] || next[j - 1];
-		} else if (p[0] == '*') {
-			p++;
-			next[0] = row[0];
-			for (j = 1; j <= n; j++)
-				next[j] = row[j] || (next[j - 1] && name[j - 1] != '/');
-		} else {
-			char c = *p++;
-			next[0] = false;
-			for (j = 1; j <= n; j++)
-				next[j] = row[j - 1] &&
-					  (c == '?' ? name[j - 1] != '/' : name[j - 1] == c);
-		}
-		memcpy(row, next, (n + 1) * sizeof(row[0]));
-	}
-	return row[n];
+	return glob_match(pattern, name); /* one matcher for every rule (common/glob.h) */
 }
 
 /* ---- parsing ---- */

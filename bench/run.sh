@@ -435,6 +435,19 @@ VAL[cat100k,ngx]=${VAL[cat100,ngx]}
 VAL[catmid,ngx]=${VAL[cat100,ngx]}
 for s in $SMALL; do stop "$s"; done
 
+# `registry du` over ours as seeded: NTAGS tags on one manifest, NREPOS
+# repositories sharing one blob (run beside the live server, as an admin
+# would). Ours only: the others have no such command.
+log "registry du --json over ${NTAGS[ours]} tags and ${NREPOS[ours]} repositories, $RUNS runs"
+v=()
+for r in $(seq 1 "$RUNS"); do
+	t0=$(date +%s%N)
+	"$REG" du --json -d "$W/ours/data" >"$W/du.json" 2>>"$W/du.err" || die "registry du failed"
+	v+=("$(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e6 }')")
+	sample du ours "$r" "${v[-1]}"
+done
+VAL[du,ours]=$(median "${v[@]}")
+
 # ---- memory ----
 
 for s in $SERVERS; do
@@ -486,6 +499,7 @@ ROWS=$(
 		tags100k|tags page n=100, ${NTAGS[ours]} tags (ref: ${NTAGS[ref]}), first|ms|0|ngx|nginx|same:tags100|${TAGS_NOTE:-}
 		tagsmid|tags page n=100, ${NTAGS[ours]} tags (ref: ${NTAGS[ref]}), middle|ms|0|ngx|nginx|same:tags100|
 		cat100|catalog page n=100, 100 repos (second instance)|ms|0|ngx|nginx|-|
+		du|registry du --json, ${NTAGS[ours]} tags, ${NREPOS[ours]} repos (whole process)|ms|0|-|-|-|ours only: a command of its own
 		cat100k|catalog page n=100, ${NREPOS[ours]} repos (ref: ${NREPOS[ref]}), first|ms|0|ngx|nginx|same:cat100|
 		catmid|catalog page n=100, ${NREPOS[ours]} repos (ref: ${NREPOS[ref]}), middle|ms|0|ngx|nginx|same:cat100|
 		idle|resident memory, idle (VmRSS)|MiB|0|ngx|nginx|abs<=4|nginx: master + workers

@@ -149,8 +149,8 @@ status_t core_blob_mount(core *c, core_req *q, const char *digest, const char *f
 		return st;
 	if (blobstore_stat(c->bs, digest, NULL) != ST_OK)
 		return ST_NOT_FOUND;
-	if ((st = meta_blob_link(db, q->name, digest, *out_size)) != ST_OK)
-		return st;
+	if ((st = policy_link(q, db, digest, *out_size)) != ST_OK)
+		return st; /* ST_DENIED: a quota (the client must not upload either) */
 	core_event(q, "mount", digest, NULL);
 	return ST_OK;
 }

@@ -46,6 +46,9 @@ status_t core_open(core **out, const core_options *o)
 	c->opt.data = c->data;
 	c->opt.storage = c->storage;
 	c->opt.metadata = c->metadata;
+	/* the policy lines are parsed here; the caller's lists are not kept */
+	c->opt.quotas = c->opt.immutables = c->opt.retains = NULL;
+	c->opt.nquotas = c->opt.nimmutables = c->opt.nretains = 0;
 	snprintf(c->db_path, sizeof(c->db_path), "%s/registry.db", c->data);
 	if ((st = blobstore_open_backend(&c->bs, c->storage, c->data)) != ST_OK) {
 		log_error("cannot open blob store in %s", c->data);
@@ -55,7 +58,8 @@ status_t core_open(core **out, const core_options *o)
 		log_error("cannot open metadata database %s", c->db_path);
 		goto fail;
 	}
-	if ((st = sessions_new(&c->ups)) != ST_OK)
+	if ((st = sessions_new(&c->ups)) != ST_OK || (st = policy_new(&c->pol, o)) != ST_OK ||
+	    (st = usage_new(c)) != ST_OK)
 		goto fail;
 	/* Leftovers of a crash: upload files without a session row now, idle
 	 * sessions by the usual rule. */
@@ -100,8 +104,10 @@ void core_close(core *c)
 
 	if (c == NULL)
 		return;
+	usage_stop(c); /* the last pull counts, through this thread's connection */
 	proxy_free(c->px);
 	sessions_free(c->ups);
+	policy_free(c->pol);
 	/* this thread's connection; the workers' closed as their threads ended */
 	if ((m = pthread_getspecific(c->meta_key)) != NULL) {
 		pthread_setspecific(c->meta_key, NULL);

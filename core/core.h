@@ -24,10 +24,11 @@
  *     do what, on the name core_req_name() gives, before calling here.
  *
  * Policy that does not depend on who asks (delete_enabled, read-only
- * mirrors; next quotas, immutable tags, retention) is decided in one place,
- * core/policy.c, at the points every write passes; what happened is told
- * to core/policy.c too (core_event), which writes it as an audit line at
- * info, with the actor core_req_set_actor names.
+ * mirrors, quotas, immutable tags, retention's rules) is decided in one
+ * place, core/policy.c, at the points every write passes; what happened is
+ * told to core/policy.c too (core_event), which writes it as an audit line
+ * at info, with the actor core_req_set_actor names (who asked is the
+ * server's to say; it never changes what is allowed).
  */
 #ifndef CORE_H
 #define CORE_H
@@ -68,6 +69,14 @@ typedef struct {
 	 * idle sessions): only for the one process that owns the folder (the
 	 * server, after taking its lock). */
 	bool sweep;
+	/* the storage policies: registry.conf's quota, immutable and retain
+	 * lines (core_policy_check says what each holds) */
+	char *const *quotas;
+	size_t nquotas;
+	char *const *immutables;
+	size_t nimmutables;
+	char *const *retains;
+	size_t nretains;
 } core_options;
 
 /*
@@ -153,6 +162,17 @@ status_t core_upstream_stats_get(core *c, size_t i, core_upstream_stats *out);
  * *out_code and the body's start; ST_UNAVAILABLE or ST_IO with err. */
 status_t core_probe_url(const char *url, unsigned timeout_sec, long *out_code, char *body,
 			size_t bodylen, char *err, size_t errlen);
+/* The storage policies' lines, as registry.conf gives them (key: "quota",
+ * "immutable" or "retain"; core_open parses them again):
+ *   quota = "PATTERN SIZE"          the bytes of the repositories PATTERN
+ *                                   matches, each digest once, stay <= SIZE
+ *   immutable = "PATTERN TAGGLOB"   such a tag, once set, is never moved or
+ *                                   deleted
+ *   retain = "PATTERN keep=N [tags=GLOB] [pushed_within=DURATION]
+ *             [pulled_within=DURATION]"
+ * PATTERN is a glob over repository names as auth_rule's (common/glob.h),
+ * TAGGLOB and GLOB over tags. ST_OK, or ST_INVALID with a message in err. */
+status_t core_policy_check(const char *key, const char *line, char *err, size_t errlen);
 
 /* ---- one request on one repository ---- */
 
@@ -189,9 +209,11 @@ const char *core_req_namespace(const core_req *q);
 const char *core_req_alias(const core_req *q);
 /* A sentence on why the last operation failed, or NULL. */
 const char *core_req_detail(const core_req *q);
-/* Who asks (the user the server's gate identified; NULL or "": anonymous),
- * for the audit lines of what q changes. Copied; a longer name is cut to
- * CORE_ACTOR_MAX - 1 bytes. */
+/* Who asks (the user the server's gate identified; NULL or "": anonymous,
+ * or no access control), for the audit lines of what q changes and the
+ * push records ("pushed by" of manifests and tags). Changes no decision:
+ * access is the gate's. Copied; a longer name is cut to CORE_ACTOR_MAX - 1
+ * bytes. */
 #define CORE_ACTOR_MAX 256
 void core_req_set_actor(core_req *q, const char *name);
 
@@ -316,8 +338,19 @@ status_t core_manifest_put(core *c, core_req *q, const char *ref, const char *co
 			   core_put_result *out);
 
 /* Deletes a manifest (by digest, with its tags) or a tag. ST_OK;
- * ST_MANIFEST_UNKNOWN; ST_METHOD_NOT_ALLOWED; ST_IO. */
+ * ST_MANIFEST_UNKNOWN; ST_METHOD_NOT_ALLOWED; ST_DENIED (an immutable tag,
+ * with a detail naming the rule); ST_IO. */
 status_t core_manifest_delete(core *c, core_req *q, const char *ref);
+
+/*
+ * Records that manifest digest of q's repository was pulled (a GET, not a
+ * HEAD) by ref (a tag, or the digest): its last pull time and pull count,
+ * and the tag's. Cheap: counted in memory and written in one transaction
+ * every CORE_PULLS_FLUSH_SEC by a background thread (no fsync per pull),
+ * and at core_close; a crash loses at most that many seconds of counts.
+ */
+#define CORE_PULLS_FLUSH_SEC 2
+void core_manifest_served(core *c, core_req *q, const char *ref, const char *digest);
 
 /* ---- listings ---- */
 
@@ -352,6 +385,98 @@ typedef struct {
  * ST_IO. */
 status_t core_referrers(core *c, core_req *q, const char *subject, const char *artifact_type,
 			int (*fn)(void *arg, const core_referrer *r), void *arg);
+
+/* ---- storage lifecycle: usage, retention, scrub (core/usage.c, retain.c,
+ * scrub.c) ---- */
+
+/* One line of `registry du`: a repository or a namespace (the first
+ * component of the names that have one). shared = referenced - unique. */
+typedef struct {
+	char name[REF_NAME_MAX];
+	uint64_t referenced; /* its blobs and manifests, each digest once */
+	uint64_t unique;     /* ...that no other repository (namespace) holds */
+	uint64_t tags, manifests, pulls;
+	int64_t last_push, last_pull; /* Unix time; 0: never (or not recorded) */
+} core_du_row;
+
+/*
+ * The usage of the repositories pattern matches (a glob as in auth_rule;
+ * NULL: all), by name, and of the namespaces they are in (whole). Pull
+ * counts still in memory are written first. Calls repo(arg, row) per
+ * repository, then ns(arg, row) per namespace (either may be NULL). ST_OK;
+ * ST_IO.
+ */
+status_t core_du(core *c, const char *pattern, void (*repo)(void *arg, const core_du_row *r),
+		 void (*ns)(void *arg, const core_du_row *r), void *arg);
+
+/* One tag retention looked at and let go (or, in a dry run, would). */
+typedef struct {
+	const char *repo, *tag, *digest;
+	const char *rules;	   /* the retain lines that matched, none keeping it */
+	const char *pushed_by;	   /* who set it last ("": unknown, anonymous) */
+	int64_t pushed, last_pull; /* Unix time; 0: not recorded */
+	bool removed;		   /* false: dry run, or it changed meanwhile */
+	const char *kept_why;	   /* non-NULL: not removed, and why (immutable) */
+} core_retain_item;
+
+typedef struct {
+	size_t repos;	/* repositories a retain line matched */
+	size_t tags;	/* their tags */
+	size_t removed; /* tags removed (dry run: that would be) */
+	size_t kept_immutable;
+} core_retain_summary;
+
+/*
+ * Applies the retain lines: in each repository one or more of them match,
+ * removes the tags none of them keeps (a line keeps, among the tags its
+ * tags= glob matches, the keep=N most recently pushed, those pushed within
+ * pushed_within and those pulled within pulled_within). Only tags: a
+ * manifest no tag or index holds any more is garbage collection's to
+ * remove. An immutable tag is never removed (reported with kept_why). Each
+ * removal is logged with the rules that allowed it. dry_run: changes
+ * nothing, reports the same list. fn (may be NULL) sees every candidate.
+ * ST_OK with *out (may be NULL); ST_IO.
+ */
+status_t core_retain(core *c, bool dry_run, void (*fn)(void *arg, const core_retain_item *it),
+		     void *arg, core_retain_summary *out);
+
+/* Whether any retain line is configured. */
+bool core_retain_configured(const core *c);
+
+typedef struct {
+	uint64_t rate;		      /* bytes read per second at most; 0: unbounded */
+	bool repair;		      /* quarantine what fails (else only report it) */
+	bool (*cancelled)(void *arg); /* polled between reads; may be NULL */
+	void *cancel_arg;
+} core_scrub_options;
+
+/* A stored digest whose bytes no longer match it. */
+typedef struct {
+	const char *digest;
+	const char *problem;	  /* "content does not match", "missing", "unreadable" */
+	const char *const *users; /* "REPO@MANIFEST" of every manifest that is it or uses it */
+	size_t nusers;
+	bool quarantined;
+} core_scrub_item;
+
+typedef struct {
+	size_t checked, bad, quarantined;
+	uint64_t bytes;
+	bool cancelled;
+} core_scrub_summary;
+
+/*
+ * Re-hashes every stored blob and manifest the index holds, reading at most
+ * o->rate bytes a second. What fails its digest is reported to fn (may be
+ * NULL) and logged with the manifests that use it; with o->repair it is
+ * quarantined: moved out of the store (never served again: BLOB_UNKNOWN,
+ * MANIFEST_UNKNOWN) and marked in the index, until the same digest is
+ * pushed again. Safe while a server runs on the folder. ST_OK with *out;
+ * ST_IO.
+ */
+status_t core_scrub(core *c, const core_scrub_options *o,
+		    void (*fn)(void *arg, const core_scrub_item *it), void *arg,
+		    core_scrub_summary *out);
 
 /* ---- archives and mirroring (the command line) ---- */
 

@@ -19,6 +19,9 @@
 #include "core.h"
 #include "sessions.h"
 
+typedef struct policy policy;
+typedef struct pull_table pull_table;
+
 struct core {
 	core_options opt;
 	char data[4096];
@@ -32,6 +35,8 @@ struct core {
 	pthread_mutex_t stats_mu;
 	struct timespec stats_at; /* CLOCK_MONOTONIC; 0: never counted */
 	core_store_stats stats;
+	policy *pol;	/* quotas, immutable tags, retain lines (policy.c) */
+	pull_table *pt; /* pull counts waiting to be written (usage.c) */
 };
 
 struct core_req {
@@ -94,5 +99,51 @@ status_t policy_delete(core_req *q);
  * line at info (an upload, one blob of a push, at debug); events start here
  * too. */
 void core_event(core_req *q, const char *what, const char *digest, const char *tag);
+
+/* The storage policies, parsed from o's lines. ST_OK with *out
+ * (policy_free); ST_INVALID (logged); ST_NOMEM. */
+status_t policy_new(policy **out, const core_options *o);
+void policy_free(policy *p);
+
+/* Links digest (size bytes) to q's repository, under the quotas on it: the
+ * check and the link are one transaction. ST_OK; ST_DENIED with a detail
+ * naming the quota, its size and its use; meta_blob_link's failures. */
+status_t policy_link(core_req *q, meta *db, const char *digest, uint64_t size);
+
+/* meta_manifest_put for q's repository, refusing in the same transaction
+ * to move an immutable tag (ST_DENIED, the detail names the rule) or to
+ * grow past a quota (ST_DENIED); else meta_manifest_put's statuses. */
+status_t policy_manifest_put(core_req *q, meta *db, const meta_manifest *man,
+			     const char *const *refs, size_t nrefs, const char *const *tags,
+			     size_t ntags);
+
+/* Deletes tag ref (or, by_digest, manifest ref and its tags) of q's
+ * repository, refusing an immutable tag in the same transaction
+ * (ST_DENIED). ST_OK; ST_NOT_FOUND; ST_IO. */
+status_t policy_delete_ref(core_req *q, meta *db, const char *ref, bool by_digest);
+
+/* The immutable line that holds tag of repo ("PATTERN TAGGLOB"), or NULL. */
+const char *policy_immutable(const policy *p, const char *repo, const char *tag);
+
+/* A retain line, parsed (retain.c applies them). */
+typedef struct {
+	char line[512]; /* as written, for the log */
+	char pattern[256];
+	char tags[256]; /* "" = every tag */
+	uint32_t keep;
+	uint32_t pushed_within, pulled_within; /* seconds; 0 = not given */
+} retain_rule;
+
+/* The retain lines, in file order (*out borrowed from p). */
+size_t policy_retain_rules(const policy *p, const retain_rule **out);
+
+/* ---- usage.c: pull records ---- */
+
+/* The pull table, empty, its writer not started yet. ST_OK, ST_NOMEM. */
+status_t usage_new(core *c);
+/* Writes the pull counts waiting in memory (core_du, core_close). */
+void usage_flush(core *c);
+/* Stops the writer thread after a last flush, and frees the table. */
+void usage_stop(core *c);
 
 #endif

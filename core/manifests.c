@@ -167,7 +167,9 @@ status_t core_manifest_put(core *c, core_req *q, const char *ref, const char *co
 	snprintf(man.subject, sizeof(man.subject), "%s", info.subject);
 	man.size = len;
 	man.annotations = info.annotations;
-	if ((st = meta_manifest_put(db, q->name, &man, refs, info.nrefs, all, n)) != ST_OK)
+	snprintf(man.pushed_by, sizeof(man.pushed_by), "%s", q->actor);
+	/* immutable tags and quotas, checked in the same transaction */
+	if ((st = policy_manifest_put(q, db, &man, refs, info.nrefs, all, n)) != ST_OK)
 		goto done;
 	snprintf(out->digest, sizeof(out->digest), "%s", digest);
 	snprintf(out->subject, sizeof(out->subject), "%s", info.subject);
@@ -193,7 +195,7 @@ status_t core_manifest_delete(core *c, core_req *q, const char *ref)
 	if ((st = policy_delete(q)) != ST_OK || (st = core_db(c, &db)) != ST_OK)
 		return st;
 	by_digest = kind == REF_DIGEST;
-	st = by_digest ? meta_manifest_delete(db, q->name, ref) : meta_tag_delete(db, q->name, ref);
+	st = policy_delete_ref(q, db, ref, by_digest); /* immutable tags */
 	if (st == ST_NOT_FOUND)
 		return ST_MANIFEST_UNKNOWN;
 	if (st == ST_OK)

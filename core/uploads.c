@@ -147,7 +147,7 @@ status_t core_upload_commit(core *c, core_req *q, core_upload *u, const char *di
 			core_detail(q, "content does not match %s", digest);
 			st = ST_DIGEST_INVALID;
 		} else if (st == ST_OK) {
-			st = meta_blob_link(db, q->name, digest, size);
+			st = policy_link(q, db, digest, size); /* quotas */
 		}
 	}
 	/* Committed or refused, the upload is over either way. */

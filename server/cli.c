@@ -81,5 +81,11 @@ void cli_core_options(const config *cfg, bool with_upstreams, const char *user_a
 	    .proxy_cache_max_bytes = cfg->proxy_cache_max_bytes,
 	    .user_agent = user_agent,
 	    .sweep = sweep,
+	    .quotas = cfg->quotas.v,
+	    .nquotas = cfg->quotas.n,
+	    .immutables = cfg->immutables.v,
+	    .nimmutables = cfg->immutables.n,
+	    .retains = cfg->retains.v,
+	    .nretains = cfg->retains.n,
 	};
 }

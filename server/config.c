@@ -349,6 +349,14 @@ static status_t parse_metrics_auth(const config_key *k, void *field, const char 
 	return ST_OK;
 }
 
+/* The storage policies: checked whole here (through the core), so a
+ * mistake has its FILE:LINE; the core parses them again when it opens. */
+static status_t check_policy(const config_key *k, void *field, const char *value, char *err,
+			     size_t errlen)
+{
+	return core_policy_check(k->name, value, err, errlen);
+}
+
 /* ---- the table ---- */
 
 #define FIELD(f) .offset = offsetof(config, f), .size = sizeof(((config *)NULL)->f)
@@ -445,6 +453,15 @@ static const config_key keys[] = {
      .check = parse_metrics_auth},
     {"min_free_space", CONFIG_SIZE, FIELD(min_free_bytes), .restart = true, .max = INT64_MAX,
      .expect = "a size such as 1G, or 0 for no check", .def = "1G"},
+
+    /* the storage lifecycle (core/policy.c, retain.c, scrub.c) */
+    {"quota", CONFIG_LIST, FIELD(quotas), .restart = true, .check = check_policy},
+    {"immutable", CONFIG_LIST, FIELD(immutables), .restart = true, .check = check_policy},
+    {"retain", CONFIG_LIST, FIELD(retains), .restart = true, .check = check_policy},
+    {"scrub_interval", CONFIG_DURATION, FIELD(scrub_interval_sec), .restart = true, .max = 365 * DAY_SEC,
+     .expect = "a duration from 0 (off) to 365d", .def = "0"},
+    {"scrub_rate", CONFIG_SIZE, FIELD(scrub_rate_bytes), .restart = true, .min = 1024 * 1024, .max = INT64_MAX,
+     .expect = "a size of at least 1M (bytes read per second)", .def = "50M"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

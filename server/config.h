@@ -8,7 +8,8 @@
  * K, M, G suffixes (powers of 1024); durations accept s, m, h, d (a bare
  * number is seconds). An unknown key, a bad value, a repeated key or a line
  * without '=' is an error reported as "FILE:LINE: message". The list keys
- * (auth_rule, auth_group, auth_token_trust, upstream) are the exception: each line
+ * (auth_rule, auth_group, auth_token_trust, upstream, quota, immutable,
+ * retain) are the exception: each line
  * adds one entry, and the config then owns memory (config_free).
  */
 #ifndef CONFIG_H
@@ -87,6 +88,12 @@ typedef struct {
 	char metrics_listen[256]; /* "" = /metrics on the main listeners */
 	int metrics_auth;	  /* a config_metrics_auth */
 	uint64_t min_free_bytes;  /* /readyz fails below this free space */
+	/* the storage lifecycle: policies (core/policy.c) and scrub */
+	config_list quotas;	/* "PATTERN SIZE" */
+	config_list immutables; /* "PATTERN TAGGLOB" */
+	config_list retains; /* "PATTERN keep=N [tags=GLOB] [pushed_within=D] [pulled_within=D]" */
+	uint32_t scrub_interval_sec; /* 0: no scrub by the server */
+	uint64_t scrub_rate_bytes;   /* bytes read per second by a scrub */
 } config;
 
 /* Who may read /metrics (metrics_auth). */

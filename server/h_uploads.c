@@ -99,8 +99,12 @@ static status_t begin_post(request *r)
 			r->mounted = true;
 			return ST_OK;
 		}
-		if (st != ST_NOT_FOUND)
+		if (st != ST_NOT_FOUND) {
+			/* a quota's refusal: its detail is what docker prints */
+			if (core_req_detail(r->q) != NULL)
+				snprintf(r->detail, sizeof(r->detail), "%s", core_req_detail(r->q));
 			return st;
+		}
 		/* Not mountable: a normal session, as the spec asks. */
 	}
 	if (digest != NULL) {

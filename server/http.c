@@ -163,6 +163,9 @@ static enum MHD_Result serve(server *srv, bool ops, struct MHD_Connection *conn,
 			st = request_open_repo(r); /* an upstream's name: the cache's */
 		if (st == ST_OK)
 			st = access_gate(r); /* who is asking, and may they */
+		/* the push records name the principal the gate found */
+		if (st == ST_OK && r->q != NULL)
+			core_req_set_actor(r->q, auth_principal_name(r->who));
 		if (st == ST_OK && r->route->begin)
 			st = r->route->begin(r);
 		r->started = true;
@@ -521,6 +524,46 @@ static void *sweeper_main(void *arg)
 	return NULL;
 }
 
+static bool scrub_cancelled(void *arg)
+{
+	server *srv = arg;
+	int stopping;
+
+	pthread_mutex_lock(&srv->stop_mu);
+	stopping = srv->stopping;
+	pthread_mutex_unlock(&srv->stop_mu);
+	return stopping != 0;
+}
+
+/* scrub_interval: a scrub with repair after each interval (the first one
+ * interval after start), paced at scrub_rate; stopping cancels it. */
+static void *scrubber_main(void *arg)
+{
+	server *srv = arg;
+	core_scrub_options so = {.rate = srv->cfg.scrub_rate_bytes,
+				 .repair = true,
+				 .cancelled = scrub_cancelled,
+				 .cancel_arg = srv};
+	core_scrub_summary sum;
+	struct timespec until;
+
+	pthread_mutex_lock(&srv->stop_mu);
+	while (!srv->stopping) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += srv->cfg.scrub_interval_sec;
+		pthread_cond_timedwait(&srv->stop_cv, &srv->stop_mu, &until);
+		if (srv->stopping)
+			break;
+		pthread_mutex_unlock(&srv->stop_mu);
+		if (core_scrub(srv->core, &so, NULL, NULL, &sum) == ST_OK && !sum.cancelled)
+			log_info("scrub: %zu checked, %zu bad, %zu quarantined", sum.checked,
+				 sum.bad, sum.quarantined);
+		pthread_mutex_lock(&srv->stop_mu);
+	}
+	pthread_mutex_unlock(&srv->stop_mu);
+	return NULL;
+}
+
 status_t server_start(server **out, const config *cfg)
 {
 	server *srv = calloc(1, sizeof(*srv));
@@ -584,6 +627,9 @@ status_t server_start(server **out, const config *cfg)
 		goto fail;
 	if (pthread_create(&srv->sweeper, NULL, sweeper_main, srv) == 0)
 		srv->sweeper_started = 1;
+	if (cfg->scrub_interval_sec > 0 &&
+	    pthread_create(&srv->scrubber, NULL, scrubber_main, srv) == 0)
+		srv->scrubber_started = 1;
 	log_info("listening on %s (port %u)%s, data in %s, %u threads", cfg->listen, srv->port,
 		 srv->tls ? " with TLS" : "", cfg->data, threads);
 	*out = srv;
@@ -638,6 +684,8 @@ void server_stop(server *srv)
 	pthread_mutex_unlock(&srv->stop_mu);
 	if (srv->sweeper_started)
 		pthread_join(srv->sweeper, NULL);
+	if (srv->scrubber_started)
+		pthread_join(srv->scrubber, NULL);
 	if (srv->daemon_plain) {
 		/* refuse new plain clients too; drain_requests counts both */
 		MHD_socket ps = MHD_quiesce_daemon(srv->daemon_plain);

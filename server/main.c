@@ -1,7 +1,8 @@
 /*
  * main.c - the command line: `registry serve`, `registry version`,
  * `registry --help`; `registry user` and `registry cert` (cmd_auth.c);
- * `registry mirror sync`, `registry export`, `registry import` (cmd_mirror.c).
+ * `registry mirror sync`, `registry export`, `registry import` (cmd_mirror.c);
+ * `registry du`, `registry retain`, `registry scrub` (cmd_lifecycle.c).
  *
  * Configuration comes from built-in defaults, then the file given with -c,
  * then flags. Errors in it stop start-up with "FILE:LINE: message" and exit
@@ -20,6 +21,7 @@
 #include "cmd_auth.h"
 #include "cmd_health.h"
 #include "cli.h"
+#include "cmd_lifecycle.h"
 #include "cmd_mirror.h"
 #include "cmd_reload.h"
 #include "config.h"
@@ -42,6 +44,9 @@ static void usage(FILE *f)
 		"       registry import FILE.tar [options]\n"
 		"       registry reload [-c FILE] [-d DIR]\n"
 		"       registry healthcheck [-c FILE] [--url URL]\n"
+		"       registry du [PATTERN] [--json] [options]\n"
+		"       registry retain [--dry-run] [options]\n"
+		"       registry scrub [--repair] [options]\n"
 		"       registry version\n"
 		"       registry --help\n"
 		"\n"
@@ -55,6 +60,7 @@ static void usage(FILE *f)
 	cmd_mirror_usage(f);
 	cmd_reload_usage(f);
 	cmd_health_usage(f);
+	cmd_lifecycle_usage(f);
 }
 
 /* SIGHUP: the configuration as `serve` read it at start (defaults, the
@@ -169,6 +175,12 @@ int main(int argc, char **argv)
 		return cmd_reload(argc - 2, argv + 2);
 	if (strcmp(argv[1], "healthcheck") == 0)
 		return cmd_healthcheck(argc - 2, argv + 2);
+	if (strcmp(argv[1], "du") == 0)
+		return cmd_du(argc - 2, argv + 2);
+	if (strcmp(argv[1], "retain") == 0)
+		return cmd_retain(argc - 2, argv + 2);
+	if (strcmp(argv[1], "scrub") == 0)
+		return cmd_scrub(argc - 2, argv + 2);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("registry %s\n", REGISTRY_VERSION);
 		return 0;

@@ -200,8 +200,11 @@ enum MHD_Result reply_error(request *r, status_t st, const char *detail)
 
 	if (detail == NULL || detail[0] == '\0')
 		detail = NULL;
+	/* Clients print the message, not the detail ("denied: MESSAGE"): a
+	 * refusal's reason (a quota, an immutable tag) goes there too. */
 	root = json_pack("{s:[{s:s,s:s,s:s?}]}", "errors", "code", reply_oci_code(st), "message",
-			 status_str(st), "detail", detail);
+			 st == ST_DENIED && detail != NULL ? detail : status_str(st), "detail",
+			 detail);
 	body = root ? json_dumps(root, JSON_COMPACT) : NULL;
 	json_decref(root);
 	if (body == NULL)

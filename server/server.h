@@ -38,6 +38,8 @@ struct server {
 	uint16_t port; /* the bound port (useful with port 0) */
 	pthread_t sweeper;
 	int sweeper_started;
+	pthread_t scrubber; /* scrub_interval's runs */
+	int scrubber_started;
 	pthread_mutex_t stop_mu;
 	pthread_cond_t stop_cv;
 	int stopping;

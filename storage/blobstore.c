@@ -95,6 +95,11 @@ status_t blobstore_delete(blobstore *bs, const char *digest)
 	return bs->bs_ops->remove(bs, digest);
 }
 
+status_t blobstore_quarantine(blobstore *bs, const char *digest)
+{
+	return bs->bs_ops->quarantine(bs, digest);
+}
+
 status_t blobstore_upload_begin(blobstore *bs, const char *id, digest_alg alg, blob_upload **out)
 {
 	return bs->bs_ops->upload_begin(bs, id, alg, out);

@@ -117,6 +117,16 @@ status_t blobstore_put(blobstore *bs, const char *digest, const void *buf, size_
 status_t blobstore_delete(blobstore *bs, const char *digest);
 
 /*
+ * Moves a committed blob out of reach, its bytes kept aside for a person
+ * to look at (scrub found them corrupt): stat and reads no longer find it,
+ * readers already open go on; storing the digest again (a push) brings it
+ * back. The filesystem: renamed to quarantine/ALG-HEX beside blobs/ (an
+ * older quarantined copy of the same digest is replaced). ST_OK,
+ * ST_NOT_FOUND, ST_INVALID, ST_IO.
+ */
+status_t blobstore_quarantine(blobstore *bs, const char *digest);
+
+/*
  * Starts upload id, empty, hashing with alg (the filesystem: a new file
  * uploads/<id>). ST_OK with *out (caller frees with blob_upload_free); ST_INVALID for a
  * bad or reserved id or alg; ST_EXISTS; ST_NO_SPACE; ST_NOMEM; ST_IO. On
@@ -235,6 +245,7 @@ struct blobstore_ops {
 	status_t (*read_open)(blobstore *bs, const char *digest, blob_reader **out);
 	status_t (*put)(blobstore *bs, const char *digest, const void *buf, size_t len);
 	status_t (*remove)(blobstore *bs, const char *digest); /* blobstore_delete */
+	status_t (*quarantine)(blobstore *bs, const char *digest);
 	status_t (*upload_begin)(blobstore *bs, const char *id, digest_alg alg, blob_upload **out);
 	status_t (*upload_resume)(blobstore *bs, const char *id, digest_alg alg, blob_upload **out);
 	status_t (*upload_write)(blob_upload *up, const void *buf, size_t len);

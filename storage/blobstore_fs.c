@@ -104,6 +104,7 @@ typedef struct {
 	blobstore bs_base;	  /* first: a blobstore * of ours points here */
 	int bs_blobs_fd;	  /* root/blobs, O_DIRECTORY */
 	int bs_uploads_fd;	  /* root/uploads, O_DIRECTORY */
+	int bs_root_fd;		  /* root, O_DIRECTORY: quarantine/ is made there */
 	atomic_int bs_stage_free; /* staging slots not taken (STAGE_BUDGET_SLOTS) */
 } fs_store;
 
@@ -354,7 +355,7 @@ static status_t fs_open(blobstore **out, const char *root)
 		return ST_NOMEM;
 	bs->bs_base.bs_ops = &blobstore_fs_ops;
 	atomic_init(&bs->bs_stage_free, STAGE_BUDGET_SLOTS);
-	bs->bs_blobs_fd = bs->bs_uploads_fd = -1;
+	bs->bs_blobs_fd = bs->bs_uploads_fd = bs->bs_root_fd = -1;
 	if ((st = mkdir_p(root)) != ST_OK)
 		goto done;
 	st = ST_IO;
@@ -372,6 +373,8 @@ static status_t fs_open(blobstore **out, const char *root)
 		goto done;
 	if (swept > 0)
 		log_info("blobstore: removed %d temporary file(s) left by a crash", swept);
+	bs->bs_root_fd = root_fd;
+	root_fd = -1;
 	*out = &bs->bs_base;
 	bs = NULL;
 	st = ST_OK;
@@ -393,6 +396,8 @@ static void fs_close(blobstore *base)
 		close(bs->bs_blobs_fd);
 	if (bs->bs_uploads_fd >= 0)
 		close(bs->bs_uploads_fd);
+	if (bs->bs_root_fd >= 0)
+		close(bs->bs_root_fd);
 	free(bs);
 }
 
@@ -555,6 +560,26 @@ static status_t fs_remove(blobstore *base, const char *digest)
 	 * garbage the next collection removes again. */
 	if (unlinkat(bs->bs_blobs_fd, rel, 0) != 0)
 		return (errno == ENOENT || errno == ENOTDIR) ? ST_NOT_FOUND : ST_IO;
+	return ST_OK;
+}
+
+static status_t fs_quarantine(blobstore *base, const char *digest)
+{
+	fs_store *bs = fs_of(base);
+	char rel[REL_PATH_MAX], aside[REL_PATH_MAX + 32];
+	digest_alg alg;
+	status_t st;
+
+	if ((st = rel_path(rel, digest, &alg)) != ST_OK)
+		return st;
+	if (mkdirat(bs->bs_root_fd, "quarantine", DIR_MODE) != 0 && errno != EEXIST)
+		return ST_IO;
+	snprintf(aside, sizeof(aside), "quarantine/%s-%s", digest_alg_name(alg),
+		 strchr(digest, ':') + 1);
+	if (renameat(bs->bs_blobs_fd, rel, bs->bs_root_fd, aside) != 0)
+		return (errno == ENOENT || errno == ENOTDIR) ? ST_NOT_FOUND : ST_IO;
+	/* made durable like a removal: a blob that comes back after a crash is
+	 * found again by the next scrub */
 	return ST_OK;
 }
 
@@ -970,6 +995,7 @@ const blobstore_ops blobstore_fs_ops = {
     .read_open = fs_read_open,
     .put = fs_put,
     .remove = fs_remove,
+    .quarantine = fs_quarantine,
     .upload_begin = fs_upload_begin,
     .upload_resume = fs_upload_resume,
     .upload_write = fs_upload_write,

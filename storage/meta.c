@@ -156,3 +156,64 @@ status_t meta_ping(meta *m)
 {
 	return m->m_ops->ping(m);
 }
+
+status_t meta_tag_get(meta *m, const char *repo, const char *tag, meta_tag *out)
+{
+	return m->m_ops->tag_get(m, repo, tag, out);
+}
+
+status_t meta_tag_records(meta *m, const char *repo, int (*fn)(void *arg, const meta_tag *t),
+			  void *arg)
+{
+	return m->m_ops->tag_records(m, repo, fn, arg);
+}
+
+status_t meta_write_begin(meta *m)
+{
+	return m->m_ops->write_begin(m);
+}
+
+status_t meta_write_end(meta *m, bool commit)
+{
+	return m->m_ops->write_end(m, commit);
+}
+
+status_t meta_usage(meta *m, bool (*match)(void *arg, const char *repo), void *arg,
+		    const char *digest, uint64_t *out_bytes, bool *out_has)
+{
+	return m->m_ops->usage(m, match, arg, digest, out_bytes, out_has);
+}
+
+status_t meta_du(meta *m, bool namespaces, int (*fn)(void *arg, const meta_du_row *r), void *arg)
+{
+	return m->m_ops->du(m, namespaces, fn, arg);
+}
+
+status_t meta_pulls_add(meta *m, const meta_pull *v, size_t n)
+{
+	return m->m_ops->pulls_add(m, v, n);
+}
+
+status_t meta_digests(meta *m, const char *after, int n,
+		      int (*fn)(void *arg, const char *digest, uint64_t size), void *arg,
+		      bool *out_more)
+{
+	return m->m_ops->digests(m, after, n, fn, arg, out_more);
+}
+
+status_t meta_digest_users(meta *m, const char *digest,
+			   int (*fn)(void *arg, const char *repo, const char *manifest), void *arg)
+{
+	return m->m_ops->digest_users(m, digest, fn, arg);
+}
+
+status_t meta_quarantine_add(meta *m, const char *digest, const char *reason)
+{
+	return m->m_ops->quarantine_add(m, digest, reason);
+}
+
+status_t meta_quarantine_list(
+    meta *m, int (*fn)(void *arg, const char *digest, time_t at, const char *reason), void *arg)
+{
+	return m->m_ops->quarantine_list(m, fn, arg);
+}

@@ -112,12 +112,20 @@ typedef struct {
 	 * caller of meta_manifest_put owns it; in meta_referrers' callback it
 	 * is valid during the call only; meta_manifest_get sets it NULL. */
 	const char *annotations;
+	/* Who pushed it ("" when unknown or anonymous): meta_manifest_put
+	 * records it on the manifest (first push) and on the tags it sets. */
+	char pushed_by[META_NAME_MAX];
+	/* Filled by meta_manifest_get and meta_referrers (put ignores them):
+	 * when it was first pushed, last pulled (0: never), how often pulled. */
+	time_t pushed, last_pull;
+	uint64_t pulls;
 } meta_manifest;
 
 /*
  * Records manifest m in repo (creating repo), with the digests it references
  * (layers, config, child manifests) and the tags to point at it, all in one
- * transaction. Re-putting the same digest updates nothing but the tags.
+ * transaction. Re-putting the same digest updates nothing but the tags. Each
+ * tag set records its push: now, by man->pushed_by.
  * ST_OK, ST_INVALID (a string too long for meta_manifest's buffers),
  * ST_NO_SPACE, ST_IO.
  */
@@ -145,6 +153,105 @@ status_t meta_tag_delete(meta *m, const char *repo, const char *tag);
 /* As meta_repo_list, for the tags of repo. ST_NOT_FOUND if repo does not exist. */
 status_t meta_tag_list(meta *m, const char *repo, const char *last, int n,
 		       int (*fn)(void *arg, const char *tag), void *arg, bool *out_more);
+
+/* A tag with its records: where it points, its last push and pulls. */
+typedef struct {
+	char name[META_TAG_MAX];
+	char digest[DIGEST_MAX];
+	time_t pushed;		       /* last set (0: before records were kept) */
+	char pushed_by[META_NAME_MAX]; /* "" when unknown or anonymous */
+	time_t last_pull;	       /* pulled by this tag; 0: never */
+	uint64_t pulls;		       /* pulls by this tag */
+} meta_tag;
+
+/* Tag `tag` of repo. ST_OK with *out; ST_NOT_FOUND; ST_IO. */
+status_t meta_tag_get(meta *m, const char *repo, const char *tag, meta_tag *out);
+
+/* Calls fn for every tag of repo with its records, by name; stops when fn
+ * returns non-zero. ST_OK (also for a repository that does not exist), ST_IO. */
+status_t meta_tag_records(meta *m, const char *repo, int (*fn)(void *arg, const meta_tag *t),
+			  void *arg);
+
+/* ---- write transactions over several calls ----
+ *
+ * A rule checked against the index and the write it allows must be one
+ * unit (a quota: the sum and the link; an immutable tag: its digest and
+ * the move), or two writers could both pass the check. Between
+ * meta_write_begin and meta_write_end the calls of this connection are one
+ * transaction holding the write lock: other connections wait (busy
+ * timeout), then see all of it or none. Calls that write inside it nest:
+ * one that fails undoes its own part only, and the caller decides.
+ */
+
+/* ST_OK with the write lock held; ST_IO (not obtained within the busy
+ * timeout); ST_INVALID if this connection has one open already. */
+status_t meta_write_begin(meta *m);
+/* Commits (commit true: durable once ST_OK) or rolls back the transaction.
+ * ST_OK; ST_NO_SPACE or ST_IO (a failed commit is rolled back); ST_INVALID
+ * when none is open. */
+status_t meta_write_end(meta *m, bool commit);
+
+/* ---- usage: quotas, `registry du`, pull records ---- */
+
+/*
+ * The bytes held by the repositories match(arg, name) accepts: blobs
+ * linked to them and their manifests, each digest counted once however
+ * many of them hold it. *out_has (may be NULL): whether digest (may be
+ * NULL) is among them, so linking it there adds nothing. match must not
+ * call into m. ST_OK, ST_IO.
+ */
+status_t meta_usage(meta *m, bool (*match)(void *arg, const char *repo), void *arg,
+		    const char *digest, uint64_t *out_bytes, bool *out_has);
+
+/* One line of `registry du`: a repository, or a namespace (the first
+ * component of names that have one: "team-a" for team-a/app). */
+typedef struct {
+	char name[META_NAME_MAX];
+	uint64_t referenced; /* bytes of its blobs and manifests, each digest once */
+	uint64_t unique;     /* ...of which no other repository (namespace) holds */
+	uint64_t tags, manifests;
+	time_t last_push, last_pull; /* 0: never (or before records were kept) */
+	uint64_t pulls;		     /* manifest pulls */
+} meta_du_row;
+
+/* Calls fn per repository (namespaces false) or per namespace, by name;
+ * stops when fn returns non-zero. One read of the whole index. ST_OK, ST_IO. */
+status_t meta_du(meta *m, bool namespaces, int (*fn)(void *arg, const meta_du_row *r), void *arg);
+
+/* Pulls to record: count pulls of manifest digest of repo, by tag (NULL
+ * or "": by digest), the last at when. */
+typedef struct {
+	const char *repo, *digest, *tag;
+	time_t when;
+	uint32_t count;
+} meta_pull;
+
+/* Adds n pull records in one transaction (one fsync for a batch); rows of
+ * manifests or tags that are gone meanwhile are skipped. ST_OK,
+ * ST_NO_SPACE, ST_IO. */
+status_t meta_pulls_add(meta *m, const meta_pull *v, size_t n);
+
+/* ---- scrub ---- */
+
+/* Calls fn for every digest the index holds (linked blobs and manifests,
+ * once each, with its size) after `after` (NULL or "": from the start), at
+ * most n, in order; *out_more: more follow. ST_OK, ST_IO. */
+status_t meta_digests(meta *m, const char *after, int n,
+		      int (*fn)(void *arg, const char *digest, uint64_t size), void *arg,
+		      bool *out_more);
+
+/* Calls fn for every manifest that is digest or references it: its
+ * repository and digest, in order. ST_OK (also for none), ST_IO. */
+status_t meta_digest_users(meta *m, const char *digest,
+			   int (*fn)(void *arg, const char *repo, const char *manifest), void *arg);
+
+/* Records that digest's bytes were quarantined (why: reason), until it is
+ * linked or put again. ST_OK, ST_INVALID, ST_NO_SPACE, ST_IO. */
+status_t meta_quarantine_add(meta *m, const char *digest, const char *reason);
+
+/* Calls fn for each quarantined digest, in order. ST_OK, ST_IO. */
+status_t meta_quarantine_list(
+    meta *m, int (*fn)(void *arg, const char *digest, time_t at, const char *reason), void *arg);
 
 /* ---- referrers ---- */
 
@@ -244,6 +351,27 @@ struct meta_ops {
 				      void *arg);
 	status_t (*stats_get)(meta *m, meta_stats *out);
 	status_t (*ping)(meta *m);
+	status_t (*tag_get)(meta *m, const char *repo, const char *tag, meta_tag *out);
+	status_t (*tag_records)(meta *m, const char *repo, int (*fn)(void *arg, const meta_tag *t),
+				void *arg);
+	status_t (*write_begin)(meta *m);
+	status_t (*write_end)(meta *m, bool commit);
+	status_t (*usage)(meta *m, bool (*match)(void *arg, const char *repo), void *arg,
+			  const char *digest, uint64_t *out_bytes, bool *out_has);
+	status_t (*du)(meta *m, bool namespaces, int (*fn)(void *arg, const meta_du_row *r),
+		       void *arg);
+	status_t (*pulls_add)(meta *m, const meta_pull *v, size_t n);
+	status_t (*digests)(meta *m, const char *after, int n,
+			    int (*fn)(void *arg, const char *digest, uint64_t size), void *arg,
+			    bool *out_more);
+	status_t (*digest_users)(meta *m, const char *digest,
+				 int (*fn)(void *arg, const char *repo, const char *manifest),
+				 void *arg);
+	status_t (*quarantine_add)(meta *m, const char *digest, const char *reason);
+	status_t (*quarantine_list)(meta *m,
+				    int (*fn)(void *arg, const char *digest, time_t at,
+					      const char *reason),
+				    void *arg);
 };
 
 struct meta {

@@ -46,8 +46,6 @@
 #define META_BUSY_TIMEOUT_MS 5000
 /* Pause between tx_begin's own retries. */
 #define META_BUSY_RETRY_MS 10
-/* PRAGMA user_version this code creates and understands. */
-#define META_SCHEMA_VERSION 1
 /* Longest upload id, as in meta_upload.id (with NUL). */
 #define META_UPLOAD_ID_MAX 65
 
@@ -109,10 +107,42 @@ static const char schema_sql[] =
     ") WITHOUT ROWID;"
     "CREATE INDEX uploads_updated ON uploads(updated);";
 
+/*
+ * Version 2: push and pull records (who pushed a manifest and each tag,
+ * when a tag was last set, when each was last pulled and how often) for
+ * `registry du` and retention; digests quarantined by scrub; manifests by
+ * digest alone, for scrub's walk and the manifests that use a bad blob.
+ * Rows older than this read 0 and "" (never pulled, pushed at an unknown
+ * time by someone unknown).
+ */
+static const char usage_sql[] =
+    "ALTER TABLE manifests ADD COLUMN pushed_by TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE manifests ADD COLUMN last_pull INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE manifests ADD COLUMN pulls INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tags ADD COLUMN pushed INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tags ADD COLUMN pushed_by TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE tags ADD COLUMN last_pull INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tags ADD COLUMN pulls INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX manifests_digest ON manifests(digest);"
+    "CREATE TABLE quarantine ("
+    "  digest TEXT PRIMARY KEY,"
+    "  at INTEGER NOT NULL,"
+    "  reason TEXT NOT NULL"
+    ") WITHOUT ROWID;";
+
+/* The migrations, in order: migrations[i] takes user_version i to i + 1.
+ * A new schema change is one more entry (never an edit of an old one). */
+static const char *const migrations[] = {schema_sql, usage_sql};
+/* PRAGMA user_version this code creates and understands. */
+#define META_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
 /* The prepared statements of a connection; S_ROLLBACK and before need no schema. */
 enum {
 	S_BEGIN,
 	S_COMMIT,
+	S_SAVEPOINT,
+	S_RELEASE,
+	S_ROLLBACK_TO,
 	S_ROLLBACK,
 	S_REPO_ID,
 	S_REPO_INSERT,
@@ -138,17 +168,60 @@ enum {
 	S_UP_TOUCH,
 	S_UP_DELETE,
 	S_UP_STALE,
+	S_TAG_GET,
+	S_TAG_RECORDS,
+	S_USAGE,
+	S_DU_REPOS,
+	S_DU_NAMESPACES,
+	S_PULL_MAN,
+	S_PULL_TAG,
+	S_DIGESTS,
+	S_DIGEST_USERS,
+	S_QUAR_ADD,
+	S_QUAR_CLEAR,
+	S_QUAR_LIST,
 	S_STATS,
 	S_PING,
 	S__COUNT
 };
 
 /* The columns fill_manifest reads, in order. */
-#define MAN_COLS "m.digest, m.media_type, m.size, m.artifact_type, m.subject"
+#define MAN_COLS                                                                                   \
+	"m.digest, m.media_type, m.size, m.artifact_type, m.subject, m.created, m.pushed_by,"      \
+	" m.last_pull, m.pulls"
+#define MAN_NCOLS 9
+/* The columns fill_tag reads, in order. */
+#define TAG_COLS "t.name, t.digest, t.pushed, t.pushed_by, t.last_pull, t.pulls"
+
+/* `registry du`'s query, grouped by KEY (a repository's name, or its
+ * namespace): each digest counted once per group, unique when only one
+ * group holds it. Groups whose key starts with '/' (names without a
+ * namespace, in the namespace query) hold digests but are not listed. */
+#define DU_SQL(KEY)                                                                                \
+	"WITH g AS (SELECT id, " KEY " AS k FROM repos),"                                          \
+	" d AS (SELECT DISTINCT g.k, x.digest, x.size FROM (SELECT repo_id, digest, size"          \
+	"   FROM repo_blobs UNION ALL SELECT repo_id, digest, size FROM manifests) x"              \
+	"   JOIN g ON g.id = x.repo_id),"                                                          \
+	" c AS (SELECT digest, count(*) AS n FROM d GROUP BY digest),"                             \
+	" u AS (SELECT d.k, sum(d.size) AS ref, sum(CASE WHEN c.n = 1 THEN d.size ELSE 0 END)"     \
+	"   AS uniq FROM d JOIN c USING (digest) GROUP BY d.k),"                                   \
+	" t AS (SELECT g.k, count(*) AS n, max(t.pushed) AS push, max(t.last_pull) AS pull"        \
+	"   FROM tags t JOIN g ON g.id = t.repo_id GROUP BY g.k),"                                 \
+	" m AS (SELECT g.k, count(*) AS n, max(m.created) AS push, max(m.last_pull) AS pull,"      \
+	"   sum(m.pulls) AS pulls FROM manifests m JOIN g ON g.id = m.repo_id GROUP BY g.k),"      \
+	" keys AS (SELECT DISTINCT k FROM g)"                                                      \
+	" SELECT keys.k, coalesce(u.ref, 0), coalesce(u.uniq, 0), coalesce(t.n, 0),"               \
+	"   coalesce(m.n, 0), max(coalesce(t.push, 0), coalesce(m.push, 0)),"                      \
+	"   max(coalesce(t.pull, 0), coalesce(m.pull, 0)), coalesce(m.pulls, 0)"                   \
+	" FROM keys LEFT JOIN u USING (k) LEFT JOIN t USING (k) LEFT JOIN m USING (k)"             \
+	" WHERE substr(keys.k, 1, 1) <> '/' ORDER BY keys.k"
 
 static const char *const stmt_sql[S__COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
+    [S_SAVEPOINT] = "SAVEPOINT part",
+    [S_RELEASE] = "RELEASE part",
+    [S_ROLLBACK_TO] = "ROLLBACK TO part",
     [S_ROLLBACK] = "ROLLBACK",
     [S_REPO_ID] = "SELECT id FROM repos WHERE name = ?1",
     [S_REPO_INSERT] = "INSERT INTO repos(name) VALUES (?1)",
@@ -163,12 +236,14 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_BLOB_REPOS] = "SELECT r.name FROM repo_blobs b JOIN repos r ON r.id = b.repo_id"
 		     " WHERE b.digest = ?1 ORDER BY r.name",
     [S_MAN_INSERT] = "INSERT INTO manifests(repo_id, digest, media_type, size, artifact_type,"
-		     " subject, annotations, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-		     " ON CONFLICT DO NOTHING",
+		     " subject, annotations, created, pushed_by)"
+		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
     [S_REF_INSERT] = "INSERT INTO manifest_refs(repo_id, manifest, ref) VALUES (?1, ?2, ?3)"
 		     " ON CONFLICT DO NOTHING",
-    [S_TAG_SET] = "INSERT INTO tags(repo_id, name, digest) VALUES (?1, ?2, ?3)"
-		  " ON CONFLICT (repo_id, name) DO UPDATE SET digest = excluded.digest",
+    [S_TAG_SET] = "INSERT INTO tags(repo_id, name, digest, pushed, pushed_by)"
+		  " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (repo_id, name) DO UPDATE SET"
+		  " digest = excluded.digest, pushed = excluded.pushed,"
+		  " pushed_by = excluded.pushed_by",
     [S_MAN_BY_DIGEST] = "SELECT " MAN_COLS " FROM repos r"
 			" JOIN manifests m ON m.repo_id = r.id"
 			" WHERE r.name = ?1 AND m.digest = ?2",
@@ -195,6 +270,34 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_UP_TOUCH] = "UPDATE uploads SET updated = ?2 WHERE id = ?1",
     [S_UP_DELETE] = "DELETE FROM uploads WHERE id = ?1",
     [S_UP_STALE] = "SELECT id FROM uploads WHERE updated < ?1 ORDER BY updated",
+    [S_TAG_GET] = "SELECT " TAG_COLS " FROM repos r JOIN tags t ON t.repo_id = r.id"
+		  " WHERE r.name = ?1 AND t.name = ?2",
+    [S_TAG_RECORDS] = "SELECT " TAG_COLS " FROM repos r JOIN tags t ON t.repo_id = r.id"
+		      " WHERE r.name = ?1 ORDER BY t.name",
+    /* policy_match: the caller's predicate (sq_usage sets it) */
+    [S_USAGE] = "WITH r AS (SELECT id FROM repos WHERE policy_match(name)),"
+		" d AS (SELECT digest, size FROM repo_blobs WHERE repo_id IN (SELECT id FROM r)"
+		" UNION SELECT digest, size FROM manifests WHERE repo_id IN (SELECT id FROM r))"
+		" SELECT coalesce(sum(size), 0), coalesce(max(digest = ?1), 0) FROM d",
+    [S_DU_REPOS] = DU_SQL("name"),
+    [S_DU_NAMESPACES] = DU_SQL("CASE WHEN instr(name, '/') > 0"
+			       " THEN substr(name, 1, instr(name, '/') - 1) ELSE '/' || name END"),
+    [S_PULL_MAN] = "UPDATE manifests SET last_pull = max(last_pull, ?3), pulls = pulls + ?4"
+		   " WHERE repo_id = (SELECT id FROM repos WHERE name = ?1) AND digest = ?2",
+    [S_PULL_TAG] = "UPDATE tags SET last_pull = max(last_pull, ?4), pulls = pulls + ?5"
+		   " WHERE repo_id = (SELECT id FROM repos WHERE name = ?1) AND name = ?2"
+		   " AND digest = ?3",
+    [S_DIGESTS] = "SELECT digest, max(size) FROM (SELECT digest, size FROM repo_blobs"
+		  " WHERE digest > ?1 UNION ALL SELECT digest, size FROM manifests"
+		  " WHERE digest > ?1) GROUP BY digest ORDER BY digest LIMIT ?2",
+    [S_DIGEST_USERS] = "SELECT r.name, x.manifest FROM (SELECT repo_id, manifest"
+		       " FROM manifest_refs WHERE ref = ?1 UNION SELECT repo_id, digest"
+		       " FROM manifests WHERE digest = ?1) x JOIN repos r ON r.id = x.repo_id"
+		       " ORDER BY r.name, x.manifest",
+    [S_QUAR_ADD] = "INSERT INTO quarantine(digest, at, reason) VALUES (?1, ?2, ?3)"
+		   " ON CONFLICT (digest) DO UPDATE SET at = excluded.at, reason = excluded.reason",
+    [S_QUAR_CLEAR] = "DELETE FROM quarantine WHERE digest = ?1",
+    [S_QUAR_LIST] = "SELECT digest, at, reason FROM quarantine ORDER BY digest",
     /* Each digest once: a blob in ten repositories is stored once. The
      * blobs' GROUP BY walks repo_blobs_digest; the manifests' sorts. */
     [S_STATS] = "WITH b AS (SELECT count(*) n, coalesce(sum(s), 0) sz FROM"
@@ -210,6 +313,10 @@ typedef struct {
 	meta m_base; /* first: a meta * of ours points here */
 	sqlite3 *m_db;
 	sqlite3_stmt *m_stmt[S__COUNT];
+	bool m_outer; /* meta_write_begin's transaction is open: ours nest */
+	/* sq_usage's predicate, for the SQL function policy_match */
+	bool (*m_match)(void *arg, const char *repo);
+	void *m_match_arg;
 } sq_meta;
 
 static sq_meta *sq_of(meta *m)
@@ -312,6 +419,11 @@ static status_t tx_begin(sq_meta *m)
 	struct timespec start;
 	int rc;
 
+	/* Inside meta_write_begin's: a part of it that can fail alone. */
+	if (m->m_outer) {
+		rc = stmt_run(stmt_get(m, S_SAVEPOINT));
+		return rc == SQLITE_DONE ? ST_OK : db_status(m, rc, "SAVEPOINT");
+	}
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	while ((rc = stmt_run(stmt_get(m, S_BEGIN))) != SQLITE_DONE) {
 		if ((rc & 0xff) != SQLITE_BUSY || elapsed_ms(&start) >= META_BUSY_TIMEOUT_MS)
@@ -324,8 +436,14 @@ static status_t tx_begin(sq_meta *m)
 /* COMMIT; on failure the transaction is rolled back. */
 static status_t tx_commit(sq_meta *m)
 {
-	int rc = stmt_run(stmt_get(m, S_COMMIT));
+	int rc;
 	status_t st;
+
+	if (m->m_outer) {
+		rc = stmt_run(stmt_get(m, S_RELEASE));
+		return rc == SQLITE_DONE ? ST_OK : db_status(m, rc, "RELEASE");
+	}
+	rc = stmt_run(stmt_get(m, S_COMMIT));
 
 	if (rc == SQLITE_DONE)
 		return ST_OK;
@@ -338,8 +456,15 @@ static status_t tx_commit(sq_meta *m)
 /* ROLLBACK if a transaction is open (a failed statement may have ended it). */
 static void tx_rollback(sq_meta *m)
 {
-	if (!sqlite3_get_autocommit(m->m_db))
-		stmt_run(stmt_get(m, S_ROLLBACK));
+	if (sqlite3_get_autocommit(m->m_db))
+		return;
+	if (m->m_outer) {
+		/* undo this part; the outer transaction goes on */
+		stmt_run(stmt_get(m, S_ROLLBACK_TO));
+		stmt_run(stmt_get(m, S_RELEASE));
+		return;
+	}
+	stmt_run(stmt_get(m, S_ROLLBACK));
 }
 
 /* ---- opening ---- */
@@ -364,13 +489,14 @@ static status_t pragma(sq_meta *m, const char *sql, char *out, size_t max)
 	return st;
 }
 
-/* Creates the schema if user_version says there is none, in one transaction
- * (several connections may race to do it: the loser finds it done). */
+/* Brings the schema from user_version to META_SCHEMA_VERSION through each
+ * migration in turn, in one transaction (several connections may race to
+ * do it: the loser finds it done). */
 static status_t migrate(sq_meta *m)
 {
-	char v[32];
+	char v[32], set[64];
 	status_t st;
-	int rc;
+	int rc, from;
 
 	if ((st = pragma(m, "PRAGMA user_version", v, sizeof(v))) != ST_OK)
 		return st;
@@ -380,22 +506,25 @@ static status_t migrate(sq_meta *m)
 		return st;
 	if ((st = pragma(m, "PRAGMA user_version", v, sizeof(v))) != ST_OK)
 		goto done;
-	if (atoi(v) == 0) {
-		rc = sqlite3_exec(m->m_db, schema_sql, NULL, NULL, NULL);
-		if (rc != SQLITE_OK) {
-			st = db_status(m, rc, "creating the schema");
-			goto done;
-		}
-		char set[64];
-		snprintf(set, sizeof(set), "PRAGMA user_version = %d", META_SCHEMA_VERSION);
-		if ((st = pragma(m, set, NULL, 0)) != ST_OK)
-			goto done;
-	} else if (atoi(v) != META_SCHEMA_VERSION) {
+	from = atoi(v);
+	if (from < 0 || from > META_SCHEMA_VERSION) {
 		log_error("meta: schema version %s is not %d: a newer registry made this database?",
 			  v, META_SCHEMA_VERSION);
 		st = ST_IO;
 		goto done;
 	}
+	for (int i = from; i < META_SCHEMA_VERSION; i++) {
+		if ((rc = sqlite3_exec(m->m_db, migrations[i], NULL, NULL, NULL)) != SQLITE_OK) {
+			st = db_status(m, rc,
+				       i == 0 ? "creating the schema" : "migrating the schema");
+			goto done;
+		}
+		if (from > 0)
+			log_info("meta: schema migrated from version %d to %d", i, i + 1);
+	}
+	snprintf(set, sizeof(set), "PRAGMA user_version = %d", META_SCHEMA_VERSION);
+	if ((st = pragma(m, set, NULL, 0)) != ST_OK)
+		goto done;
 	st = tx_commit(m);
 done:
 	if (st != ST_OK)
@@ -416,6 +545,17 @@ static status_t prepare(sq_meta *m, int from, int to)
 }
 
 static void sq_close(meta *base);
+
+/* policy_match(name): sq_usage's predicate over repository names (false
+ * outside a call of it). */
+static void policy_match_sql(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	sq_meta *m = sqlite3_user_data(ctx);
+	const unsigned char *name = sqlite3_value_text(argv[0]);
+
+	sqlite3_result_int(ctx, m->m_match != NULL && name != NULL &&
+				    m->m_match(m->m_match_arg, (const char *)name));
+}
 
 static status_t sq_open(meta **out, const char *path)
 {
@@ -446,6 +586,12 @@ static status_t sq_open(meta **out, const char *path)
 	if ((st = pragma(m, "PRAGMA synchronous = FULL", NULL, 0)) != ST_OK ||
 	    (st = pragma(m, "PRAGMA foreign_keys = ON", NULL, 0)) != ST_OK)
 		goto done;
+	rc = sqlite3_create_function(m->m_db, "policy_match", 1, SQLITE_UTF8, m, policy_match_sql,
+				     NULL, NULL);
+	if (rc != SQLITE_OK) {
+		st = db_status(m, rc, "policy_match");
+		goto done;
+	}
 	if ((st = prepare(m, 0, S_ROLLBACK + 1)) != ST_OK || (st = migrate(m)) != ST_OK ||
 	    (st = prepare(m, S_ROLLBACK + 1, S__COUNT)) != ST_OK)
 		goto done;
@@ -559,6 +705,17 @@ static status_t sq_repo_list(meta *base, const char *last, int n,
 
 /* ---- blobs linked to a repository ---- */
 
+/* Forgets that digest was quarantined (its bytes were stored anew). */
+static status_t quarantine_clear(sq_meta *m, const char *digest)
+{
+	sqlite3_stmt *s = stmt_get(m, S_QUAR_CLEAR);
+	int rc;
+
+	bind_text(s, 1, digest);
+	rc = stmt_run(s);
+	return rc == SQLITE_DONE ? ST_OK : db_status(m, rc, "quarantine clear");
+}
+
 static status_t sq_blob_link(meta *base, const char *repo, const char *digest, uint64_t size)
 {
 	sq_meta *m = sq_of(base);
@@ -582,6 +739,9 @@ static status_t sq_blob_link(meta *base, const char *repo, const char *digest, u
 		st = db_status(m, rc, "blob link");
 		goto done;
 	}
+	/* A link follows a commit or mount of stored bytes: they are whole. */
+	if ((st = quarantine_clear(m, digest)) != ST_OK)
+		goto done;
 	st = tx_commit(m);
 done:
 	if (st != ST_OK)
@@ -683,6 +843,10 @@ static void fill_manifest(meta_manifest *out, sqlite3_stmt *s)
 	out->size = (uint64_t)sqlite3_column_int64(s, 2);
 	column_copy(out->artifact_type, sizeof(out->artifact_type), s, 3);
 	column_copy(out->subject, sizeof(out->subject), s, 4);
+	out->pushed = (time_t)sqlite3_column_int64(s, 5);
+	column_copy(out->pushed_by, sizeof(out->pushed_by), s, 6);
+	out->last_pull = (time_t)sqlite3_column_int64(s, 7);
+	out->pulls = (uint64_t)sqlite3_column_int64(s, 8);
 	out->annotations = NULL;
 }
 
@@ -691,6 +855,7 @@ static status_t sq_manifest_put(meta *base, const char *repo, const meta_manifes
 				size_t ntags)
 {
 	sq_meta *m = sq_of(base);
+	time_t now = time(NULL);
 	sqlite3_stmt *s;
 	sqlite3_int64 rid;
 	bool fresh;
@@ -702,8 +867,8 @@ static status_t sq_manifest_put(meta *base, const char *repo, const meta_manifes
 	    too_long(man->digest, DIGEST_MAX) || man->digest[0] == '\0' ||
 	    too_long(man->media_type, META_MEDIA_TYPE_MAX) ||
 	    too_long(man->artifact_type, META_MEDIA_TYPE_MAX) ||
-	    too_long(man->subject, DIGEST_MAX) || man->size > INT64_MAX ||
-	    (nrefs > 0 && refs == NULL) || (ntags > 0 && tags == NULL))
+	    too_long(man->subject, DIGEST_MAX) || too_long(man->pushed_by, META_NAME_MAX) ||
+	    man->size > INT64_MAX || (nrefs > 0 && refs == NULL) || (ntags > 0 && tags == NULL))
 		return ST_INVALID;
 	for (size_t i = 0; i < ntags; i++)
 		if (tags[i] == NULL || tags[i][0] == '\0' || too_long(tags[i], META_TAG_MAX))
@@ -727,13 +892,17 @@ static status_t sq_manifest_put(meta *base, const char *repo, const meta_manifes
 		bind_text(s, 7, man->annotations);
 	else
 		sqlite3_bind_null(s, 7);
-	sqlite3_bind_int64(s, 8, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(s, 8, (sqlite3_int64)now);
+	bind_text(s, 9, man->pushed_by);
 	if ((rc = stmt_run(s)) != SQLITE_DONE) {
 		st = db_status(m, rc, "manifest insert");
 		goto done;
 	}
 	/* Known already: its row and references stay as they were. */
 	fresh = sqlite3_changes(m->m_db) > 0;
+	/* Its bytes were stored again just before: no longer quarantined. */
+	if ((st = quarantine_clear(m, man->digest)) != ST_OK)
+		goto done;
 	for (size_t i = 0; fresh && i < nrefs; i++) {
 		s = stmt_get(m, S_REF_INSERT);
 		sqlite3_bind_int64(s, 1, rid);
@@ -749,6 +918,8 @@ static status_t sq_manifest_put(meta *base, const char *repo, const meta_manifes
 		sqlite3_bind_int64(s, 1, rid);
 		bind_text(s, 2, tags[i]);
 		bind_text(s, 3, man->digest);
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)now);
+		bind_text(s, 5, man->pushed_by);
 		if ((rc = stmt_run(s)) != SQLITE_DONE) {
 			st = db_status(m, rc, "tag set");
 			goto done;
@@ -886,7 +1057,7 @@ static status_t sq_referrers(meta *base, const char *repo, const char *subject,
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		fill_manifest(&man, s);
 		/* Valid until the next step: the callback's lifetime, as promised. */
-		man.annotations = (const char *)sqlite3_column_text(s, 5);
+		man.annotations = (const char *)sqlite3_column_text(s, MAN_NCOLS);
 		if (fn(arg, &man) != 0)
 			break;
 	}
@@ -987,6 +1158,293 @@ static status_t sq_upload_list_stale(meta *base, time_t before,
 	return st;
 }
 
+/* ---- tag records ---- */
+
+/* Copies the TAG_COLS of the current row of s into out. */
+static void fill_tag(meta_tag *out, sqlite3_stmt *s)
+{
+	column_copy(out->name, sizeof(out->name), s, 0);
+	column_copy(out->digest, sizeof(out->digest), s, 1);
+	out->pushed = (time_t)sqlite3_column_int64(s, 2);
+	column_copy(out->pushed_by, sizeof(out->pushed_by), s, 3);
+	out->last_pull = (time_t)sqlite3_column_int64(s, 4);
+	out->pulls = (uint64_t)sqlite3_column_int64(s, 5);
+}
+
+static status_t sq_tag_get(meta *base, const char *repo, const char *tag, meta_tag *out)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_TAG_GET);
+	status_t st = ST_OK;
+	int rc;
+
+	if (repo == NULL || tag == NULL)
+		return ST_NOT_FOUND;
+	bind_text(s, 1, repo);
+	bind_text(s, 2, tag);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		fill_tag(out, s);
+	else if (rc == SQLITE_DONE)
+		st = ST_NOT_FOUND;
+	else
+		st = db_status(m, rc, "tag lookup");
+	stmt_done(s);
+	return st;
+}
+
+static status_t sq_tag_records(meta *base, const char *repo,
+			       int (*fn)(void *arg, const meta_tag *t), void *arg)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_TAG_RECORDS);
+	status_t st = ST_OK;
+	meta_tag t;
+	int rc;
+
+	if (repo == NULL)
+		return ST_OK;
+	bind_text(s, 1, repo);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		fill_tag(&t, s);
+		if (fn(arg, &t) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = db_status(m, rc, "tag records");
+	stmt_done(s);
+	return st;
+}
+
+/* ---- write transactions over several calls ---- */
+
+static status_t sq_write_begin(meta *base)
+{
+	sq_meta *m = sq_of(base);
+	status_t st;
+
+	if (m->m_outer)
+		return ST_INVALID;
+	if ((st = tx_begin(m)) == ST_OK)
+		m->m_outer = true;
+	return st;
+}
+
+static status_t sq_write_end(meta *base, bool commit)
+{
+	sq_meta *m = sq_of(base);
+
+	if (!m->m_outer)
+		return ST_INVALID;
+	m->m_outer = false;
+	if (!commit) {
+		tx_rollback(m);
+		return ST_OK;
+	}
+	/* A failed statement may have ended the transaction (SQLite rolls
+	 * back on a full disk, an I/O error): nothing is left to commit. */
+	if (sqlite3_get_autocommit(m->m_db)) {
+		log_error("meta: the transaction was rolled back before its commit");
+		return ST_IO;
+	}
+	return tx_commit(m);
+}
+
+/* ---- usage ---- */
+
+static status_t sq_usage(meta *base, bool (*match)(void *arg, const char *repo), void *arg,
+			 const char *digest, uint64_t *out_bytes, bool *out_has)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_USAGE);
+	status_t st = ST_OK;
+	int rc;
+
+	*out_bytes = 0;
+	if (out_has)
+		*out_has = false;
+	m->m_match = match;
+	m->m_match_arg = arg;
+	if (digest != NULL)
+		bind_text(s, 1, digest);
+	else
+		sqlite3_bind_null(s, 1);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*out_bytes = (uint64_t)sqlite3_column_int64(s, 0);
+		if (out_has)
+			*out_has = sqlite3_column_int(s, 1) != 0;
+	} else {
+		st = db_status(m, rc, "usage");
+	}
+	stmt_done(s);
+	m->m_match = NULL;
+	m->m_match_arg = NULL;
+	return st;
+}
+
+static status_t sq_du(meta *base, bool namespaces, int (*fn)(void *arg, const meta_du_row *r),
+		      void *arg)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, namespaces ? S_DU_NAMESPACES : S_DU_REPOS);
+	status_t st = ST_OK;
+	meta_du_row r;
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		column_copy(r.name, sizeof(r.name), s, 0);
+		r.referenced = (uint64_t)sqlite3_column_int64(s, 1);
+		r.unique = (uint64_t)sqlite3_column_int64(s, 2);
+		r.tags = (uint64_t)sqlite3_column_int64(s, 3);
+		r.manifests = (uint64_t)sqlite3_column_int64(s, 4);
+		r.last_push = (time_t)sqlite3_column_int64(s, 5);
+		r.last_pull = (time_t)sqlite3_column_int64(s, 6);
+		r.pulls = (uint64_t)sqlite3_column_int64(s, 7);
+		if (fn(arg, &r) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = db_status(m, rc, "usage report");
+	stmt_done(s);
+	return st;
+}
+
+static status_t sq_pulls_add(meta *base, const meta_pull *v, size_t n)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s;
+	status_t st;
+	int rc;
+
+	if (n == 0)
+		return ST_OK;
+	if (v == NULL)
+		return ST_INVALID;
+	if ((st = tx_begin(m)) != ST_OK)
+		return st;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].repo == NULL || v[i].digest == NULL)
+			continue;
+		s = stmt_get(m, S_PULL_MAN);
+		bind_text(s, 1, v[i].repo);
+		bind_text(s, 2, v[i].digest);
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)v[i].when);
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)v[i].count);
+		if ((rc = stmt_run(s)) != SQLITE_DONE) {
+			st = db_status(m, rc, "manifest pull record");
+			goto done;
+		}
+		if (v[i].tag == NULL || v[i].tag[0] == '\0')
+			continue;
+		s = stmt_get(m, S_PULL_TAG);
+		bind_text(s, 1, v[i].repo);
+		bind_text(s, 2, v[i].tag);
+		bind_text(s, 3, v[i].digest);
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)v[i].when);
+		sqlite3_bind_int64(s, 5, (sqlite3_int64)v[i].count);
+		if ((rc = stmt_run(s)) != SQLITE_DONE) {
+			st = db_status(m, rc, "tag pull record");
+			goto done;
+		}
+	}
+	st = tx_commit(m);
+done:
+	if (st != ST_OK)
+		tx_rollback(m);
+	return st;
+}
+
+/* ---- scrub ---- */
+
+static status_t sq_digests(meta *base, const char *after, int n,
+			   int (*fn)(void *arg, const char *digest, uint64_t size), void *arg,
+			   bool *out_more)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_DIGESTS);
+	bool more = false;
+	int count = 0, rc;
+	status_t st = ST_OK;
+
+	bind_text(s, 1, after ? after : "");
+	sqlite3_bind_int64(s, 2, n > 0 ? (sqlite3_int64)n + 1 : -1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n > 0 && count == n) {
+			more = true;
+			break;
+		}
+		count++;
+		if (fn(arg, (const char *)sqlite3_column_text(s, 0),
+		       (uint64_t)sqlite3_column_int64(s, 1)) != 0) {
+			more = sqlite3_step(s) == SQLITE_ROW;
+			break;
+		}
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = db_status(m, rc, "listing digests");
+	stmt_done(s);
+	if (out_more)
+		*out_more = st == ST_OK && more;
+	return st;
+}
+
+static status_t sq_digest_users(meta *base, const char *digest,
+				int (*fn)(void *arg, const char *repo, const char *manifest),
+				void *arg)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_DIGEST_USERS);
+	status_t st = ST_OK;
+	int rc;
+
+	if (digest == NULL)
+		return ST_OK;
+	bind_text(s, 1, digest);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (fn(arg, (const char *)sqlite3_column_text(s, 0),
+		       (const char *)sqlite3_column_text(s, 1)) != 0)
+			break;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = db_status(m, rc, "a digest's manifests");
+	stmt_done(s);
+	return st;
+}
+
+static status_t sq_quarantine_add(meta *base, const char *digest, const char *reason)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_QUAR_ADD);
+	int rc;
+
+	if (digest == NULL || reason == NULL || too_long(digest, DIGEST_MAX))
+		return ST_INVALID;
+	bind_text(s, 1, digest);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
+	bind_text(s, 3, reason);
+	rc = stmt_run(s);
+	return rc == SQLITE_DONE ? ST_OK : db_status(m, rc, "quarantine");
+}
+
+static status_t sq_quarantine_list(
+    meta *base, int (*fn)(void *arg, const char *digest, time_t at, const char *reason), void *arg)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_QUAR_LIST);
+	status_t st = ST_OK;
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (fn(arg, (const char *)sqlite3_column_text(s, 0),
+		       (time_t)sqlite3_column_int64(s, 1),
+		       (const char *)sqlite3_column_text(s, 2)) != 0)
+			break;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = db_status(m, rc, "quarantine list");
+	stmt_done(s);
+	return st;
+}
+
 static status_t sq_stats_get(meta *base, meta_stats *out)
 {
 	sq_meta *m = sq_of(base);
@@ -1049,6 +1507,17 @@ const meta_ops meta_sqlite_ops = {
     .upload_touch = sq_upload_touch,
     .upload_delete = sq_upload_delete,
     .upload_list_stale = sq_upload_list_stale,
+    .tag_get = sq_tag_get,
+    .tag_records = sq_tag_records,
+    .write_begin = sq_write_begin,
+    .write_end = sq_write_end,
+    .usage = sq_usage,
+    .du = sq_du,
+    .pulls_add = sq_pulls_add,
+    .digests = sq_digests,
+    .digest_users = sq_digest_users,
+    .quarantine_add = sq_quarantine_add,
+    .quarantine_list = sq_quarantine_list,
     .stats_get = sq_stats_get,
     .ping = sq_ping,
 };

@@ -111,6 +111,9 @@ cleanup() {
 	if [ -s "$WORK/auth/pid" ]; then
 		bash "$CLIENTS_DIR/auth.sh" stop >>"$LOGS/auth-stop.log" 2>&1
 	fi
+	if [ -s "$WORK/policy/pid" ]; then
+		bash "$CLIENTS_DIR/policy.sh" stop >>"$LOGS/policy-stop.log" 2>&1
+	fi
 	if [ -d "$WORK/mirror" ]; then
 		bash "$CLIENTS_DIR/mirror.sh" stop >>"$LOGS/mirror-stop.log" 2>&1
 	fi
@@ -302,6 +305,12 @@ case_ auth-skopeo 120 auth.sh skopeo_creds
 case_ auth-podman 90 auth.sh podman_login
 case_ auth-tls 90 auth.sh tls_pull
 
+# Quotas and immutable tags: a registry of their own (policy.sh); docker's
+# case after the docker cases.
+case_ policy-start 30 policy.sh start
+case_ policy-skopeo 90 policy.sh skopeo_policy
+case_ policy-podman 90 policy.sh podman_policy
+
 # The pull-through cache: a hub and a mirror (mirror.sh); docker and
 # containerd pull through it after the docker cases.
 case_ mirror-start 90 mirror.sh start
@@ -309,7 +318,7 @@ case_ mirror-skopeo 90 mirror.sh pull_skopeo
 case_ mirror-podman 90 mirror.sh pull_podman
 
 # The daemon runs whenever a docker case is selected.
-docker_cases="docker-build docker-push docker-push-localhost docker-push-repo docker-pull docker-run docker-pull-skopeo auth-docker auth-docker-tls mirror-docker mirror-containerd"
+docker_cases="docker-build docker-push docker-push-localhost docker-push-repo docker-pull docker-run docker-pull-skopeo auth-docker auth-docker-tls policy-docker mirror-docker mirror-containerd"
 need_docker=""
 for c in docker-daemon $docker_cases; do
 	wanted "$c" && need_docker=1
@@ -326,6 +335,7 @@ if [ -n "$need_docker" ]; then
 		case_ docker-pull-skopeo 60 docker.sh pull_skopeo
 		case_ auth-docker 120 auth.sh docker_login
 		case_ auth-docker-tls 60 auth.sh docker_tls
+		case_ policy-docker 90 policy.sh docker_policy
 		case_ mirror-docker 120 mirror.sh pull_docker
 		case_ mirror-containerd 90 mirror.sh pull_containerd
 	else
@@ -344,6 +354,9 @@ fi
 
 if [ -s "$WORK/auth/pid" ]; then
 	CLIENTS_ONLY="" case_ auth-stop 30 auth.sh stop
+fi
+if [ -s "$WORK/policy/pid" ]; then
+	CLIENTS_ONLY="" case_ policy-stop 30 policy.sh stop
 fi
 if [ -d "$WORK/mirror" ]; then
 	case_ mirror-counts 30 mirror.sh counts

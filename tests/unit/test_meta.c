@@ -88,6 +88,18 @@ static void sqlite_raw_exec(const char *sql)
 	sqlite3_close(db);
 }
 
+/* Runs sql on a new database file at db_path. */
+static void sqlite_raw_exec_create(const char *sql)
+{
+	sqlite3 *db = NULL;
+
+	ck_assert_int_eq(
+	    sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+	    SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
 static const char *sqlite_location(void)
 {
 	return db_path;
@@ -700,6 +712,261 @@ START_TEST(test_reopen_keeps_data)
 }
 END_TEST
 
+typedef struct {
+	meta_du_row r[8];
+	int n;
+} du_rows;
+
+static int du_collect(void *arg, const meta_du_row *r)
+{
+	du_rows *l = arg;
+
+	if (l->n < 8)
+		l->r[l->n++] = *r;
+	return 0;
+}
+
+typedef struct {
+	char d[8][DIGEST_MAX];
+	int n;
+} digs;
+
+static int collect_digest(void *arg, const char *digest, uint64_t size)
+{
+	digs *l = arg;
+
+	if (l->n < 8)
+		snprintf(l->d[l->n++], DIGEST_MAX, "%s", digest);
+	return 0;
+}
+
+static int collect_user(void *arg, const char *repo, const char *manifest)
+{
+	return collect_name(arg, repo);
+}
+
+static int collect_quarantined(void *arg, const char *digest, time_t at, const char *reason)
+{
+	return collect_name(arg, digest);
+}
+
+/* ---- storage lifecycle: write transactions, usage, records ---- */
+
+static bool match_team(void *arg, const char *repo)
+{
+	return strncmp(repo, "team/", 5) == 0;
+}
+
+START_TEST(test_write_tx)
+{
+	char a[DIGEST_MAX], b[DIGEST_MAX];
+	meta *other = NULL;
+	uint64_t size;
+
+	db_open(_i);
+	ck_assert_int_eq(meta_write_end(m, true), ST_INVALID); /* none open */
+	ck_assert_int_eq(meta_write_begin(m), ST_OK);
+	ck_assert_int_eq(meta_write_begin(m), ST_INVALID); /* one at a time */
+	ck_assert_int_eq(meta_blob_link(m, "team/a", dg(a, 'a'), 10), ST_OK);
+	ck_assert_int_eq(meta_blob_get(m, "team/a", a, &size), ST_OK); /* sees its own */
+	ck_assert_int_eq(db_connect(&other), ST_OK);
+	ck_assert_int_eq(meta_blob_get(other, "team/a", a, NULL), ST_NOT_FOUND); /* not yet */
+	ck_assert_int_eq(meta_write_end(m, false), ST_OK);			 /* rolled back */
+	ck_assert_int_eq(meta_blob_get(m, "team/a", a, NULL), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_repo_exists(m, "team/a"), ST_NOT_FOUND);
+	/* committed: all of it; a failed part undoes only itself */
+	ck_assert_int_eq(meta_write_begin(m), ST_OK);
+	ck_assert_int_eq(meta_blob_link(m, "team/a", a, 10), ST_OK);
+	ck_assert_int_eq(meta_manifest_delete(m, "team/a", dg(b, 'b')), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_blob_link(m, "team/b", b, 20), ST_OK);
+	ck_assert_int_eq(meta_write_end(m, true), ST_OK);
+	ck_assert_int_eq(meta_blob_get(other, "team/a", a, NULL), ST_OK);
+	ck_assert_int_eq(meta_blob_get(other, "team/b", b, NULL), ST_OK);
+	meta_close(other);
+}
+END_TEST
+
+/* A second writer's meta_write_begin, on its own thread. */
+typedef struct {
+	meta *m;
+	status_t st;
+	uint64_t bytes; /* what its usage saw, once it got the lock */
+	volatile int done;
+} writer_arg;
+
+static void *second_writer(void *p)
+{
+	writer_arg *w = p;
+
+	w->st = meta_write_begin(w->m);
+	if (w->st == ST_OK) {
+		meta_usage(w->m, match_team, NULL, NULL, &w->bytes, NULL);
+		meta_write_end(w->m, false);
+	}
+	w->done = 1;
+	return NULL;
+}
+
+START_TEST(test_write_tx_serialises)
+{
+	char a[DIGEST_MAX];
+	writer_arg w = {0};
+	pthread_t t;
+	uint64_t bytes;
+
+	db_open(_i);
+	ck_assert_int_eq(db_connect(&w.m), ST_OK);
+	/* A quota's check and link: the lock is held from the begin, so a
+	 * second check waits, and then sees the first one's bytes. */
+	ck_assert_int_eq(meta_write_begin(m), ST_OK);
+	ck_assert_int_eq(meta_usage(m, match_team, NULL, NULL, &bytes, NULL), ST_OK);
+	ck_assert_uint_eq(bytes, 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, second_writer, &w), 0);
+	usleep(300 * 1000);
+	ck_assert_msg(!w.done, "a second write transaction began while the first was open");
+	ck_assert_int_eq(meta_blob_link(m, "team/a", dg(a, 'a'), 10), ST_OK);
+	ck_assert_int_eq(meta_write_end(m, true), ST_OK);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(w.st, ST_OK);
+	ck_assert_uint_eq(w.bytes, 10);
+	meta_close(w.m);
+}
+END_TEST
+
+START_TEST(test_usage_and_du)
+{
+	char a[DIGEST_MAX], b[DIGEST_MAX], c[DIGEST_MAX], d[DIGEST_MAX], x[DIGEST_MAX];
+	meta_manifest man = man_make(dg(d, 'd'), "", "");
+	const char *refs[] = {a}, *tags[] = {"v1", "v2"};
+	uint64_t bytes;
+	bool has;
+
+	db_open(_i);
+	/* team/a: a (100, shared with team/b) and b (20) and manifest d (1234)
+	 * tagged v1, v2; team/b: a; solo: a and c (7) */
+	ck_assert_int_eq(meta_blob_link(m, "team/a", dg(a, 'a'), 100), ST_OK);
+	ck_assert_int_eq(meta_blob_link(m, "team/a", dg(b, 'b'), 20), ST_OK);
+	ck_assert_int_eq(meta_manifest_put(m, "team/a", &man, refs, 1, tags, 2), ST_OK);
+	ck_assert_int_eq(meta_blob_link(m, "team/b", a, 100), ST_OK);
+	ck_assert_int_eq(meta_blob_link(m, "solo", a, 100), ST_OK);
+	ck_assert_int_eq(meta_blob_link(m, "solo", dg(c, 'c'), 7), ST_OK);
+
+	ck_assert_int_eq(meta_usage(m, match_team, NULL, a, &bytes, &has), ST_OK);
+	ck_assert_uint_eq(bytes, 100 + 20 + 1234); /* a once, though two hold it */
+	ck_assert(has);
+	ck_assert_int_eq(meta_usage(m, match_team, NULL, c, &bytes, &has), ST_OK);
+	ck_assert(!has); /* only solo holds c */
+	ck_assert_int_eq(meta_usage(m, match_team, NULL, dg(x, 'x'), &bytes, NULL), ST_OK);
+
+	du_rows got = {0};
+	ck_assert_int_eq(meta_du(m, false, du_collect, &got), ST_OK);
+	ck_assert_int_eq(got.n, 3);
+	ck_assert_str_eq(got.r[0].name, "solo");
+	ck_assert_uint_eq(got.r[0].referenced, 107);
+	ck_assert_uint_eq(got.r[0].unique, 7);
+	ck_assert_str_eq(got.r[1].name, "team/a");
+	ck_assert_uint_eq(got.r[1].referenced, 1354);
+	ck_assert_uint_eq(got.r[1].unique, 1254);
+	ck_assert_uint_eq(got.r[1].tags, 2);
+	ck_assert_uint_eq(got.r[1].manifests, 1);
+	ck_assert_int_ne(got.r[1].last_push, 0);
+	ck_assert_int_eq(got.r[1].last_pull, 0);
+	ck_assert_str_eq(got.r[2].name, "team/b");
+	ck_assert_uint_eq(got.r[2].unique, 0);
+	memset(&got, 0, sizeof(got));
+	ck_assert_int_eq(meta_du(m, true, du_collect, &got), ST_OK);
+	ck_assert_int_eq(got.n, 1); /* solo has no namespace */
+	ck_assert_str_eq(got.r[0].name, "team");
+	ck_assert_uint_eq(got.r[0].referenced, 1354);
+	ck_assert_uint_eq(got.r[0].unique, 1254); /* a is solo's too */
+	ck_assert_uint_eq(got.r[0].tags, 2);
+}
+END_TEST
+
+START_TEST(test_push_and_pull_records)
+{
+	char a[DIGEST_MAX], d[DIGEST_MAX], e[DIGEST_MAX];
+	meta_manifest man = man_make(dg(d, 'd'), "", ""), got;
+	const char *refs[] = {dg(a, 'a')}, *tags[] = {"v1"};
+	meta_pull p[] = {{"app", d, "v1", 1000, 3},
+			 {"app", d, NULL, 2000, 2},
+			 {"app", dg(e, 'e'), "v1", 3000, 1},
+			 {"gone", d, "v1", 4000, 1}};
+	meta_tag t;
+
+	db_open(_i);
+	snprintf(man.pushed_by, sizeof(man.pushed_by), "alice");
+	ck_assert_int_eq(meta_blob_link(m, "app", a, 1), ST_OK);
+	ck_assert_int_eq(meta_manifest_put(m, "app", &man, refs, 1, tags, 1), ST_OK);
+	ck_assert_int_eq(meta_tag_get(m, "app", "v1", &t), ST_OK);
+	ck_assert_str_eq(t.digest, d);
+	ck_assert_str_eq(t.pushed_by, "alice");
+	ck_assert_int_ne(t.pushed, 0);
+	ck_assert_int_eq(meta_tag_get(m, "app", "v2", &t), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_pulls_add(m, p, 4), ST_OK); /* e and "gone": skipped */
+	ck_assert_int_eq(meta_pulls_add(m, p, 0), ST_OK);
+	ck_assert_int_eq(meta_manifest_get(m, "app", d, &got), ST_OK);
+	ck_assert_uint_eq(got.pulls, 5);
+	ck_assert_int_eq(got.last_pull, 2000);
+	ck_assert_str_eq(got.pushed_by, "alice");
+	ck_assert_int_eq(meta_tag_get(m, "app", "v1", &t), ST_OK);
+	ck_assert_uint_eq(t.pulls, 3); /* by the tag only */
+	ck_assert_int_eq(t.last_pull, 1000);
+	/* an earlier time does not move the last pull back */
+	p[0].when = 10;
+	ck_assert_int_eq(meta_pulls_add(m, p, 1), ST_OK);
+	ck_assert_int_eq(meta_tag_get(m, "app", "v1", &t), ST_OK);
+	ck_assert_int_eq(t.last_pull, 1000);
+	ck_assert_uint_eq(t.pulls, 6);
+	/* a re-push by someone else records them on the tag */
+	snprintf(man.pushed_by, sizeof(man.pushed_by), "bob");
+	ck_assert_int_eq(meta_manifest_put(m, "app", &man, refs, 1, tags, 1), ST_OK);
+	ck_assert_int_eq(meta_tag_get(m, "app", "v1", &t), ST_OK);
+	ck_assert_str_eq(t.pushed_by, "bob");
+}
+END_TEST
+
+START_TEST(test_digests_and_quarantine)
+{
+	char a[DIGEST_MAX], b[DIGEST_MAX], d[DIGEST_MAX];
+	meta_manifest man = man_make(dg(d, 'd'), "", "");
+	const char *refs[] = {dg(a, 'a')};
+	names users = {0};
+	bool more;
+
+	db_open(_i);
+	ck_assert_int_eq(meta_blob_link(m, "x", a, 1), ST_OK);
+	ck_assert_int_eq(meta_blob_link(m, "y", a, 1), ST_OK);
+	ck_assert_int_eq(meta_blob_link(m, "y", dg(b, 'b'), 2), ST_OK);
+	ck_assert_int_eq(meta_manifest_put(m, "x", &man, refs, 1, NULL, 0), ST_OK);
+	/* every digest once, in order, paged */
+	digs got = {0};
+	ck_assert_int_eq(meta_digests(m, NULL, 2, collect_digest, &got, &more), ST_OK);
+	ck_assert_int_eq(got.n, 2);
+	ck_assert(more);
+	ck_assert_str_eq(got.d[0], a);
+	ck_assert_str_eq(got.d[1], b);
+	ck_assert_int_eq(meta_digests(m, b, 2, collect_digest, &got, &more), ST_OK);
+	ck_assert_int_eq(got.n, 3);
+	ck_assert(!more);
+	ck_assert_str_eq(got.d[2], d);
+	ck_assert_int_eq(meta_digest_users(m, a, collect_user, &users), ST_OK);
+	ck_assert_int_eq(users.n, 1);
+	ck_assert_str_eq(users.names[0], "x");
+	/* quarantined until linked again */
+	ck_assert_int_eq(meta_quarantine_add(m, a, "content does not match"), ST_OK);
+	ck_assert_int_eq(meta_quarantine_add(m, NULL, "x"), ST_INVALID);
+	memset(&users, 0, sizeof(users));
+	ck_assert_int_eq(meta_quarantine_list(m, collect_quarantined, &users), ST_OK);
+	ck_assert_int_eq(users.n, 1);
+	ck_assert_str_eq(users.names[0], a);
+	ck_assert_int_eq(meta_blob_link(m, "z", a, 1), ST_OK);
+	memset(&users, 0, sizeof(users));
+	ck_assert_int_eq(meta_quarantine_list(m, collect_quarantined, &users), ST_OK);
+	ck_assert_int_eq(users.n, 0);
+}
+END_TEST
+
 START_TEST(test_pragmas)
 {
 	sqlite3 *db = NULL;
@@ -713,10 +980,65 @@ START_TEST(test_pragmas)
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	/* the schema version this code made, kept across a reopen */
-	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 1);
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 2);
 	meta_close(m);
 	ck_assert_int_eq(meta_open(&m, db_path), ST_OK);
-	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 1);
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 2);
+}
+END_TEST
+
+/* Version 1's schema, as registries before the storage lifecycle made it
+ * (frozen: meta_sqlite.c's schema_sql of that version). */
+static const char schema_v1[] =
+    "CREATE TABLE repos (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE repo_blobs (repo_id INTEGER NOT NULL REFERENCES repos(id), digest TEXT NOT "
+    "NULL, size INTEGER NOT NULL, PRIMARY KEY (repo_id, digest)) WITHOUT ROWID;"
+    "CREATE INDEX repo_blobs_digest ON repo_blobs(digest);"
+    "CREATE TABLE manifests (repo_id INTEGER NOT NULL REFERENCES repos(id), digest TEXT NOT "
+    "NULL, media_type TEXT NOT NULL, size INTEGER NOT NULL, artifact_type TEXT NOT NULL "
+    "DEFAULT '', subject TEXT NOT NULL DEFAULT '', annotations TEXT, created INTEGER NOT NULL, "
+    "PRIMARY KEY (repo_id, digest)) WITHOUT ROWID;"
+    "CREATE INDEX manifests_subject ON manifests(repo_id, subject, digest);"
+    "CREATE TABLE manifest_refs (repo_id INTEGER NOT NULL, manifest TEXT NOT NULL, ref TEXT NOT "
+    "NULL, PRIMARY KEY (repo_id, manifest, ref), FOREIGN KEY (repo_id, manifest) REFERENCES "
+    "manifests(repo_id, digest)) WITHOUT ROWID;"
+    "CREATE INDEX manifest_refs_ref ON manifest_refs(ref);"
+    "CREATE TABLE tags (repo_id INTEGER NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL, "
+    "PRIMARY KEY (repo_id, name), FOREIGN KEY (repo_id, digest) REFERENCES manifests(repo_id, "
+    "digest)) WITHOUT ROWID;"
+    "CREATE INDEX tags_digest ON tags(repo_id, digest);"
+    "CREATE TABLE uploads (id TEXT PRIMARY KEY, repo TEXT NOT NULL, alg TEXT NOT NULL, created "
+    "INTEGER NOT NULL, updated INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX uploads_updated ON uploads(updated);"
+    "INSERT INTO repos(id, name) VALUES (1, 'app');"
+    "INSERT INTO manifests VALUES (1, 'sha256:"
+    "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd', 'application/"
+    "vnd.oci.image.manifest.v1+json', 10, '', '', NULL, 1234);"
+    "INSERT INTO tags VALUES (1, 'v1', 'sha256:"
+    "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd');"
+    "PRAGMA user_version = 1;";
+
+START_TEST(test_migrate_from_v1)
+{
+	char d[DIGEST_MAX];
+	meta_manifest man;
+	meta_tag t;
+
+	meta_close(m);
+	m = NULL;
+	unlink(db_path);
+	sqlite_raw_exec_create(schema_v1);
+	ck_assert_int_eq(meta_open(&m, db_path), ST_OK);
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 2);
+	/* what version 1 held is kept, with records that say "unknown" */
+	ck_assert_int_eq(meta_tag_get(m, "app", "v1", &t), ST_OK);
+	ck_assert_str_eq(t.digest, dg(d, 'd'));
+	ck_assert_int_eq(t.pushed, 0);
+	ck_assert_str_eq(t.pushed_by, "");
+	ck_assert_uint_eq(t.pulls, 0);
+	ck_assert_int_eq(meta_manifest_get(m, "app", d, &man), ST_OK);
+	ck_assert_int_eq(man.pushed, 1234);
+	ck_assert_int_eq(meta_quarantine_add(m, d, "test"), ST_OK);
 }
 END_TEST
 
@@ -856,12 +1178,18 @@ Suite *make_meta_suite(void)
 	tcase_add_loop_test(tc, test_invalid_input, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_reopen_keeps_data, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_concurrent_writers, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_write_tx, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_write_tx_serialises, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_usage_and_du, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_push_and_pull_records, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_digests_and_quarantine, 0, NBACKENDS);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(sq, setup_sqlite, teardown);
 	tcase_set_timeout(sq, 30);
 	tcase_add_test(sq, test_pragmas);
 	tcase_add_test(sq, test_open_misuse);
+	tcase_add_test(sq, test_migrate_from_v1);
 	tcase_add_test(sq, test_no_space);
 	suite_add_tcase(s, sq);
 
