@@ -88,6 +88,10 @@ void core_close(core *c);
  * and upload files no session owns. Returns how many. */
 int core_uploads_expire(core *c);
 
+/* A cheap read of the metadata index on this thread's connection, to
+ * prove the registry can still answer (systemd's watchdog). ST_OK; ST_IO. */
+status_t core_check(core *c);
+
 /* Whether any upstream is configured. */
 bool core_mirrors(const core *c);
 

@@ -6,7 +6,8 @@
  * Configuration comes from built-in defaults, then the file given with -c,
  * then flags. Errors in it stop start-up with "FILE:LINE: message" and exit
  * status 2. The server runs until SIGINT or SIGTERM; SIGHUP is logged and
- * ignored.
+ * ignored. Under systemd (Type=notify) it says READY=1 once listening
+ * (server_start) and STOPPING=1 on the signal (notify.h).
  */
 #include <malloc.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include "cli.h"
 #include "cmd_mirror.h"
 #include "config.h"
+#include "notify.h"
 #include "server.h"
 
 #ifndef REGISTRY_VERSION
@@ -106,6 +108,7 @@ static int cmd_serve(int argc, char **argv)
 	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
 		log_info("SIGHUP: ignored (configuration reload is not supported yet)");
 	log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	notify_send("STOPPING=1");
 	server_stop(srv);
 	config_free(&cfg); /* after the server, which borrowed its lists */
 	return 0;

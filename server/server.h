@@ -23,6 +23,9 @@ struct server {
 	uint16_t port; /* the bound port (useful with port 0) */
 	pthread_t sweeper;
 	int sweeper_started;
+	pthread_t watchdog; /* WATCHDOG=1 to systemd (http.c), when it asked */
+	int watchdog_started;
+	uint64_t watchdog_usec;
 	pthread_mutex_t stop_mu;
 	pthread_cond_t stop_cv;
 	int stopping;
