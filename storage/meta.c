@@ -146,3 +146,13 @@ status_t meta_upload_list_stale(meta *m, time_t before, void (*fn)(void *arg, co
 {
 	return m->m_ops->upload_list_stale(m, before, fn, arg);
 }
+
+status_t meta_backup(meta *m, const char *location)
+{
+	return m->m_ops->backup(m, location);
+}
+
+status_t meta_digests(meta *m, int (*fn)(void *arg, const char *digest), void *arg)
+{
+	return m->m_ops->digests(m, fn, arg);
+}

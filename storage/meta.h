@@ -181,6 +181,26 @@ status_t meta_upload_delete(meta *m, const char *id);
 status_t meta_upload_list_stale(meta *m, time_t before, void (*fn)(void *arg, const char *id),
 				void *arg);
 
+/* ---- backups ---- */
+
+/*
+ * Writes a copy of the whole index, as it was at one moment, to a new
+ * database of the same backend at location (for sqlite: a file, which must
+ * not exist), while other connections go on reading and writing (SQLite's
+ * online backup API). Upload sessions are left out: their bytes are not
+ * part of a backup. ST_OK; ST_EXISTS (location exists); ST_NO_SPACE;
+ * ST_IO. On failure nothing is left at location.
+ */
+status_t meta_backup(meta *m, const char *location);
+
+/*
+ * Calls fn for each digest the index references (blobs linked to any
+ * repository, manifests), once each, in byte order: what the blob store
+ * must hold for the index to be served. Stops if fn returns non-zero.
+ * ST_OK, ST_IO.
+ */
+status_t meta_digests(meta *m, int (*fn)(void *arg, const char *digest), void *arg);
+
 /* ---- for backends ----
  *
  * A backend is a const meta_ops and a connection struct that begins with
@@ -221,6 +241,8 @@ struct meta_ops {
 	status_t (*upload_delete)(meta *m, const char *id);
 	status_t (*upload_list_stale)(meta *m, time_t before, void (*fn)(void *arg, const char *id),
 				      void *arg);
+	status_t (*backup)(meta *m, const char *location);
+	status_t (*digests)(meta *m, int (*fn)(void *arg, const char *digest), void *arg);
 };
 
 struct meta {

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -976,6 +977,95 @@ static status_t sq_upload_list_stale(meta *base, time_t before,
 	return st;
 }
 
+/* ---- backups ---- */
+
+/*
+ * SQLite's online backup API, all pages in one step: one read transaction
+ * on our connection, so the copy is the database as of one commit, while
+ * WAL lets writers go on. The copy is then made self-contained (rollback
+ * journal, no -wal file beside it, so it is whole as soon as this returns;
+ * serving it turns WAL on again) and its upload sessions removed. Its statements are prepared here,
+ * not at open: backups are rare.
+ */
+static status_t sq_backup(meta *base, const char *path)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3 *dst = NULL;
+	sqlite3_backup *b = NULL;
+	status_t st = ST_IO;
+	bool made = false;
+	int rc;
+
+	if (access(path, F_OK) == 0)
+		return ST_EXISTS;
+	rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	made = true;
+	if (rc != SQLITE_OK) {
+		log_error("meta: backup: cannot create %s: %s", path,
+			  dst ? sqlite3_errmsg(dst) : "out of memory");
+		goto done;
+	}
+	sqlite3_busy_timeout(dst, META_BUSY_TIMEOUT_MS);
+	if ((b = sqlite3_backup_init(dst, "main", m->m_db, "main")) == NULL) {
+		log_error("meta: backup to %s: %s", path, sqlite3_errmsg(dst));
+		goto done;
+	}
+	while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		sleep_ms(META_BUSY_RETRY_MS);
+	sqlite3_backup_finish(b); /* the step's rc tells */
+	if (rc != SQLITE_DONE) {
+		st = (rc & 0xff) == SQLITE_FULL ? ST_NO_SPACE : ST_IO;
+		log_error("meta: backup to %s: %s (%d)", path, sqlite3_errstr(rc), rc);
+		goto done;
+	}
+	rc = sqlite3_exec(dst,
+			  "PRAGMA synchronous = FULL; PRAGMA journal_mode = DELETE;"
+			  " DELETE FROM uploads;",
+			  NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		st = (rc & 0xff) == SQLITE_FULL ? ST_NO_SPACE : ST_IO;
+		log_error("meta: backup %s: %s", path, sqlite3_errmsg(dst));
+		goto done;
+	}
+	st = ST_OK;
+done:
+	if (sqlite3_close(dst) != SQLITE_OK && st == ST_OK)
+		st = ST_IO;
+	if (st != ST_OK && made) {
+		char side[4096 + 8];
+		unlink(path);
+		snprintf(side, sizeof(side), "%s-wal", path);
+		unlink(side);
+		snprintf(side, sizeof(side), "%s-journal", path);
+		unlink(side);
+	}
+	return st;
+}
+
+static status_t sq_digests(meta *base, int (*fn)(void *arg, const char *digest), void *arg)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = NULL;
+	status_t st = ST_OK;
+	int rc =
+	    sqlite3_prepare_v2(m->m_db,
+			       "SELECT digest FROM repo_blobs UNION SELECT digest FROM manifests"
+			       " ORDER BY 1",
+			       -1, &s, NULL);
+
+	if (rc == SQLITE_OK) {
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+			if (fn(arg, (const char *)sqlite3_column_text(s, 0)) != 0) {
+				rc = SQLITE_DONE;
+				break;
+			}
+	}
+	if (rc != SQLITE_DONE)
+		st = db_status(m, rc, "digests");
+	sqlite3_finalize(s);
+	return st;
+}
+
 const meta_ops meta_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -998,4 +1088,6 @@ const meta_ops meta_sqlite_ops = {
     .upload_touch = sq_upload_touch,
     .upload_delete = sq_upload_delete,
     .upload_list_stale = sq_upload_list_stale,
+    .backup = sq_backup,
+    .digests = sq_digests,
 };
