@@ -354,13 +354,30 @@ static status_t pragma(sq_meta *m, const char *sql, char *out, size_t max)
 	return st;
 }
 
-/* Creates the schema if user_version says there is none, in one transaction
- * (several connections may race to do it: the loser finds it done). */
+/*
+ * The schema's history: migrations[v] takes a database at user_version v
+ * to v + 1 (0 is an empty file: schema_sql, version 1). A new schema
+ * version appends one step (ALTER TABLE ..., CREATE INDEX ..., a data copy)
+ * and bumps META_SCHEMA_VERSION; a step once released, schema_sql included,
+ * is never edited, so a new database and one made by any release
+ * (tests/fixtures/first-release, made by the first) walk the same steps to
+ * the same schema. A missing step stops start-up rather than skip it.
+ */
+static const char *const migrations[META_SCHEMA_VERSION] = {
+    schema_sql, /* 0 -> 1: the first release's schema */
+};
+
+/*
+ * Brings the database to META_SCHEMA_VERSION: every missing step, in one
+ * transaction with the version bump (several connections, or processes,
+ * may race to do it: the loser finds it done). A database newer than this
+ * code is refused, untouched: an older binary must not write into it.
+ */
 static status_t migrate(sq_meta *m)
 {
-	char v[32];
+	char v[32], set[64];
 	status_t st;
-	int rc;
+	int rc, from, ver;
 
 	if ((st = pragma(m, "PRAGMA user_version", v, sizeof(v))) != ST_OK)
 		return st;
@@ -370,23 +387,31 @@ static status_t migrate(sq_meta *m)
 		return st;
 	if ((st = pragma(m, "PRAGMA user_version", v, sizeof(v))) != ST_OK)
 		goto done;
-	if (atoi(v) == 0) {
-		rc = sqlite3_exec(m->m_db, schema_sql, NULL, NULL, NULL);
-		if (rc != SQLITE_OK) {
-			st = db_status(m, rc, "creating the schema");
-			goto done;
-		}
-		char set[64];
-		snprintf(set, sizeof(set), "PRAGMA user_version = %d", META_SCHEMA_VERSION);
-		if ((st = pragma(m, set, NULL, 0)) != ST_OK)
-			goto done;
-	} else if (atoi(v) != META_SCHEMA_VERSION) {
+	from = ver = atoi(v);
+	if (ver < 0 || ver > META_SCHEMA_VERSION) {
 		log_error("meta: schema version %s is not %d: a newer registry made this database?",
 			  v, META_SCHEMA_VERSION);
 		st = ST_IO;
 		goto done;
 	}
+	for (; ver < META_SCHEMA_VERSION; ver++) {
+		if (migrations[ver] == NULL) { /* a version bumped without its step */
+			log_error("meta: no schema step from version %d to %d", ver, ver + 1);
+			st = ST_IO;
+			goto done;
+		}
+		if ((rc = sqlite3_exec(m->m_db, migrations[ver], NULL, NULL, NULL)) != SQLITE_OK) {
+			snprintf(set, sizeof(set), "schema step %d to %d", ver, ver + 1);
+			st = db_status(m, rc, set);
+			goto done;
+		}
+	}
+	snprintf(set, sizeof(set), "PRAGMA user_version = %d", META_SCHEMA_VERSION);
+	if ((st = pragma(m, set, NULL, 0)) != ST_OK)
+		goto done;
 	st = tx_commit(m);
+	if (st == ST_OK && from > 0)
+		log_info("meta: schema migrated from version %d to %d", from, META_SCHEMA_VERSION);
 done:
 	if (st != ST_OK)
 		tx_rollback(m);
