@@ -26,7 +26,8 @@ UNIT_ASAN_OBJ := $(UNIT_SRC:%.c=$(B)/asan/%.o)
 
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all deps test-deps run test unit integration clients asan fmt clean bench tsan check-layers
+.PHONY: all deps test-deps run test unit integration clients asan fmt clean bench tsan check-layers \
+	install
 all: deps $(B)/registry
 
 deps:
@@ -95,6 +96,34 @@ test: test-deps
 	$(MAKE) fuzz-short
 	$(MAKE) clients
 	@tests/skips.sh $(REGISTRY_SKIP_FILE)
+
+# `make install` (PREFIX, DESTDIR as usual): the binary, the man pages,
+# the systemd unit (its ExecStart naming this PREFIX's binary) and, unless
+# one is there already, /etc/registry/registry.conf: the documented
+# defaults with data = /var/lib/registry, the unit's StateDirectory. An
+# existing configuration is never overwritten.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(SYSCONFDIR)/systemd/system
+install: $(B)/registry
+	install -D -m 755 $(B)/registry $(DESTDIR)$(BINDIR)/registry
+	install -D -m 644 doc/registry.8 $(DESTDIR)$(MANDIR)/man8/registry.8
+	install -D -m 644 doc/registry.conf.5 $(DESTDIR)$(MANDIR)/man5/registry.conf.5
+	install -d -m 755 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/registry
+	sed -e 's@/usr/local/bin/registry@$(BINDIR)/registry@' \
+	    -e 's@/etc/registry/@$(SYSCONFDIR)/registry/@' \
+	    deploy/registry.service >$(DESTDIR)$(UNITDIR)/registry.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/registry.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/registry/registry.conf ]; then \
+		echo "kept $(DESTDIR)$(SYSCONFDIR)/registry/registry.conf (compare with registry.conf)"; \
+	else \
+		sed 's@^data = ./data$$@data = /var/lib/registry@' registry.conf \
+			>$(DESTDIR)$(SYSCONFDIR)/registry/registry.conf && \
+		chmod 644 $(DESTDIR)$(SYSCONFDIR)/registry/registry.conf && \
+		echo "wrote $(DESTDIR)$(SYSCONFDIR)/registry/registry.conf"; \
+	fi
 
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -119,6 +119,17 @@ void core_close(core *c)
 	free(c);
 }
 
+status_t core_check(core *c)
+{
+	meta *db;
+	status_t st;
+
+	if ((st = core_db(c, &db)) != ST_OK)
+		return st;
+	st = meta_repo_exists(db, "");
+	return st == ST_NOT_FOUND ? ST_OK : st;
+}
+
 int core_uploads_expire(core *c)
 {
 	meta *db;

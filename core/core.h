@@ -98,6 +98,10 @@ void core_close(core *c);
  * and upload files no session owns. Returns how many. */
 int core_uploads_expire(core *c);
 
+/* A cheap read of the metadata index on this thread's connection, to
+ * prove the registry can still answer (systemd's watchdog). ST_OK; ST_IO. */
+status_t core_check(core *c);
+
 /* Whether any upstream is configured. */
 bool core_mirrors(const core *c);
 
@@ -516,5 +520,30 @@ typedef struct {
 /* `registry import` from fd (see proxy/layout.h). */
 status_t core_import(core *c, int fd, const char *repo, const char *tag, FILE *msg,
 		     core_import_stats *out);
+
+/* ---- backups ---- */
+
+typedef struct {
+	uint64_t blobs;	  /* blobs (and manifests) in the backup */
+	uint64_t linked;  /* ...of which hard links (no bytes copied) */
+	uint64_t bytes;	  /* their total size */
+	uint64_t copied;  /* bytes copied (the blobs not linked) */
+	uint64_t missing; /* referenced by the database copy, gone since */
+} core_backup_stats;
+
+/*
+ * `registry backup DIR`: a data folder at dest (made, with its parents; an
+ * existing one must be empty) that `registry serve -d DEST` serves as the
+ * registry was at one moment, taken while it serves: the metadata index is
+ * copied first (meta_backup, one consistent snapshot), then every blob that
+ * copy references (blobstore_backup: hard links where the same filesystem
+ * allows, copies otherwise). Pushes that finish meanwhile are not in it;
+ * upload sessions never are. ST_OK with *out; ST_EXISTS (dest is not an
+ * empty folder, nothing written); ST_NOT_FOUND (out->missing blobs were
+ * removed, by eviction or collection, between the two steps: the backup
+ * lacks them; run it again); ST_NO_SPACE; ST_IO. Progress lines go to msg
+ * (may be NULL).
+ */
+status_t core_backup(core *c, const char *dest, FILE *msg, core_backup_stats *out);
 
 #endif

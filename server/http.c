@@ -13,6 +13,7 @@
 #include "access.h"
 #include "cli.h"
 #include "tls.h"
+#include "notify.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -564,6 +565,41 @@ static void *scrubber_main(void *arg)
 	return NULL;
 }
 
+/*
+ * systemd's watchdog (WatchdogSec=): WATCHDOG=1 every half interval, each
+ * after core_check has read the metadata index, so a registry whose
+ * database is wedged stops petting and systemd restarts it. Runs only when
+ * the manager asked (notify_watchdog_usec).
+ */
+static void *watchdog_main(void *arg)
+{
+	server *srv = arg;
+	uint64_t half = srv->watchdog_usec / 2;
+	struct timespec until;
+
+	pthread_mutex_lock(&srv->stop_mu);
+	while (!srv->stopping) {
+		pthread_mutex_unlock(&srv->stop_mu);
+		if (core_check(srv->core) == ST_OK)
+			notify_send("WATCHDOG=1");
+		else
+			log_warn("watchdog: the metadata index does not answer; not notifying");
+		pthread_mutex_lock(&srv->stop_mu);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += (time_t)(half / 1000000);
+		until.tv_nsec += (long)(half % 1000000) * 1000;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!srv->stopping &&
+		       pthread_cond_timedwait(&srv->stop_cv, &srv->stop_mu, &until) == 0)
+			; /* woken for another reason (a request ended): wait on */
+	}
+	pthread_mutex_unlock(&srv->stop_mu);
+	return NULL;
+}
+
 status_t server_start(server **out, const config *cfg)
 {
 	server *srv = calloc(1, sizeof(*srv));
@@ -632,6 +668,12 @@ status_t server_start(server **out, const config *cfg)
 		srv->scrubber_started = 1;
 	log_info("listening on %s (port %u)%s, data in %s, %u threads", cfg->listen, srv->port,
 		 srv->tls ? " with TLS" : "", cfg->data, threads);
+	/* Type=notify: systemd starts what depends on us only now, when the
+	 * sockets take connections; before the first WATCHDOG=1. */
+	notify_send("READY=1");
+	if ((srv->watchdog_usec = notify_watchdog_usec()) > 0 &&
+	    pthread_create(&srv->watchdog, NULL, watchdog_main, srv) == 0)
+		srv->watchdog_started = 1;
 	*out = srv;
 	return ST_OK;
 fail:
@@ -686,6 +728,8 @@ void server_stop(server *srv)
 		pthread_join(srv->sweeper, NULL);
 	if (srv->scrubber_started)
 		pthread_join(srv->scrubber, NULL);
+	if (srv->watchdog_started)
+		pthread_join(srv->watchdog, NULL);
 	if (srv->daemon_plain) {
 		/* refuse new plain clients too; drain_requests counts both */
 		MHD_socket ps = MHD_quiesce_daemon(srv->daemon_plain);

@@ -2,7 +2,8 @@
  * main.c - the command line: `registry serve`, `registry version`,
  * `registry --help`; `registry user` and `registry cert` (cmd_auth.c);
  * `registry mirror sync`, `registry export`, `registry import` (cmd_mirror.c);
- * `registry du`, `registry retain`, `registry scrub` (cmd_lifecycle.c).
+ * `registry du`, `registry retain`, `registry scrub` (cmd_lifecycle.c),
+ * `registry backup` (cmd_backup.c).
  *
  * Configuration comes from built-in defaults, then the file given with -c,
  * then flags. Errors in it stop start-up with "FILE:LINE: message" and exit
@@ -10,6 +11,8 @@
  * configuration again the same way and applies it (server_reload; a bad
  * file is logged with its FILE:LINE and changes nothing); `registry reload`
  * (cmd_reload.c) sends it. SIGUSR1 reopens the log files (logrotate).
+ * Under systemd (Type=notify) it says READY=1 once listening
+ * (server_start) and STOPPING=1 on the signal (notify.h).
  */
 #include <malloc.h>
 #include <signal.h>
@@ -20,11 +23,13 @@
 #include "../common/log.h"
 #include "cmd_auth.h"
 #include "cmd_health.h"
+#include "cmd_backup.h"
 #include "cli.h"
 #include "cmd_lifecycle.h"
 #include "cmd_mirror.h"
 #include "cmd_reload.h"
 #include "config.h"
+#include "notify.h"
 #include "server.h"
 
 #ifndef REGISTRY_VERSION
@@ -47,6 +52,7 @@ static void usage(FILE *f)
 		"       registry du [PATTERN] [--json] [options]\n"
 		"       registry retain [--dry-run] [options]\n"
 		"       registry scrub [--repair] [options]\n"
+		"       registry backup DIR [options]\n"
 		"       registry version\n"
 		"       registry --help\n"
 		"\n"
@@ -61,6 +67,7 @@ static void usage(FILE *f)
 	cmd_reload_usage(f);
 	cmd_health_usage(f);
 	cmd_lifecycle_usage(f);
+	cmd_backup_usage(f);
 }
 
 /* SIGHUP: the configuration as `serve` read it at start (defaults, the
@@ -148,6 +155,7 @@ static int cmd_serve(int argc, char **argv)
 		}
 	}
 	log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	notify_send("STOPPING=1");
 	server_stop(srv);
 	config_free(&cfg); /* after the server, which borrowed its lists */
 	return 0;
@@ -181,6 +189,8 @@ int main(int argc, char **argv)
 		return cmd_retain(argc - 2, argv + 2);
 	if (strcmp(argv[1], "scrub") == 0)
 		return cmd_scrub(argc - 2, argv + 2);
+	if (strcmp(argv[1], "backup") == 0)
+		return cmd_backup(argc - 2, argv + 2);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("registry %s\n", REGISTRY_VERSION);
 		return 0;

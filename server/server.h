@@ -40,6 +40,9 @@ struct server {
 	int sweeper_started;
 	pthread_t scrubber; /* scrub_interval's runs */
 	int scrubber_started;
+	pthread_t watchdog; /* WATCHDOG=1 to systemd (http.c), when it asked */
+	int watchdog_started;
+	uint64_t watchdog_usec;
 	pthread_mutex_t stop_mu;
 	pthread_cond_t stop_cv;
 	int stopping;

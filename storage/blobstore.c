@@ -168,3 +168,10 @@ status_t blobstore_upload_list_stale(blobstore *bs, time_t before,
 {
 	return bs->bs_ops->upload_list_stale(bs, before, fn, arg);
 }
+
+status_t blobstore_backup(blobstore *bs, const char *digest, blobstore *dst, bool *out_linked)
+{
+	if (dst == NULL || dst->bs_ops != bs->bs_ops)
+		return ST_INVALID;
+	return bs->bs_ops->backup(bs, digest, dst, out_linked);
+}

@@ -27,6 +27,7 @@
 #ifndef BLOBSTORE_H
 #define BLOBSTORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -226,6 +227,18 @@ status_t blobstore_upload_remove(blobstore *bs, const char *id);
 status_t blobstore_upload_list_stale(blobstore *bs, time_t before,
 				     void (*fn)(void *arg, const char *id), void *arg);
 
+/*
+ * Puts blob digest into dst, a store of the same backend (a backup: `registry
+ * backup`), as cheaply as the backend can while keeping dst's guarantees
+ * (the filesystem: a hard link when dst is on the same filesystem, since
+ * blobs are immutable, else a copy written, fsynced and renamed into place;
+ * dst's shard folder is fsynced either way). Already in dst: ST_OK.
+ * *out_linked (may be NULL): no bytes were copied. ST_NOT_FOUND (not in
+ * bs); ST_INVALID (a malformed digest, or dst of another backend);
+ * ST_NO_SPACE; ST_NOMEM; ST_IO. On failure dst holds no part of the blob.
+ */
+status_t blobstore_backup(blobstore *bs, const char *digest, blobstore *dst, bool *out_linked);
+
 /* ---- for backends ----
  *
  * A backend is a const blobstore_ops and three structs that begin with the
@@ -269,6 +282,8 @@ struct blobstore_ops {
 	status_t (*reader_read)(blob_reader *rd, uint64_t off, void *buf, size_t len,
 				size_t *out_n);
 	void (*reader_close)(blob_reader *rd); /* never called with NULL */
+	/* blobstore_backup; dst is of this backend (checked by the caller). */
+	status_t (*backup)(blobstore *bs, const char *digest, blobstore *dst, bool *out_linked);
 };
 
 struct blobstore {

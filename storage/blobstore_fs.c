@@ -987,6 +987,141 @@ static status_t fs_upload_list_stale(blobstore *base, time_t before,
 	return uploads_each(fs_of(base), report_stale, &c);
 }
 
+/* ---- backups: a hard link, or a copy ---- */
+
+/* Copies all of src (size bytes) into out, through the kernel when it
+ * can (copy_file_range), else a bounded buffer. ST_OK, ST_NO_SPACE, ST_IO. */
+static status_t copy_fd(int out, int src, uint64_t size)
+{
+	char *buf = NULL;
+	uint64_t off = 0;
+	status_t st = ST_OK;
+
+	while (off < size) {
+		loff_t in_off = (loff_t)off, out_off = (loff_t)off;
+		ssize_t n = copy_file_range(src, &in_off, out, &out_off, size - off, 0);
+		if (n > 0) {
+			off += (uint64_t)n;
+			continue;
+		}
+		if (n == 0)
+			return ST_IO; /* the file is shorter than it was */
+		if (errno == EINTR)
+			continue;
+		if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+			return fileio_status(errno);
+		break; /* no kernel copy between these: by hand */
+	}
+	if (off < size && (buf = malloc(REHASH_BUF_BYTES)) == NULL)
+		return ST_NOMEM;
+	while (st == ST_OK && off < size) {
+		ssize_t r = pread(src, buf, REHASH_BUF_BYTES, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			st = ST_IO;
+		else if ((st = fileio_write(out, buf, (size_t)r, (off_t)off)) == ST_OK)
+			off += (uint64_t)r;
+	}
+	free(buf);
+	return st;
+}
+
+/* rel of bs copied into d as a temporary file, fsynced, renamed into
+ * place: whole or absent, as a commit. */
+static status_t backup_copy(fs_store *bs, fs_store *d, const char *rel)
+{
+	char tmp[BLOBSTORE_ID_MAX + 1] = "";
+	unsigned char rnd[8];
+	struct stat sb;
+	int src = -1, out = -1;
+	status_t st = ST_IO;
+
+	if ((src = openat(bs->bs_blobs_fd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		st = errno == ENOENT ? ST_NOT_FOUND : ST_IO;
+		goto done;
+	}
+	if (fstat(src, &sb) != 0)
+		goto done;
+	while (out < 0) {
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			goto done;
+		snprintf(tmp, sizeof(tmp), PUT_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
+			 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+		out = openat(d->bs_uploads_fd, tmp,
+			     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, FILE_MODE);
+		if (out < 0 && errno != EEXIST) {
+			st = fileio_status(errno);
+			tmp[0] = '\0';
+			goto done;
+		}
+	}
+	if ((st = copy_fd(out, src, (uint64_t)sb.st_size)) != ST_OK)
+		goto done;
+	if (fsync(out) != 0) {
+		st = fileio_status(errno);
+		goto done;
+	}
+	if (renameat(d->bs_uploads_fd, tmp, d->bs_blobs_fd, rel) != 0) {
+		st = fileio_status(errno);
+		goto done;
+	}
+	tmp[0] = '\0';
+	st = ST_OK;
+done:
+	if (src >= 0)
+		close(src);
+	if (out >= 0)
+		close(out);
+	if (tmp[0] != '\0')
+		unlinkat(d->bs_uploads_fd, tmp, 0);
+	return st;
+}
+
+/*
+ * A blob is immutable once committed (fs_put and commits never write into
+ * a published file), so the backup can share its inode: a hard link costs
+ * no bytes and no time. Across filesystems (EXDEV), or where links are
+ * refused, a copy.
+ */
+static status_t fs_backup(blobstore *base, const char *digest, blobstore *dstbase, bool *out_linked)
+{
+	fs_store *bs = fs_of(base), *d = fs_of(dstbase);
+	char rel[REL_PATH_MAX];
+	bool linked = false;
+	status_t st;
+
+	if (out_linked)
+		*out_linked = false;
+	if ((st = rel_path(rel, digest, NULL)) != ST_OK)
+		return st;
+	if (fs_stat(dstbase, digest, NULL) == ST_OK) {
+		if (out_linked)
+			*out_linked = true;
+		return ST_OK;
+	}
+	if ((st = shard_ensure(d, rel)) != ST_OK)
+		return st;
+	if (linkat(bs->bs_blobs_fd, rel, d->bs_blobs_fd, rel, 0) == 0) {
+		linked = true;
+	} else if (errno == ENOENT) {
+		return ST_NOT_FOUND;
+	} else if (errno == EEXIST) {
+		linked = true; /* another backup of the same folder, at once */
+	} else if (errno == EXDEV || errno == EPERM || errno == EMLINK || errno == EOPNOTSUPP) {
+		if ((st = backup_copy(bs, d, rel)) != ST_OK)
+			return st;
+	} else {
+		log_error("blobstore: backup of %s: %s", rel, strerror(errno));
+		return fileio_status(errno);
+	}
+	/* the new folder entry is durable, as a commit's */
+	st = shard_fsync(d, rel);
+	if (st == ST_OK && out_linked)
+		*out_linked = linked;
+	return st;
+}
+
 const blobstore_ops blobstore_fs_ops = {
     .name = "filesystem",
     .open = fs_open,
@@ -1011,4 +1146,5 @@ const blobstore_ops blobstore_fs_ops = {
     .upload_list_stale = fs_upload_list_stale,
     .reader_read = fs_reader_read,
     .reader_close = fs_reader_close,
+    .backup = fs_backup,
 };

@@ -217,3 +217,8 @@ status_t meta_quarantine_list(
 {
 	return m->m_ops->quarantine_list(m, fn, arg);
 }
+
+status_t meta_backup(meta *m, const char *location)
+{
+	return m->m_ops->backup(m, location);
+}

@@ -309,6 +309,18 @@ status_t meta_stats_get(meta *m, meta_stats *out);
  * (another writer held it past the busy timeout); ST_IO. */
 status_t meta_ping(meta *m);
 
+/* ---- backups ---- */
+
+/*
+ * Writes a copy of the whole index, as it was at one moment, to a new
+ * database of the same backend at location (for sqlite: a file, which must
+ * not exist), while other connections go on reading and writing (SQLite's
+ * online backup API). Upload sessions are left out: their bytes are not
+ * part of a backup. ST_OK; ST_EXISTS (location exists); ST_NO_SPACE;
+ * ST_IO. On failure nothing is left at location.
+ */
+status_t meta_backup(meta *m, const char *location);
+
 /* ---- for backends ----
  *
  * A backend is a const meta_ops and a connection struct that begins with
@@ -372,6 +384,7 @@ struct meta_ops {
 				    int (*fn)(void *arg, const char *digest, time_t at,
 					      const char *reason),
 				    void *arg);
+	status_t (*backup)(meta *m, const char *location);
 };
 
 struct meta {

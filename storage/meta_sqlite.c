@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -492,6 +493,10 @@ static status_t pragma(sq_meta *m, const char *sql, char *out, size_t max)
 /* Brings the schema from user_version to META_SCHEMA_VERSION through each
  * migration in turn, in one transaction (several connections may race to
  * do it: the loser finds it done). */
+/* (migrations[] is the schema's history: a step once released, schema_sql
+ * included, is never edited, so a new database and one made by any release
+ * (tests/fixtures/first-release, made by the first) walk the same steps to
+ * the same schema. A database newer than this code is refused, untouched.) */
 static status_t migrate(sq_meta *m)
 {
 	char v[32], set[64];
@@ -526,6 +531,8 @@ static status_t migrate(sq_meta *m)
 	if ((st = pragma(m, set, NULL, 0)) != ST_OK)
 		goto done;
 	st = tx_commit(m);
+	if (st == ST_OK && from > 0)
+		log_info("meta: schema migrated from version %d to %d", from, META_SCHEMA_VERSION);
 done:
 	if (st != ST_OK)
 		tx_rollback(m);
@@ -1485,6 +1492,71 @@ static status_t sq_ping(meta *base)
 	return ST_OK;
 }
 
+/* ---- backups ---- */
+
+/*
+ * SQLite's online backup API, all pages in one step: one read transaction
+ * on our connection, so the copy is the database as of one commit, while
+ * WAL lets writers go on. The copy is then made self-contained (rollback
+ * journal, no -wal file beside it, so it is whole as soon as this returns;
+ * serving it turns WAL on again) and its upload sessions removed. Its statements are prepared here,
+ * not at open: backups are rare.
+ */
+static status_t sq_backup(meta *base, const char *path)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3 *dst = NULL;
+	sqlite3_backup *b = NULL;
+	status_t st = ST_IO;
+	bool made = false;
+	int rc;
+
+	if (access(path, F_OK) == 0)
+		return ST_EXISTS;
+	rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	made = true;
+	if (rc != SQLITE_OK) {
+		log_error("meta: backup: cannot create %s: %s", path,
+			  dst ? sqlite3_errmsg(dst) : "out of memory");
+		goto done;
+	}
+	sqlite3_busy_timeout(dst, META_BUSY_TIMEOUT_MS);
+	if ((b = sqlite3_backup_init(dst, "main", m->m_db, "main")) == NULL) {
+		log_error("meta: backup to %s: %s", path, sqlite3_errmsg(dst));
+		goto done;
+	}
+	while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		sleep_ms(META_BUSY_RETRY_MS);
+	sqlite3_backup_finish(b); /* the step's rc tells */
+	if (rc != SQLITE_DONE) {
+		st = (rc & 0xff) == SQLITE_FULL ? ST_NO_SPACE : ST_IO;
+		log_error("meta: backup to %s: %s (%d)", path, sqlite3_errstr(rc), rc);
+		goto done;
+	}
+	rc = sqlite3_exec(dst,
+			  "PRAGMA synchronous = FULL; PRAGMA journal_mode = DELETE;"
+			  " DELETE FROM uploads;",
+			  NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		st = (rc & 0xff) == SQLITE_FULL ? ST_NO_SPACE : ST_IO;
+		log_error("meta: backup %s: %s", path, sqlite3_errmsg(dst));
+		goto done;
+	}
+	st = ST_OK;
+done:
+	if (sqlite3_close(dst) != SQLITE_OK && st == ST_OK)
+		st = ST_IO;
+	if (st != ST_OK && made) {
+		char side[4096 + 8];
+		unlink(path);
+		snprintf(side, sizeof(side), "%s-wal", path);
+		unlink(side);
+		snprintf(side, sizeof(side), "%s-journal", path);
+		unlink(side);
+	}
+	return st;
+}
+
 const meta_ops meta_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1520,4 +1592,5 @@ const meta_ops meta_sqlite_ops = {
     .quarantine_list = sq_quarantine_list,
     .stats_get = sq_stats_get,
     .ping = sq_ping,
+    .backup = sq_backup,
 };

@@ -1149,6 +1149,84 @@ START_TEST(test_open_backend)
 }
 END_TEST
 
+/* blobstore_backup: the blob arrives whole in another store of the same
+ * backend; again is a no-op; a missing blob, a bad digest or a store of no
+ * backend are refused. On the filesystem, the same filesystem gives a hard
+ * link (test_backup_fs_copy covers the copy). */
+START_TEST(test_backup)
+{
+	char d[DIGEST_MAX], absent[DIGEST_MAX], other[96];
+	blobstore *dst = NULL;
+	blob_reader *rd = NULL;
+	size_t n = 0;
+	bool linked = false;
+	char *data = noise(300000), *got;
+
+	store_open(_i);
+	digest_of(d, DIGEST_SHA256, data, 300000);
+	digest_of(absent, DIGEST_SHA256, "absent", 6);
+	ck_assert_int_eq(blobstore_put(bs, d, data, 300000), ST_OK);
+	snprintf(other, sizeof(other), "%s/backup", dir);
+	ck_assert_int_eq(blobstore_open_backend(&dst, backends[_i].name, other), ST_OK);
+	ck_assert_int_eq(blobstore_backup(bs, d, dst, &linked), ST_OK);
+	ck_assert_int_eq(blobstore_backup(bs, d, dst, NULL), ST_OK); /* again */
+	ck_assert_int_eq(blobstore_read_open(dst, d, &rd), ST_OK);
+	got = read_all(rd, 65536, &n);
+	ck_assert_uint_eq(n, 300000);
+	ck_assert_mem_eq(got, data, n);
+	free(got);
+	blob_reader_close(rd);
+	ck_assert_int_eq(blobstore_backup(bs, absent, dst, NULL), ST_NOT_FOUND);
+	ck_assert_int_eq(blobstore_stat(dst, absent, NULL), ST_NOT_FOUND);
+	ck_assert_int_eq(blobstore_backup(bs, "sha256:../../x", dst, NULL), ST_INVALID);
+	ck_assert_int_eq(blobstore_backup(bs, d, NULL, NULL), ST_INVALID);
+	assert_blob(d, data, 300000); /* the source is unchanged */
+	blobstore_close(dst);
+	free(data);
+	if (strcmp(backends[_i].name, "filesystem") == 0)
+		ck_assert(linked);
+}
+END_TEST
+
+/* The filesystem's copy path: a store on another filesystem (tmpfs in
+ * /dev/shm) gets a copy, not a link, with no temporary file left. */
+START_TEST(test_backup_fs_copy)
+{
+	char d[DIGEST_MAX], shm[] = "/dev/shm/test-blobstore-XXXXXX", path[256];
+	blobstore *dst = NULL;
+	bool linked = true;
+	struct stat sb;
+	char *data = noise(200000);
+	DIR *up;
+	struct dirent *e;
+	int files = 0;
+
+	if (mkdtemp(shm) == NULL) {
+		test_skip("no /dev/shm to copy across filesystems: %s", strerror(errno));
+		free(data);
+		return;
+	}
+	digest_of(d, DIGEST_SHA256, data, 200000);
+	ck_assert_int_eq(blobstore_put(bs, d, data, 200000), ST_OK);
+	ck_assert_int_eq(blobstore_open(&dst, shm), ST_OK);
+	ck_assert_int_eq(blobstore_backup(bs, d, dst, &linked), ST_OK);
+	ck_assert(!linked);
+	snprintf(path, sizeof(path), "%s/blobs/sha256/%.2s/%s", shm, d + 7, d + 7);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_nlink, 1);
+	ck_assert_int_eq(sb.st_size, 200000);
+	snprintf(path, sizeof(path), "%s/uploads", shm);
+	ck_assert_ptr_nonnull(up = opendir(path));
+	while ((e = readdir(up)) != NULL)
+		files += e->d_name[0] != '.';
+	closedir(up);
+	ck_assert_int_eq(files, 0);
+	blobstore_close(dst);
+	tree_remove(shm);
+	free(data);
+}
+END_TEST
+
 Suite *make_blobstore_suite(void)
 {
 	Suite *s = suite_create("blobstore");
@@ -1178,6 +1256,7 @@ Suite *make_blobstore_suite(void)
 	tcase_add_loop_test(tc, test_reader, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_upload_reader, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_threads_share_store, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_backup, 0, NBACKENDS);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(fs, setup_fs, teardown);
@@ -1191,6 +1270,7 @@ Suite *make_blobstore_suite(void)
 	tcase_add_test(fs, test_list_stale);
 	tcase_add_test(fs, test_open_sweeps_temp_files);
 	tcase_add_test(fs, test_open_misuse);
+	tcase_add_test(fs, test_backup_fs_copy);
 	suite_add_tcase(s, fs);
 
 	tcase_add_checked_fixture(pick, setup_dir, teardown);

@@ -687,6 +687,67 @@ START_TEST(test_invalid_input)
 }
 END_TEST
 
+static int collect_backed(void *arg, const char *d, uint64_t size)
+{
+	names *l = arg;
+
+	ck_assert_int_lt(l->n, 16);
+	snprintf(l->names[l->n++], sizeof(l->names[0]), "%s", d);
+	return l->stop_after > 0 && l->n >= l->stop_after;
+}
+
+/* meta_backup: a copy another connection opens, with the manifests, tags and
+ * links, without upload sessions; never over an existing file. meta_digests:
+ * every referenced digest once, in order, stopping when asked. */
+START_TEST(test_backup_and_digests)
+{
+	char d1[DIGEST_MAX], d2[DIGEST_MAX], b[DIGEST_MAX], copy_at[256];
+	const char *tags[] = {"v1"};
+	const char *refs[1];
+	meta_manifest man1 = man_make(dg(d1, '1'), "", ""), man2 = man_make(dg(d2, '2'), "", "");
+	meta_manifest got;
+	meta_upload u;
+	meta *copy = NULL;
+	names l = {0};
+	uint64_t size = 0;
+
+	db_open(_i);
+	refs[0] = dg(b, 'b');
+	ck_assert_int_eq(meta_blob_link(m, "app", b, 42), ST_OK);
+	ck_assert_int_eq(meta_blob_link(m, "other", b, 42), ST_OK); /* listed once */
+	ck_assert_int_eq(meta_manifest_put(m, "app", &man1, refs, 1, tags, 1), ST_OK);
+	ck_assert_int_eq(meta_manifest_put(m, "other", &man2, NULL, 0, NULL, 0), ST_OK);
+	ck_assert_int_eq(meta_upload_create(m, "u1", "app", DIGEST_SHA256), ST_OK);
+
+	ck_assert_int_eq(meta_digests(m, NULL, 0, collect_backed, &l, NULL), ST_OK);
+	ck_assert_int_eq(l.n, 3);
+	ck_assert_str_eq(l.names[0], d1); /* '1' < '2' < 'b' */
+	ck_assert_str_eq(l.names[1], d2);
+	ck_assert_str_eq(l.names[2], b);
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 2;
+	ck_assert_int_eq(meta_digests(m, NULL, 0, collect_backed, &l, NULL), ST_OK);
+	ck_assert_int_eq(l.n, 2);
+
+	snprintf(copy_at, sizeof(copy_at), "%s/copy.db", dir);
+	ck_assert_int_eq(meta_backup(m, copy_at), ST_OK);
+	ck_assert_int_eq(meta_backup(m, copy_at), ST_EXISTS);
+	/* writes after the backup are not in it */
+	ck_assert_int_eq(meta_blob_link(m, "late", b, 42), ST_OK);
+	ck_assert_int_eq(meta_open_backend(&copy, backends[_i].name, copy_at), ST_OK);
+	ck_assert_int_eq(meta_manifest_get(copy, "app", "v1", &got), ST_OK);
+	ck_assert_str_eq(got.digest, d1);
+	ck_assert_int_eq(meta_manifest_get(copy, "other", d2, &got), ST_OK);
+	ck_assert_int_eq(meta_blob_get(copy, "other", b, &size), ST_OK);
+	ck_assert_uint_eq(size, 42);
+	ck_assert_int_eq(meta_repo_exists(copy, "late"), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_upload_get(copy, "u1", &u), ST_NOT_FOUND);
+	/* the source keeps its session */
+	ck_assert_int_eq(meta_upload_get(m, "u1", &u), ST_OK);
+	meta_close(copy);
+}
+END_TEST
+
 START_TEST(test_reopen_keeps_data)
 {
 	char d[DIGEST_MAX], b[DIGEST_MAX];
@@ -1165,6 +1226,7 @@ Suite *make_meta_suite(void)
 	tcase_add_checked_fixture(tc, setup_dir, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_blob_link, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_backup_and_digests, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_manifest_put_get, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_manifest_without_tags_or_subject, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_retag, 0, NBACKENDS);
