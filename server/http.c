@@ -164,9 +164,6 @@ static enum MHD_Result serve(server *srv, bool ops, struct MHD_Connection *conn,
 			st = request_open_repo(r); /* an upstream's name: the cache's */
 		if (st == ST_OK)
 			st = access_gate(r); /* who is asking, and may they */
-		/* the push records name the principal the gate found */
-		if (st == ST_OK && r->q != NULL)
-			core_req_set_actor(r->q, auth_principal_name(r->who));
 		if (st == ST_OK && r->route->begin)
 			st = r->route->begin(r);
 		r->started = true;
