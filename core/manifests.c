@@ -13,6 +13,7 @@
 #include <string.h>
 
 #define MANIFEST_MAX_TAGS CORE_PUT_TAGS_MAX
+#define NEVS (MANIFEST_MAX_TAGS + 2) /* event batches of a push: one per name in all[] */
 
 /* A reference that can name a manifest: ST_OK with *by_digest, or why not. */
 static status_t ref_check(core_req *q, const char *ref, bool *by_digest)
@@ -26,6 +27,17 @@ static status_t ref_check(core_req *q, const char *ref, bool *by_digest)
 	}
 	*by_digest = kind == REF_DIGEST;
 	return st;
+}
+
+/* A manifest was read: a pull event, unless the request was a HEAD (a
+ * check, not a pull) or nobody listens. */
+static void pulled(core *c, core_req *q, const char *ref, ref_kind kind, const core_manifest *m)
+{
+	events_target t = {"pull", m->digest, kind == REF_DIGEST ? NULL : ref, m->media_type,
+			   m->size};
+
+	if (c->ev != NULL && strcmp(q->o_method, "HEAD") != 0)
+		events_pull(c->ev, q, &t);
 }
 
 status_t core_manifest_get(core *c, core_req *q, const char *ref, core_manifest *out)
@@ -42,8 +54,11 @@ status_t core_manifest_get(core *c, core_req *q, const char *ref, core_manifest 
 	 * wants); only a push is told what is wrong with the name it chose. */
 	if (ref_parse(ref, &kind) != ST_OK)
 		return ST_MANIFEST_UNKNOWN;
-	if (q->mirrored)
-		return cache_manifest_get(c, q, ref, out);
+	if (q->mirrored) {
+		if ((st = cache_manifest_get(c, q, ref, out)) == ST_OK)
+			pulled(c, q, ref, kind, out);
+		return st;
+	}
 	if ((st = core_db(c, &db)) != ST_OK)
 		return st;
 	st = meta_manifest_get(db, q->name, ref, &man);
@@ -65,6 +80,7 @@ status_t core_manifest_get(core *c, core_req *q, const char *ref, core_manifest 
 	snprintf(out->digest, sizeof(out->digest), "%s", man.digest);
 	snprintf(out->media_type, sizeof(out->media_type), "%s", man.media_type);
 	out->size = out->body->size;
+	pulled(c, q, ref, kind, out);
 	return ST_OK;
 }
 
@@ -109,6 +125,9 @@ status_t core_manifest_put(core *c, core_req *q, const char *ref, const char *co
 	meta_manifest man = {0};
 	const char *all[MANIFEST_MAX_TAGS + 1];
 	const char **refs = NULL;
+	events_batch evs[NEVS] = {{0}};
+	meta_event *rows = NULL;
+	size_t nrows = 0;
 	char digest[DIGEST_MAX];
 	digest_alg alg = DIGEST_SHA256;
 	size_t n = 0;
@@ -167,12 +186,37 @@ status_t core_manifest_put(core *c, core_req *q, const char *ref, const char *co
 	snprintf(man.subject, sizeof(man.subject), "%s", info.subject);
 	man.size = len;
 	man.annotations = info.annotations;
+	/* One push event per tag set (by digest: one, untagged), queued in the
+	 * manifest's transaction: a push acknowledged has its events. */
+	for (size_t i = 0; i < (n > 0 ? n : 1); i++) {
+		events_target t = {"push", digest, n > 0 ? all[i] : NULL, info.media_type, len};
+		if ((st = events_prepare(c->ev, q, &t, &evs[i])) != ST_OK)
+			goto done;
+		nrows += evs[i].n;
+	}
+	if (nrows > 0) {
+		if ((rows = calloc(nrows, sizeof(*rows))) == NULL) {
+			st = ST_NOMEM;
+			goto done;
+		}
+		nrows = 0;
+		for (size_t i = 0; i < NEVS; i++)
+			for (size_t j = 0; j < evs[i].n; j++)
+				rows[nrows++] = evs[i].v[j];
+		man.events = rows;
+		man.nevents = nrows;
+	}
 	if ((st = meta_manifest_put(db, q->name, &man, refs, info.nrefs, all, n)) != ST_OK)
 		goto done;
+	for (size_t i = 0; i < NEVS; i++)
+		events_committed(c->ev, &evs[i]);
 	snprintf(out->digest, sizeof(out->digest), "%s", digest);
 	snprintf(out->subject, sizeof(out->subject), "%s", info.subject);
 	core_event(q, "push", digest, by_digest ? NULL : ref);
 done:
+	for (size_t i = 0; i < NEVS; i++)
+		events_batch_free(&evs[i]);
+	free(rows);
 	free(refs);
 	manifest_info_free(&info);
 	return st;

@@ -337,6 +337,27 @@ static status_t check_upstream(const config_key *k, void *field, const char *val
 	return ST_OK;
 }
 
+/* Checked whole here (through the core), so a mistake has its FILE:LINE;
+ * the core parses it again when it opens. A URL names a queue: two lines
+ * may not share one. */
+static status_t check_notify(const config_key *k, void *field, const char *value, char *err,
+			     size_t errlen)
+{
+	const config_list *notify = field;
+	char url[CORE_NOTIFY_URL_MAX], other[CORE_NOTIFY_URL_MAX];
+
+	if (core_notify_check(value, url, err, errlen) != ST_OK)
+		return ST_INVALID;
+	for (size_t i = 0; i < notify->n; i++) {
+		if (core_notify_check(notify->v[i], other, NULL, 0) == ST_OK &&
+		    strcmp(other, url) == 0) {
+			status_errf(err, errlen, "notify %s given twice", url);
+			return ST_INVALID;
+		}
+	}
+	return ST_OK;
+}
+
 /* ---- the table ---- */
 
 #define FIELD(f) .offset = offsetof(config, f), .size = sizeof(((config *)NULL)->f)
@@ -423,6 +444,9 @@ static const config_key keys[] = {
      .max = INT64_MAX, .expect = "a size such as 50G, or 0 for no bound", .def = "0"},
     {"proxy_cache_keep", CONFIG_DURATION, FIELD(proxy_cache_keep_sec), .restart = true,
      .max = 365 * DAY_SEC, .expect = "a duration from 0 to 365d", .def = "7d"},
+
+    /* events (core/events.c): the delivery threads run with these */
+    {"notify", CONFIG_LIST, FIELD(notify), .restart = true, .check = check_notify},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -8,7 +8,7 @@
  * K, M, G suffixes (powers of 1024); durations accept s, m, h, d (a bare
  * number is seconds). An unknown key, a bad value, a repeated key or a line
  * without '=' is an error reported as "FILE:LINE: message". The list keys
- * (auth_rule, auth_group, auth_token_trust, upstream) are the exception: each line
+ * (auth_rule, auth_group, auth_token_trust, upstream, notify) are the exception: each line
  * adds one entry, and the config then owns memory (config_free).
  */
 #ifndef CONFIG_H
@@ -81,6 +81,9 @@ typedef struct {
 	uint32_t proxy_unreachable_sec; /* 0: an unreachable upstream is asked on every miss */
 	uint64_t proxy_cache_max_bytes; /* 0 = unbounded */
 	uint32_t proxy_cache_keep_sec;
+
+	/* events (core/events.c) */
+	config_list notify; /* "URL [events=...] [repos=...] [secret=FILE] [timeout=D]" */
 } config;
 
 /* How a key's value is parsed and stored (see config_key). */

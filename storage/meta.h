@@ -112,6 +112,11 @@ typedef struct {
 	 * caller of meta_manifest_put owns it; in meta_referrers' callback it
 	 * is valid during the call only; meta_manifest_get sets it NULL. */
 	const char *annotations;
+	/* Events to queue in the same transaction as the manifest (put only;
+	 * NULL/0: none), so a push that returned ST_OK has its events queued
+	 * and a failed one has none. Borrowed. */
+	const struct meta_event *events;
+	size_t nevents;
 } meta_manifest;
 
 /*
@@ -145,6 +150,38 @@ status_t meta_tag_delete(meta *m, const char *repo, const char *tag);
 /* As meta_repo_list, for the tags of repo. ST_NOT_FOUND if repo does not exist. */
 status_t meta_tag_list(meta *m, const char *repo, const char *last, int n,
 		       int (*fn)(void *arg, const char *tag), void *arg, bool *out_more);
+
+/* ---- the event queue (core/events.c) ----
+ *
+ * Events waiting to be POSTed to a notification endpoint: one row per
+ * (endpoint, event), in the order the writes that queued them committed
+ * (seq grows with every row, never reused). A row goes only when its
+ * endpoint acknowledged it (meta_events_ack), so a receiver that is down,
+ * or a registry that is killed, loses nothing.
+ */
+typedef struct meta_event {
+	const char *endpoint; /* the receiver's URL: the queue's name */
+	const char *repo;     /* the repository the event is about */
+	const char *body;     /* the event, one JSON object */
+} meta_event;
+
+/* Queues n events in one transaction. ST_OK; ST_INVALID (a NULL or empty
+ * string); ST_NO_SPACE; ST_IO. */
+status_t meta_events_add(meta *m, const meta_event *v, size_t n);
+
+/* Calls fn with the oldest events of endpoint, at most n, in seq order;
+ * stops when fn returns non-zero. ST_OK (none included), ST_IO. */
+status_t meta_events_next(meta *m, const char *endpoint, int n,
+			  int (*fn)(void *arg, int64_t seq, const char *repo, const char *body),
+			  void *arg);
+
+/* Removes endpoint's events up to and including seq (delivered, or an
+ * endpoint no longer configured: INT64_MAX). ST_OK (also when none), ST_IO. */
+status_t meta_events_ack(meta *m, const char *endpoint, int64_t seq);
+
+/* Calls fn once per endpoint with events queued, with how many. ST_OK, ST_IO. */
+status_t meta_events_count(meta *m, int (*fn)(void *arg, const char *endpoint, uint64_t n),
+			   void *arg);
 
 /* ---- referrers ---- */
 
@@ -221,6 +258,14 @@ struct meta_ops {
 	status_t (*upload_delete)(meta *m, const char *id);
 	status_t (*upload_list_stale)(meta *m, time_t before, void (*fn)(void *arg, const char *id),
 				      void *arg);
+	status_t (*events_add)(meta *m, const meta_event *v, size_t n);
+	status_t (*events_next)(meta *m, const char *endpoint, int n,
+				int (*fn)(void *arg, int64_t seq, const char *repo,
+					  const char *body),
+				void *arg);
+	status_t (*events_ack)(meta *m, const char *endpoint, int64_t seq);
+	status_t (*events_count)(meta *m, int (*fn)(void *arg, const char *endpoint, uint64_t n),
+				 void *arg);
 };
 
 struct meta {

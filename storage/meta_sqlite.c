@@ -46,8 +46,6 @@
 #define META_BUSY_TIMEOUT_MS 5000
 /* Pause between tx_begin's own retries. */
 #define META_BUSY_RETRY_MS 10
-/* PRAGMA user_version this code creates and understands. */
-#define META_SCHEMA_VERSION 1
 /* Longest upload id, as in meta_upload.id (with NUL). */
 #define META_UPLOAD_ID_MAX 65
 
@@ -109,6 +107,27 @@ static const char schema_sql[] =
     ") WITHOUT ROWID;"
     "CREATE INDEX uploads_updated ON uploads(updated);";
 
+/*
+ * Version 2: the event queue (meta_events_*). AUTOINCREMENT so a seq is
+ * never reused after the newest rows were acknowledged: the receiver's
+ * order is seq order, and a restart must not start it again from a lower
+ * one. (endpoint, seq) is the queue's walk, oldest first.
+ */
+static const char events_sql[] = "CREATE TABLE events ("
+				 "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+				 "  endpoint TEXT NOT NULL,"
+				 "  repo TEXT NOT NULL,"
+				 "  body TEXT NOT NULL,"
+				 "  created INTEGER NOT NULL"
+				 ");"
+				 "CREATE INDEX events_endpoint ON events(endpoint, seq);";
+
+/* The migrations, in order: migrations[i] takes user_version i to i + 1.
+ * A new schema change is one more entry (never an edit of an old one). */
+static const char *const migrations[] = {schema_sql, events_sql};
+/* PRAGMA user_version this code creates and understands. */
+#define META_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
 /* The prepared statements of a connection; S_ROLLBACK and before need no schema. */
 enum {
 	S_BEGIN,
@@ -138,6 +157,10 @@ enum {
 	S_UP_TOUCH,
 	S_UP_DELETE,
 	S_UP_STALE,
+	S_EV_ADD,
+	S_EV_NEXT,
+	S_EV_ACK,
+	S_EV_COUNT,
 	S__COUNT
 };
 
@@ -193,6 +216,10 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_UP_TOUCH] = "UPDATE uploads SET updated = ?2 WHERE id = ?1",
     [S_UP_DELETE] = "DELETE FROM uploads WHERE id = ?1",
     [S_UP_STALE] = "SELECT id FROM uploads WHERE updated < ?1 ORDER BY updated",
+    [S_EV_ADD] = "INSERT INTO events(endpoint, repo, body, created) VALUES (?1, ?2, ?3, ?4)",
+    [S_EV_NEXT] = "SELECT seq, repo, body FROM events WHERE endpoint = ?1 ORDER BY seq LIMIT ?2",
+    [S_EV_ACK] = "DELETE FROM events WHERE endpoint = ?1 AND seq <= ?2",
+    [S_EV_COUNT] = "SELECT endpoint, count(*) FROM events GROUP BY endpoint ORDER BY endpoint",
 };
 
 typedef struct {
@@ -353,13 +380,14 @@ static status_t pragma(sq_meta *m, const char *sql, char *out, size_t max)
 	return st;
 }
 
-/* Creates the schema if user_version says there is none, in one transaction
- * (several connections may race to do it: the loser finds it done). */
+/* Brings the schema from user_version to META_SCHEMA_VERSION through each
+ * migration in turn, in one transaction (several connections may race to
+ * do it: the loser finds it done). */
 static status_t migrate(sq_meta *m)
 {
-	char v[32];
+	char v[32], set[64];
 	status_t st;
-	int rc;
+	int rc, from;
 
 	if ((st = pragma(m, "PRAGMA user_version", v, sizeof(v))) != ST_OK)
 		return st;
@@ -369,22 +397,25 @@ static status_t migrate(sq_meta *m)
 		return st;
 	if ((st = pragma(m, "PRAGMA user_version", v, sizeof(v))) != ST_OK)
 		goto done;
-	if (atoi(v) == 0) {
-		rc = sqlite3_exec(m->m_db, schema_sql, NULL, NULL, NULL);
-		if (rc != SQLITE_OK) {
-			st = db_status(m, rc, "creating the schema");
-			goto done;
-		}
-		char set[64];
-		snprintf(set, sizeof(set), "PRAGMA user_version = %d", META_SCHEMA_VERSION);
-		if ((st = pragma(m, set, NULL, 0)) != ST_OK)
-			goto done;
-	} else if (atoi(v) != META_SCHEMA_VERSION) {
+	from = atoi(v);
+	if (from < 0 || from > META_SCHEMA_VERSION) {
 		log_error("meta: schema version %s is not %d: a newer registry made this database?",
 			  v, META_SCHEMA_VERSION);
 		st = ST_IO;
 		goto done;
 	}
+	for (int i = from; i < META_SCHEMA_VERSION; i++) {
+		if ((rc = sqlite3_exec(m->m_db, migrations[i], NULL, NULL, NULL)) != SQLITE_OK) {
+			st = db_status(m, rc,
+				       i == 0 ? "creating the schema" : "migrating the schema");
+			goto done;
+		}
+		if (from > 0)
+			log_info("meta: schema migrated from version %d to %d", i, i + 1);
+	}
+	snprintf(set, sizeof(set), "PRAGMA user_version = %d", META_SCHEMA_VERSION);
+	if ((st = pragma(m, set, NULL, 0)) != ST_OK)
+		goto done;
 	st = tx_commit(m);
 done:
 	if (st != ST_OK)
@@ -662,6 +693,112 @@ static status_t sq_blob_unlink(meta *base, const char *repo, const char *digest)
 	return change_one(m, s, "blob unlink");
 }
 
+/* ---- the event queue ---- */
+
+/* Whether each of v[0..n) has its strings. */
+static bool events_valid(const meta_event *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].endpoint == NULL || v[i].repo == NULL || v[i].body == NULL ||
+		    v[i].endpoint[0] == '\0' || v[i].body[0] == '\0')
+			return false;
+	return true;
+}
+
+/* Inserts v[0..n) (checked by events_valid); inside a write transaction. */
+static status_t events_insert(sq_meta *m, const meta_event *v, size_t n)
+{
+	sqlite3_int64 now = (sqlite3_int64)time(NULL);
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *s = stmt_get(m, S_EV_ADD);
+		bind_text(s, 1, v[i].endpoint);
+		bind_text(s, 2, v[i].repo);
+		bind_text(s, 3, v[i].body);
+		sqlite3_bind_int64(s, 4, now);
+		if ((rc = stmt_run(s)) != SQLITE_DONE)
+			return db_status(m, rc, "event insert");
+	}
+	return ST_OK;
+}
+
+static status_t sq_events_add(meta *base, const meta_event *v, size_t n)
+{
+	sq_meta *m = sq_of(base);
+	status_t st;
+
+	if ((n > 0 && v == NULL) || !events_valid(v, n))
+		return ST_INVALID;
+	if (n == 0)
+		return ST_OK;
+	if ((st = tx_begin(m)) != ST_OK)
+		return st;
+	if ((st = events_insert(m, v, n)) == ST_OK)
+		st = tx_commit(m);
+	if (st != ST_OK)
+		tx_rollback(m);
+	return st;
+}
+
+static status_t
+sq_events_next(meta *base, const char *endpoint, int n,
+	       int (*fn)(void *arg, int64_t seq, const char *repo, const char *body), void *arg)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s;
+	status_t st = ST_OK;
+	int rc;
+
+	if (endpoint == NULL || n <= 0)
+		return ST_OK;
+	s = stmt_get(m, S_EV_NEXT);
+	bind_text(s, 1, endpoint);
+	sqlite3_bind_int(s, 2, n);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (fn(arg, (int64_t)sqlite3_column_int64(s, 0),
+		       (const char *)sqlite3_column_text(s, 1),
+		       (const char *)sqlite3_column_text(s, 2)) != 0)
+			break;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = db_status(m, rc, "reading the event queue");
+	stmt_done(s);
+	return st;
+}
+
+static status_t sq_events_ack(meta *base, const char *endpoint, int64_t seq)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_EV_ACK);
+	int rc;
+
+	if (endpoint == NULL)
+		return ST_OK;
+	bind_text(s, 1, endpoint);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
+	if ((rc = stmt_run(s)) != SQLITE_DONE)
+		return db_status(m, rc, "event acknowledgement");
+	return ST_OK;
+}
+
+static status_t sq_events_count(meta *base, int (*fn)(void *arg, const char *endpoint, uint64_t n),
+				void *arg)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_EV_COUNT);
+	status_t st = ST_OK;
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (fn(arg, (const char *)sqlite3_column_text(s, 0),
+		       (uint64_t)sqlite3_column_int64(s, 1)) != 0)
+			break;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = db_status(m, rc, "counting the event queue");
+	stmt_done(s);
+	return st;
+}
+
 /* ---- manifests ---- */
 
 /* Copies the MAN_COLS of the current row of s into out (annotations NULL). */
@@ -700,6 +837,8 @@ static status_t sq_manifest_put(meta *base, const char *repo, const meta_manifes
 	for (size_t i = 0; i < nrefs; i++)
 		if (refs[i] == NULL)
 			return ST_INVALID;
+	if ((man->nevents > 0 && man->events == NULL) || !events_valid(man->events, man->nevents))
+		return ST_INVALID;
 
 	if ((st = tx_begin(m)) != ST_OK)
 		return st;
@@ -743,6 +882,9 @@ static status_t sq_manifest_put(meta *base, const char *repo, const meta_manifes
 			goto done;
 		}
 	}
+	/* In this transaction: the push and its events commit together. */
+	if ((st = events_insert(m, man->events, man->nevents)) != ST_OK)
+		goto done;
 	st = tx_commit(m);
 done:
 	if (st != ST_OK)
@@ -998,4 +1140,8 @@ const meta_ops meta_sqlite_ops = {
     .upload_touch = sq_upload_touch,
     .upload_delete = sq_upload_delete,
     .upload_list_stale = sq_upload_list_stale,
+    .events_add = sq_events_add,
+    .events_next = sq_events_next,
+    .events_ack = sq_events_ack,
+    .events_count = sq_events_count,
 };

@@ -677,10 +677,10 @@ START_TEST(test_pragmas)
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	/* the schema version this code made, kept across a reopen */
-	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 1);
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 2);
 	meta_close(m);
 	ck_assert_int_eq(meta_open(&m, db_path), ST_OK);
-	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 1);
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 2);
 }
 END_TEST
 
