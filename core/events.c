@@ -743,7 +743,7 @@ static void *deliver_main(void *arg)
 		e->last_status = code;
 		if (!e->failing)
 			log_warn("events: %s: %s; retrying with backoff (%llu queued, none lost)",
-				 e->spec.url, code < 0 ? err : err, (unsigned long long)e->queued);
+				 e->spec.url, err, (unsigned long long)e->queued);
 		e->failing = true;
 		pthread_mutex_unlock(&ev->mu);
 		wait_ms(ev, e, backoff, false);
