@@ -1,7 +1,8 @@
 /*
  * meta.h - the metadata index: repositories, manifests, tags, the blobs each
- * repository may serve, referrers and upload sessions. The interface every
- * caller uses, and the table of operations a backend implements.
+ * repository may serve, referrers, upload sessions and the event queue. The
+ * interface every caller uses, and the table of operations a backend
+ * implements.
  *
  * Backends (chosen by name, see meta_open_backend): "sqlite" (meta_sqlite.h,
  * one file in WAL mode under the data folder) is the only one so far;
