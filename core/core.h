@@ -188,11 +188,11 @@ status_t core_policy_check(const char *key, const char *line, char *err, size_t 
 status_t core_notify_check(const char *line, char *url_out, char *err, size_t errlen);
 
 /* One receiver's queue, for the metrics: events waiting (the depth),
- * delivered, and failed POSTs (each attempt that got no 2xx). */
+ * delivered, and failed POSTs (each attempt that got no 2xx), since start. */
 typedef struct {
 	const char *url; /* borrowed from the core: valid until core_close */
 	uint64_t queued, delivered, failures;
-	uint64_t pulls_dropped; /* pull events dropped: the buffer was full */
+	uint64_t pulls_dropped; /* its pull events dropped: buffer full, or not written */
 	int last_status;	/* HTTP status of the last attempt; 0 none, -1 no answer */
 } core_events_stat;
 

@@ -64,6 +64,7 @@ typedef struct {
 	bool wake; /* rows were queued: look now */
 	bool failing;
 	uint64_t queued, delivered, failures;
+	uint64_t dropped; /* its pull events dropped: buffer full, or not written */
 	int last_status;
 } endpoint;
 
@@ -78,7 +79,6 @@ struct events {
 	 * body owned */
 	meta_event *pulls;
 	size_t npulls, cap;
-	uint64_t pulls_dropped;
 	pthread_mutex_t flush_mu; /* one flush at a time: pulls stay in order */
 	bool curl_ready;
 	char instance[40], host[256];
@@ -424,6 +424,16 @@ static endpoint *endpoint_of(events *ev, const char *url)
 	return NULL;
 }
 
+/* n pull rows of v were dropped: counted per receiver. Under ev->mu. */
+static void rows_dropped(events *ev, const meta_event *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		endpoint *e = endpoint_of(ev, v[i].endpoint);
+		if (e != NULL)
+			e->dropped++;
+	}
+}
+
 /* n rows of v were committed: counted, and their threads woken. */
 static void rows_queued(events *ev, const meta_event *v, size_t n)
 {
@@ -477,7 +487,7 @@ void events_pull(events *ev, const core_req *q, const events_target *t)
 	}
 	pthread_mutex_lock(&ev->mu);
 	if (ev->npulls + b.n > EVENTS_PULLS_MAX) {
-		ev->pulls_dropped += b.n;
+		rows_dropped(ev, b.v, b.n);
 		full = true;
 	} else if (ev->npulls + b.n > ev->cap) {
 		size_t cap = ev->cap ? ev->cap * 2 : 64;
@@ -485,7 +495,7 @@ void events_pull(events *ev, const core_req *q, const events_target *t)
 			cap *= 2;
 		meta_event *v = realloc(ev->pulls, cap * sizeof(*v));
 		if (v == NULL) {
-			ev->pulls_dropped += b.n;
+			rows_dropped(ev, b.v, b.n);
 			full = true;
 		} else {
 			ev->pulls = v;
@@ -500,7 +510,7 @@ void events_pull(events *ev, const core_req *q, const events_target *t)
 		if (r->repo == NULL || r->body == NULL) {
 			free((char *)r->repo);
 			free((char *)r->body);
-			ev->pulls_dropped++;
+			rows_dropped(ev, &b.v[i], 1);
 			continue;
 		}
 		ev->npulls++;
@@ -536,7 +546,7 @@ static void pulls_flush(events *ev)
 			log_error("events: %zu pull event(s) could not be queued: %s", n,
 				  status_str(st));
 			pthread_mutex_lock(&ev->mu);
-			ev->pulls_dropped += n;
+			rows_dropped(ev, v, n);
 			pthread_mutex_unlock(&ev->mu);
 		}
 	}
@@ -904,13 +914,13 @@ status_t events_new(events **out, core *c, char *const *lines, size_t nlines)
 			goto fail;
 		}
 		e->started = true;
-		log_info("notify %s (%s%s%s%s%s%s%s; %llu queued)", e->spec.url,
-			 e->spec.actions & EVENTS_PUSH ? "push " : "",
+		log_info("notify %s (%s%s%s%s%s%s%s; %llu queued; receiver=\"%zu\" in /metrics)",
+			 e->spec.url, e->spec.actions & EVENTS_PUSH ? "push " : "",
 			 e->spec.actions & EVENTS_DELETE ? "delete " : "",
 			 e->spec.actions & EVENTS_PULL ? "pull " : "",
 			 e->spec.actions & EVENTS_MOUNT ? "mount " : "",
 			 e->spec.repos[0] ? "of " : "of every repository", e->spec.repos,
-			 e->key ? ", signed" : "", (unsigned long long)e->queued);
+			 e->key ? ", signed" : "", (unsigned long long)e->queued, i);
 	}
 	*out = ev;
 	return ST_OK;
@@ -955,7 +965,7 @@ size_t events_stats(events *ev, core_events_stat *out, size_t max)
 		    .queued = e->queued + 0,
 		    .delivered = e->delivered,
 		    .failures = e->failures,
-		    .pulls_dropped = ev->pulls_dropped,
+		    .pulls_dropped = e->dropped,
 		    .last_status = e->last_status,
 		};
 	}

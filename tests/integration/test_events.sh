@@ -116,6 +116,22 @@ wait_for() {
 	return 1
 }
 
+# metric NAME{LABELS}: its value on a fresh /metrics page ("" if absent).
+metric() {
+	curl -s "$BASE/metrics" | grep -F "$1 " | grep -v '^#' | head -1 | awk '{print $NF}'
+}
+# wait_metric NAME{LABELS} MIN: until the value is at least MIN (20 s).
+wait_metric() {
+	local v
+	for _ in $(seq 1 200); do
+		v=$(metric "$1")
+		[ -n "$v" ] && [ "$v" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	echo "$1 is '$v', not >= $2" >&2
+	return 1
+}
+
 reg_start "$BIN" -c "$TMP/events.conf"
 wh_start
 
@@ -135,6 +151,22 @@ check "event: request" [ "$(jq -r '[.request.method, .request.addr, .request.use
 check "event: anonymous actor has no name" [ "$(jq -r '.actor.name // "none"' "$TMP/first")" = none ]
 check "event: source instance" grep -q '"instanceID":"' "$TMP/first"
 
+# ---- /metrics: per receiver, by the index of its notify line ----
+check "the start-up log names receiver 0's index" grep -q "notify $URL/signed .*receiver=\"0\" in /metrics" "$REG_LOG"
+check "wait: receiver 0 delivered the two pushes" wait_metric 'registry_events_delivered_total{receiver="0"}' 2
+check "receiver 1 (team-a only) delivered one" wait_metric 'registry_events_delivered_total{receiver="1"}' 1
+check "receiver 2 (wrong key): failed POSTs counted" wait_metric 'registry_events_failed_posts_total{receiver="2"}' 1
+curl -s "$BASE/metrics" >"$TMP/metrics"
+check "receiver 2: both pushes still queued" grep -qx 'registry_events_queued{receiver="2"} 2' "$TMP/metrics"
+check "receiver 2: none delivered" grep -qx 'registry_events_delivered_total{receiver="2"} 0' "$TMP/metrics"
+check "dropped pull events: a family, 0" grep -qx 'registry_events_dropped_total{receiver="0"} 0' "$TMP/metrics"
+check "no receiver URL on the page" bash -c "! grep -q 'hooks/' '$TMP/metrics'"
+if command -v promtool >/dev/null; then
+	check "the page with receivers passes promtool" bash -c "promtool check metrics <'$TMP/metrics'"
+else
+	skip "promtool (package prometheus) is not installed"
+fi
+
 # ---- pulls: GET is one, HEAD is not ----
 req HEAD /v2/ev/a/manifests/v1
 req GET /v2/ev/a/manifests/v1
@@ -153,6 +185,10 @@ done
 check "pushes acknowledged with the receiver down" [ "$(wc -l <"$TMP/acked")" = 8 ]
 n=$(sqlite3 "$TMP/data/registry.db" "SELECT count(*) FROM events WHERE endpoint = '$URL/signed'")
 check "the six pushes are queued in registry.db ($n)" [ "$n" -ge 6 ]
+check "/metrics: receiver 0's queue depth follows ($(metric 'registry_events_queued{receiver="0"}'))" \
+	wait_metric 'registry_events_queued{receiver="0"}' 6
+check "/metrics: receiver 0's failed POSTs move while it is down" \
+	wait_metric 'registry_events_failed_posts_total{receiver="0"}' 1
 
 # ---- kill -9 of the registry; restart; more pushes ----
 kill -KILL "$REG_PID"
@@ -185,6 +221,9 @@ for _ in $(seq 1 600); do
 	sleep 0.1
 done
 check "and the receiver acknowledged them all: the queue is empty" [ "$(queued "$URL/signed")" = 0 ]
+check "/metrics: receiver 0's queue is 0 again" [ "$(metric 'registry_events_queued{receiver="0"}')" = 0 ]
+check "/metrics: and what it delivered since the restart counted" \
+	wait_metric 'registry_events_delivered_total{receiver="0"}' 8
 
 # ---- once per id, in order per repository ----
 distinct signed push | awk '{ print $3, $4, $5 }' | sort >"$TMP/got"

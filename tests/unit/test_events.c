@@ -638,6 +638,60 @@ START_TEST(core_keeps_until_accepted)
 }
 END_TEST
 
+/* A pull is known at one call (core_manifest_served): its event goes only
+ * to the receivers that asked for pulls, and when it cannot be queued it is
+ * counted as dropped for them alone (the metrics' dropped, per receiver). */
+START_TEST(core_pull_dropped_per_receiver)
+{
+	char l0[128], l1[128], *lines[2] = {l0, l1};
+	core_events_stat s[2];
+	core_manifest man;
+	core_req *q;
+	sqlite3 *raw;
+	core *c;
+
+	/* nobody listens on port 9: both stay queued, failing */
+	snprintf(l0, sizeof(l0), "http://127.0.0.1:9/pulls events=pull,push");
+	snprintf(l1, sizeof(l1), "http://127.0.0.1:9/pushes events=push");
+	core_options o = {.data = dir,
+			  .storage = "filesystem",
+			  .metadata = "sqlite",
+			  .max_manifest_bytes = 1 << 20,
+			  .upload_ttl_sec = 3600,
+			  .notify = lines,
+			  .nnotify = 2};
+	ck_assert_int_eq(core_open(&c, &o), ST_OK);
+	push(c, "team/app", "v1");
+	/* the index refuses pull events from now on */
+	ck_assert_int_eq(sqlite3_open(db_path, &raw), SQLITE_OK);
+	sqlite3_busy_timeout(raw, 5000);
+	ck_assert_int_eq(sqlite3_exec(raw,
+				      "CREATE TRIGGER no_pulls BEFORE INSERT ON events WHEN "
+				      "NEW.body LIKE '%\"action\":\"pull\"%' "
+				      "BEGIN SELECT RAISE(ABORT, 'no'); END;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(raw);
+	ck_assert_int_eq(core_req_open(c, "team/app", NULL, NULL, &q), ST_OK);
+	core_req_set_origin(q, &(core_origin){"192.0.2.1", "reg.example", "GET", "test/1"});
+	ck_assert_int_eq(core_manifest_get(c, q, "v1", &man), ST_OK);
+	core_manifest_served(c, q, "v1", &man);
+	core_blob_free(man.body);
+	core_req_free(q);
+	for (int i = 0; i < 100; i++) {
+		ck_assert_uint_eq(core_events_stats(c, s, 2), 2);
+		if (s[0].pulls_dropped > 0)
+			break;
+		usleep(50 * 1000);
+	}
+	ck_assert_uint_eq(s[0].pulls_dropped, 1);
+	ck_assert_uint_eq(s[1].pulls_dropped, 0); /* it wants no pulls */
+	ck_assert_uint_eq(s[0].queued, 1);	  /* the push only */
+	ck_assert_uint_eq(s[1].queued, 1);
+	core_close(c);
+}
+END_TEST
+
 START_TEST(core_bad_secret)
 {
 	char line[256], *lines[1] = {line};
@@ -678,6 +732,7 @@ Suite *make_events_suite(void)
 	tcase_add_test(tc, signature);
 	tcase_add_test(tc, core_delivers_signed);
 	tcase_add_test(tc, core_keeps_until_accepted);
+	tcase_add_test(tc, core_pull_dropped_per_receiver);
 	tcase_add_test(tc, core_bad_secret);
 	suite_add_tcase(s, tc);
 	return s;
