@@ -76,6 +76,7 @@ cat >"$TMP/events.conf" <<EOF
 notify = $URL/signed events=push,delete,pull,mount secret=$TMP/secret timeout=1s
 notify = $URL/plain events=push repos=team-a/**
 notify = $URL/signed?wrong-key secret=$TMP/wrong
+immutable = "ev/locked v*"
 EOF
 
 : >"$TMP/acked"
@@ -259,6 +260,15 @@ check "wait: the delete event" wait_for signed delete 1
 check "wait: the mount event" wait_for signed mount 1
 check "delete event: repository and tag" [ "$(distinct signed delete | cut -d' ' -f3,4)" = "ev/b v2" ]
 check "mount event: repository and digest" [ "$(distinct signed mount | cut -d' ' -f3,5)" = "ev/c $LAYER" ]
+
+# ---- a push a policy refuses (an immutable tag moved) queues nothing ----
+push_image ev/locked v1
+check "ev/locked:v1 pushed" [ "$CODE" = 201 ]
+push_image ev/locked v1
+check "moving the immutable tag is refused" [ "$CODE" = 403 ]
+check "wait: the accepted push arrives" wait_for signed push "$(wc -l <"$TMP/acked")"
+sleep 1.5
+check "the refused push made no event" [ "$(distinct signed push | awk '$3 == "ev/locked"' | wc -l)" = 1 ]
 reg_stop
 
 # ---- who: the actor of signed-in requests; refused ones make no event ----
