@@ -122,7 +122,8 @@ typedef struct {
 	uint64_t pulls;
 	/* Events to queue in the same transaction as the manifest (put only;
 	 * NULL/0: none), so a push that returned ST_OK has its events queued
-	 * and a failed one has none. Borrowed. */
+	 * and a failed one has none (inside meta_write_begin/end: they commit
+	 * or roll back with the outer transaction). Borrowed. */
 	const struct meta_event *events;
 	size_t nevents;
 } meta_manifest;
@@ -258,6 +259,7 @@ status_t meta_quarantine_add(meta *m, const char *digest, const char *reason);
 /* Calls fn for each quarantined digest, in order. ST_OK, ST_IO. */
 status_t meta_quarantine_list(
     meta *m, int (*fn)(void *arg, const char *digest, time_t at, const char *reason), void *arg);
+
 /* ---- the event queue (core/events.c) ----
  *
  * Events waiting to be POSTed to a notification endpoint: one row per
