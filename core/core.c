@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/rand.h>
+
 #include "../common/log.h"
 
 static void meta_key_destroy(void *p)
@@ -84,6 +86,10 @@ status_t core_open(core **out, const core_options *o)
 		    ST_OK)
 			goto fail;
 	}
+	if ((st = events_new(&c->ev, c, o->notify, o->nnotify)) != ST_OK)
+		goto fail;
+	c->opt.notify = NULL; /* events_new parsed them: the core keeps no borrowed lines */
+	c->opt.nnotify = 0;
 	*out = c;
 	return ST_OK;
 fail:
@@ -104,6 +110,8 @@ void core_close(core *c)
 
 	if (c == NULL)
 		return;
+	/* first: their threads and last writes use the index connections */
+	events_free(c->ev);
 	usage_stop(c); /* the last pull counts, through this thread's connection */
 	proxy_free(c->px);
 	sessions_free(c->ups);
@@ -235,6 +243,20 @@ const char *core_req_alias(const core_req *q)
 void core_req_set_actor(core_req *q, const char *name)
 {
 	snprintf(q->actor, sizeof(q->actor), "%s", name ? name : "");
+}
+
+void core_req_set_origin(core_req *q, const core_origin *o)
+{
+	unsigned char b[8];
+
+	snprintf(q->o_addr, sizeof(q->o_addr), "%s", o->addr ? o->addr : "");
+	snprintf(q->o_host, sizeof(q->o_host), "%s", o->host ? o->host : "");
+	snprintf(q->o_method, sizeof(q->o_method), "%s", o->method ? o->method : "");
+	snprintf(q->o_agent, sizeof(q->o_agent), "%s", o->useragent ? o->useragent : "");
+	/* distribution's request.id: one per request, shared by its events */
+	if (RAND_bytes(b, sizeof(b)) == 1)
+		snprintf(q->o_id, sizeof(q->o_id), "%02x%02x%02x%02x%02x%02x%02x%02x", b[0], b[1],
+			 b[2], b[3], b[4], b[5], b[6], b[7]);
 }
 
 const char *core_req_detail(const core_req *q)

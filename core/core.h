@@ -65,6 +65,9 @@ typedef struct {
 	    proxy_unreachable_sec, proxy_cache_keep_sec;
 	uint64_t proxy_cache_max_bytes;
 	const char *user_agent; /* sent to upstreams */
+	/* registry.conf's notify lines: receivers of events (core_notify_check) */
+	char *const *notify;
+	size_t nnotify;
 	/* Remove crash leftovers at open (upload files without a session,
 	 * idle sessions): only for the one process that owns the folder (the
 	 * server, after taking its lock). */
@@ -178,6 +181,25 @@ status_t core_probe_url(const char *url, unsigned timeout_sec, long *out_code, c
  * TAGGLOB and GLOB over tags. ST_OK, or ST_INVALID with a message in err. */
 status_t core_policy_check(const char *key, const char *line, char *err, size_t errlen);
 
+/* Checks one `notify` line of registry.conf ("URL [events=...] [repos=...]
+ * [secret=FILE] [timeout=D]"); ST_OK, or ST_INVALID with a message in err.
+ * url_out (CORE_NOTIFY_URL_MAX) gets its URL, the name of its queue. */
+#define CORE_NOTIFY_URL_MAX 1024
+status_t core_notify_check(const char *line, char *url_out, char *err, size_t errlen);
+
+/* One receiver's queue, for the metrics: events waiting (the depth),
+ * delivered, and failed POSTs (each attempt that got no 2xx), since start. */
+typedef struct {
+	const char *url; /* borrowed from the core: valid until core_close */
+	uint64_t queued, delivered, failures;
+	uint64_t pulls_dropped; /* its pull events dropped: buffer full, or not written */
+	int last_status;	/* HTTP status of the last attempt; 0 none, -1 no answer */
+} core_events_stat;
+
+/* Fills out[0..max) with one entry per notify line, in file order; returns
+ * how many there are (may be more than max; 0 without notify lines). */
+size_t core_events_stats(core *c, core_events_stat *out, size_t max);
+
 /* ---- one request on one repository ---- */
 
 /* How an operation waits without holding a thread (see the top). */
@@ -220,6 +242,15 @@ const char *core_req_detail(const core_req *q);
  * bytes. */
 #define CORE_ACTOR_MAX 256
 void core_req_set_actor(core_req *q, const char *name);
+
+/* Where the request came from, for events (distribution's `request`
+ * object): the client's address, the Host asked for, the method and the
+ * User-Agent; each may be NULL. Copied, cut to fit. (Whether a read is a
+ * pull is the caller's call: core_manifest_served.) */
+typedef struct {
+	const char *addr, *host, *method, *useragent;
+} core_origin;
+void core_req_set_origin(core_req *q, const core_origin *o);
 
 /* ST_OK if q's repository may be written (pushed to, deleted from);
  * ST_METHOD_NOT_ALLOWED for a read-only mirror, with a detail. Every write
@@ -347,14 +378,16 @@ status_t core_manifest_put(core *c, core_req *q, const char *ref, const char *co
 status_t core_manifest_delete(core *c, core_req *q, const char *ref);
 
 /*
- * Records that manifest digest of q's repository was pulled (a GET, not a
- * HEAD) by ref (a tag, or the digest): its last pull time and pull count,
- * and the tag's. Cheap: counted in memory and written in one transaction
- * every CORE_PULLS_FLUSH_SEC by a background thread (no fsync per pull),
- * and at core_close; a crash loses at most that many seconds of counts.
+ * Records that manifest m (as core_manifest_get gave it) of q's repository
+ * was pulled (a GET, not a HEAD: the caller's call) by ref (a tag, or the
+ * digest): its last pull time and pull count, and the tag's; and a pull
+ * event for the receivers that want one (core/events.c). Cheap: counted in
+ * memory and written in one transaction every CORE_PULLS_FLUSH_SEC by a
+ * background thread (no fsync per pull), and at core_close; a crash loses
+ * at most that many seconds of counts. The pull events are buffered alike.
  */
 #define CORE_PULLS_FLUSH_SEC 2
-void core_manifest_served(core *c, core_req *q, const char *ref, const char *digest);
+void core_manifest_served(core *c, core_req *q, const char *ref, const core_manifest *m);
 
 /* ---- listings ---- */
 

@@ -17,6 +17,7 @@
 #include "../storage/blobstore.h"
 #include "../storage/meta.h"
 #include "core.h"
+#include "events.h"
 #include "sessions.h"
 
 typedef struct policy policy;
@@ -29,7 +30,8 @@ struct core {
 	char db_path[4096 + 32];
 	blobstore *bs;
 	sessions *ups;
-	proxy *px; /* NULL without upstreams */
+	proxy *px;  /* NULL without upstreams */
+	events *ev; /* NULL without notify lines */
 	pthread_key_t meta_key;
 	/* core_store_stats_get's last count, reused for CORE_STATS_MAX_AGE_SEC */
 	pthread_mutex_t stats_mu;
@@ -46,6 +48,8 @@ struct core_req {
 	char ns[CORE_UPSTREAM_NAME_MAX];
 	char detail[256];
 	char actor[CORE_ACTOR_MAX]; /* who asks: "" anonymous */
+	/* where from (core_req_set_origin), for events */
+	char o_addr[64], o_host[256], o_method[16], o_agent[256], o_id[40];
 	bool mirrored;
 	bool alias; /* asked is dockerd's bare spelling of name */
 	core_waiter w;
@@ -96,8 +100,9 @@ status_t policy_writable(core_req *q);
  * checked first, on its own). */
 status_t policy_delete(core_req *q);
 /* Something happened (what: "push", "delete", "mount", "upload"): an audit
- * line at info (an upload, one blob of a push, at debug); events start here
- * too. */
+ * line at info (an upload, one blob of a push, at debug), and the events of
+ * a delete or a mount (events_emit). A push's events are not queued here
+ * but by core_manifest_put, in the manifest's own transaction. */
 void core_event(core_req *q, const char *what, const char *digest, const char *tag);
 
 /* The storage policies, parsed from o's lines. ST_OK with *out
@@ -145,5 +150,8 @@ status_t usage_new(core *c);
 void usage_flush(core *c);
 /* Stops the writer thread after a last flush, and frees the table. */
 void usage_stop(core *c);
+/* Counts a pull of manifest digest of q's repository by ref (a tag, or a
+ * digest: by digest), in memory (see core_manifest_served). */
+void usage_pull(core *c, const core_req *q, const char *ref, const char *digest);
 
 #endif

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #define MANIFEST_MAX_TAGS CORE_PUT_TAGS_MAX
+#define NEVS (MANIFEST_MAX_TAGS + 2) /* event batches of a push: one per name in all[] */
 
 /* A reference that can name a manifest: ST_OK with *by_digest, or why not. */
 static status_t ref_check(core_req *q, const char *ref, bool *by_digest)
@@ -68,6 +69,21 @@ status_t core_manifest_get(core *c, core_req *q, const char *ref, core_manifest 
 	return ST_OK;
 }
 
+/* The one place a pull is known to have happened (the caller decides: a
+ * GET, not a HEAD): its pull records (usage.c) and its pull event. */
+void core_manifest_served(core *c, core_req *q, const char *ref, const core_manifest *m)
+{
+	ref_kind kind;
+	events_target t = {"pull", m->digest, NULL, m->media_type, m->size};
+
+	usage_pull(c, q, ref, m->digest);
+	if (c->ev == NULL)
+		return;
+	if (ref != NULL && ref_parse(ref, &kind) == ST_OK && kind != REF_DIGEST)
+		t.tag = ref;
+	events_pull(c->ev, q, &t);
+}
+
 /* Checks that everything info references is in q's repository. */
 static status_t check_refs(core_req *q, meta *db, const manifest_info *info)
 {
@@ -109,6 +125,9 @@ status_t core_manifest_put(core *c, core_req *q, const char *ref, const char *co
 	meta_manifest man = {0};
 	const char *all[MANIFEST_MAX_TAGS + 1];
 	const char **refs = NULL;
+	events_batch evs[NEVS] = {{0}};
+	meta_event *rows = NULL;
+	size_t nrows = 0;
 	char digest[DIGEST_MAX];
 	digest_alg alg = DIGEST_SHA256;
 	size_t n = 0;
@@ -168,13 +187,39 @@ status_t core_manifest_put(core *c, core_req *q, const char *ref, const char *co
 	man.size = len;
 	man.annotations = info.annotations;
 	snprintf(man.pushed_by, sizeof(man.pushed_by), "%s", q->actor);
-	/* immutable tags and quotas, checked in the same transaction */
+	/* One push event per tag set (by digest: one, untagged), queued in the
+	 * manifest's transaction: a push acknowledged has its events. */
+	for (size_t i = 0; i < (n > 0 ? n : 1); i++) {
+		events_target t = {"push", digest, n > 0 ? all[i] : NULL, info.media_type, len};
+		if ((st = events_prepare(c->ev, q, &t, &evs[i])) != ST_OK)
+			goto done;
+		nrows += evs[i].n;
+	}
+	if (nrows > 0) {
+		if ((rows = calloc(nrows, sizeof(*rows))) == NULL) {
+			st = ST_NOMEM;
+			goto done;
+		}
+		nrows = 0;
+		for (size_t i = 0; i < NEVS; i++)
+			for (size_t j = 0; j < evs[i].n; j++)
+				rows[nrows++] = evs[i].v[j];
+		man.events = rows;
+		man.nevents = nrows;
+	}
+	/* immutable tags and quotas, checked in the same transaction as the
+	 * manifest and its events (a refused push queues none) */
 	if ((st = policy_manifest_put(q, db, &man, refs, info.nrefs, all, n)) != ST_OK)
 		goto done;
+	for (size_t i = 0; i < NEVS; i++)
+		events_committed(c->ev, &evs[i]);
 	snprintf(out->digest, sizeof(out->digest), "%s", digest);
 	snprintf(out->subject, sizeof(out->subject), "%s", info.subject);
 	core_event(q, "push", digest, by_digest ? NULL : ref);
 done:
+	for (size_t i = 0; i < NEVS; i++)
+		events_batch_free(&evs[i]);
+	free(rows);
 	free(refs);
 	manifest_info_free(&info);
 	return st;

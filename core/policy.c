@@ -3,7 +3,9 @@
  * who asks, in one place every write passes (core.h says which): a
  * mirrored repository is read-only, DELETE can be switched off, quotas
  * bound what repositories hold, immutable tags never move, and the retain
- * lines (retain.c applies them) are parsed here with the rest.
+ * lines (retain.c applies them) are parsed here with the rest. core_event
+ * writes the audit lines and queues the events of deletes and mounts
+ * (core/events.c); a push's events ride in its manifest's transaction.
  *
  * A rule and the write it allows are one transaction
  * (meta_write_begin/end): the quota's sum and the link, the immutable
@@ -69,6 +71,16 @@ void core_event(core_req *q, const char *what, const char *digest, const char *t
 	log_msg(strcmp(what, "upload") == 0 ? LOG_DEBUG : LOG_INFO, "audit: %s %s%s%s%s%s by %s",
 		what, q->name, tag ? ":" : "", tag ? tag : "", digest ? "@" : "",
 		digest ? digest : "", q->actor[0] ? q->actor : "anonymous");
+	/* A push's events went in with its manifest (core_manifest_put). */
+	if (q->c->ev != NULL && (strcmp(what, "delete") == 0 || strcmp(what, "mount") == 0)) {
+		events_target t = {what, digest, tag, NULL, 0};
+		meta *db;
+		/* a mount's blob: its size, as distribution's event has it */
+		if (digest != NULL && strcmp(what, "mount") == 0 && core_db(q->c, &db) == ST_OK &&
+		    meta_blob_get(db, q->name, digest, &t.size) == ST_OK)
+			t.media_type = "application/octet-stream";
+		events_emit(q->c->ev, q, &t);
+	}
 }
 
 /* ---- parsing the lines ---- */

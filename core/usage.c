@@ -163,7 +163,7 @@ void usage_stop(core *c)
 	c->pt = NULL;
 }
 
-void core_manifest_served(core *c, core_req *q, const char *ref, const char *digest)
+void usage_pull(core *c, const core_req *q, const char *ref, const char *digest)
 {
 	pull_table *pt = c->pt;
 	const char *tag = (ref == NULL || strchr(ref, ':') != NULL) ? "" : ref;

@@ -80,6 +80,9 @@ void cli_core_options(const config *cfg, bool with_upstreams, const char *user_a
 	    .proxy_cache_keep_sec = cfg->proxy_cache_keep_sec,
 	    .proxy_cache_max_bytes = cfg->proxy_cache_max_bytes,
 	    .user_agent = user_agent,
+	    /* events: the server's alone (the sweep says it owns the folder) */
+	    .notify = sweep ? cfg->notify.v : NULL,
+	    .nnotify = sweep ? cfg->notify.n : 0,
 	    .sweep = sweep,
 	    .quotas = cfg->quotas.v,
 	    .nquotas = cfg->quotas.n,

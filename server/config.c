@@ -357,6 +357,27 @@ static status_t check_policy(const config_key *k, void *field, const char *value
 	return core_policy_check(k->name, value, err, errlen);
 }
 
+/* Checked whole here (through the core), so a mistake has its FILE:LINE;
+ * the core parses it again when it opens. A URL names a queue: two lines
+ * may not share one. */
+static status_t check_notify(const config_key *k, void *field, const char *value, char *err,
+			     size_t errlen)
+{
+	const config_list *notify = field;
+	char url[CORE_NOTIFY_URL_MAX], other[CORE_NOTIFY_URL_MAX];
+
+	if (core_notify_check(value, url, err, errlen) != ST_OK)
+		return ST_INVALID;
+	for (size_t i = 0; i < notify->n; i++) {
+		if (core_notify_check(notify->v[i], other, NULL, 0) == ST_OK &&
+		    strcmp(other, url) == 0) {
+			status_errf(err, errlen, "notify %s given twice", url);
+			return ST_INVALID;
+		}
+	}
+	return ST_OK;
+}
+
 /* ---- the table ---- */
 
 #define FIELD(f) .offset = offsetof(config, f), .size = sizeof(((config *)NULL)->f)
@@ -445,12 +466,12 @@ static const config_key keys[] = {
      .max = 365 * DAY_SEC, .expect = "a duration from 0 to 365d", .def = "7d"},
 
     /* observability (server/h_ops.c) */
-    {"metrics", CONFIG_BOOL, FIELD(metrics), .restart = true, .expect = "true, false, yes, no, on or off",
-     .def = "on"},
-    {"metrics_listen", CONFIG_STRING, FIELD(metrics_listen), .restart = true, .expect = LISTEN_EXPECT,
-     .check = check_listen},
-    {"metrics_auth", CONFIG_CUSTOM, FIELD(metrics_auth), .restart = true, .expect = "none or same", .def = "none",
-     .check = parse_metrics_auth},
+    {"metrics", CONFIG_BOOL, FIELD(metrics), .restart = true,
+     .expect = "true, false, yes, no, on or off", .def = "on"},
+    {"metrics_listen", CONFIG_STRING, FIELD(metrics_listen), .restart = true,
+     .expect = LISTEN_EXPECT, .check = check_listen},
+    {"metrics_auth", CONFIG_CUSTOM, FIELD(metrics_auth), .restart = true, .expect = "none or same",
+     .def = "none", .check = parse_metrics_auth},
     {"min_free_space", CONFIG_SIZE, FIELD(min_free_bytes), .restart = true, .max = INT64_MAX,
      .expect = "a size such as 1G, or 0 for no check", .def = "1G"},
 
@@ -458,10 +479,13 @@ static const config_key keys[] = {
     {"quota", CONFIG_LIST, FIELD(quotas), .restart = true, .check = check_policy},
     {"immutable", CONFIG_LIST, FIELD(immutables), .restart = true, .check = check_policy},
     {"retain", CONFIG_LIST, FIELD(retains), .restart = true, .check = check_policy},
-    {"scrub_interval", CONFIG_DURATION, FIELD(scrub_interval_sec), .restart = true, .max = 365 * DAY_SEC,
-     .expect = "a duration from 0 (off) to 365d", .def = "0"},
-    {"scrub_rate", CONFIG_SIZE, FIELD(scrub_rate_bytes), .restart = true, .min = 1024 * 1024, .max = INT64_MAX,
-     .expect = "a size of at least 1M (bytes read per second)", .def = "50M"},
+    {"scrub_interval", CONFIG_DURATION, FIELD(scrub_interval_sec), .restart = true,
+     .max = 365 * DAY_SEC, .expect = "a duration from 0 (off) to 365d", .def = "0"},
+    {"scrub_rate", CONFIG_SIZE, FIELD(scrub_rate_bytes), .restart = true, .min = 1024 * 1024,
+     .max = INT64_MAX, .expect = "a size of at least 1M (bytes read per second)", .def = "50M"},
+
+    /* events (core/events.c): the delivery threads run with these */
+    {"notify", CONFIG_LIST, FIELD(notify), .restart = true, .check = check_notify},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

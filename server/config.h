@@ -9,7 +9,7 @@
  * number is seconds). An unknown key, a bad value, a repeated key or a line
  * without '=' is an error reported as "FILE:LINE: message". The list keys
  * (auth_rule, auth_group, auth_token_trust, upstream, quota, immutable,
- * retain) are the exception: each line
+ * retain, notify) are the exception: each line
  * adds one entry, and the config then owns memory (config_free).
  */
 #ifndef CONFIG_H
@@ -94,6 +94,8 @@ typedef struct {
 	config_list retains; /* "PATTERN keep=N [tags=GLOB] [pushed_within=D] [pulled_within=D]" */
 	uint32_t scrub_interval_sec; /* 0: no scrub by the server */
 	uint64_t scrub_rate_bytes;   /* bytes read per second by a scrub */
+	/* events (core/events.c) */
+	config_list notify; /* "URL [events=...] [repos=...] [secret=FILE] [timeout=D]" */
 } config;
 
 /* Who may read /metrics (metrics_auth). */

@@ -64,7 +64,7 @@ static enum MHD_Result manifest_get(request *r)
 	snprintf(r->digest, sizeof(r->digest), "%s", man.digest);
 	/* a pull is a GET (docker asks HEAD first, then GETs what it lacks) */
 	if (r->method == M_GET)
-		core_manifest_served(r->srv->core, r->q, r->ref, man.digest);
+		core_manifest_served(r->srv->core, r->q, r->ref, &man);
 	if ((resp = reply_blob(r, man.body, 0, man.size)) == NULL)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", man.media_type);

@@ -12,11 +12,13 @@
  * on a plain-HTTP listener of their own (and /metrics only there).
  *
  * Every label value comes from a fixed set (routes, methods, statuses,
- * configured upstream names): no repository, digest or user name ever
- * becomes a series, so the number of series is bounded by configuration.
- * GC and event families are not here yet: they get registered here by
- * the modules that will feed them (see the README's Metrics section).
+ * configured upstream names, the index of a notify line): no repository,
+ * digest, user name or receiver URL (it may hold credentials) ever becomes
+ * a series, so the number of series is bounded by configuration. GC
+ * families are not here yet: they get registered here by the code that
+ * will feed them (see the README's Metrics section).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,6 +247,47 @@ static void write_upstreams(metrics_out *o, core *c)
 	}
 }
 
+/* Receivers are named by their notify line's index (0, 1, ... in file
+ * order; the start-up log line of each says which is which): a URL may
+ * hold a user and password, and is long. */
+#define OPS_RECEIVERS_MAX 64 /* receivers reported; any past it are left out */
+
+static void write_events(metrics_out *o, core *c)
+{
+	static const struct {
+		const char *name, *type, *help;
+		size_t off; /* a uint64_t of core_events_stat */
+	} f[] = {
+	    {"registry_events_queued", "gauge",
+	     "Events waiting in the receiver's queue in registry.db (not yet acknowledged).",
+	     offsetof(core_events_stat, queued)},
+	    {"registry_events_delivered_total", "counter",
+	     "Events the receiver acknowledged with a 2xx, since start.",
+	     offsetof(core_events_stat, delivered)},
+	    {"registry_events_failed_posts_total", "counter",
+	     "POSTs to the receiver that got no 2xx (each retry counted), since start.",
+	     offsetof(core_events_stat, failures)},
+	    {"registry_events_dropped_total", "counter",
+	     "Pull events for the receiver dropped before they were queued (buffer full).",
+	     offsetof(core_events_stat, pulls_dropped)},
+	};
+	core_events_stat st[OPS_RECEIVERS_MAX];
+	size_t n = core_events_stats(c, st, OPS_RECEIVERS_MAX);
+	char idx[24];
+
+	if (n > OPS_RECEIVERS_MAX)
+		n = OPS_RECEIVERS_MAX;
+	for (size_t k = 0; k < sizeof(f) / sizeof(f[0]) && n > 0; k++) {
+		metrics_family(o, f[k].name, f[k].type, f[k].help);
+		for (size_t i = 0; i < n; i++) {
+			snprintf(idx, sizeof(idx), "%zu", i);
+			metrics_sample_u64(o, f[k].name,
+					   *(const uint64_t *)((const char *)&st[i] + f[k].off),
+					   "receiver", idx, NULL);
+		}
+	}
+}
+
 static void write_auth(metrics_out *o, const auth *a)
 {
 	auth_stats as;
@@ -276,6 +319,7 @@ enum MHD_Result metrics_finish(request *r)
 	write_http(&o, r->srv);
 	write_store(&o, r->srv->core);
 	write_upstreams(&o, r->srv->core);
+	write_events(&o, r->srv->core);
 	write_auth(&o, r->gen->auth); /* a reload starts its counts afresh: a counter reset */
 	if ((body = metrics_out_take(&o, &len)) == NULL)
 		return reply_error(r, ST_NOMEM, "out of memory writing the metrics");

@@ -93,5 +93,9 @@ status_t request_open_repo(request *r)
 	}
 	/* The rules see the repository read: a mirrored name's cache name. */
 	snprintf(r->name, sizeof(r->name), "%s", core_req_name(r->q));
+	/* for the events of what it does */
+	core_req_set_origin(r->q, &(core_origin){r->remote, request_header(r, MHD_HTTP_HEADER_HOST),
+						 r->method_s,
+						 request_header(r, MHD_HTTP_HEADER_USER_AGENT)});
 	return ST_OK;
 }

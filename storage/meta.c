@@ -222,3 +222,26 @@ status_t meta_backup(meta *m, const char *location)
 {
 	return m->m_ops->backup(m, location);
 }
+
+status_t meta_events_add(meta *m, const meta_event *v, size_t n)
+{
+	return m->m_ops->events_add(m, v, n);
+}
+
+status_t meta_events_next(meta *m, const char *endpoint, int n,
+			  int (*fn)(void *arg, int64_t seq, const char *repo, const char *body),
+			  void *arg)
+{
+	return m->m_ops->events_next(m, endpoint, n, fn, arg);
+}
+
+status_t meta_events_ack(meta *m, const char *endpoint, int64_t seq)
+{
+	return m->m_ops->events_ack(m, endpoint, seq);
+}
+
+status_t meta_events_count(meta *m, int (*fn)(void *arg, const char *endpoint, uint64_t n),
+			   void *arg)
+{
+	return m->m_ops->events_count(m, fn, arg);
+}

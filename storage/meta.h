@@ -1,7 +1,8 @@
 /*
  * meta.h - the metadata index: repositories, manifests, tags, the blobs each
- * repository may serve, referrers and upload sessions. The interface every
- * caller uses, and the table of operations a backend implements.
+ * repository may serve, referrers, upload sessions and the event queue. The
+ * interface every caller uses, and the table of operations a backend
+ * implements.
  *
  * Backends (chosen by name, see meta_open_backend): "sqlite" (meta_sqlite.h,
  * one file in WAL mode under the data folder) is the only one so far;
@@ -119,6 +120,12 @@ typedef struct {
 	 * when it was first pushed, last pulled (0: never), how often pulled. */
 	time_t pushed, last_pull;
 	uint64_t pulls;
+	/* Events to queue in the same transaction as the manifest (put only;
+	 * NULL/0: none), so a push that returned ST_OK has its events queued
+	 * and a failed one has none (inside meta_write_begin/end: they commit
+	 * or roll back with the outer transaction). Borrowed. */
+	const struct meta_event *events;
+	size_t nevents;
 } meta_manifest;
 
 /*
@@ -253,6 +260,38 @@ status_t meta_quarantine_add(meta *m, const char *digest, const char *reason);
 status_t meta_quarantine_list(
     meta *m, int (*fn)(void *arg, const char *digest, time_t at, const char *reason), void *arg);
 
+/* ---- the event queue (core/events.c) ----
+ *
+ * Events waiting to be POSTed to a notification endpoint: one row per
+ * (endpoint, event), in the order the writes that queued them committed
+ * (seq grows with every row, never reused). A row goes only when its
+ * endpoint acknowledged it (meta_events_ack), so a receiver that is down,
+ * or a registry that is killed, loses nothing.
+ */
+typedef struct meta_event {
+	const char *endpoint; /* the receiver's URL: the queue's name */
+	const char *repo;     /* the repository the event is about */
+	const char *body;     /* the event, one JSON object */
+} meta_event;
+
+/* Queues n events in one transaction. ST_OK; ST_INVALID (a NULL or empty
+ * string); ST_NO_SPACE; ST_IO. */
+status_t meta_events_add(meta *m, const meta_event *v, size_t n);
+
+/* Calls fn with the oldest events of endpoint, at most n, in seq order;
+ * stops when fn returns non-zero. ST_OK (none included), ST_IO. */
+status_t meta_events_next(meta *m, const char *endpoint, int n,
+			  int (*fn)(void *arg, int64_t seq, const char *repo, const char *body),
+			  void *arg);
+
+/* Removes endpoint's events up to and including seq (delivered, or an
+ * endpoint no longer configured: INT64_MAX). ST_OK (also when none), ST_IO. */
+status_t meta_events_ack(meta *m, const char *endpoint, int64_t seq);
+
+/* Calls fn once per endpoint with events queued, with how many. ST_OK, ST_IO. */
+status_t meta_events_count(meta *m, int (*fn)(void *arg, const char *endpoint, uint64_t n),
+			   void *arg);
+
 /* ---- referrers ---- */
 
 /*
@@ -385,6 +424,14 @@ struct meta_ops {
 					      const char *reason),
 				    void *arg);
 	status_t (*backup)(meta *m, const char *location);
+	status_t (*events_add)(meta *m, const meta_event *v, size_t n);
+	status_t (*events_next)(meta *m, const char *endpoint, int n,
+				int (*fn)(void *arg, int64_t seq, const char *repo,
+					  const char *body),
+				void *arg);
+	status_t (*events_ack)(meta *m, const char *endpoint, int64_t seq);
+	status_t (*events_count)(meta *m, int (*fn)(void *arg, const char *endpoint, uint64_t n),
+				 void *arg);
 };
 
 struct meta {

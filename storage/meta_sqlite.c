@@ -131,9 +131,24 @@ static const char usage_sql[] =
     "  reason TEXT NOT NULL"
     ") WITHOUT ROWID;";
 
+/*
+ * Version 3: the event queue (meta_events_*). AUTOINCREMENT so a seq is
+ * never reused after the newest rows were acknowledged: the receiver's
+ * order is seq order, and a restart must not start it again from a lower
+ * one. (endpoint, seq) is the queue's walk, oldest first.
+ */
+static const char events_sql[] = "CREATE TABLE events ("
+				 "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+				 "  endpoint TEXT NOT NULL,"
+				 "  repo TEXT NOT NULL,"
+				 "  body TEXT NOT NULL,"
+				 "  created INTEGER NOT NULL"
+				 ");"
+				 "CREATE INDEX events_endpoint ON events(endpoint, seq);";
+
 /* The migrations, in order: migrations[i] takes user_version i to i + 1.
  * A new schema change is one more entry (never an edit of an old one). */
-static const char *const migrations[] = {schema_sql, usage_sql};
+static const char *const migrations[] = {schema_sql, usage_sql, events_sql};
 /* PRAGMA user_version this code creates and understands. */
 #define META_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -183,6 +198,10 @@ enum {
 	S_QUAR_LIST,
 	S_STATS,
 	S_PING,
+	S_EV_ADD,
+	S_EV_NEXT,
+	S_EV_ACK,
+	S_EV_COUNT,
 	S__COUNT
 };
 
@@ -308,6 +327,10 @@ static const char *const stmt_sql[S__COUNT] = {
 		" SELECT (SELECT count(*) FROM repos), m.n, (SELECT count(*) FROM tags), b.n,"
 		" b.sz + m.sz, (SELECT count(*) FROM uploads) FROM b, m",
     [S_PING] = "SELECT count(*) FROM (SELECT 1 FROM repos LIMIT 1)",
+    [S_EV_ADD] = "INSERT INTO events(endpoint, repo, body, created) VALUES (?1, ?2, ?3, ?4)",
+    [S_EV_NEXT] = "SELECT seq, repo, body FROM events WHERE endpoint = ?1 ORDER BY seq LIMIT ?2",
+    [S_EV_ACK] = "DELETE FROM events WHERE endpoint = ?1 AND seq <= ?2",
+    [S_EV_COUNT] = "SELECT endpoint, count(*) FROM events GROUP BY endpoint ORDER BY endpoint",
 };
 
 typedef struct {
@@ -840,6 +863,112 @@ static status_t sq_blob_unlink(meta *base, const char *repo, const char *digest)
 	return change_one(m, s, "blob unlink");
 }
 
+/* ---- the event queue ---- */
+
+/* Whether each of v[0..n) has its strings. */
+static bool events_valid(const meta_event *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].endpoint == NULL || v[i].repo == NULL || v[i].body == NULL ||
+		    v[i].endpoint[0] == '\0' || v[i].body[0] == '\0')
+			return false;
+	return true;
+}
+
+/* Inserts v[0..n) (checked by events_valid); inside a write transaction. */
+static status_t events_insert(sq_meta *m, const meta_event *v, size_t n)
+{
+	sqlite3_int64 now = (sqlite3_int64)time(NULL);
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *s = stmt_get(m, S_EV_ADD);
+		bind_text(s, 1, v[i].endpoint);
+		bind_text(s, 2, v[i].repo);
+		bind_text(s, 3, v[i].body);
+		sqlite3_bind_int64(s, 4, now);
+		if ((rc = stmt_run(s)) != SQLITE_DONE)
+			return db_status(m, rc, "event insert");
+	}
+	return ST_OK;
+}
+
+static status_t sq_events_add(meta *base, const meta_event *v, size_t n)
+{
+	sq_meta *m = sq_of(base);
+	status_t st;
+
+	if ((n > 0 && v == NULL) || !events_valid(v, n))
+		return ST_INVALID;
+	if (n == 0)
+		return ST_OK;
+	if ((st = tx_begin(m)) != ST_OK)
+		return st;
+	if ((st = events_insert(m, v, n)) == ST_OK)
+		st = tx_commit(m);
+	if (st != ST_OK)
+		tx_rollback(m);
+	return st;
+}
+
+static status_t
+sq_events_next(meta *base, const char *endpoint, int n,
+	       int (*fn)(void *arg, int64_t seq, const char *repo, const char *body), void *arg)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s;
+	status_t st = ST_OK;
+	int rc;
+
+	if (endpoint == NULL || n <= 0)
+		return ST_OK;
+	s = stmt_get(m, S_EV_NEXT);
+	bind_text(s, 1, endpoint);
+	sqlite3_bind_int(s, 2, n);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (fn(arg, (int64_t)sqlite3_column_int64(s, 0),
+		       (const char *)sqlite3_column_text(s, 1),
+		       (const char *)sqlite3_column_text(s, 2)) != 0)
+			break;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = db_status(m, rc, "reading the event queue");
+	stmt_done(s);
+	return st;
+}
+
+static status_t sq_events_ack(meta *base, const char *endpoint, int64_t seq)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_EV_ACK);
+	int rc;
+
+	if (endpoint == NULL)
+		return ST_OK;
+	bind_text(s, 1, endpoint);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
+	if ((rc = stmt_run(s)) != SQLITE_DONE)
+		return db_status(m, rc, "event acknowledgement");
+	return ST_OK;
+}
+
+static status_t sq_events_count(meta *base, int (*fn)(void *arg, const char *endpoint, uint64_t n),
+				void *arg)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_EV_COUNT);
+	status_t st = ST_OK;
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (fn(arg, (const char *)sqlite3_column_text(s, 0),
+		       (uint64_t)sqlite3_column_int64(s, 1)) != 0)
+			break;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = db_status(m, rc, "counting the event queue");
+	stmt_done(s);
+	return st;
+}
+
 /* ---- manifests ---- */
 
 /* Copies the MAN_COLS of the current row of s into out (annotations NULL). */
@@ -883,6 +1012,8 @@ static status_t sq_manifest_put(meta *base, const char *repo, const meta_manifes
 	for (size_t i = 0; i < nrefs; i++)
 		if (refs[i] == NULL)
 			return ST_INVALID;
+	if ((man->nevents > 0 && man->events == NULL) || !events_valid(man->events, man->nevents))
+		return ST_INVALID;
 
 	if ((st = tx_begin(m)) != ST_OK)
 		return st;
@@ -932,6 +1063,9 @@ static status_t sq_manifest_put(meta *base, const char *repo, const meta_manifes
 			goto done;
 		}
 	}
+	/* In this transaction: the push and its events commit together. */
+	if ((st = events_insert(m, man->events, man->nevents)) != ST_OK)
+		goto done;
 	st = tx_commit(m);
 done:
 	if (st != ST_OK)
@@ -1593,4 +1727,8 @@ const meta_ops meta_sqlite_ops = {
     .stats_get = sq_stats_get,
     .ping = sq_ping,
     .backup = sq_backup,
+    .events_add = sq_events_add,
+    .events_next = sq_events_next,
+    .events_ack = sq_events_ack,
+    .events_count = sq_events_count,
 };

@@ -1041,10 +1041,10 @@ START_TEST(test_pragmas)
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	/* the schema version this code made, kept across a reopen */
-	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 2);
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 3);
 	meta_close(m);
 	ck_assert_int_eq(meta_open(&m, db_path), ST_OK);
-	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 2);
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 3);
 }
 END_TEST
 
@@ -1090,7 +1090,9 @@ START_TEST(test_migrate_from_v1)
 	unlink(db_path);
 	sqlite_raw_exec_create(schema_v1);
 	ck_assert_int_eq(meta_open(&m, db_path), ST_OK);
-	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 2);
+	/* both steps: the records (2), the event queue (3) */
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 3);
+	ck_assert_int_eq(sqlite_raw_int("SELECT count(*) FROM events"), 0);
 	/* what version 1 held is kept, with records that say "unknown" */
 	ck_assert_int_eq(meta_tag_get(m, "app", "v1", &t), ST_OK);
 	ck_assert_str_eq(t.digest, dg(d, 'd'));
@@ -1100,6 +1102,68 @@ START_TEST(test_migrate_from_v1)
 	ck_assert_int_eq(meta_manifest_get(m, "app", d, &man), ST_OK);
 	ck_assert_int_eq(man.pushed, 1234);
 	ck_assert_int_eq(meta_quarantine_add(m, d, "test"), ST_OK);
+}
+END_TEST
+
+/* Version 2's additions, as the storage lifecycle's registries made them
+ * (frozen: meta_sqlite.c's usage_sql), with records in them: version 1's
+ * tables and rows first. */
+static const char schema_v2[] =
+    "ALTER TABLE manifests ADD COLUMN pushed_by TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE manifests ADD COLUMN last_pull INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE manifests ADD COLUMN pulls INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tags ADD COLUMN pushed INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tags ADD COLUMN pushed_by TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE tags ADD COLUMN last_pull INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE tags ADD COLUMN pulls INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX manifests_digest ON manifests(digest);"
+    "CREATE TABLE quarantine (digest TEXT PRIMARY KEY, at INTEGER NOT NULL, reason TEXT NOT "
+    "NULL) WITHOUT ROWID;"
+    "UPDATE manifests SET pushed_by = 'alice', last_pull = 2000, pulls = 7;"
+    "UPDATE tags SET pushed = 1500, pushed_by = 'alice', last_pull = 2000, pulls = 5;"
+    "INSERT INTO quarantine VALUES ('sha256:"
+    "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee', 1600, 'scrub');"
+    "PRAGMA user_version = 2;";
+
+/* A version-2 database (push and pull records, quarantine) takes the event
+ * queue's step alone and keeps every record. */
+START_TEST(test_migrate_from_v2)
+{
+	const meta_event ev[] = {{"http://a/", "app", "{}"}};
+	char d[DIGEST_MAX];
+	meta_manifest man;
+	meta_tag t;
+	names q = {0};
+
+	meta_close(m);
+	m = NULL;
+	unlink(db_path);
+	sqlite_raw_exec_create(schema_v1);
+	sqlite_raw_exec(schema_v2);
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 2);
+	ck_assert_int_eq(meta_open(&m, db_path), ST_OK);
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 3);
+	ck_assert_int_eq(meta_tag_get(m, "app", "v1", &t), ST_OK);
+	ck_assert_str_eq(t.digest, dg(d, 'd'));
+	ck_assert_int_eq(t.pushed, 1500);
+	ck_assert_str_eq(t.pushed_by, "alice");
+	ck_assert_int_eq(t.last_pull, 2000);
+	ck_assert_uint_eq(t.pulls, 5);
+	ck_assert_int_eq(meta_manifest_get(m, "app", d, &man), ST_OK);
+	ck_assert_int_eq(man.pushed, 1234);
+	ck_assert_str_eq(man.pushed_by, "alice");
+	ck_assert_uint_eq(man.pulls, 7);
+	ck_assert_int_eq(meta_quarantine_list(m, collect_quarantined, &q), ST_OK);
+	ck_assert_int_eq(q.n, 1);
+	ck_assert_str_eq(q.names[0], dg(d, 'e'));
+	/* and the queue is there */
+	ck_assert_int_eq(meta_events_add(m, ev, 1), ST_OK);
+	ck_assert_int_eq(sqlite_raw_int("SELECT count(*) FROM events"), 1);
+	/* opened again: nothing walks twice */
+	meta_close(m);
+	ck_assert_int_eq(meta_open(&m, db_path), ST_OK);
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 3);
+	ck_assert_int_eq(sqlite_raw_int("SELECT count(*) FROM events"), 1);
 }
 END_TEST
 
@@ -1252,6 +1316,7 @@ Suite *make_meta_suite(void)
 	tcase_add_test(sq, test_pragmas);
 	tcase_add_test(sq, test_open_misuse);
 	tcase_add_test(sq, test_migrate_from_v1);
+	tcase_add_test(sq, test_migrate_from_v2);
 	tcase_add_test(sq, test_no_space);
 	suite_add_tcase(s, sq);
 
