@@ -13,6 +13,9 @@
 #include <string.h>
 
 #define MANIFEST_MAX_TAGS CORE_PUT_TAGS_MAX
+/* Stores of a manifest's bytes before giving up: each retry needs a
+ * collection to take its row in the milliseconds between two steps. */
+#define PUT_TRIES 3
 
 /* A reference that can name a manifest: ST_OK with *by_digest, or why not. */
 static status_t ref_check(core_req *q, const char *ref, bool *by_digest)
@@ -108,7 +111,8 @@ status_t core_manifest_put(core *c, core_req *q, const char *ref, const char *co
 	manifest_info info = {0};
 	meta_manifest man = {0};
 	const char *all[MANIFEST_MAX_TAGS + 1];
-	const char **refs = NULL;
+	const char **refs = NULL, **need = NULL;
+	meta_push push = {0};
 	char digest[DIGEST_MAX];
 	digest_alg alg = DIGEST_SHA256;
 	size_t n = 0;
@@ -153,27 +157,53 @@ status_t core_manifest_put(core *c, core_req *q, const char *ref, const char *co
 		goto done;
 	if ((st = check_refs(q, db, &info)) != ST_OK)
 		goto done;
-	if ((refs = calloc(info.nrefs + 1, sizeof(*refs))) == NULL) {
+	if ((refs = calloc(info.nrefs + 1, sizeof(*refs))) == NULL ||
+	    (need = calloc(info.nrefs + 1, sizeof(*need))) == NULL) {
 		st = ST_NOMEM;
 		goto done;
 	}
-	for (size_t i = 0; i < info.nrefs; i++)
+	for (size_t i = 0; i < info.nrefs; i++) {
 		refs[i] = info.refs[i].digest;
-	if ((st = blobstore_put(c->bs, digest, body, len)) != ST_OK)
-		goto done;
+		if (info.kind == MANIFEST_INDEX || !info.refs[i].foreign)
+			need[push.nneed++] = info.refs[i].digest;
+	}
+	push.need = need;
+	push.need_manifests = info.kind == MANIFEST_INDEX;
 	snprintf(man.digest, sizeof(man.digest), "%s", digest);
 	snprintf(man.media_type, sizeof(man.media_type), "%s", info.media_type);
 	snprintf(man.artifact_type, sizeof(man.artifact_type), "%s", info.artifact_type);
 	snprintf(man.subject, sizeof(man.subject), "%s", info.subject);
 	man.size = len;
 	man.annotations = info.annotations;
-	if ((st = meta_manifest_put(db, q->name, &man, refs, info.nrefs, all, n)) != ST_OK)
+	/* Its row, then its bytes, then the rows that name it, checking in
+	 * that one transaction that what it references is still there and
+	 * that its own row did not go meanwhile (else store the bytes again:
+	 * a collector may have removed them). A collection that took a blob
+	 * it needs makes it MANIFEST_BLOB_UNKNOWN: the client uploads again. */
+	for (int i = 0; i < PUT_TRIES; i++) {
+		if ((st = meta_blob_hold(db, digest, len, &push.gen)) != ST_OK ||
+		    (st = blobstore_put(c->bs, digest, body, len)) != ST_OK)
+			goto done;
+		st = meta_manifest_push(db, q->name, &man, refs, info.nrefs, all, n, &push);
+		if (st != ST_BUSY)
+			break;
+	}
+	if (st == ST_NOT_FOUND) {
+		core_detail(q, "%s %s not in repository", push.need_manifests ? "manifest" : "blob",
+			    push.need[push.missing]);
+		st = ST_MANIFEST_BLOB_UNKNOWN;
+	} else if (st == ST_BUSY) {
+		core_detail(q, "garbage collection kept removing the manifest's bytes: push again");
+		st = ST_IO;
+	}
+	if (st != ST_OK)
 		goto done;
 	snprintf(out->digest, sizeof(out->digest), "%s", digest);
 	snprintf(out->subject, sizeof(out->subject), "%s", info.subject);
 	core_event(q, "push", digest, by_digest ? NULL : ref);
 done:
 	free(refs);
+	free(need);
 	manifest_info_free(&info);
 	return st;
 }

@@ -393,6 +393,41 @@ static void *sweeper_main(void *arg)
 	return NULL;
 }
 
+static bool collector_stop(void *arg)
+{
+	server *srv = arg;
+	bool stop;
+
+	pthread_mutex_lock(&srv->stop_mu);
+	stop = srv->stopping != 0;
+	pthread_mutex_unlock(&srv->stop_mu);
+	return stop;
+}
+
+/* Collects garbage every gc_interval while the server serves (core_gc
+ * works in small transactions, so requests go on), until it stops. */
+static void *collector_main(void *arg)
+{
+	server *srv = arg;
+	core_gc_options o = {.stop = collector_stop, .stop_arg = srv};
+	core_gc_report r;
+	struct timespec until;
+
+	pthread_mutex_lock(&srv->stop_mu);
+	while (!srv->stopping) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += srv->cfg.gc_interval_sec;
+		pthread_cond_timedwait(&srv->stop_cv, &srv->stop_mu, &until);
+		if (srv->stopping)
+			break;
+		pthread_mutex_unlock(&srv->stop_mu);
+		core_gc(srv->core, &o, &r);
+		pthread_mutex_lock(&srv->stop_mu);
+	}
+	pthread_mutex_unlock(&srv->stop_mu);
+	return NULL;
+}
+
 status_t server_start(server **out, const config *cfg)
 {
 	server *srv = calloc(1, sizeof(*srv));
@@ -447,6 +482,9 @@ status_t server_start(server **out, const config *cfg)
 		goto fail;
 	if (pthread_create(&srv->sweeper, NULL, sweeper_main, srv) == 0)
 		srv->sweeper_started = 1;
+	if (cfg->gc_interval_sec > 0 &&
+	    pthread_create(&srv->collector, NULL, collector_main, srv) == 0)
+		srv->collector_started = 1;
 	log_info("listening on %s (port %u)%s, data in %s, %u threads", cfg->listen, srv->port,
 		 srv->tls_cert_pem ? " with TLS" : "", cfg->data, threads);
 	*out = srv;
@@ -491,6 +529,8 @@ void server_stop(server *srv)
 	pthread_mutex_unlock(&srv->stop_mu);
 	if (srv->sweeper_started)
 		pthread_join(srv->sweeper, NULL);
+	if (srv->collector_started)
+		pthread_join(srv->collector, NULL); /* a run ends at its next batch */
 	if (srv->daemon_plain) {
 		/* refuse new plain clients too; drain_requests counts both */
 		MHD_socket ps = MHD_quiesce_daemon(srv->daemon_plain);

@@ -46,7 +46,8 @@ typedef enum {
 	R_UPLOAD_START,
 	R_UPLOAD,
 	R_REFERRERS,
-	R_TOKEN, /* /token: the built-in token service (auth = token) */
+	R_TOKEN,      /* /token: the built-in token service (auth = token) */
+	R_ADMIN_REPO, /* /v2/_admin/repositories/<name>: a whole repository */
 } route_kind;
 
 /* begin: validate and prepare, before any body byte. data: one body chunk.
@@ -177,6 +178,8 @@ enum MHD_Result uploads_finish(request *r);
 void uploads_request_done(request *r);
 
 enum MHD_Result referrers_finish(request *r);
+
+enum MHD_Result admin_repo_finish(request *r);
 
 status_t token_begin(request *r);
 status_t token_data(request *r, const char *buf, size_t len);

@@ -1,7 +1,8 @@
 /*
  * main.c - the command line: `registry serve`, `registry version`,
  * `registry --help`; `registry user` and `registry cert` (cmd_auth.c);
- * `registry mirror sync`, `registry export`, `registry import` (cmd_mirror.c).
+ * `registry mirror sync`, `registry export`, `registry import` (cmd_mirror.c);
+ * `registry gc`, `registry repo rm` (cmd_gc.c).
  *
  * Configuration comes from built-in defaults, then the file given with -c,
  * then flags. Errors in it stop start-up with "FILE:LINE: message" and exit
@@ -16,6 +17,7 @@
 
 #include "../common/log.h"
 #include "cmd_auth.h"
+#include "cmd_gc.h"
 #include "cli.h"
 #include "cmd_mirror.h"
 #include "config.h"
@@ -36,6 +38,8 @@ static void usage(FILE *f)
 		"       registry mirror sync FILE [options]\n"
 		"       registry export IMAGE... -o FILE.tar [options]\n"
 		"       registry import FILE.tar [options]\n"
+		"       registry gc [--dry-run] [options]\n"
+		"       registry repo rm NAME [--dry-run] [options]\n"
 		"       registry version\n"
 		"       registry --help\n"
 		"\n"
@@ -47,6 +51,7 @@ static void usage(FILE *f)
 		CONFIG_DEFAULT_LISTEN, CONFIG_DEFAULT_DATA);
 	cmd_auth_usage(f);
 	cmd_mirror_usage(f);
+	cmd_gc_usage(f);
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -129,6 +134,10 @@ int main(int argc, char **argv)
 		return cmd_export(argc - 2, argv + 2);
 	if (strcmp(argv[1], "import") == 0)
 		return cmd_import(argc - 2, argv + 2);
+	if (strcmp(argv[1], "gc") == 0)
+		return cmd_gc(argc - 2, argv + 2);
+	if (strcmp(argv[1], "repo") == 0)
+		return cmd_repo(argc - 2, argv + 2);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("registry %s\n", REGISTRY_VERSION);
 		return 0;

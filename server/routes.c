@@ -14,6 +14,8 @@
  *   /v2/<name>/blobs/uploads/<id>          R_UPLOAD
  *   /v2/<name>/referrers/<digest>          R_REFERRERS
  *   /token                                 R_TOKEN (auth = token only)
+ *   /v2/_admin/repositories/<name>         R_ADMIN_REPO (registry-specific:
+ *                                          no name can start with '_')
  */
 #include <string.h>
 
@@ -33,7 +35,12 @@ static const route routes[] = {
     {R_UPLOAD, M_GET | M_PATCH | M_PUT | M_DELETE, uploads_begin, uploads_data, uploads_finish},
     {R_REFERRERS, M_GET | M_HEAD, base_begin, NULL, referrers_finish},
     {R_TOKEN, M_GET | M_POST, token_begin, token_data, token_finish},
+    {R_ADMIN_REPO, M_DELETE, base_begin, NULL, admin_repo_finish},
 };
+
+/* The admin routes' prefix: a repository name's components start with
+ * [a-z0-9], so no name can collide with it. */
+#define ADMIN_REPOS "/v2/_admin/repositories/"
 
 static status_t set_name(request *r, const char *start, size_t len)
 {
@@ -90,6 +97,10 @@ static status_t match_kind(request *r, const char *url, route_kind *kind)
 	if (strcmp(url, "/v2/_catalog") == 0) {
 		*kind = R_CATALOG;
 		return ST_OK;
+	}
+	if (strncmp(url, ADMIN_REPOS, strlen(ADMIN_REPOS)) == 0) {
+		*kind = R_ADMIN_REPO;
+		return set_name(r, url + strlen(ADMIN_REPOS), len - strlen(ADMIN_REPOS));
 	}
 	if (url[3] != '/')
 		return ST_NOT_ROUTE;

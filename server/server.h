@@ -23,6 +23,8 @@ struct server {
 	uint16_t port; /* the bound port (useful with port 0) */
 	pthread_t sweeper;
 	int sweeper_started;
+	pthread_t collector; /* garbage collection every gc_interval */
+	int collector_started;
 	pthread_mutex_t stop_mu;
 	pthread_cond_t stop_cv;
 	int stopping;

@@ -163,3 +163,10 @@ status_t blobstore_upload_list_stale(blobstore *bs, time_t before,
 {
 	return bs->bs_ops->upload_list_stale(bs, before, fn, arg);
 }
+
+status_t blobstore_list(blobstore *bs,
+			int (*fn)(void *arg, const char *digest, uint64_t size, time_t mtime),
+			void *arg)
+{
+	return bs->bs_ops->list(bs, fn, arg);
+}

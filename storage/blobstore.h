@@ -216,6 +216,16 @@ status_t blobstore_upload_remove(blobstore *bs, const char *id);
 status_t blobstore_upload_list_stale(blobstore *bs, time_t before,
 				     void (*fn)(void *arg, const char *id), void *arg);
 
+/*
+ * Calls fn for every committed blob: its digest, size and the time it was
+ * last written (for a collector's orphan files: no file newer than its
+ * delay is taken), in no set order; stops when fn returns non-zero. fn may
+ * delete blobs. ST_OK, ST_IO.
+ */
+status_t blobstore_list(blobstore *bs,
+			int (*fn)(void *arg, const char *digest, uint64_t size, time_t mtime),
+			void *arg);
+
 /* ---- for backends ----
  *
  * A backend is a const blobstore_ops and three structs that begin with the
@@ -258,6 +268,9 @@ struct blobstore_ops {
 	status_t (*reader_read)(blob_reader *rd, uint64_t off, void *buf, size_t len,
 				size_t *out_n);
 	void (*reader_close)(blob_reader *rd); /* never called with NULL */
+	status_t (*list)(blobstore *bs,
+			 int (*fn)(void *arg, const char *digest, uint64_t size, time_t mtime),
+			 void *arg);
 };
 
 struct blobstore {

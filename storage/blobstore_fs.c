@@ -962,6 +962,68 @@ static status_t fs_upload_list_stale(blobstore *base, time_t before,
 	return uploads_each(fs_of(base), report_stale, &c);
 }
 
+/* A folder under dirfd as a DIR (its own fd), or NULL. */
+static DIR *dir_at(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	if ((d = fdopendir(fd)) == NULL)
+		close(fd);
+	return d;
+}
+
+/*
+ * blobstore_list: walks blobs/<alg>/<xx>/<hex>. Only names that make a
+ * valid digest of their folder are reported (anything else there is none
+ * of the store's); a folder that goes away meanwhile is skipped.
+ */
+static status_t fs_list(blobstore *base,
+			int (*fn)(void *arg, const char *digest, uint64_t size, time_t mtime),
+			void *arg)
+{
+	fs_store *bs = fs_of(base);
+	static const digest_alg algs[] = {DIGEST_SHA256, DIGEST_SHA512};
+	char digest[DIGEST_MAX + 8];
+	status_t st = ST_OK;
+	int stop = 0;
+
+	for (size_t a = 0; a < sizeof(algs) / sizeof(algs[0]) && !stop; a++) {
+		const char *alg = digest_alg_name(algs[a]);
+		DIR *top = dir_at(bs->bs_blobs_fd, alg), *shard;
+		struct dirent *e, *f;
+		struct stat sb;
+
+		if (top == NULL)
+			continue; /* no blob of that algorithm yet */
+		while (!stop && (e = readdir(top)) != NULL) {
+			if (e->d_name[0] == '.' || strlen(e->d_name) != 2 ||
+			    (shard = dir_at(dirfd(top), e->d_name)) == NULL)
+				continue;
+			while (!stop && (f = readdir(shard)) != NULL) {
+				if (f->d_name[0] == '.' || strncmp(f->d_name, e->d_name, 2) != 0 ||
+				    strlen(f->d_name) + strlen(alg) + 2 > sizeof(digest))
+					continue;
+				/* lengths checked above */
+				memcpy(digest, alg, strlen(alg));
+				digest[strlen(alg)] = ':';
+				memcpy(digest + strlen(alg) + 1, f->d_name, strlen(f->d_name) + 1);
+				if (digest_parse(digest, NULL) != ST_OK ||
+				    fstatat(dirfd(shard), f->d_name, &sb, AT_SYMLINK_NOFOLLOW) !=
+					0 ||
+				    !S_ISREG(sb.st_mode))
+					continue;
+				stop = fn(arg, digest, (uint64_t)sb.st_size, sb.st_mtime);
+			}
+			closedir(shard);
+		}
+		closedir(top);
+	}
+	return st;
+}
+
 const blobstore_ops blobstore_fs_ops = {
     .name = "filesystem",
     .open = fs_open,
@@ -985,4 +1047,5 @@ const blobstore_ops blobstore_fs_ops = {
     .upload_list_stale = fs_upload_list_stale,
     .reader_read = fs_reader_read,
     .reader_close = fs_reader_close,
+    .list = fs_list,
 };

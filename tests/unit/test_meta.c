@@ -207,7 +207,9 @@ START_TEST(test_blob_link)
 	ck_assert_int_eq(meta_blob_find(m, d, &size), ST_OK); /* still in "other" */
 	ck_assert_int_eq(meta_blob_unlink(m, "other", d), ST_OK);
 	ck_assert_int_eq(meta_blob_find(m, d, &size), ST_NOT_FOUND);
-	ck_assert_int_eq(meta_repo_exists(m, "lib/app"), ST_OK); /* repos stay */
+	/* emptied (no tag, manifest or link left): the repository goes too */
+	ck_assert_int_eq(meta_repo_exists(m, "lib/app"), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_repo_exists(m, "other"), ST_NOT_FOUND);
 	ck_assert_int_eq(meta_blob_link(m, "big", e, UINT64_C(5) << 40), ST_OK);
 	ck_assert_int_eq(meta_blob_get(m, "big", e, &size), ST_OK);
 	ck_assert_uint_eq(size, UINT64_C(5) << 40);
@@ -677,10 +679,10 @@ START_TEST(test_pragmas)
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	/* the schema version this code made, kept across a reopen */
-	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 1);
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 2);
 	meta_close(m);
 	ck_assert_int_eq(meta_open(&m, db_path), ST_OK);
-	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 1);
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 2);
 }
 END_TEST
 
