@@ -16,9 +16,10 @@
  *
  * blobstore_put goes through a temporary file uploads/put-<16 hex>. That
  * prefix is reserved (upload ids starting with it are refused): nobody can
- * resume such a file, so blobstore_open deletes all of them, and
- * blobstore_upload_list_stale reports old ones like any upload. This
- * assumes one process per root, which is how the registry runs.
+ * resume such a file, so blobstore_open deletes those older than a minute
+ * (not younger ones: a server may be writing them while another process,
+ * such as `registry gc`, opens the same root), and
+ * blobstore_upload_list_stale reports old ones like any upload.
  *
  * A blob_upload keeps this invariant while up_err is ST_OK: bytes [0,
  * up_size) of the file are exactly the bytes fed to up_hash. The first
@@ -70,6 +71,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/log.h"
@@ -94,6 +96,9 @@ _Static_assert(sizeof(off_t) == 8, "off_t must be 64 bits");
 /* Prefix of blobstore_put's temporary files in uploads/. */
 #define PUT_PREFIX "put-"
 #define PUT_PREFIX_LEN (sizeof(PUT_PREFIX) - 1)
+/* A put temp file this old is a crash's: a put writes at most a manifest
+ * (max_manifest_size) and fsyncs it, in far less. */
+#define PUT_STALE_SEC 60
 /* "sha512/ab/" + 128 hex + NUL, with room to spare. */
 #define REL_PATH_MAX (DIGEST_MAX + 16)
 /* Mode of files and folders we create (the umask still applies). */
@@ -301,10 +306,13 @@ done:
 	return st;
 }
 
-/* uploads_each callback of blobstore_open: removes put temp files. */
+/* uploads_each callback of blobstore_open: removes put temp files left by
+ * a crash. Only old ones: another process on the same root (`registry gc`,
+ * export or import beside a server) must not take a put in flight. */
 static void sweep_temp(void *arg, int dirfd, const char *name, const struct stat *sb)
 {
-	if (strncmp(name, PUT_PREFIX, PUT_PREFIX_LEN) == 0 && unlinkat(dirfd, name, 0) == 0)
+	if (strncmp(name, PUT_PREFIX, PUT_PREFIX_LEN) == 0 &&
+	    sb->st_mtime < time(NULL) - PUT_STALE_SEC && unlinkat(dirfd, name, 0) == 0)
 		++*(int *)arg;
 }
 
