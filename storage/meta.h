@@ -207,11 +207,12 @@ status_t meta_upload_list_stale(meta *m, time_t before, void (*fn)(void *arg, co
  *     race a collector (the cache, import), upserts the row as it links.
  */
 
-/* Records (or bumps) digest's row before its file is published, as
- * referenced for a lease of 10 s from now (so even a collector with no
- * delay leaves it to the writer). ST_OK with *out_gen: the row's creation
- * time, which meta_blob_link_held and meta_manifest_push check (the row
- * did not go meanwhile). ST_INVALID, ST_NO_SPACE, ST_IO. */
+/* Records (or bumps) digest's row before its file is published: a
+ * collector leaves it alone for its delay (gc_delay), which covers the
+ * writer's few milliseconds to its link; with a delay shorter than that,
+ * meta_blob_link_held tells the writer. ST_OK with *out_gen: the row's
+ * creation time, which meta_blob_link_held and meta_manifest_push check
+ * (the row did not go meanwhile). ST_INVALID, ST_NO_SPACE, ST_IO. */
 status_t meta_blob_hold(meta *m, const char *digest, uint64_t size, int64_t *out_gen);
 
 /* meta_blob_link, if digest's row is still the one meta_blob_hold gave gen

@@ -48,11 +48,6 @@
 #define META_BUSY_RETRY_MS 10
 /* PRAGMA user_version this code creates and understands. */
 #define META_SCHEMA_VERSION 2
-/* How long a held row counts as referenced, whatever a collector's delay:
- * longer than a writer takes from meta_blob_hold to its link (an fsync and
- * a rename). A writer that takes longer is told by meta_blob_link_held and
- * checks its file again; nothing is lost, the push may have to be redone. */
-#define META_HOLD_LEASE_SEC 10
 /* Longest upload id, as in meta_upload.id (with NUL). */
 #define META_UPLOAD_ID_MAX 65
 
@@ -1331,10 +1326,7 @@ static status_t sq_blob_hold(meta *base, const char *digest, uint64_t size, int6
 
 	if (digest == NULL || too_long(digest, DIGEST_MAX) || size > INT64_MAX)
 		return ST_INVALID;
-	/* referenced "until" the lease ends: whatever gc_delay, no collector
-	 * takes the row before the writer links it */
-	st = row_upsert(m, digest, size, now_us() + (sqlite3_int64)META_HOLD_LEASE_SEC * 1000000,
-			&created);
+	st = row_upsert(m, digest, size, now_us(), &created);
 	if (st == ST_OK && out_gen != NULL)
 		*out_gen = created;
 	return st;

@@ -179,6 +179,26 @@ check "the server collected it by itself" [ "$(nfiles)" = 0 ]
 check "...and said so in its log" grep -q "gc: removed 0 manifest(s), 3 link(s), 4 blob(s) and 0 orphan file(s), $(size "$TMP"/s.{c,l,m} "$TMP/shared.l") bytes" "$REG_LOG"
 reg_stop
 
+# A HEAD keeps a blob for a push that follows (HEAD, then the manifest PUT
+# later): with gc_delay 4s, a link HEADed 3 s after its upload is still
+# there 2 s later, when one not HEADed is gone.
+printf 'gc_interval = 0\ngc_delay = 4s\ngc_untagged = 0\n' >"$TMP/gc.conf"
+reg_start "$BIN" -c "$TMP/gc.conf"
+printf 'headed' >"$TMP/h1"
+printf 'not headed' >"$TMP/h2"
+D1=$(blob hd "$TMP/h1")
+D2=$(blob hd "$TMP/h2")
+sleep 3
+req HEAD "/v2/hd/blobs/$D1"
+expect "HEAD of the first" 200
+sleep 2
+gc >"$TMP/real"
+check "the HEADed link stays" bash -c "! grep -q '^link hd $D1' '$TMP/real'"
+check "the other goes" grep -q "^link hd $D2" "$TMP/real"
+req HEAD "/v2/hd/blobs/$D1"
+expect "...and is served" 200
+reg_stop
+
 # ---- DELETE /v2/_admin/repositories/NAME: access ----
 for u in puller pusher deleter; do
 	echo "pw-$u" | "$BIN" user add "$u" --password-stdin --cost 4 --data "$DATA" >/dev/null
