@@ -1658,7 +1658,7 @@ static status_t sq_gc_reap(meta *base, meta_gc_item *items, size_t n, bool dry,
 		bind_text(s, 1, items[i].digest);
 		rc = sqlite3_step(s);
 		stmt_done(s);
-		if (rc == SQLITE_ROW)
+		if (rc == SQLITE_ROW) /* a writer made it again: the file stays */
 			continue;
 		if (rc != SQLITE_DONE) {
 			st = db_status(m, rc, "reap check");
