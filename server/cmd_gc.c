@@ -10,9 +10,11 @@
  */
 #include "cmd_gc.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../common/human.h"
 #include "../common/log.h"
@@ -22,6 +24,9 @@
 #ifndef REGISTRY_VERSION
 #define REGISTRY_VERSION "unknown"
 #endif
+
+/* `registry gc` runs niced: pulls and pushes of a server beside it first. */
+#define CMD_GC_NICE 10
 
 void cmd_gc_usage(FILE *f)
 {
@@ -91,6 +96,10 @@ int cmd_gc(int argc, char **argv)
 		goto done;
 	go.dry_run = o.dry;
 	go.list = stdout;
+	/* beside a server, the server's requests get the CPU first */
+	errno = 0;
+	if (nice(CMD_GC_NICE) == -1 && errno != 0)
+		log_debug("gc: cannot lower its priority");
 	st = core_gc(c, &go, &r);
 	fflush(stdout);
 	fprintf(stderr,
