@@ -32,7 +32,10 @@ static status_t local_get(core *c, core_req *q, meta *db, const char *digest, co
 	meta_manifest man;
 	blob_reader *rd;
 	core_blob *b;
-	status_t st = meta_blob_get(db, q->name, digest, NULL);
+	/* A read bumps the blob, so a push naming it within gc_delay / 2 (a
+	 * client's HEAD, then its manifest PUT) finds it still there. */
+	status_t st =
+	    meta_blob_use(db, q->name, digest, (int64_t)c->opt.gc_delay_sec * 500000, NULL);
 
 	if (st == ST_NOT_FOUND && meta_manifest_get(db, q->name, digest, &man) == ST_OK)
 		st = ST_OK; /* a manifest, read through the blobs endpoint */
@@ -140,16 +143,14 @@ status_t core_blob_mount(core *c, core_req *q, const char *digest, const char *f
 	if ((st = policy_writable(q)) != ST_OK || (st = digest_check(q, digest)) != ST_OK ||
 	    (st = core_db(c, &db)) != ST_OK)
 		return st;
-	if (from != NULL)
-		st = ref_name_check(from) == ST_OK ? meta_blob_get(db, from, digest, out_size)
-						   : ST_NOT_FOUND;
-	else
-		st = meta_blob_find(db, digest, out_size);
-	if (st != ST_OK)
-		return st;
+	if (from != NULL && ref_name_check(from) != ST_OK)
+		return ST_NOT_FOUND;
+	/* a quarantined blob (scrub) has its link but not its file */
 	if (blobstore_stat(c->bs, digest, NULL) != ST_OK)
 		return ST_NOT_FOUND;
-	if ((st = policy_link(q, db, digest, *out_size)) != ST_OK)
+	/* One transaction checks the quotas and the source's link and makes
+	 * ours: a collection cannot take the blob between the two. */
+	if ((st = policy_mount(q, db, from, digest, out_size)) != ST_OK)
 		return st; /* ST_DENIED: a quota (the client must not upload either) */
 	core_event(q, "mount", digest, NULL);
 	return ST_OK;

@@ -57,6 +57,9 @@ typedef struct {
 	bool delete_enabled;  /* DELETE of manifests, tags and blobs */
 	uint64_t max_manifest_bytes;
 	uint32_t upload_ttl_sec; /* idle upload sessions expire after this */
+	/* garbage collection (core_gc): what nothing references goes after
+	 * gc_delay_sec; untagged manifests after gc_untagged_sec (0: never) */
+	uint32_t gc_delay_sec, gc_untagged_sec;
 	/* the pull-through cache: registry.conf's upstream lines, and the
 	 * proxy_* keys (proxy/proxy.h says what each does) */
 	char *const *upstreams;
@@ -514,6 +517,47 @@ typedef struct {
 status_t core_scrub(core *c, const core_scrub_options *o,
 		    void (*fn)(void *arg, const core_scrub_item *it), void *arg,
 		    core_scrub_summary *out);
+/* ---- garbage collection and removing repositories (core/gc.c) ---- */
+
+typedef struct {
+	bool dry_run;		 /* remove nothing: list what a run now would remove */
+	FILE *list;		 /* one line per thing removed (or that would be); NULL: none */
+	bool (*stop)(void *arg); /* polled between batches: true ends the run early */
+	void *stop_arg;
+} core_gc_options;
+
+typedef struct {
+	size_t manifests; /* untagged manifests removed from their repository */
+	size_t links;	  /* blob links no manifest needed, older than gc_delay */
+	size_t blobs;	  /* blob files (and their rows) nothing referenced */
+	size_t orphans;	  /* files without a row (a crash between the two) */
+	size_t uploads;	  /* upload sessions idle past upload_ttl */
+	uint64_t bytes;	  /* bytes of the files removed */
+	double seconds;
+} core_gc_report;
+
+/*
+ * One collection over the whole data folder, while it is served (by this
+ * process or another): untagged manifests past gc_untagged, links past
+ * gc_delay no manifest needs, blobs nothing references past gc_delay (row
+ * first, then file), orphan files past gc_delay, idle uploads. Each step is
+ * a small transaction; each removal a compare-and-set (meta.h). Logs a
+ * summary line. ST_OK with *out; ST_IO (what was done stays done).
+ */
+status_t core_gc(core *c, const core_gc_options *o, core_gc_report *out);
+
+typedef struct {
+	size_t tags, manifests, links;
+} core_repo_counts;
+
+/*
+ * Deletes q's repository whole: its tags, manifests and blob links, in
+ * small transactions; it leaves the catalog. The blobs go at the next
+ * collection past gc_delay. dry_run: counts only. ST_OK with *out;
+ * ST_NAME_UNKNOWN; ST_METHOD_NOT_ALLOWED (a mirror, delete_enabled off);
+ * ST_IO.
+ */
+status_t core_repo_delete(core *c, core_req *q, bool dry_run, core_repo_counts *out);
 
 /* ---- archives and mirroring (the command line) ---- */
 

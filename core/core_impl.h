@@ -110,17 +110,25 @@ void core_event(core_req *q, const char *what, const char *digest, const char *t
 status_t policy_new(policy **out, const core_options *o);
 void policy_free(policy *p);
 
-/* Links digest (size bytes) to q's repository, under the quotas on it: the
- * check and the link are one transaction. ST_OK; ST_DENIED with a detail
- * naming the quota, its size and its use; meta_blob_link's failures. */
-status_t policy_link(core_req *q, meta *db, const char *digest, uint64_t size);
+/* Links digest (size bytes, its row held as gen by meta_blob_hold) to q's
+ * repository, under the quotas on it: the check and meta_blob_link_held
+ * are one transaction. ST_OK; ST_DENIED with a detail naming the quota, its
+ * size and its use; meta_blob_link_held's failures (ST_BUSY: the row went). */
+status_t policy_link(core_req *q, meta *db, const char *digest, uint64_t size, int64_t gen);
 
-/* meta_manifest_put for q's repository, refusing in the same transaction
+/* meta_blob_mount (from: the source repository; NULL: any) under the
+ * quotas on q's repository, in one transaction. ST_OK with *out_size;
+ * ST_DENIED (a quota); meta_blob_mount's failures. */
+status_t policy_mount(core_req *q, meta *db, const char *from, const char *digest,
+		      uint64_t *out_size);
+
+/* meta_manifest_push for q's repository, refusing in the same transaction
  * to move an immutable tag (ST_DENIED, the detail names the rule) or to
- * grow past a quota (ST_DENIED); else meta_manifest_put's statuses. */
+ * grow past a quota (ST_DENIED); else meta_manifest_push's statuses (its
+ * existence checks and bumps are in that transaction too). */
 status_t policy_manifest_put(core_req *q, meta *db, const meta_manifest *man,
 			     const char *const *refs, size_t nrefs, const char *const *tags,
-			     size_t ntags);
+			     size_t ntags, meta_push *push);
 
 /* Deletes tag ref (or, by_digest, manifest ref and its tags) of q's
  * repository, refusing an immutable tag in the same transaction

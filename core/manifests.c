@@ -14,6 +14,9 @@
 
 #define MANIFEST_MAX_TAGS CORE_PUT_TAGS_MAX
 #define NEVS (MANIFEST_MAX_TAGS + 2) /* event batches of a push: one per name in all[] */
+/* Stores of a manifest's bytes before giving up: each retry needs a
+ * collection to take its row in the milliseconds between two steps. */
+#define PUT_TRIES 3
 
 /* A reference that can name a manifest: ST_OK with *by_digest, or why not. */
 static status_t ref_check(core_req *q, const char *ref, bool *by_digest)
@@ -84,7 +87,8 @@ void core_manifest_served(core *c, core_req *q, const char *ref, const core_mani
 	events_pull(c->ev, q, &t);
 }
 
-/* Checks that everything info references is in q's repository. */
+/* Checks the sizes of what info references against what q's repository
+ * holds (that it holds them is meta_manifest_push's to check). */
 static status_t check_refs(core_req *q, meta *db, const manifest_info *info)
 {
 	for (size_t i = 0; i < info->nrefs; i++) {
@@ -101,11 +105,11 @@ static status_t check_refs(core_req *q, meta *db, const manifest_info *info)
 				continue;
 			st = meta_blob_get(db, q->name, d->digest, &size);
 		}
-		if (st == ST_NOT_FOUND) {
-			core_detail(q, "%s %s not in repository",
-				    info->kind == MANIFEST_INDEX ? "manifest" : "blob", d->digest);
-			return ST_MANIFEST_BLOB_UNKNOWN;
-		}
+		/* Missing: meta_manifest_push says so, in the transaction that
+		 * stores the manifest (a collection could take it after a look
+		 * here); this look is for the sizes. */
+		if (st == ST_NOT_FOUND)
+			continue;
 		if (st != ST_OK)
 			return st;
 		if (size != d->size) {
@@ -124,10 +128,11 @@ status_t core_manifest_put(core *c, core_req *q, const char *ref, const char *co
 	manifest_info info = {0};
 	meta_manifest man = {0};
 	const char *all[MANIFEST_MAX_TAGS + 1];
-	const char **refs = NULL;
+	const char **refs = NULL, **need = NULL;
 	events_batch evs[NEVS] = {{0}};
 	meta_event *rows = NULL;
 	size_t nrows = 0;
+	meta_push push = {0};
 	char digest[DIGEST_MAX];
 	digest_alg alg = DIGEST_SHA256;
 	size_t n = 0;
@@ -172,14 +177,18 @@ status_t core_manifest_put(core *c, core_req *q, const char *ref, const char *co
 		goto done;
 	if ((st = check_refs(q, db, &info)) != ST_OK)
 		goto done;
-	if ((refs = calloc(info.nrefs + 1, sizeof(*refs))) == NULL) {
+	if ((refs = calloc(info.nrefs + 1, sizeof(*refs))) == NULL ||
+	    (need = calloc(info.nrefs + 1, sizeof(*need))) == NULL) {
 		st = ST_NOMEM;
 		goto done;
 	}
-	for (size_t i = 0; i < info.nrefs; i++)
+	for (size_t i = 0; i < info.nrefs; i++) {
 		refs[i] = info.refs[i].digest;
-	if ((st = blobstore_put(c->bs, digest, body, len)) != ST_OK)
-		goto done;
+		if (info.kind == MANIFEST_INDEX || !info.refs[i].foreign)
+			need[push.nneed++] = info.refs[i].digest;
+	}
+	push.need = need;
+	push.need_manifests = info.kind == MANIFEST_INDEX;
 	snprintf(man.digest, sizeof(man.digest), "%s", digest);
 	snprintf(man.media_type, sizeof(man.media_type), "%s", info.media_type);
 	snprintf(man.artifact_type, sizeof(man.artifact_type), "%s", info.artifact_type);
@@ -207,9 +216,31 @@ status_t core_manifest_put(core *c, core_req *q, const char *ref, const char *co
 		man.events = rows;
 		man.nevents = nrows;
 	}
-	/* immutable tags and quotas, checked in the same transaction as the
-	 * manifest and its events (a refused push queues none) */
-	if ((st = policy_manifest_put(q, db, &man, refs, info.nrefs, all, n)) != ST_OK)
+	/* Its row, then its bytes, then the rows that name it, checking in
+	 * that one transaction that what it references is still there and
+	 * that its own row did not go meanwhile (else store the bytes again:
+	 * a collector may have removed them). A collection that took a blob
+	 * it needs makes it MANIFEST_BLOB_UNKNOWN: the client uploads again. */
+	for (int i = 0; i < PUT_TRIES; i++) {
+		if ((st = meta_blob_hold(db, digest, len, &push.gen)) != ST_OK ||
+		    (st = blobstore_put(c->bs, digest, body, len)) != ST_OK)
+			goto done;
+		/* immutable tags and quotas, checked in the same transaction as
+		 * the manifest, its events (a refused push queues none) and the
+		 * push's existence checks and bumps */
+		st = policy_manifest_put(q, db, &man, refs, info.nrefs, all, n, &push);
+		if (st != ST_BUSY)
+			break;
+	}
+	if (st == ST_NOT_FOUND) {
+		core_detail(q, "%s %s not in repository", push.need_manifests ? "manifest" : "blob",
+			    push.need[push.missing]);
+		st = ST_MANIFEST_BLOB_UNKNOWN;
+	} else if (st == ST_BUSY) {
+		core_detail(q, "garbage collection kept removing the manifest's bytes: push again");
+		st = ST_IO;
+	}
+	if (st != ST_OK)
 		goto done;
 	for (size_t i = 0; i < NEVS; i++)
 		events_committed(c->ev, &evs[i]);
@@ -221,6 +252,7 @@ done:
 		events_batch_free(&evs[i]);
 	free(rows);
 	free(refs);
+	free(need);
 	manifest_info_free(&info);
 	return st;
 }

@@ -425,16 +425,38 @@ static status_t write_end(meta *db, status_t st)
 	return st != ST_OK ? st : end;
 }
 
-status_t policy_link(core_req *q, meta *db, const char *digest, uint64_t size)
+status_t policy_link(core_req *q, meta *db, const char *digest, uint64_t size, int64_t gen)
 {
 	status_t st;
 
+	/* meta_blob_link_held: the link also checks (in this transaction) that
+	 * the row held before the file was published did not go meanwhile */
 	if (!quotas_apply(q->c->pol, q->name))
-		return meta_blob_link(db, q->name, digest, size);
+		return meta_blob_link_held(db, q->name, digest, size, gen);
 	if ((st = meta_write_begin(db)) != ST_OK)
 		return st;
 	if ((st = quotas_check(q, db, digest, size)) == ST_OK)
-		st = meta_blob_link(db, q->name, digest, size);
+		st = meta_blob_link_held(db, q->name, digest, size, gen);
+	return write_end(db, st);
+}
+
+status_t policy_mount(core_req *q, meta *db, const char *from, const char *digest,
+		      uint64_t *out_size)
+{
+	uint64_t size = 0;
+	status_t st;
+
+	if (!quotas_apply(q->c->pol, q->name))
+		return meta_blob_mount(db, q->name, from, digest, out_size);
+	if ((st = meta_write_begin(db)) != ST_OK)
+		return st;
+	st = from != NULL ? meta_blob_get(db, from, digest, &size)
+			  : meta_blob_find(db, digest, &size);
+	if (st == ST_OK)
+		st = quotas_check(q, db, digest, size);
+	/* the source's link is checked again, and bumped, by the mount itself */
+	if (st == ST_OK)
+		st = meta_blob_mount(db, q->name, from, digest, out_size);
 	return write_end(db, st);
 }
 
@@ -463,14 +485,14 @@ static status_t immutable_check(core_req *q, meta *db, const char *tag, const ch
 
 status_t policy_manifest_put(core_req *q, meta *db, const meta_manifest *man,
 			     const char *const *refs, size_t nrefs, const char *const *tags,
-			     size_t ntags)
+			     size_t ntags, meta_push *push)
 {
 	const policy *p = q->c->pol;
 	bool im = ntags > 0 && immutables_apply(p, q->name), qu = quotas_apply(p, q->name);
 	status_t st;
 
 	if (!im && !qu)
-		return meta_manifest_put(db, q->name, man, refs, nrefs, tags, ntags);
+		return meta_manifest_push(db, q->name, man, refs, nrefs, tags, ntags, push);
 	if ((st = meta_write_begin(db)) != ST_OK)
 		return st;
 	for (size_t i = 0; im && st == ST_OK && i < ntags; i++)
@@ -478,7 +500,7 @@ status_t policy_manifest_put(core_req *q, meta *db, const meta_manifest *man,
 	if (st == ST_OK && qu)
 		st = quotas_check(q, db, man->digest, man->size);
 	if (st == ST_OK)
-		st = meta_manifest_put(db, q->name, man, refs, nrefs, tags, ntags);
+		st = meta_manifest_push(db, q->name, man, refs, nrefs, tags, ntags, push);
 	return write_end(db, st);
 }
 

@@ -131,23 +131,58 @@ static void upload_end(core *c, core_upload *u)
 	free(u);
 }
 
+/* The retries of link_committed: each needs a collection to take the row
+ * in the milliseconds between two of our transactions. */
+#define COMMIT_TRIES 3
+
+/*
+ * Links a blob just published under a row held as gen (meta.h's rules: the
+ * row must not have gone between the hold and the link, or a collector may
+ * have removed the file). If it went, the row is held again and, if the
+ * file is still there, it now stays; if it is not, the upload's bytes are
+ * gone and the client must send them again.
+ */
+static status_t link_committed(core *c, core_req *q, meta *db, const char *digest, uint64_t size,
+			       int64_t gen)
+{
+	status_t st;
+
+	for (int i = 0;; i++) {
+		/* quotas, checked in the link's transaction */
+		if ((st = policy_link(q, db, digest, size, gen)) != ST_BUSY)
+			return st;
+		if (i + 1 == COMMIT_TRIES ||
+		    (st = meta_blob_hold(db, digest, size, &gen)) != ST_OK ||
+		    blobstore_stat(c->bs, digest, NULL) != ST_OK) {
+			core_detail(q,
+				    "garbage collection removed %s while it was committed: "
+				    "upload it again",
+				    digest);
+			return ST_BLOB_UPLOAD_INVALID;
+		}
+	}
+}
+
 status_t core_upload_commit(core *c, core_req *q, core_upload *u, const char *digest,
 			    uint64_t *out_size)
 {
 	uint64_t size = 0;
+	int64_t gen = 0;
 	status_t st;
 	meta *db;
 
 	if (digest == NULL || digest_parse(digest, NULL) != ST_OK) {
 		core_detail(q, "%s", digest ? "malformed or unsupported digest" : "digest missing");
 		st = ST_DIGEST_INVALID;
-	} else if ((st = core_db(c, &db)) == ST_OK) {
+	} else if ((st = core_db(c, &db)) == ST_OK &&
+		   /* the row before the file: see link_committed */
+		   (st = meta_blob_hold(db, digest, core_upload_size(u), &gen)) == ST_OK) {
 		st = blobstore_upload_commit(c->bs, upload_of(u), digest, &size);
 		if (st == ST_DIGEST_MISMATCH || st == ST_INVALID) {
 			core_detail(q, "content does not match %s", digest);
 			st = ST_DIGEST_INVALID;
 		} else if (st == ST_OK) {
-			st = policy_link(q, db, digest, size); /* quotas */
+			st = link_committed(c, q, db, digest, size, gen);
 		}
 	}
 	/* Committed or refused, the upload is over either way. */

@@ -9,7 +9,7 @@ set -eu
 
 BUILD="build-essential pkg-config libmicrohttpd-dev libssl-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev libcrypt-dev check curl"
 TEST="skopeo podman buildah docker.io uidmap fuse-overlayfs sqlite3 clang libclang-rt-dev valgrind busybox-static jq docker-registry apache2-utils strace python3 logrotate openssl prometheus systemd man-db python3-yaml webhook"
-BENCH="docker-registry nginx-light wrk gnuplot-nox openssl procps"
+BENCH="docker-registry nginx-light wrk gnuplot-nox openssl procps sqlite3 python3"
 
 pkgs=$BUILD
 [ "${1:-}" = "--test" ] && pkgs="$BUILD $TEST"

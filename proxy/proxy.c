@@ -579,6 +579,14 @@ static int collect_repo(void *arg, const char *repo)
 	return 0;
 }
 
+/* meta_gc_reap's fn: the evicted blob's file goes. */
+static void evict_file(void *arg, meta_gc_item *it)
+{
+	proxy *px = arg;
+
+	blobstore_delete(px->px_bs, it->digest);
+}
+
 /* One eviction round: gets the cached blobs under cache_max_bytes if what
  * may go allows it. */
 static void maint_evict(proxy *px, pulls *pl, meta *db)
@@ -615,7 +623,17 @@ static void maint_evict(proxy *px, pulls *pl, meta *db)
 			meta_blob_unlink(db, l.repos[k], v.digest[i]);
 		if (l.more)
 			continue; /* the rest next round */
-		if (blobstore_delete(px->px_bs, v.digest[i]) == ST_IO)
+		/* The collector's rule and removal (storage/meta.h): the row goes
+		 * only if no repository links the blob (a push may have linked it
+		 * since the look above) and it is no manifest; then the file,
+		 * only while the row is still gone. */
+		meta_gc_item it = {.size = v.size[i]};
+		snprintf(it.digest, sizeof(it.digest), "%s", v.digest[i]);
+		if (meta_gc_blobs_drop(db, &it, 1, true) != ST_OK || !it.dropped) {
+			pulls_forget(pl, v.digest[i]); /* someone else's now */
+			continue;
+		}
+		if (meta_gc_reap(db, &it, 1, false, evict_file, px) != ST_OK)
 			continue;
 		pulls_forget(pl, v.digest[i]);
 		freed += v.size[i];

@@ -3,7 +3,8 @@
  *
  * Routes map to the actions of the rules: reads (manifests, blobs, tags,
  * referrers) are pull; a manifest PUT and every upload request are push;
- * DELETE of a manifest or blob is delete; /v2/ is "login" (any valid
+ * DELETE of a manifest or blob, or of a whole repository
+ * (/v2/_admin/repositories/NAME), is delete; /v2/ is "login" (any valid
  * credentials, as clients probe it first to learn the challenge); the
  * catalog is "catalog" and is then filtered entry by entry. A mount also
  * needs pull on its source, which h_uploads.c asks with request_allowed.
@@ -244,6 +245,8 @@ static const char *route_action(const request *r)
 	case R_TAGS:
 	case R_REFERRERS:
 		return "pull";
+	case R_ADMIN_REPO:
+		return "delete"; /* a whole repository: its tags, manifests, blobs */
 	}
 	return "pull";
 }

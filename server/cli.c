@@ -70,6 +70,8 @@ void cli_core_options(const config *cfg, bool with_upstreams, const char *user_a
 	    .delete_enabled = cfg->delete_enabled,
 	    .max_manifest_bytes = cfg->max_manifest_bytes,
 	    .upload_ttl_sec = cfg->upload_ttl_sec,
+	    .gc_delay_sec = cfg->gc_delay_sec,
+	    .gc_untagged_sec = cfg->gc_untagged_sec,
 	    .upstreams = with_upstreams ? cfg->upstreams.v : NULL,
 	    .nupstreams = with_upstreams ? cfg->upstreams.n : 0,
 	    .proxy_revalidate_sec = cfg->proxy_revalidate_sec,

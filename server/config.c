@@ -402,6 +402,13 @@ static const config_key keys[] = {
      .max = INT64_MAX, .expect = "a size above 0, such as 4M", .def = "4M"},
     {"upload_ttl", CONFIG_DURATION, FIELD(upload_ttl_sec), .restart = true, .min = 1,
      .max = UINT32_MAX, .expect = "a duration above 0, such as 24h", .def = "24h"},
+    /* garbage collection (core/gc.c); the collector thread is started with them */
+    {"gc_interval", CONFIG_DURATION, FIELD(gc_interval_sec), .restart = true, .max = 365 * DAY_SEC,
+     .expect = "a duration up to 365d, or 0 for no collection by the server", .def = "1h"},
+    {"gc_delay", CONFIG_DURATION, FIELD(gc_delay_sec), .restart = true, .max = 365 * DAY_SEC,
+     .expect = "a duration up to 365d, such as 1h", .def = "1h"},
+    {"gc_untagged", CONFIG_DURATION, FIELD(gc_untagged_sec), .restart = true, .max = 3650 * DAY_SEC,
+     .expect = "a duration up to 3650d, or 0 to keep untagged manifests", .def = "7d"},
     {"threads", CONFIG_UINT, FIELD(threads), .restart = true, .max = 256,
      .expect = "a number from 0 to 256", .def = "0"},
     {"max_connections", CONFIG_UINT, FIELD(max_connections), .restart = true, .min = 1,

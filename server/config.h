@@ -46,6 +46,9 @@ typedef struct {
 	bool delete_enabled;		  /* else DELETE gets 405 */
 	uint64_t max_manifest_bytes;	  /* larger manifest PUTs get 413 */
 	uint32_t upload_ttl_sec;	  /* idle upload sessions expire after this */
+	uint32_t gc_interval_sec;	  /* the server collects garbage this often; 0 never */
+	uint32_t gc_delay_sec;		  /* unreferenced for this long before it goes */
+	uint32_t gc_untagged_sec;	  /* untagged manifests go after this; 0 never */
 	uint32_t threads;		  /* worker threads, 0 = number of cores */
 	uint32_t max_connections;
 	uint32_t connection_timeout_sec; /* idle connection timeout */

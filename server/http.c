@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,6 +48,9 @@
 #define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 /* On SIGTERM, requests in flight get this long to finish. */
 #define HTTP_STOP_GRACE_SEC 30
+/* The collector thread's nice value: pulls and pushes get the CPU first
+ * (make bench: pull p99 during a collection). */
+#define GC_NICE 10
 /* The data folder's lock (data_lock), holding the server's pid. */
 #define HTTP_LOCK_FILE "serve.lock"
 
@@ -244,7 +248,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
 {
-	return serve(cls, false, conn, url, method, version, upload_data, upload_data_size, con_cls);
+	return serve(cls, false, conn, url, method, version, upload_data, upload_data_size,
+		     con_cls);
 }
 
 static enum MHD_Result on_request_ops(void *cls, struct MHD_Connection *conn, const char *url,
@@ -266,7 +271,8 @@ static void count_request(server *srv, const request *r, enum MHD_RequestTermina
 	int64_t us;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	us = (int64_t)(now.tv_sec - r->t_start.tv_sec) * 1000000 + (now.tv_nsec - r->t_start.tv_nsec) / 1000;
+	us = (int64_t)(now.tv_sec - r->t_start.tv_sec) * 1000000 +
+	     (now.tv_nsec - r->t_start.tv_nsec) / 1000;
 	metrics_add(&srv->stats.hs_requests[ri][method][http_stat_code_index(r->status)], 1);
 	metrics_observe_us(&srv->stats.hs_latency[ri], us > 0 ? (uint64_t)us : 0);
 	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && r->method != M_HEAD)
@@ -389,9 +395,8 @@ static struct MHD_Daemon *daemon_start(server *srv, const struct sockaddr_storag
 	    (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned)cfg->connection_timeout_sec, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    (size_t)HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE,
-	    (unsigned)1024, MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, srv, MHD_OPTION_ARRAY,
-	    tls ? tls_opts : tls_opts + 2, MHD_OPTION_END);
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_UNESCAPE_CALLBACK,
+	    unescape_no_nul, srv, MHD_OPTION_ARRAY, tls ? tls_opts : tls_opts + 2, MHD_OPTION_END);
 }
 
 /* The second, plain-HTTP listener (listen_plain), if configured. Logged
@@ -562,6 +567,44 @@ static void *scrubber_main(void *arg)
 	return NULL;
 }
 
+static bool collector_stop(void *arg)
+{
+	server *srv = arg;
+	bool stop;
+
+	pthread_mutex_lock(&srv->stop_mu);
+	stop = srv->stopping != 0;
+	pthread_mutex_unlock(&srv->stop_mu);
+	return stop;
+}
+
+/* Collects garbage every gc_interval while the server serves (core_gc
+ * works in small transactions, so requests go on), until it stops. */
+static void *collector_main(void *arg)
+{
+	server *srv = arg;
+	core_gc_options o = {.stop = collector_stop, .stop_arg = srv};
+	core_gc_report r;
+	struct timespec until;
+
+	/* Serving goes first: on Linux a thread has its own nice value. */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), GC_NICE) != 0)
+		log_debug("gc: cannot lower the collector's priority");
+	pthread_mutex_lock(&srv->stop_mu);
+	while (!srv->stopping) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += srv->cfg.gc_interval_sec;
+		pthread_cond_timedwait(&srv->stop_cv, &srv->stop_mu, &until);
+		if (srv->stopping)
+			break;
+		pthread_mutex_unlock(&srv->stop_mu);
+		core_gc(srv->core, &o, &r);
+		pthread_mutex_lock(&srv->stop_mu);
+	}
+	pthread_mutex_unlock(&srv->stop_mu);
+	return NULL;
+}
+
 /*
  * systemd's watchdog (WatchdogSec=): WATCHDOG=1 every half interval, each
  * after core_check has read the metadata index, so a registry whose
@@ -663,6 +706,9 @@ status_t server_start(server **out, const config *cfg)
 	if (cfg->scrub_interval_sec > 0 &&
 	    pthread_create(&srv->scrubber, NULL, scrubber_main, srv) == 0)
 		srv->scrubber_started = 1;
+	if (cfg->gc_interval_sec > 0 &&
+	    pthread_create(&srv->collector, NULL, collector_main, srv) == 0)
+		srv->collector_started = 1;
 	log_info("listening on %s (port %u)%s, data in %s, %u threads", cfg->listen, srv->port,
 		 srv->tls ? " with TLS" : "", cfg->data, threads);
 	/* Type=notify: systemd starts what depends on us only now, when the
@@ -727,6 +773,8 @@ void server_stop(server *srv)
 		pthread_join(srv->scrubber, NULL);
 	if (srv->watchdog_started)
 		pthread_join(srv->watchdog, NULL);
+	if (srv->collector_started)
+		pthread_join(srv->collector, NULL); /* a run ends at its next batch */
 	if (srv->daemon_plain) {
 		/* refuse new plain clients too; drain_requests counts both */
 		MHD_socket ps = MHD_quiesce_daemon(srv->daemon_plain);

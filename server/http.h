@@ -59,10 +59,11 @@ typedef enum {
 	R_UPLOAD_START,
 	R_UPLOAD,
 	R_REFERRERS,
-	R_TOKEN,   /* /token: the built-in token service (auth = token) */
-	R_METRICS, /* /metrics: Prometheus' scrape (h_ops.c) */
-	R_HEALTHZ, /* /healthz: alive */
-	R_READYZ,  /* /readyz: able to serve */
+	R_TOKEN,      /* /token: the built-in token service (auth = token) */
+	R_METRICS,    /* /metrics: Prometheus' scrape (h_ops.c) */
+	R_HEALTHZ,    /* /healthz: alive */
+	R_READYZ,     /* /readyz: able to serve */
+	R_ADMIN_REPO, /* /v2/_admin/repositories/<name>: a whole repository */
 	R__COUNT
 } route_kind;
 
@@ -153,7 +154,7 @@ struct request {
 	unsigned status;	 /* of the reply queued; 0: none */
 	uint64_t resp_bytes;	 /* the reply's body bytes */
 	char digest[DIGEST_MAX]; /* a digest the request named or made */
-	bool ops; /* came through metrics_listen: /metrics, /healthz, /readyz only */
+	bool ops;		 /* came through metrics_listen: /metrics, /healthz, /readyz only */
 };
 
 /* The route table (routes.c) and URL matching. Fills r->route, r->name,
@@ -239,6 +240,7 @@ status_t ops_begin(request *r);
 enum MHD_Result metrics_finish(request *r);
 enum MHD_Result healthz_finish(request *r);
 enum MHD_Result readyz_finish(request *r);
+enum MHD_Result admin_repo_finish(request *r);
 
 status_t token_begin(request *r);
 status_t token_data(request *r, const char *buf, size_t len);

@@ -3,7 +3,7 @@
  * `registry --help`; `registry user` and `registry cert` (cmd_auth.c);
  * `registry mirror sync`, `registry export`, `registry import` (cmd_mirror.c);
  * `registry du`, `registry retain`, `registry scrub` (cmd_lifecycle.c),
- * `registry backup` (cmd_backup.c).
+ * `registry backup` (cmd_backup.c), `registry gc`, `registry repo rm` (cmd_gc.c).
  *
  * Configuration comes from built-in defaults, then the file given with -c,
  * then flags. Errors in it stop start-up with "FILE:LINE: message" and exit
@@ -24,6 +24,7 @@
 #include "cmd_auth.h"
 #include "cmd_health.h"
 #include "cmd_backup.h"
+#include "cmd_gc.h"
 #include "cli.h"
 #include "cmd_lifecycle.h"
 #include "cmd_mirror.h"
@@ -53,6 +54,8 @@ static void usage(FILE *f)
 		"       registry retain [--dry-run] [options]\n"
 		"       registry scrub [--repair] [options]\n"
 		"       registry backup DIR [options]\n"
+		"       registry gc [--dry-run] [options]\n"
+		"       registry repo rm NAME [--dry-run] [options]\n"
 		"       registry version\n"
 		"       registry --help\n"
 		"\n"
@@ -68,6 +71,7 @@ static void usage(FILE *f)
 	cmd_health_usage(f);
 	cmd_lifecycle_usage(f);
 	cmd_backup_usage(f);
+	cmd_gc_usage(f);
 }
 
 /* SIGHUP: the configuration as `serve` read it at start (defaults, the
@@ -191,6 +195,10 @@ int main(int argc, char **argv)
 		return cmd_scrub(argc - 2, argv + 2);
 	if (strcmp(argv[1], "backup") == 0)
 		return cmd_backup(argc - 2, argv + 2);
+	if (strcmp(argv[1], "gc") == 0)
+		return cmd_gc(argc - 2, argv + 2);
+	if (strcmp(argv[1], "repo") == 0)
+		return cmd_repo(argc - 2, argv + 2);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("registry %s\n", REGISTRY_VERSION);
 		return 0;

@@ -81,6 +81,7 @@ status_t request_open_repo(request *r)
 	case R_UPLOAD_START:
 	case R_UPLOAD:
 	case R_REFERRERS:
+	case R_ADMIN_REPO:
 		break;
 	default:
 		return ST_OK;

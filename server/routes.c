@@ -15,6 +15,8 @@
  *   /v2/<name>/referrers/<digest>          R_REFERRERS
  *   /token                                 R_TOKEN (auth = token only)
  *   /metrics, /healthz, /readyz            R_METRICS, R_HEALTHZ, R_READYZ (h_ops.c)
+ *   /v2/_admin/repositories/<name>         R_ADMIN_REPO (registry-specific:
+ *                                          no name can start with '_')
  */
 #include <string.h>
 
@@ -37,7 +39,12 @@ static const route routes[] = {
     {R_METRICS, M_GET | M_HEAD, ops_begin, NULL, metrics_finish},
     {R_HEALTHZ, M_GET | M_HEAD, ops_begin, NULL, healthz_finish},
     {R_READYZ, M_GET | M_HEAD, ops_begin, NULL, readyz_finish},
+    {R_ADMIN_REPO, M_DELETE, base_begin, NULL, admin_repo_finish},
 };
+
+/* The admin routes' prefix: a repository name's components start with
+ * [a-z0-9], so no name can collide with it. */
+#define ADMIN_REPOS "/v2/_admin/repositories/"
 
 static status_t set_name(request *r, const char *start, size_t len)
 {
@@ -99,6 +106,10 @@ static status_t match_kind(request *r, const char *url, route_kind *kind)
 	if (strcmp(url, "/v2/_catalog") == 0) {
 		*kind = R_CATALOG;
 		return ST_OK;
+	}
+	if (strncmp(url, ADMIN_REPOS, strlen(ADMIN_REPOS)) == 0) {
+		*kind = R_ADMIN_REPO;
+		return set_name(r, url + strlen(ADMIN_REPOS), len - strlen(ADMIN_REPOS));
 	}
 	if (url[3] != '/')
 		return ST_NOT_ROUTE;

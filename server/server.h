@@ -43,6 +43,8 @@ struct server {
 	pthread_t watchdog; /* WATCHDOG=1 to systemd (http.c), when it asked */
 	int watchdog_started;
 	uint64_t watchdog_usec;
+	pthread_t collector; /* garbage collection every gc_interval */
+	int collector_started;
 	pthread_mutex_t stop_mu;
 	pthread_cond_t stop_cv;
 	int stopping;

@@ -175,3 +175,10 @@ status_t blobstore_backup(blobstore *bs, const char *digest, blobstore *dst, boo
 		return ST_INVALID;
 	return bs->bs_ops->backup(bs, digest, dst, out_linked);
 }
+
+status_t blobstore_list(blobstore *bs,
+			int (*fn)(void *arg, const char *digest, uint64_t size, time_t mtime),
+			void *arg)
+{
+	return bs->bs_ops->list(bs, fn, arg);
+}

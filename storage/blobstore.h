@@ -239,6 +239,16 @@ status_t blobstore_upload_list_stale(blobstore *bs, time_t before,
  */
 status_t blobstore_backup(blobstore *bs, const char *digest, blobstore *dst, bool *out_linked);
 
+/*
+ * Calls fn for every committed blob: its digest, size and the time it was
+ * last written (for a collector's orphan files: no file newer than its
+ * delay is taken), in no set order; stops when fn returns non-zero. fn may
+ * delete blobs. ST_OK, ST_IO.
+ */
+status_t blobstore_list(blobstore *bs,
+			int (*fn)(void *arg, const char *digest, uint64_t size, time_t mtime),
+			void *arg);
+
 /* ---- for backends ----
  *
  * A backend is a const blobstore_ops and three structs that begin with the
@@ -284,6 +294,9 @@ struct blobstore_ops {
 	void (*reader_close)(blob_reader *rd); /* never called with NULL */
 	/* blobstore_backup; dst is of this backend (checked by the caller). */
 	status_t (*backup)(blobstore *bs, const char *digest, blobstore *dst, bool *out_linked);
+	status_t (*list)(blobstore *bs,
+			 int (*fn)(void *arg, const char *digest, uint64_t size, time_t mtime),
+			 void *arg);
 };
 
 struct blobstore {

@@ -16,9 +16,10 @@
  *
  * blobstore_put goes through a temporary file uploads/put-<16 hex>. That
  * prefix is reserved (upload ids starting with it are refused): nobody can
- * resume such a file, so blobstore_open deletes all of them, and
- * blobstore_upload_list_stale reports old ones like any upload. This
- * assumes one process per root, which is how the registry runs.
+ * resume such a file, so blobstore_open deletes those older than a minute
+ * (not younger ones: a server may be writing them while another process,
+ * such as `registry gc`, opens the same root), and
+ * blobstore_upload_list_stale reports old ones like any upload.
  *
  * A blob_upload keeps this invariant while up_err is ST_OK: bytes [0,
  * up_size) of the file are exactly the bytes fed to up_hash. The first
@@ -70,6 +71,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/log.h"
@@ -94,6 +96,9 @@ _Static_assert(sizeof(off_t) == 8, "off_t must be 64 bits");
 /* Prefix of blobstore_put's temporary files in uploads/. */
 #define PUT_PREFIX "put-"
 #define PUT_PREFIX_LEN (sizeof(PUT_PREFIX) - 1)
+/* A put temp file this old is a crash's: a put writes at most a manifest
+ * (max_manifest_size) and fsyncs it, in far less. */
+#define PUT_STALE_SEC 60
 /* "sha512/ab/" + 128 hex + NUL, with room to spare. */
 #define REL_PATH_MAX (DIGEST_MAX + 16)
 /* Mode of files and folders we create (the umask still applies). */
@@ -302,10 +307,13 @@ done:
 	return st;
 }
 
-/* uploads_each callback of blobstore_open: removes put temp files. */
+/* uploads_each callback of blobstore_open: removes put temp files left by
+ * a crash. Only old ones: another process on the same root (`registry gc`,
+ * export or import beside a server) must not take a put in flight. */
 static void sweep_temp(void *arg, int dirfd, const char *name, const struct stat *sb)
 {
-	if (strncmp(name, PUT_PREFIX, PUT_PREFIX_LEN) == 0 && unlinkat(dirfd, name, 0) == 0)
+	if (strncmp(name, PUT_PREFIX, PUT_PREFIX_LEN) == 0 &&
+	    sb->st_mtime < time(NULL) - PUT_STALE_SEC && unlinkat(dirfd, name, 0) == 0)
 		++*(int *)arg;
 }
 
@@ -1122,6 +1130,68 @@ static status_t fs_backup(blobstore *base, const char *digest, blobstore *dstbas
 	return st;
 }
 
+/* A folder under dirfd as a DIR (its own fd), or NULL. */
+static DIR *dir_at(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	if ((d = fdopendir(fd)) == NULL)
+		close(fd);
+	return d;
+}
+
+/*
+ * blobstore_list: walks blobs/<alg>/<xx>/<hex>. Only names that make a
+ * valid digest of their folder are reported (anything else there is none
+ * of the store's); a folder that goes away meanwhile is skipped.
+ */
+static status_t fs_list(blobstore *base,
+			int (*fn)(void *arg, const char *digest, uint64_t size, time_t mtime),
+			void *arg)
+{
+	fs_store *bs = fs_of(base);
+	static const digest_alg algs[] = {DIGEST_SHA256, DIGEST_SHA512};
+	char digest[DIGEST_MAX + 8];
+	status_t st = ST_OK;
+	int stop = 0;
+
+	for (size_t a = 0; a < sizeof(algs) / sizeof(algs[0]) && !stop; a++) {
+		const char *alg = digest_alg_name(algs[a]);
+		DIR *top = dir_at(bs->bs_blobs_fd, alg), *shard;
+		struct dirent *e, *f;
+		struct stat sb;
+
+		if (top == NULL)
+			continue; /* no blob of that algorithm yet */
+		while (!stop && (e = readdir(top)) != NULL) {
+			if (e->d_name[0] == '.' || strlen(e->d_name) != 2 ||
+			    (shard = dir_at(dirfd(top), e->d_name)) == NULL)
+				continue;
+			while (!stop && (f = readdir(shard)) != NULL) {
+				if (f->d_name[0] == '.' || strncmp(f->d_name, e->d_name, 2) != 0 ||
+				    strlen(f->d_name) + strlen(alg) + 2 > sizeof(digest))
+					continue;
+				/* lengths checked above */
+				memcpy(digest, alg, strlen(alg));
+				digest[strlen(alg)] = ':';
+				memcpy(digest + strlen(alg) + 1, f->d_name, strlen(f->d_name) + 1);
+				if (digest_parse(digest, NULL) != ST_OK ||
+				    fstatat(dirfd(shard), f->d_name, &sb, AT_SYMLINK_NOFOLLOW) !=
+					0 ||
+				    !S_ISREG(sb.st_mode))
+					continue;
+				stop = fn(arg, digest, (uint64_t)sb.st_size, sb.st_mtime);
+			}
+			closedir(shard);
+		}
+		closedir(top);
+	}
+	return st;
+}
+
 const blobstore_ops blobstore_fs_ops = {
     .name = "filesystem",
     .open = fs_open,
@@ -1147,4 +1217,5 @@ const blobstore_ops blobstore_fs_ops = {
     .reader_read = fs_reader_read,
     .reader_close = fs_reader_close,
     .backup = fs_backup,
+    .list = fs_list,
 };

@@ -245,3 +245,83 @@ status_t meta_events_count(meta *m, int (*fn)(void *arg, const char *endpoint, u
 {
 	return m->m_ops->events_count(m, fn, arg);
 }
+
+status_t meta_manifest_push(meta *m, const char *repo, const meta_manifest *man,
+			    const char *const *refs, size_t nrefs, const char *const *tags,
+			    size_t ntags, meta_push *p)
+{
+	return m->m_ops->manifest_push(m, repo, man, refs, nrefs, tags, ntags, p);
+}
+
+status_t meta_blob_hold(meta *m, const char *digest, uint64_t size, int64_t *out_gen)
+{
+	return m->m_ops->blob_hold(m, digest, size, out_gen);
+}
+
+status_t meta_blob_link_held(meta *m, const char *repo, const char *digest, uint64_t size,
+			     int64_t gen)
+{
+	return m->m_ops->blob_link_held(m, repo, digest, size, gen);
+}
+
+status_t meta_blob_use(meta *m, const char *repo, const char *digest, int64_t fresh_us,
+		       uint64_t *out_size)
+{
+	return m->m_ops->blob_use(m, repo, digest, fresh_us, out_size);
+}
+
+status_t meta_blob_mount(meta *m, const char *repo, const char *from, const char *digest,
+			 uint64_t *out_size)
+{
+	return m->m_ops->blob_mount(m, repo, from, digest, out_size);
+}
+
+status_t meta_gc_manifests(meta *m, const char *repo, int64_t before_us, meta_gc_item *out,
+			   size_t max, size_t *out_n)
+{
+	return m->m_ops->gc_manifests(m, repo, before_us, out, max, out_n);
+}
+
+status_t meta_gc_manifests_drop(meta *m, const char *repo, meta_gc_item *items, size_t n)
+{
+	return m->m_ops->gc_manifests_drop(m, repo, items, n);
+}
+
+status_t meta_gc_links(meta *m, const char *repo, int64_t before_us, const char *after,
+		       meta_gc_item *out, size_t max, size_t *out_n)
+{
+	return m->m_ops->gc_links(m, repo, before_us, after, out, max, out_n);
+}
+
+status_t meta_gc_links_drop(meta *m, const char *repo, meta_gc_item *items, size_t n)
+{
+	return m->m_ops->gc_links_drop(m, repo, items, n);
+}
+
+status_t meta_gc_blobs(meta *m, int64_t before_us, const char *after, meta_gc_item *out, size_t max,
+		       size_t *out_n)
+{
+	return m->m_ops->gc_blobs(m, before_us, after, out, max, out_n);
+}
+
+status_t meta_gc_blobs_drop(meta *m, meta_gc_item *items, size_t n, bool evict)
+{
+	return m->m_ops->gc_blobs_drop(m, items, n, evict);
+}
+
+status_t meta_gc_reap(meta *m, meta_gc_item *items, size_t n, bool dry,
+		      void (*fn)(void *arg, meta_gc_item *it), void *arg)
+{
+	return m->m_ops->gc_reap(m, items, n, dry, fn, arg);
+}
+
+status_t meta_repo_clear(meta *m, const char *repo, size_t max, meta_repo_counts *counts,
+			 bool *out_done)
+{
+	return m->m_ops->repo_clear(m, repo, max, counts, out_done);
+}
+
+status_t meta_snapshot(meta *m, meta **out)
+{
+	return m->m_ops->snapshot(m, out);
+}

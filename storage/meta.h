@@ -91,7 +91,8 @@ status_t meta_blob_get(meta *m, const char *repo, const char *digest, uint64_t *
  * exists); ST_NOT_FOUND; ST_IO. */
 status_t meta_blob_find(meta *m, const char *digest, uint64_t *out_size);
 
-/* Removes the link. ST_OK, ST_NOT_FOUND, ST_IO. */
+/* Removes the link (and the repository, if that emptied it). ST_OK,
+ * ST_NOT_FOUND, ST_IO. */
 status_t meta_blob_unlink(meta *m, const char *repo, const char *digest);
 
 /* Calls fn for each repository that has digest linked, in name order;
@@ -148,7 +149,8 @@ status_t meta_manifest_get(meta *m, const char *repo, const char *ref, meta_mani
 
 /*
  * Deletes manifest digest from repo, and every tag of repo that points at
- * it. ST_OK, ST_NOT_FOUND, ST_IO.
+ * it; a repository left with no tag, manifest or link goes too (it leaves
+ * the catalog). ST_OK, ST_NOT_FOUND, ST_IO.
  */
 status_t meta_manifest_delete(meta *m, const char *repo, const char *digest);
 
@@ -359,6 +361,144 @@ status_t meta_ping(meta *m);
  * ST_IO. On failure nothing is left at location.
  */
 status_t meta_backup(meta *m, const char *location);
+/* ---- blob rows: what garbage collection relies on ----
+ *
+ * Every blob of the store (layer, config, manifest) has a row: its size,
+ * when it was created and when it was last referenced (microseconds; each
+ * reference moves it strictly forward, so a compare-and-set on it sees
+ * every reference made after it read). Each link has such a time too.
+ * What referenced means: a push, mount or upload commit linking it, a
+ * manifest push naming it, a read (meta_blob_use), each in the same
+ * transaction that checks it is there.
+ *
+ * The rules every writer and the collector keep, so that a link always
+ * has its row and its file:
+ *   - A row goes (meta_gc_blobs_drop) only while nothing links it and no
+ *     manifest is it (nor, for GC, references it), and only if it was not
+ *     referenced since the collector read it.
+ *   - A file goes only inside meta_gc_reap, which holds the write lock and
+ *     finds no row for it; so once a row exists, its file stays.
+ *   - A link is made only where the row exists (mount: a link exists) or
+ *     has existed without a break since before the file was published
+ *     (meta_blob_hold, publish, meta_blob_link_held; a manifest: hold,
+ *     store, meta_manifest_push). meta_blob_link, for writers that do not
+ *     race a collector (the cache, import), upserts the row as it links.
+ */
+
+/* Records (or bumps) digest's row before its file is published: a
+ * collector leaves it alone for its delay (gc_delay), which covers the
+ * writer's few milliseconds to its link; with a delay shorter than that,
+ * meta_blob_link_held tells the writer. ST_OK with *out_gen: the row's
+ * creation time, which meta_blob_link_held and meta_manifest_push check
+ * (the row did not go meanwhile). ST_INVALID, ST_NO_SPACE, ST_IO. */
+status_t meta_blob_hold(meta *m, const char *digest, uint64_t size, int64_t *out_gen);
+
+/* meta_blob_link, if digest's row is still the one meta_blob_hold gave gen
+ * for: ST_OK; ST_BUSY when it went meanwhile (a collector may have removed
+ * the file: hold again, check the file, retry); ST_INVALID, ST_IO. */
+status_t meta_blob_link_held(meta *m, const char *repo, const char *digest, uint64_t size,
+			     int64_t gen);
+
+/*
+ * As meta_blob_get, for a read that may be followed by a push naming it
+ * (HEAD, then a manifest PUT): when the link or the row was last
+ * referenced more than fresh_us ago, both are bumped to now, in one
+ * transaction that checks the link is still there. A collector with a delay
+ * of D never takes what a read with fresh_us <= D/2 found before D/2 has
+ * passed. ST_OK with *out_size (may be NULL); ST_NOT_FOUND; ST_IO.
+ */
+status_t meta_blob_use(meta *m, const char *repo, const char *digest, int64_t fresh_us,
+		       uint64_t *out_size);
+
+/* A cross-repository mount in one transaction: links digest to repo if
+ * `from` (NULL: any repository) has it linked, bumping it. ST_OK with
+ * *out_size (may be NULL); ST_NOT_FOUND; ST_INVALID; ST_IO. */
+status_t meta_blob_mount(meta *m, const char *repo, const char *from, const char *digest,
+			 uint64_t *out_size);
+
+/* What a manifest push checks in its transaction (meta_manifest_push). */
+typedef struct {
+	const char *const *need; /* digests that must be in the repository */
+	size_t nneed;
+	bool need_manifests; /* need names manifests of it (an index), else linked blobs */
+	int64_t gen;	     /* meta_blob_hold's answer for the manifest's own digest */
+	size_t missing;	     /* out, on ST_NOT_FOUND: the index in need of one not there */
+} meta_push;
+
+/*
+ * meta_manifest_put for a client's push: in the same transaction, every
+ * digest p->need names is checked and bumped, the subject's row is bumped
+ * (its referrer keeps it), and the manifest's own row must be the one
+ * p->gen names. ST_OK; ST_NOT_FOUND (p->missing says which); ST_BUSY (the
+ * manifest's row went meanwhile: hold it, store the bytes again, retry);
+ * else as meta_manifest_put.
+ */
+status_t meta_manifest_push(meta *m, const char *repo, const meta_manifest *man,
+			    const char *const *refs, size_t nrefs, const char *const *tags,
+			    size_t ntags, meta_push *p);
+
+/* One candidate of a collection: a manifest of a repository, a link, or a
+ * blob row, as it was read. */
+typedef struct {
+	char digest[DIGEST_MAX];
+	uint64_t size;
+	int64_t touched_us; /* last referenced, as read: what the drop compares */
+	bool dropped;	    /* set by the _drop functions */
+} meta_gc_item;
+
+/*
+ * The manifests of repo nothing keeps (none of: a tag, referenced after
+ * before_us, named by a manifest kept (an index's children), the referrer
+ * of one kept), at most max, into out. ST_OK with *out_n (0 for a
+ * repository that does not exist); ST_IO.
+ */
+status_t meta_gc_manifests(meta *m, const char *repo, int64_t before_us, meta_gc_item *out,
+			   size_t max, size_t *out_n);
+/* Removes each of items[n] from repo (with its references) in one
+ * transaction, if still untagged, not referenced since read, and named by
+ * no manifest left in repo (dropped says which went; what stays may go at
+ * a later call, once what named it went). An emptied repository goes too.
+ * ST_OK, ST_IO (nothing changed). */
+status_t meta_gc_manifests_drop(meta *m, const char *repo, meta_gc_item *items, size_t n);
+
+/* The links of repo no manifest of it references, last referenced at or
+ * before before_us, with digests after `after` (NULL: from the start), in
+ * order, at most max. ST_OK with *out_n; ST_IO. */
+status_t meta_gc_links(meta *m, const char *repo, int64_t before_us, const char *after,
+		       meta_gc_item *out, size_t max, size_t *out_n);
+/* Removes each link in one transaction if still unreferenced and not
+ * referenced since read; an emptied repository goes. ST_OK, ST_IO. */
+status_t meta_gc_links_drop(meta *m, const char *repo, meta_gc_item *items, size_t n);
+
+/* Blob rows nothing keeps (no link, no manifest is or references them),
+ * last referenced at or before before_us, digests after `after`, in order,
+ * at most max. ST_OK with *out_n; ST_IO. */
+status_t meta_gc_blobs(meta *m, int64_t before_us, const char *after, meta_gc_item *out, size_t max,
+		       size_t *out_n);
+/* Removes each row in one transaction if still kept by nothing and (unless
+ * evict) not referenced since read. evict: the cache's eviction, which may
+ * take a blob that cached manifests reference (it fetches it again) but
+ * never one linked anywhere or a manifest. ST_OK, ST_IO. */
+status_t meta_gc_blobs_drop(meta *m, meta_gc_item *items, size_t n, bool evict);
+/* Calls fn for each of items[n] that has no row, holding the write lock
+ * throughout (unless dry), so fn may remove its file: no writer can make a
+ * row for it meanwhile. fn must not call back into m. ST_OK, ST_IO. */
+status_t meta_gc_reap(meta *m, meta_gc_item *items, size_t n, bool dry,
+		      void (*fn)(void *arg, meta_gc_item *it), void *arg);
+
+typedef struct {
+	size_t tags, manifests, links;
+} meta_repo_counts;
+/* Removes up to max tags, manifests and links of repo (in that order) in
+ * one transaction, adding them to *counts; once none is left, the
+ * repository goes and *out_done is true. ST_OK; ST_NOT_FOUND; ST_IO. */
+status_t meta_repo_clear(meta *m, const char *repo, size_t max, meta_repo_counts *counts,
+			 bool *out_done);
+
+/* A private copy of the index as it is now (one consistent read), which
+ * changes only through its own calls and is gone at meta_close: a dry run
+ * does the real work on it. ST_OK with *out; ST_NOMEM; ST_IO. */
+status_t meta_snapshot(meta *m, meta **out);
 
 /* ---- for backends ----
  *
@@ -432,6 +572,30 @@ struct meta_ops {
 	status_t (*events_ack)(meta *m, const char *endpoint, int64_t seq);
 	status_t (*events_count)(meta *m, int (*fn)(void *arg, const char *endpoint, uint64_t n),
 				 void *arg);
+	status_t (*manifest_push)(meta *m, const char *repo, const meta_manifest *man,
+				  const char *const *refs, size_t nrefs, const char *const *tags,
+				  size_t ntags, meta_push *p);
+	status_t (*blob_hold)(meta *m, const char *digest, uint64_t size, int64_t *out_gen);
+	status_t (*blob_link_held)(meta *m, const char *repo, const char *digest, uint64_t size,
+				   int64_t gen);
+	status_t (*blob_use)(meta *m, const char *repo, const char *digest, int64_t fresh_us,
+			     uint64_t *out_size);
+	status_t (*blob_mount)(meta *m, const char *repo, const char *from, const char *digest,
+			       uint64_t *out_size);
+	status_t (*gc_manifests)(meta *m, const char *repo, int64_t before_us, meta_gc_item *out,
+				 size_t max, size_t *out_n);
+	status_t (*gc_manifests_drop)(meta *m, const char *repo, meta_gc_item *items, size_t n);
+	status_t (*gc_links)(meta *m, const char *repo, int64_t before_us, const char *after,
+			     meta_gc_item *out, size_t max, size_t *out_n);
+	status_t (*gc_links_drop)(meta *m, const char *repo, meta_gc_item *items, size_t n);
+	status_t (*gc_blobs)(meta *m, int64_t before_us, const char *after, meta_gc_item *out,
+			     size_t max, size_t *out_n);
+	status_t (*gc_blobs_drop)(meta *m, meta_gc_item *items, size_t n, bool evict);
+	status_t (*gc_reap)(meta *m, meta_gc_item *items, size_t n, bool dry,
+			    void (*fn)(void *arg, meta_gc_item *it), void *arg);
+	status_t (*repo_clear)(meta *m, const char *repo, size_t max, meta_repo_counts *counts,
+			       bool *out_done);
+	status_t (*snapshot)(meta *m, meta **out);
 };
 
 struct meta {

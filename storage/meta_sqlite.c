@@ -146,9 +146,34 @@ static const char events_sql[] = "CREATE TABLE events ("
 				 ");"
 				 "CREATE INDEX events_endpoint ON events(endpoint, seq);";
 
+/*
+ * Version 4 (garbage collection): one row per blob of the store (layers,
+ * configs and manifests alike) with when it was created and last
+ * referenced, the same time on each link, and the indexes GC's
+ * "unreferenced" checks need. Times are microseconds and strictly grow at
+ * every bump (MAX(now, old + 1)), so a compare-and-set on them sees every
+ * reference made since it read. Existing rows count as referenced now.
+ * ?1 is now in microseconds (bound by migrate, statement by statement).
+ */
+static const char gc_sql[] =
+    "ALTER TABLE repo_blobs ADD COLUMN touched_us INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE repo_blobs SET touched_us = ?1;"
+    "CREATE TABLE blobs ("
+    "  digest TEXT PRIMARY KEY,"
+    "  size INTEGER NOT NULL,"
+    "  created_us INTEGER NOT NULL,"
+    "  touched_us INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "INSERT OR IGNORE INTO blobs(digest, size, created_us, touched_us)"
+    "  SELECT digest, MAX(size), ?1, ?1 FROM repo_blobs GROUP BY digest;"
+    "INSERT OR IGNORE INTO blobs(digest, size, created_us, touched_us)"
+    "  SELECT digest, MAX(size), ?1, ?1 FROM manifests GROUP BY digest;";
+/* (GC's "is this digest a manifest anywhere" uses manifests_digest, made by
+ * version 2.) */
+
 /* The migrations, in order: migrations[i] takes user_version i to i + 1.
  * A new schema change is one more entry (never an edit of an old one). */
-static const char *const migrations[] = {schema_sql, usage_sql, events_sql};
+static const char *const migrations[] = {schema_sql, usage_sql, events_sql, gc_sql};
 /* PRAGMA user_version this code creates and understands. */
 #define META_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -202,8 +227,40 @@ enum {
 	S_EV_NEXT,
 	S_EV_ACK,
 	S_EV_COUNT,
+	S_ROW_UPSERT,
+	S_ROW_GET,
+	S_ROW_BUMP,
+	S_LINK_BUMP,
+	S_BLOB_USE,
+	S_LINK_SIZE,
+	S_MAN_SIZE,
+	S_REPO_DROP_EMPTY,
+	S_GC_MAN_DEAD,
+	S_GC_MAN_CHECK,
+	S_GC_LINKS,
+	S_GC_LINK_DROP,
+	S_GC_BLOBS,
+	S_GC_BLOB_DROP,
+	S_EVICT_DROP,
+	S_RM_TAGS,
+	S_RM_MANS,
+	S_RM_LINKS,
 	S__COUNT
 };
+
+/*
+ * What keeps a blob's row (and so its file), in one place for garbage
+ * collection and the cache's eviction. Both: a link to any repository, or
+ * being a manifest of one. GC also: being referenced by any manifest (a
+ * cached manifest references layers no repository has linked yet). The
+ * cache's eviction leaves that out on purpose: a cached layer a cached
+ * manifest references is what it evicts, and the cache fetches it again.
+ */
+#define UNREF_EVICT(d)                                                                             \
+	"NOT EXISTS (SELECT 1 FROM repo_blobs b WHERE b.digest = " d ")"                           \
+	" AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = " d ")"
+#define UNREF_GC(d)                                                                                \
+	UNREF_EVICT(d) " AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.ref = " d ")"
 
 /* The columns fill_manifest reads, in order. */
 #define MAN_COLS                                                                                   \
@@ -246,13 +303,14 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_REPO_ID] = "SELECT id FROM repos WHERE name = ?1",
     [S_REPO_INSERT] = "INSERT INTO repos(name) VALUES (?1)",
     [S_REPO_LIST] = "SELECT name FROM repos WHERE name > ?1 ORDER BY name LIMIT ?2",
-    [S_BLOB_LINK] = "INSERT INTO repo_blobs(repo_id, digest, size) VALUES (?1, ?2, ?3)"
-		    " ON CONFLICT DO NOTHING",
+    [S_BLOB_LINK] =
+	"INSERT INTO repo_blobs(repo_id, digest, size, touched_us)"
+	" VALUES (?1, ?2, ?3, ?4)"
+	" ON CONFLICT DO UPDATE SET touched_us = MAX(excluded.touched_us, touched_us + 1)",
     [S_BLOB_GET] = "SELECT b.size FROM repos r JOIN repo_blobs b ON b.repo_id = r.id"
 		   " WHERE r.name = ?1 AND b.digest = ?2",
     [S_BLOB_FIND] = "SELECT size FROM repo_blobs WHERE digest = ?1 LIMIT 1",
-    [S_BLOB_UNLINK] = "DELETE FROM repo_blobs"
-		      " WHERE repo_id = (SELECT id FROM repos WHERE name = ?1) AND digest = ?2",
+    [S_BLOB_UNLINK] = "DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2",
     [S_BLOB_REPOS] = "SELECT r.name FROM repo_blobs b JOIN repos r ON r.id = b.repo_id"
 		     " WHERE b.digest = ?1 ORDER BY r.name",
     [S_MAN_INSERT] = "INSERT INTO manifests(repo_id, digest, media_type, size, artifact_type,"
@@ -274,8 +332,7 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_MAN_TAGS_DELETE] = "DELETE FROM tags WHERE repo_id = ?1 AND digest = ?2",
     [S_MAN_REFS_DELETE] = "DELETE FROM manifest_refs WHERE repo_id = ?1 AND manifest = ?2",
     [S_MAN_DELETE] = "DELETE FROM manifests WHERE repo_id = ?1 AND digest = ?2",
-    [S_TAG_DELETE] = "DELETE FROM tags"
-		     " WHERE repo_id = (SELECT id FROM repos WHERE name = ?1) AND name = ?2",
+    [S_TAG_DELETE] = "DELETE FROM tags WHERE repo_id = ?1 AND name = ?2",
     [S_TAG_LIST] = "SELECT name FROM tags WHERE repo_id = ?1 AND name > ?2"
 		   " ORDER BY name LIMIT ?3",
     /* INDEXED BY: without it the optional filter leads the planner to walk
@@ -331,6 +388,73 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_EV_NEXT] = "SELECT seq, repo, body FROM events WHERE endpoint = ?1 ORDER BY seq LIMIT ?2",
     [S_EV_ACK] = "DELETE FROM events WHERE endpoint = ?1 AND seq <= ?2",
     [S_EV_COUNT] = "SELECT endpoint, count(*) FROM events GROUP BY endpoint ORDER BY endpoint",
+    /* ---- the blob rows and garbage collection ---- */
+    [S_ROW_UPSERT] =
+	"INSERT INTO blobs(digest, size, created_us, touched_us)"
+	" VALUES (?1, ?2, ?3, ?3)"
+	" ON CONFLICT DO UPDATE SET touched_us = MAX(excluded.touched_us, touched_us + 1)"
+	" RETURNING created_us",
+    [S_ROW_GET] = "SELECT size, created_us, touched_us FROM blobs WHERE digest = ?1",
+    [S_ROW_BUMP] = "UPDATE blobs SET touched_us = MAX(?2, touched_us + 1) WHERE digest = ?1",
+    [S_LINK_BUMP] = "UPDATE repo_blobs SET touched_us = MAX(?3, touched_us + 1)"
+		    " WHERE repo_id = ?1 AND digest = ?2",
+    [S_BLOB_USE] = "SELECT b.repo_id, b.size, b.touched_us, o.touched_us FROM repos r"
+		   " JOIN repo_blobs b ON b.repo_id = r.id LEFT JOIN blobs o ON o.digest = b.digest"
+		   " WHERE r.name = ?1 AND b.digest = ?2",
+    [S_LINK_SIZE] = "SELECT size FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2",
+    [S_MAN_SIZE] = "SELECT size FROM manifests WHERE repo_id = ?1 AND digest = ?2",
+    [S_REPO_DROP_EMPTY] = "DELETE FROM repos WHERE id = ?1"
+			  " AND NOT EXISTS (SELECT 1 FROM tags WHERE repo_id = ?1)"
+			  " AND NOT EXISTS (SELECT 1 FROM manifests WHERE repo_id = ?1)"
+			  " AND NOT EXISTS (SELECT 1 FROM repo_blobs WHERE repo_id = ?1)",
+    /* The manifests of repository ?1 nothing keeps: marked from the tags,
+     * the manifests referenced after ?2 (too young to go), what a live
+     * manifest references (an index's manifests) and the referrers of live
+     * manifests; the rest, with the time the compare-and-set compares. */
+    [S_GC_MAN_DEAD] =
+	"WITH RECURSIVE live(d) AS ("
+	" SELECT digest FROM tags WHERE repo_id = ?1"
+	" UNION SELECT m.digest FROM manifests m LEFT JOIN blobs o ON o.digest = m.digest"
+	"  WHERE m.repo_id = ?1 AND COALESCE(o.touched_us, 0) > ?2"
+	" UNION SELECT r.ref FROM manifest_refs r JOIN live ON r.manifest = live.d"
+	"  WHERE r.repo_id = ?1"
+	" UNION SELECT m.digest FROM manifests m JOIN live ON m.subject = live.d"
+	"  WHERE m.repo_id = ?1)"
+	" SELECT m.digest, m.size, COALESCE(o.touched_us, 0) FROM manifests m"
+	" LEFT JOIN blobs o ON o.digest = m.digest"
+	" WHERE m.repo_id = ?1 AND m.digest NOT IN (SELECT d FROM live)"
+	" ORDER BY m.digest LIMIT ?3",
+    /* The compare-and-set of one dead manifest: still untagged, not
+     * referenced since it was read, and nothing left in the repository
+     * that names it (an index, or a referrer whose subject it is). */
+    [S_GC_MAN_CHECK] =
+	"SELECT 1 FROM manifests m LEFT JOIN blobs o ON o.digest = m.digest"
+	" WHERE m.repo_id = ?1 AND m.digest = ?2 AND COALESCE(o.touched_us, 0) = ?3"
+	" AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = ?1 AND t.digest = ?2)"
+	" AND NOT EXISTS (SELECT 1 FROM manifest_refs r"
+	"  WHERE r.repo_id = ?1 AND r.ref = ?2)"
+	" AND NOT EXISTS (SELECT 1 FROM manifests s"
+	"  WHERE s.repo_id = ?1 AND s.subject = ?2)",
+    [S_GC_LINKS] = "SELECT b.digest, b.size, b.touched_us FROM repo_blobs b"
+		   " WHERE b.repo_id = ?1 AND b.digest > ?2 AND b.touched_us <= ?3"
+		   " AND NOT EXISTS (SELECT 1 FROM manifest_refs r"
+		   "  WHERE r.ref = b.digest AND r.repo_id = ?1)"
+		   " ORDER BY b.digest LIMIT ?4",
+    [S_GC_LINK_DROP] = "DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2"
+		       " AND touched_us = ?3"
+		       " AND NOT EXISTS (SELECT 1 FROM manifest_refs r"
+		       "  WHERE r.ref = ?2 AND r.repo_id = ?1)",
+    [S_GC_BLOBS] = "SELECT o.digest, o.size, o.touched_us FROM blobs o"
+		   " WHERE o.digest > ?1 AND o.touched_us <= ?2 AND " UNREF_GC(
+		       "o.digest") " ORDER BY o.digest LIMIT ?3",
+    [S_GC_BLOB_DROP] = "DELETE FROM blobs WHERE digest = ?1 AND touched_us = ?2"
+		       " AND " UNREF_GC("?1"),
+    [S_EVICT_DROP] = "DELETE FROM blobs WHERE digest = ?1 AND " UNREF_EVICT("?1"),
+    [S_RM_TAGS] = "DELETE FROM tags WHERE repo_id = ?1"
+		  " AND name IN (SELECT name FROM tags WHERE repo_id = ?1 LIMIT ?2)",
+    [S_RM_MANS] = "SELECT digest FROM manifests WHERE repo_id = ?1 LIMIT ?2",
+    [S_RM_LINKS] = "DELETE FROM repo_blobs WHERE repo_id = ?1"
+		   " AND digest IN (SELECT digest FROM repo_blobs WHERE repo_id = ?1 LIMIT ?2)",
 };
 
 typedef struct {
@@ -513,6 +637,38 @@ static status_t pragma(sq_meta *m, const char *sql, char *out, size_t max)
 	return st;
 }
 
+/* Now, in microseconds: the unit of the last-referenced times. */
+static sqlite3_int64 now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (sqlite3_int64)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Runs each statement of sql in turn, binding ?1 (where there is one) to now. */
+static status_t exec_script(sq_meta *m, const char *sql, sqlite3_int64 now)
+{
+	const char *tail = sql;
+
+	while (*tail != '\0') {
+		sqlite3_stmt *s = NULL;
+		int rc = sqlite3_prepare_v2(m->m_db, tail, -1, &s, &tail);
+
+		if (rc != SQLITE_OK)
+			return db_status(m, rc, "migrating the schema");
+		if (s == NULL)
+			break; /* only blanks were left */
+		if (sqlite3_bind_parameter_count(s) > 0)
+			sqlite3_bind_int64(s, 1, now);
+		rc = sqlite3_step(s);
+		sqlite3_finalize(s);
+		if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+			return db_status(m, rc, "migrating the schema");
+	}
+	return ST_OK;
+}
+
 /* Brings the schema from user_version to META_SCHEMA_VERSION through each
  * migration in turn, in one transaction (several connections may race to
  * do it: the loser finds it done). */
@@ -524,7 +680,8 @@ static status_t migrate(sq_meta *m)
 {
 	char v[32], set[64];
 	status_t st;
-	int rc, from;
+	int from;
+	sqlite3_int64 now = now_us();
 
 	if ((st = pragma(m, "PRAGMA user_version", v, sizeof(v))) != ST_OK)
 		return st;
@@ -542,11 +699,9 @@ static status_t migrate(sq_meta *m)
 		goto done;
 	}
 	for (int i = from; i < META_SCHEMA_VERSION; i++) {
-		if ((rc = sqlite3_exec(m->m_db, migrations[i], NULL, NULL, NULL)) != SQLITE_OK) {
-			st = db_status(m, rc,
-				       i == 0 ? "creating the schema" : "migrating the schema");
+		/* ?1 (where a step has it) is now in microseconds (gc_sql) */
+		if ((st = exec_script(m, migrations[i], now)) != ST_OK)
 			goto done;
-		}
 		if (from > 0)
 			log_info("meta: schema migrated from version %d to %d", i, i + 1);
 	}
@@ -559,6 +714,8 @@ static status_t migrate(sq_meta *m)
 done:
 	if (st != ST_OK)
 		tx_rollback(m);
+	else if (!sqlite3_get_autocommit(m->m_db))
+		st = tx_commit(m);
 	return st;
 }
 
@@ -746,29 +903,111 @@ static status_t quarantine_clear(sq_meta *m, const char *digest)
 	return rc == SQLITE_DONE ? ST_OK : db_status(m, rc, "quarantine clear");
 }
 
-static status_t sq_blob_link(meta *base, const char *repo, const char *digest, uint64_t size)
+static status_t run_rid_digest(sq_meta *m, int id, sqlite3_int64 rid, const char *digest,
+			       int *out_changes);
+
+/* Upserts digest's row (a reference now) and, with out_created, gives its
+ * creation time. Inside a transaction or alone. */
+static status_t row_upsert(sq_meta *m, const char *digest, uint64_t size, sqlite3_int64 now,
+			   sqlite3_int64 *out_created)
 {
-	sq_meta *m = sq_of(base);
-	sqlite3_stmt *s;
-	sqlite3_int64 rid;
-	status_t st;
+	sqlite3_stmt *s = stmt_get(m, S_ROW_UPSERT);
 	int rc;
 
-	if (repo == NULL || digest == NULL || too_long(repo, META_NAME_MAX) ||
-	    too_long(digest, DIGEST_MAX) || size > INT64_MAX)
-		return ST_INVALID;
-	if ((st = tx_begin(m)) != ST_OK)
-		return st;
-	if ((st = repo_ensure(m, repo, &rid)) != ST_OK)
-		goto done;
-	s = stmt_get(m, S_BLOB_LINK);
+	bind_text(s, 1, digest);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)size);
+	sqlite3_bind_int64(s, 3, now);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if (out_created != NULL)
+			*out_created = sqlite3_column_int64(s, 0);
+		rc = sqlite3_step(s);
+	}
+	stmt_done(s);
+	return rc == SQLITE_DONE ? ST_OK : db_status(m, rc, "blob row");
+}
+
+/* Links digest to repository rid and bumps the link (its row is the
+ * caller's). Inside a transaction. */
+static status_t link_upsert(sq_meta *m, sqlite3_int64 rid, const char *digest, uint64_t size,
+			    sqlite3_int64 now)
+{
+	sqlite3_stmt *s = stmt_get(m, S_BLOB_LINK);
+	int rc;
+
 	sqlite3_bind_int64(s, 1, rid);
 	bind_text(s, 2, digest);
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)size);
-	if ((rc = stmt_run(s)) != SQLITE_DONE) {
-		st = db_status(m, rc, "blob link");
+	sqlite3_bind_int64(s, 4, now);
+	if ((rc = stmt_run(s)) != SQLITE_DONE)
+		return db_status(m, rc, "blob link");
+	return ST_OK;
+}
+
+/* Bumps the link of digest to repository rid; *out_changes: 1 if there
+ * is one, else 0. Inside a transaction. */
+static status_t link_bump(sq_meta *m, sqlite3_int64 rid, const char *digest, sqlite3_int64 now,
+			  int *out_changes)
+{
+	sqlite3_stmt *s = stmt_get(m, S_LINK_BUMP);
+	int rc;
+
+	sqlite3_bind_int64(s, 1, rid);
+	bind_text(s, 2, digest);
+	sqlite3_bind_int64(s, 3, now);
+	if ((rc = stmt_run(s)) != SQLITE_DONE)
+		return db_status(m, rc, "link bump");
+	if (out_changes != NULL)
+		*out_changes = sqlite3_changes(m->m_db);
+	return ST_OK;
+}
+
+/* Bumps digest's row (no row: nothing). Inside a transaction. */
+static status_t row_bump(sq_meta *m, const char *digest, sqlite3_int64 now)
+{
+	sqlite3_stmt *s = stmt_get(m, S_ROW_BUMP);
+	int rc;
+
+	bind_text(s, 1, digest);
+	sqlite3_bind_int64(s, 2, now);
+	if ((rc = stmt_run(s)) != SQLITE_DONE)
+		return db_status(m, rc, "blob row bump");
+	return ST_OK;
+}
+
+/* Removes repository rid if nothing is left in it (no tag, manifest or
+ * link), so it leaves the catalog. Inside the transaction that emptied it. */
+static status_t repo_drop_empty(sq_meta *m, sqlite3_int64 rid)
+{
+	sqlite3_stmt *s = stmt_get(m, S_REPO_DROP_EMPTY);
+	int rc;
+
+	sqlite3_bind_int64(s, 1, rid);
+	if ((rc = stmt_run(s)) != SQLITE_DONE)
+		return db_status(m, rc, "repository drop");
+	return ST_OK;
+}
+
+static bool args_ok(const char *repo, const char *digest, uint64_t size)
+{
+	return repo != NULL && digest != NULL && !too_long(repo, META_NAME_MAX) &&
+	       !too_long(digest, DIGEST_MAX) && size <= INT64_MAX;
+}
+
+static status_t sq_blob_link(meta *base, const char *repo, const char *digest, uint64_t size)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_int64 rid, now = now_us();
+	status_t st;
+
+	if (!args_ok(repo, digest, size))
+		return ST_INVALID;
+	if ((st = tx_begin(m)) != ST_OK)
+		return st;
+	if ((st = repo_ensure(m, repo, &rid)) != ST_OK ||
+	    (st = row_upsert(m, digest, size, now, NULL)) != ST_OK ||
+	    (st = link_upsert(m, rid, digest, size, now)) != ST_OK)
 		goto done;
-	}
 	/* A link follows a commit or mount of stored bytes: they are whole. */
 	if ((st = quarantine_clear(m, digest)) != ST_OK)
 		goto done;
@@ -854,13 +1093,28 @@ static status_t change_one(sq_meta *m, sqlite3_stmt *s, const char *what)
 static status_t sq_blob_unlink(meta *base, const char *repo, const char *digest)
 {
 	sq_meta *m = sq_of(base);
-	sqlite3_stmt *s = stmt_get(m, S_BLOB_UNLINK);
+	sqlite3_int64 rid;
+	int changes = 0;
+	status_t st;
 
 	if (repo == NULL || digest == NULL)
 		return ST_NOT_FOUND;
-	bind_text(s, 1, repo);
-	bind_text(s, 2, digest);
-	return change_one(m, s, "blob unlink");
+	if ((st = tx_begin(m)) != ST_OK)
+		return st;
+	if ((st = repo_id(m, repo, &rid)) != ST_OK ||
+	    (st = run_rid_digest(m, S_BLOB_UNLINK, rid, digest, &changes)) != ST_OK)
+		goto done;
+	if (changes == 0) {
+		st = ST_NOT_FOUND;
+		goto done;
+	}
+	if ((st = repo_drop_empty(m, rid)) != ST_OK)
+		goto done;
+	st = tx_commit(m);
+done:
+	if (st != ST_OK)
+		tx_rollback(m);
+	return st;
 }
 
 /* ---- the event queue ---- */
@@ -986,14 +1240,55 @@ static void fill_manifest(meta_manifest *out, sqlite3_stmt *s)
 	out->annotations = NULL;
 }
 
-static status_t sq_manifest_put(meta *base, const char *repo, const meta_manifest *man,
-				const char *const *refs, size_t nrefs, const char *const *tags,
-				size_t ntags)
+/* A push's checks, inside its transaction: every digest p->need names is
+ * in repository rid (a linked blob, or a manifest of it), each bumped so a
+ * collection that read it before cannot take it; the manifest's own row is
+ * the one meta_blob_hold gave (else ST_BUSY: it went meanwhile). */
+static status_t push_check(sq_meta *m, sqlite3_int64 rid, const meta_manifest *man, meta_push *p,
+			   sqlite3_int64 now)
 {
-	sq_meta *m = sq_of(base);
-	time_t now = time(NULL);
 	sqlite3_stmt *s;
-	sqlite3_int64 rid;
+	status_t st;
+	int rc;
+
+	for (size_t i = 0; i < p->nneed; i++) {
+		s = stmt_get(m, p->need_manifests ? S_MAN_SIZE : S_LINK_SIZE);
+		sqlite3_bind_int64(s, 1, rid);
+		bind_text(s, 2, p->need[i]);
+		rc = sqlite3_step(s);
+		stmt_done(s);
+		if (rc == SQLITE_DONE) {
+			p->missing = i;
+			return ST_NOT_FOUND;
+		}
+		if (rc != SQLITE_ROW)
+			return db_status(m, rc, "push check");
+		if (!p->need_manifests && (st = link_bump(m, rid, p->need[i], now, NULL)) != ST_OK)
+			return st;
+		if ((st = row_bump(m, p->need[i], now)) != ST_OK)
+			return st;
+	}
+	/* a referrer keeps its subject from being collected as untagged */
+	if (man->subject[0] != '\0' && (st = row_bump(m, man->subject, now)) != ST_OK)
+		return st;
+	s = stmt_get(m, S_ROW_GET);
+	bind_text(s, 1, man->digest);
+	rc = sqlite3_step(s);
+	st = rc == SQLITE_ROW	 ? (sqlite3_column_int64(s, 1) == p->gen ? ST_OK : ST_BUSY)
+	     : rc == SQLITE_DONE ? ST_BUSY
+				 : db_status(m, rc, "push check");
+	stmt_done(s);
+	return st;
+}
+
+/* meta_manifest_put, and meta_manifest_push when p is not NULL. */
+static status_t manifest_store(sq_meta *m, const char *repo, const meta_manifest *man,
+			       const char *const *refs, size_t nrefs, const char *const *tags,
+			       size_t ntags, meta_push *p)
+{
+	sqlite3_stmt *s;
+	sqlite3_int64 rid, now = now_us();
+	time_t secs = time(NULL);
 	bool fresh;
 	status_t st;
 	int rc;
@@ -1004,7 +1299,8 @@ static status_t sq_manifest_put(meta *base, const char *repo, const meta_manifes
 	    too_long(man->media_type, META_MEDIA_TYPE_MAX) ||
 	    too_long(man->artifact_type, META_MEDIA_TYPE_MAX) ||
 	    too_long(man->subject, DIGEST_MAX) || too_long(man->pushed_by, META_NAME_MAX) ||
-	    man->size > INT64_MAX || (nrefs > 0 && refs == NULL) || (ntags > 0 && tags == NULL))
+	    man->size > INT64_MAX || (nrefs > 0 && refs == NULL) || (ntags > 0 && tags == NULL) ||
+	    (p != NULL && p->nneed > 0 && p->need == NULL))
 		return ST_INVALID;
 	for (size_t i = 0; i < ntags; i++)
 		if (tags[i] == NULL || tags[i][0] == '\0' || too_long(tags[i], META_TAG_MAX))
@@ -1014,10 +1310,18 @@ static status_t sq_manifest_put(meta *base, const char *repo, const meta_manifes
 			return ST_INVALID;
 	if ((man->nevents > 0 && man->events == NULL) || !events_valid(man->events, man->nevents))
 		return ST_INVALID;
+	for (size_t i = 0; p != NULL && i < p->nneed; i++)
+		if (p->need[i] == NULL)
+			return ST_INVALID;
 
 	if ((st = tx_begin(m)) != ST_OK)
 		return st;
 	if ((st = repo_ensure(m, repo, &rid)) != ST_OK)
+		goto done;
+	if (p != NULL && (st = push_check(m, rid, man, p, now)) != ST_OK)
+		goto done;
+	/* the manifest's bytes are a blob of the store like any other */
+	if ((st = row_upsert(m, man->digest, man->size, now, NULL)) != ST_OK)
 		goto done;
 	s = stmt_get(m, S_MAN_INSERT);
 	sqlite3_bind_int64(s, 1, rid);
@@ -1030,7 +1334,7 @@ static status_t sq_manifest_put(meta *base, const char *repo, const meta_manifes
 		bind_text(s, 7, man->annotations);
 	else
 		sqlite3_bind_null(s, 7);
-	sqlite3_bind_int64(s, 8, (sqlite3_int64)now);
+	sqlite3_bind_int64(s, 8, (sqlite3_int64)secs); /* seconds: the push record */
 	bind_text(s, 9, man->pushed_by);
 	if ((rc = stmt_run(s)) != SQLITE_DONE) {
 		st = db_status(m, rc, "manifest insert");
@@ -1056,7 +1360,7 @@ static status_t sq_manifest_put(meta *base, const char *repo, const meta_manifes
 		sqlite3_bind_int64(s, 1, rid);
 		bind_text(s, 2, tags[i]);
 		bind_text(s, 3, man->digest);
-		sqlite3_bind_int64(s, 4, (sqlite3_int64)now);
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)secs);
 		bind_text(s, 5, man->pushed_by);
 		if ((rc = stmt_run(s)) != SQLITE_DONE) {
 			st = db_status(m, rc, "tag set");
@@ -1071,6 +1375,22 @@ done:
 	if (st != ST_OK)
 		tx_rollback(m);
 	return st;
+}
+
+static status_t sq_manifest_put(meta *base, const char *repo, const meta_manifest *man,
+				const char *const *refs, size_t nrefs, const char *const *tags,
+				size_t ntags)
+{
+	return manifest_store(sq_of(base), repo, man, refs, nrefs, tags, ntags, NULL);
+}
+
+static status_t sq_manifest_push(meta *base, const char *repo, const meta_manifest *man,
+				 const char *const *refs, size_t nrefs, const char *const *tags,
+				 size_t ntags, meta_push *p)
+{
+	if (p == NULL)
+		return ST_INVALID;
+	return manifest_store(sq_of(base), repo, man, refs, nrefs, tags, ntags, p);
 }
 
 static status_t sq_manifest_get(meta *base, const char *repo, const char *ref, meta_manifest *out)
@@ -1134,6 +1454,8 @@ static status_t sq_manifest_delete(meta *base, const char *repo, const char *dig
 		st = ST_NOT_FOUND;
 		goto done;
 	}
+	if ((st = repo_drop_empty(m, rid)) != ST_OK)
+		goto done;
 	st = tx_commit(m);
 done:
 	if (st != ST_OK)
@@ -1146,13 +1468,27 @@ done:
 static status_t sq_tag_delete(meta *base, const char *repo, const char *tag)
 {
 	sq_meta *m = sq_of(base);
-	sqlite3_stmt *s = stmt_get(m, S_TAG_DELETE);
+	sqlite3_stmt *s;
+	sqlite3_int64 rid;
+	status_t st;
 
 	if (repo == NULL || tag == NULL)
 		return ST_NOT_FOUND;
-	bind_text(s, 1, repo);
+	if ((st = tx_begin(m)) != ST_OK)
+		return st;
+	if ((st = repo_id(m, repo, &rid)) != ST_OK)
+		goto done;
+	s = stmt_get(m, S_TAG_DELETE);
+	sqlite3_bind_int64(s, 1, rid);
 	bind_text(s, 2, tag);
-	return change_one(m, s, "tag delete");
+	if ((st = change_one(m, s, "tag delete")) != ST_OK ||
+	    (st = repo_drop_empty(m, rid)) != ST_OK)
+		goto done;
+	st = tx_commit(m);
+done:
+	if (st != ST_OK)
+		tx_rollback(m);
+	return st;
 }
 
 static status_t sq_tag_list(meta *base, const char *repo, const char *last, int n,
@@ -1691,6 +2027,487 @@ done:
 	return st;
 }
 
+/* ---- blob rows: references, and garbage collection ---- */
+
+static status_t sq_blob_hold(meta *base, const char *digest, uint64_t size, int64_t *out_gen)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_int64 created = 0;
+	status_t st;
+
+	if (digest == NULL || too_long(digest, DIGEST_MAX) || size > INT64_MAX)
+		return ST_INVALID;
+	st = row_upsert(m, digest, size, now_us(), &created);
+	if (st == ST_OK && out_gen != NULL)
+		*out_gen = created;
+	return st;
+}
+
+static status_t sq_blob_link_held(meta *base, const char *repo, const char *digest, uint64_t size,
+				  int64_t gen)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_int64 rid, now = now_us();
+	sqlite3_stmt *s;
+	status_t st;
+	int rc;
+
+	if (!args_ok(repo, digest, size))
+		return ST_INVALID;
+	if ((st = tx_begin(m)) != ST_OK)
+		return st;
+	s = stmt_get(m, S_ROW_GET);
+	bind_text(s, 1, digest);
+	rc = sqlite3_step(s);
+	st = rc == SQLITE_ROW	 ? (sqlite3_column_int64(s, 1) == gen ? ST_OK : ST_BUSY)
+	     : rc == SQLITE_DONE ? ST_BUSY
+				 : db_status(m, rc, "blob row");
+	stmt_done(s);
+	/* (a committed upload: its bytes are whole, no longer quarantined) */
+	if (st != ST_OK || (st = repo_ensure(m, repo, &rid)) != ST_OK ||
+	    (st = link_upsert(m, rid, digest, size, now)) != ST_OK ||
+	    (st = row_bump(m, digest, now)) != ST_OK || (st = quarantine_clear(m, digest)) != ST_OK)
+		goto done;
+	st = tx_commit(m);
+done:
+	if (st != ST_OK)
+		tx_rollback(m);
+	return st;
+}
+
+static status_t sq_blob_use(meta *base, const char *repo, const char *digest, int64_t fresh_us,
+			    uint64_t *out_size)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_BLOB_USE);
+	sqlite3_int64 rid = 0, now = now_us(), link_t = 0, row_t = 0;
+	uint64_t size = 0;
+	int changes = 0, rc;
+	status_t st;
+
+	if (repo == NULL || digest == NULL)
+		return ST_NOT_FOUND;
+	bind_text(s, 1, repo);
+	bind_text(s, 2, digest);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		rid = sqlite3_column_int64(s, 0);
+		size = (uint64_t)sqlite3_column_int64(s, 1);
+		link_t = sqlite3_column_int64(s, 2);
+		row_t = sqlite3_column_int64(s, 3);
+	}
+	stmt_done(s);
+	if (rc == SQLITE_DONE)
+		return ST_NOT_FOUND;
+	if (rc != SQLITE_ROW)
+		return db_status(m, rc, "blob lookup");
+	if (out_size != NULL)
+		*out_size = size;
+	/* Referenced lately enough: a collection cannot take it before the
+	 * caller's next step (see meta.h), so no write. */
+	if (now - link_t <= fresh_us && now - row_t <= fresh_us)
+		return ST_OK;
+	if ((st = tx_begin(m)) != ST_OK)
+		return st;
+	if ((st = link_bump(m, rid, digest, now, &changes)) != ST_OK)
+		goto done;
+	if (changes == 0) {
+		st = ST_NOT_FOUND; /* unlinked since the read */
+		goto done;
+	}
+	if ((st = row_bump(m, digest, now)) != ST_OK)
+		goto done;
+	st = tx_commit(m);
+done:
+	if (st != ST_OK)
+		tx_rollback(m);
+	return st;
+}
+
+static status_t sq_blob_mount(meta *base, const char *repo, const char *from, const char *digest,
+			      uint64_t *out_size)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_int64 rid, now = now_us();
+	sqlite3_stmt *s;
+	uint64_t size = 0;
+	status_t st;
+
+	if (!args_ok(repo, digest, 0))
+		return ST_INVALID;
+	if ((st = tx_begin(m)) != ST_OK)
+		return st;
+	if (from != NULL) {
+		s = stmt_get(m, S_BLOB_GET);
+		bind_text(s, 1, from);
+	} else {
+		s = stmt_get(m, S_BLOB_FIND);
+	}
+	bind_text(s, from != NULL ? 2 : 1, digest);
+	if ((st = size_query(m, s, &size)) != ST_OK)
+		goto done;
+	/* a link means the row and the file are there (meta.h) */
+	if ((st = repo_ensure(m, repo, &rid)) != ST_OK ||
+	    (st = link_upsert(m, rid, digest, size, now)) != ST_OK ||
+	    (st = row_bump(m, digest, now)) != ST_OK)
+		goto done;
+	st = tx_commit(m);
+	if (st == ST_OK && out_size != NULL)
+		*out_size = size;
+done:
+	if (st != ST_OK)
+		tx_rollback(m);
+	return st;
+}
+
+/* Reads rows of s (digest, size, touched) into out[max]; *out_n. */
+static status_t gc_items(sq_meta *m, sqlite3_stmt *s, meta_gc_item *out, size_t max, size_t *out_n)
+{
+	size_t n = 0;
+	int rc = SQLITE_DONE;
+
+	while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		column_copy(out[n].digest, sizeof(out[n].digest), s, 0);
+		out[n].size = (uint64_t)sqlite3_column_int64(s, 1);
+		out[n].touched_us = sqlite3_column_int64(s, 2);
+		out[n].dropped = false;
+		n++;
+	}
+	if (n < max && rc != SQLITE_DONE) {
+		stmt_done(s);
+		return db_status(m, rc, "garbage collection list");
+	}
+	stmt_done(s);
+	*out_n = n;
+	return ST_OK;
+}
+
+static status_t sq_gc_manifests(meta *base, const char *repo, int64_t before_us, meta_gc_item *out,
+				size_t max, size_t *out_n)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_int64 rid;
+	sqlite3_stmt *s;
+	status_t st;
+
+	*out_n = 0;
+	if (repo == NULL || (st = repo_id(m, repo, &rid)) == ST_NOT_FOUND)
+		return ST_OK;
+	if (st != ST_OK)
+		return st;
+	s = stmt_get(m, S_GC_MAN_DEAD);
+	sqlite3_bind_int64(s, 1, rid);
+	sqlite3_bind_int64(s, 2, before_us);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)max);
+	return gc_items(m, s, out, max, out_n);
+}
+
+static status_t sq_gc_manifests_drop(meta *base, const char *repo, meta_gc_item *items, size_t n)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_int64 rid;
+	sqlite3_stmt *s;
+	status_t st;
+	int rc;
+
+	if (repo == NULL || n == 0)
+		return ST_OK;
+	if ((st = tx_begin(m)) != ST_OK)
+		return st;
+	if ((st = repo_id(m, repo, &rid)) != ST_OK)
+		goto done;
+	for (size_t i = 0; i < n; i++) {
+		items[i].dropped = false;
+		s = stmt_get(m, S_GC_MAN_CHECK);
+		sqlite3_bind_int64(s, 1, rid);
+		bind_text(s, 2, items[i].digest);
+		sqlite3_bind_int64(s, 3, items[i].touched_us);
+		rc = sqlite3_step(s);
+		stmt_done(s);
+		if (rc == SQLITE_DONE)
+			continue; /* referenced, tagged or named since: it stays */
+		if (rc != SQLITE_ROW) {
+			st = db_status(m, rc, "manifest check");
+			goto done;
+		}
+		if ((st = run_rid_digest(m, S_MAN_REFS_DELETE, rid, items[i].digest, NULL)) !=
+			ST_OK ||
+		    (st = run_rid_digest(m, S_MAN_DELETE, rid, items[i].digest, NULL)) != ST_OK)
+			goto done;
+		items[i].dropped = true;
+	}
+	if ((st = repo_drop_empty(m, rid)) != ST_OK)
+		goto done;
+	st = tx_commit(m);
+done:
+	if (st != ST_OK) {
+		tx_rollback(m);
+		for (size_t i = 0; i < n; i++)
+			items[i].dropped = false;
+	}
+	return st;
+}
+
+static status_t sq_gc_links(meta *base, const char *repo, int64_t before_us, const char *after,
+			    meta_gc_item *out, size_t max, size_t *out_n)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_int64 rid;
+	sqlite3_stmt *s;
+	status_t st;
+
+	*out_n = 0;
+	if (repo == NULL || (st = repo_id(m, repo, &rid)) == ST_NOT_FOUND)
+		return ST_OK;
+	if (st != ST_OK)
+		return st;
+	s = stmt_get(m, S_GC_LINKS);
+	sqlite3_bind_int64(s, 1, rid);
+	bind_text(s, 2, after ? after : "");
+	sqlite3_bind_int64(s, 3, before_us);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)max);
+	return gc_items(m, s, out, max, out_n);
+}
+
+static status_t sq_gc_links_drop(meta *base, const char *repo, meta_gc_item *items, size_t n)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_int64 rid;
+	sqlite3_stmt *s;
+	status_t st;
+	int rc;
+
+	if (repo == NULL || n == 0)
+		return ST_OK;
+	if ((st = tx_begin(m)) != ST_OK)
+		return st;
+	if ((st = repo_id(m, repo, &rid)) != ST_OK)
+		goto done;
+	for (size_t i = 0; i < n; i++) {
+		s = stmt_get(m, S_GC_LINK_DROP);
+		sqlite3_bind_int64(s, 1, rid);
+		bind_text(s, 2, items[i].digest);
+		sqlite3_bind_int64(s, 3, items[i].touched_us);
+		if ((rc = stmt_run(s)) != SQLITE_DONE) {
+			st = db_status(m, rc, "link drop");
+			goto done;
+		}
+		items[i].dropped = sqlite3_changes(m->m_db) > 0;
+	}
+	if ((st = repo_drop_empty(m, rid)) != ST_OK)
+		goto done;
+	st = tx_commit(m);
+done:
+	if (st != ST_OK) {
+		tx_rollback(m);
+		for (size_t i = 0; i < n; i++)
+			items[i].dropped = false;
+	}
+	return st;
+}
+
+static status_t sq_gc_blobs(meta *base, int64_t before_us, const char *after, meta_gc_item *out,
+			    size_t max, size_t *out_n)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_GC_BLOBS);
+
+	*out_n = 0;
+	bind_text(s, 1, after ? after : "");
+	sqlite3_bind_int64(s, 2, before_us);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)max);
+	return gc_items(m, s, out, max, out_n);
+}
+
+static status_t sq_gc_blobs_drop(meta *base, meta_gc_item *items, size_t n, bool evict)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s;
+	status_t st;
+	int rc;
+
+	if (n == 0)
+		return ST_OK;
+	if ((st = tx_begin(m)) != ST_OK)
+		return st;
+	for (size_t i = 0; i < n; i++) {
+		s = stmt_get(m, evict ? S_EVICT_DROP : S_GC_BLOB_DROP);
+		bind_text(s, 1, items[i].digest);
+		if (!evict)
+			sqlite3_bind_int64(s, 2, items[i].touched_us);
+		if ((rc = stmt_run(s)) != SQLITE_DONE) {
+			st = db_status(m, rc, "blob drop");
+			goto done;
+		}
+		items[i].dropped = sqlite3_changes(m->m_db) > 0;
+	}
+	st = tx_commit(m);
+done:
+	if (st != ST_OK) {
+		tx_rollback(m);
+		for (size_t i = 0; i < n; i++)
+			items[i].dropped = false;
+	}
+	return st;
+}
+
+static status_t sq_gc_reap(meta *base, meta_gc_item *items, size_t n, bool dry,
+			   void (*fn)(void *arg, meta_gc_item *it), void *arg)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s;
+	status_t st = ST_OK;
+	int rc;
+
+	if (n == 0)
+		return ST_OK;
+	/* The write lock, held while fn removes the files, is what keeps a
+	 * writer from making a row for one of them meanwhile (meta.h). */
+	if (!dry && (st = tx_begin(m)) != ST_OK)
+		return st;
+	for (size_t i = 0; i < n; i++) {
+		s = stmt_get(m, S_ROW_GET);
+		bind_text(s, 1, items[i].digest);
+		rc = sqlite3_step(s);
+		stmt_done(s);
+		if (rc == SQLITE_ROW) /* a writer made it again: the file stays */
+			continue;
+		if (rc != SQLITE_DONE) {
+			st = db_status(m, rc, "reap check");
+			break;
+		}
+		fn(arg, &items[i]);
+	}
+	if (!dry) {
+		if (st == ST_OK)
+			st = tx_commit(m);
+		else
+			tx_rollback(m);
+	}
+	return st;
+}
+
+static status_t sq_repo_clear(meta *base, const char *repo, size_t max, meta_repo_counts *counts,
+			      bool *out_done)
+{
+	sq_meta *m = sq_of(base);
+	char(*mans)[DIGEST_MAX] = NULL;
+	sqlite3_int64 rid;
+	sqlite3_stmt *s;
+	size_t nm = 0, left = max;
+	status_t st;
+	int rc;
+
+	*out_done = false;
+	if (repo == NULL || max == 0)
+		return ST_INVALID;
+	if ((mans = calloc(max, sizeof(*mans))) == NULL)
+		return ST_NOMEM;
+	if ((st = tx_begin(m)) != ST_OK)
+		goto out;
+	if ((st = repo_id(m, repo, &rid)) != ST_OK)
+		goto done;
+	/* tags first, then manifests (their references with them), then links:
+	 * the foreign keys' order; at most max rows in all */
+	s = stmt_get(m, S_RM_TAGS);
+	sqlite3_bind_int64(s, 1, rid);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)left);
+	if ((rc = stmt_run(s)) != SQLITE_DONE) {
+		st = db_status(m, rc, "repository clear");
+		goto done;
+	}
+	counts->tags += (size_t)sqlite3_changes(m->m_db);
+	left -= (size_t)sqlite3_changes(m->m_db);
+	if (left > 0) {
+		s = stmt_get(m, S_RM_MANS);
+		sqlite3_bind_int64(s, 1, rid);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)left);
+		while (nm < left && (rc = sqlite3_step(s)) == SQLITE_ROW)
+			column_copy(mans[nm++], DIGEST_MAX, s, 0);
+		stmt_done(s);
+		for (size_t i = 0; i < nm; i++)
+			if ((st = run_rid_digest(m, S_MAN_TAGS_DELETE, rid, mans[i], NULL)) !=
+				ST_OK ||
+			    (st = run_rid_digest(m, S_MAN_REFS_DELETE, rid, mans[i], NULL)) !=
+				ST_OK ||
+			    (st = run_rid_digest(m, S_MAN_DELETE, rid, mans[i], NULL)) != ST_OK)
+				goto done;
+		counts->manifests += nm;
+		left -= nm;
+	}
+	if (left > 0) {
+		s = stmt_get(m, S_RM_LINKS);
+		sqlite3_bind_int64(s, 1, rid);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)left);
+		if ((rc = stmt_run(s)) != SQLITE_DONE) {
+			st = db_status(m, rc, "repository clear");
+			goto done;
+		}
+		counts->links += (size_t)sqlite3_changes(m->m_db);
+		left -= (size_t)sqlite3_changes(m->m_db);
+	}
+	if (left > 0) {
+		/* nothing more came out: the repository is empty and goes */
+		if ((st = repo_drop_empty(m, rid)) != ST_OK)
+			goto done;
+		*out_done = true;
+	}
+	st = tx_commit(m);
+done:
+	if (st != ST_OK) {
+		tx_rollback(m);
+		*out_done = false;
+	}
+out:
+	free(mans);
+	return st;
+}
+
+static status_t sq_snapshot(meta *base, meta **out)
+{
+	sq_meta *m = sq_of(base), *c = NULL;
+	sqlite3_backup *b;
+	status_t st = ST_IO;
+	int rc;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return ST_NOMEM;
+	c->m_base.m_ops = &meta_sqlite_ops;
+	if ((rc = sqlite3_open_v2(":memory:", &c->m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+				  NULL)) != SQLITE_OK)
+		goto done;
+	sqlite3_extended_result_codes(c->m_db, 1);
+	/* one read transaction of the source: a consistent copy */
+	if ((b = sqlite3_backup_init(c->m_db, "main", m->m_db, "main")) == NULL) {
+		st = db_status(c, sqlite3_errcode(c->m_db), "snapshot");
+		goto done;
+	}
+	rc = sqlite3_backup_step(b, -1);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE) {
+		st = db_status(c, rc, "snapshot");
+		goto done;
+	}
+	if ((st = pragma(c, "PRAGMA foreign_keys = ON", NULL, 0)) != ST_OK)
+		goto done;
+	/* S_USAGE's function, as sq_open registers it: every statement is prepared */
+	rc = sqlite3_create_function(c->m_db, "policy_match", 1, SQLITE_UTF8, c, policy_match_sql,
+				     NULL, NULL);
+	if (rc != SQLITE_OK) {
+		st = db_status(c, rc, "policy_match");
+		goto done;
+	}
+	if ((st = prepare(c, 0, S__COUNT)) != ST_OK)
+		goto done;
+	*out = &c->m_base;
+	c = NULL;
+done:
+	if (c != NULL)
+		sq_close(&c->m_base);
+	return st;
+}
+
 const meta_ops meta_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1731,4 +2548,18 @@ const meta_ops meta_sqlite_ops = {
     .events_next = sq_events_next,
     .events_ack = sq_events_ack,
     .events_count = sq_events_count,
+    .manifest_push = sq_manifest_push,
+    .blob_hold = sq_blob_hold,
+    .blob_link_held = sq_blob_link_held,
+    .blob_use = sq_blob_use,
+    .blob_mount = sq_blob_mount,
+    .gc_manifests = sq_gc_manifests,
+    .gc_manifests_drop = sq_gc_manifests_drop,
+    .gc_links = sq_gc_links,
+    .gc_links_drop = sq_gc_links_drop,
+    .gc_blobs = sq_gc_blobs,
+    .gc_blobs_drop = sq_gc_blobs_drop,
+    .gc_reap = sq_gc_reap,
+    .repo_clear = sq_repo_clear,
+    .snapshot = sq_snapshot,
 };

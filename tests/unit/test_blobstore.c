@@ -903,11 +903,14 @@ START_TEST(test_open_sweeps_temp_files)
 	ck_assert_int_eq(blobstore_upload_begin(bs, "keep", DIGEST_SHA256, &up), ST_OK);
 	ck_assert_int_eq(blob_upload_write(up, "abc", 3), ST_OK);
 	blob_upload_free(up);
-	touch_old("uploads/put-00000000deadbeef", 0);
+	touch_old("uploads/put-00000000deadbeef", 3600);
+	/* a put in flight in another process on the same root */
+	touch_old("uploads/put-00000000cafebabe", 0);
 	blobstore_close(bs);
 	bs = NULL;
 	ck_assert_int_eq(blobstore_open(&bs, dir), ST_OK);
 	ck_assert(!exists("uploads/put-00000000deadbeef"));
+	ck_assert(exists("uploads/put-00000000cafebabe"));
 	ck_assert(exists("uploads/keep"));
 	ck_assert_int_eq(blobstore_upload_resume(bs, "keep", DIGEST_SHA256, &up), ST_OK);
 	ck_assert_uint_eq(blob_upload_size(up), 3);

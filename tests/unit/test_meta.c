@@ -219,7 +219,9 @@ START_TEST(test_blob_link)
 	ck_assert_int_eq(meta_blob_find(m, d, &size), ST_OK); /* still in "other" */
 	ck_assert_int_eq(meta_blob_unlink(m, "other", d), ST_OK);
 	ck_assert_int_eq(meta_blob_find(m, d, &size), ST_NOT_FOUND);
-	ck_assert_int_eq(meta_repo_exists(m, "lib/app"), ST_OK); /* repos stay */
+	/* emptied (no tag, manifest or link left): the repository goes too */
+	ck_assert_int_eq(meta_repo_exists(m, "lib/app"), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_repo_exists(m, "other"), ST_NOT_FOUND);
 	ck_assert_int_eq(meta_blob_link(m, "big", e, UINT64_C(5) << 40), ST_OK);
 	ck_assert_int_eq(meta_blob_get(m, "big", e, &size), ST_OK);
 	ck_assert_uint_eq(size, UINT64_C(5) << 40);
@@ -1041,10 +1043,10 @@ START_TEST(test_pragmas)
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	/* the schema version this code made, kept across a reopen */
-	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 3);
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 4);
 	meta_close(m);
 	ck_assert_int_eq(meta_open(&m, db_path), ST_OK);
-	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 3);
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 4);
 }
 END_TEST
 
@@ -1090,9 +1092,12 @@ START_TEST(test_migrate_from_v1)
 	unlink(db_path);
 	sqlite_raw_exec_create(schema_v1);
 	ck_assert_int_eq(meta_open(&m, db_path), ST_OK);
-	/* both steps: the records (2), the event queue (3) */
-	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 3);
+	/* every step: the records (2), the event queue (3), the blob rows (4) */
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 4);
 	ck_assert_int_eq(sqlite_raw_int("SELECT count(*) FROM events"), 0);
+	ck_assert_int_eq(sqlite_raw_int("SELECT count(*) FROM blobs"),
+			 sqlite_raw_int("SELECT count(DISTINCT digest) FROM (SELECT digest FROM "
+					"repo_blobs UNION SELECT digest FROM manifests)"));
 	/* what version 1 held is kept, with records that say "unknown" */
 	ck_assert_int_eq(meta_tag_get(m, "app", "v1", &t), ST_OK);
 	ck_assert_str_eq(t.digest, dg(d, 'd'));
@@ -1126,7 +1131,7 @@ static const char schema_v2[] =
     "PRAGMA user_version = 2;";
 
 /* A version-2 database (push and pull records, quarantine) takes the event
- * queue's step alone and keeps every record. */
+ * queue's and the blob rows' steps and keeps every record. */
 START_TEST(test_migrate_from_v2)
 {
 	const meta_event ev[] = {{"http://a/", "app", "{}"}};
@@ -1142,7 +1147,7 @@ START_TEST(test_migrate_from_v2)
 	sqlite_raw_exec(schema_v2);
 	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 2);
 	ck_assert_int_eq(meta_open(&m, db_path), ST_OK);
-	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 3);
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 4);
 	ck_assert_int_eq(meta_tag_get(m, "app", "v1", &t), ST_OK);
 	ck_assert_str_eq(t.digest, dg(d, 'd'));
 	ck_assert_int_eq(t.pushed, 1500);
@@ -1162,7 +1167,7 @@ START_TEST(test_migrate_from_v2)
 	/* opened again: nothing walks twice */
 	meta_close(m);
 	ck_assert_int_eq(meta_open(&m, db_path), ST_OK);
-	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 3);
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 4);
 	ck_assert_int_eq(sqlite_raw_int("SELECT count(*) FROM events"), 1);
 }
 END_TEST
