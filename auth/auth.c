@@ -77,7 +77,7 @@ struct auth {
 	char users_path[PATH_MAX_AUTH];
 	auth_rules *rules;
 	auth_throttle *throttle;
-	bool own_throttle; /* made here, not auth_options.throttle */
+	bool own_throttle;	       /* made here, not auth_options.throttle */
 	metrics_counter failed_logins; /* for /metrics */
 
 	pthread_rwlock_t users_lock;
@@ -953,6 +953,66 @@ status_t auth_check(auth *a, const auth_request *req, auth_result *out)
 	}
 	json_decref(who.access);
 	return st;
+}
+
+/* ---- web sessions ---- */
+
+static void password_print(auth *a, const char *user, char fp[33]);
+
+/* A principal the rules judge: in token mode one of our own tokens' users
+ * (builtin, no access claim), so auth_allowed asks the rules as for Basic. */
+static status_t session_principal(auth *a, const char *user, auth_principal **out)
+{
+	auth_principal *who = calloc(1, sizeof(*who));
+
+	if (who == NULL)
+		return ST_NOMEM;
+	snprintf(who->name, sizeof(who->name), "%s", user);
+	who->has_token = a->mode == AUTH_MODE_TOKEN;
+	who->builtin = who->has_token;
+	*out = who;
+	return ST_OK;
+}
+
+status_t auth_login(auth *a, const char *user, const char *password, const char *remote,
+		    auth_result *out)
+{
+	auth_principal who = {0};
+	status_t st;
+
+	memset(out, 0, sizeof(*out));
+	if (a == NULL || a->mode == AUTH_MODE_NONE)
+		return ST_INVALID;
+	if (user == NULL || password == NULL || strlen(password) > AUTH_PASSWORD_MAX) {
+		snprintf(out->detail, sizeof(out->detail), "wrong user name or password");
+		return ST_UNAUTHORIZED;
+	}
+	if ((st = check_password(a, user, password, remote, &who, out)) != ST_OK)
+		return st;
+	snprintf(out->user, sizeof(out->user), "%s", who.name);
+	return session_principal(a, who.name, &out->who);
+}
+
+status_t auth_user_principal(auth *a, const char *user, char fp[AUTH_USER_PRINT_MAX],
+			     auth_principal **out)
+{
+	if (out != NULL)
+		*out = NULL;
+	fp[0] = '\0';
+	if (a == NULL || a->mode == AUTH_MODE_NONE || !auth_user_name_ok(user))
+		return ST_UNAUTHORIZED;
+	password_print(a, user, fp);
+	if (fp[0] == '\0')
+		return ST_UNAUTHORIZED;
+	return out != NULL ? session_principal(a, user, out) : ST_OK;
+}
+
+status_t auth_anonymous_principal(auth *a, auth_principal **out)
+{
+	*out = NULL;
+	if (a == NULL || a->mode == AUTH_MODE_NONE)
+		return ST_OK;
+	return session_principal(a, "", out);
 }
 
 /* ---- the token endpoint ---- */

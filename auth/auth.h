@@ -165,6 +165,39 @@ void auth_principal_free(auth_principal *who);
 status_t auth_unlock_add(const char *users_path, const char *user, const char *addr, time_t now,
 			 char *err, size_t errlen);
 
+/* ---- web sessions (the web UI's login: server/ui_session.c) ---- */
+
+#define AUTH_USER_PRINT_MAX 33 /* a user's password fingerprint, hex, with NUL */
+
+/*
+ * A login form's user and password, checked exactly as Basic credentials
+ * (the same users file, cache and failed-login counts: a form is no way
+ * around the lockout). ST_OK with out->who (a principal the rules judge, in
+ * basic and token mode alike) and out->user; ST_UNAUTHORIZED (out->detail);
+ * ST_TOO_MANY_REQUESTS (out->retry_after); ST_INVALID for a NULL a (no
+ * access control: there is nobody to log in as).
+ */
+status_t auth_login(auth *a, const char *user, const char *password, const char *remote,
+		    auth_result *out);
+
+/*
+ * A principal for user, whose session the caller verified, if the user is
+ * still in the users file (re-read when it changed): a removed user's
+ * sessions stop at once. *out (may be NULL) gets the caller's principal;
+ * fp the fingerprint of the user's password hash, which a session binds
+ * to, so a changed password ends it too. ST_OK; ST_UNAUTHORIZED (no such
+ * user, or a NULL a); ST_NOMEM.
+ */
+status_t auth_user_principal(auth *a, const char *user, char fp[AUTH_USER_PRINT_MAX],
+			     auth_principal **out);
+
+/* The anonymous caller of a page without a session, judged by the rules as
+ * anonymous (in token mode too, where a request without a token is
+ * refused everything: a browser has no token, and the rules say what
+ * anonymous may see). ST_OK with *out (the caller's; NULL for a NULL a);
+ * ST_NOMEM. */
+status_t auth_anonymous_principal(auth *a, auth_principal **out);
+
 /* A request to the token endpoint. */
 typedef struct {
 	/* who: at most one of these; none is anonymous */

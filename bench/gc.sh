@@ -9,8 +9,9 @@
 # take minutes) beside one live image, then measures, on a running server:
 #   - pulls of a live 4 KiB blob (wrk --latency, 32 connections) alone:
 #     p50 and p99;
-#   - the same while `registry gc` removes all the garbage: p50, p99, and
-#     the collection's own time.
+#   - the same while `registry gc` removes all the garbage, from its start
+#     to its end (wrk runs until the collection ends: SIGINT makes it stop
+#     and print what it measured): p50, p99, and the collection's own time.
 # Target (the storage-lifecycle issue): p99 during GC at most 2x without.
 # Prints a Markdown table and writes OUT_DIR/gc.md and gc.csv.
 set -euo pipefail
@@ -21,8 +22,9 @@ WRK_SEC=${BENCH_GC_WRK_SEC:-5}
 PORT=${BENCH_GC_PORT:-15420}
 for c in wrk curl sqlite3 python3; do command -v "$c" >/dev/null || { echo "bench/gc.sh: needs $c" >&2; exit 1; }; done
 W=$(mktemp -d /tmp/bench-gc.XXXXXX)
-PID=
+PID= WRK=
 cleanup() {
+	[ -n "$WRK" ] && kill "$WRK" 2>/dev/null
 	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
 	rm -rf "$W"
 }
@@ -59,22 +61,29 @@ db.executemany("INSERT INTO blobs(digest, size, created_us, touched_us) VALUES (
 db.commit()
 PY
 
-# wrk_lat: p50 and p99 of pulling the live blob, in ms
-wrk_lat() {
-	wrk -t2 -c32 -d"${WRK_SEC}s" --latency "$BASE/v2/bench/gc/blobs/$D" |
-		awk '/^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
+# lat: p50 and p99 in ms from wrk --latency's output on stdin
+lat() {
+	awk '/^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
 		function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
 		END { printf "%.3f %.3f\n", ms(p50), ms(p99) }'
+}
+# wrk_lat: p50 and p99 of pulling the live blob for WRK_SEC, in ms
+wrk_lat() {
+	wrk -t2 -c32 -d"${WRK_SEC}s" --latency "$BASE/v2/bench/gc/blobs/$D" | lat
 }
 # the seeding's writes reach the disk first, and one warm-up run
 sync
 wrk -t2 -c32 -d1s "$BASE/v2/bench/gc/blobs/$D" >/dev/null
 read -r B50 B99 < <(wrk_lat)
-# the collection and the load at once; the load runs at least as long
-"$REG" gc -c "$W/gc.conf" -d "$W/data" >/dev/null 2>"$W/gc.err" &
-GC=$!
-read -r G50 G99 < <(wrk_lat)
-wait "$GC"
+# the collection and the load at once: the load from the collection's
+# start to its end (an earlier version measured only its first WRK_SEC)
+wrk -t2 -c32 -d600s --latency "$BASE/v2/bench/gc/blobs/$D" >"$W/wrk.gc" &
+WRK=$!
+"$REG" gc -c "$W/gc.conf" -d "$W/data" >/dev/null 2>"$W/gc.err"
+kill -INT "$WRK"
+wait "$WRK" || true
+WRK=
+read -r G50 G99 < <(lat <"$W/wrk.gc")
 GCS=$(sed -n 's/.*; \([0-9.]*\) s$/\1/p' "$W/gc.err")
 LEFT=$(find "$W/data/blobs" -type f | wc -l)
 RATIO=$(awk -v a="$G99" -v b="$B99" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')

@@ -629,3 +629,7 @@ cat "$OUT/results.md"
 log "garbage collection: 100,000 unreferenced blobs, pulls during and without"
 "$(dirname "$0")/gc.sh" "$REG" "$OUT"
 log "done: $OUT/results.csv, $OUT/results.md, $OUT/samples.csv, $OUT/chart.png, $OUT/gc.md"
+"$(dirname "$0")/ui.sh" "$REG" "$OUT" # the web UI: page times on 10,000 tags and repositories
+"$(dirname "$0")/tls.sh" "$REG" "$OUT" # HTTPS rows beside nginx, push then pull at once: tls.md
+"$(dirname "$0")/s3.sh" "$REG" "$OUT" # blobs on S3: push and pull beside curl straight to Ceph RGW: s3.md
+"$(dirname "$0")/pg.sh" "$REG" "$OUT" # manifest GETs/s, SQLite against PostgreSQL: pg.md

@@ -15,12 +15,13 @@ status_t core_mirror_sync(core *c, const char *path, const core_sync_options *o,
 	sync_summary sum = {0};
 	status_t st;
 	meta *db;
+	core_settings *set;
 
-	if (c->px == NULL)
-		return ST_INVALID;
 	if ((st = core_db(c, &db)) != ST_OK)
 		return st;
-	st = sync_run(c->px, db, path, &so, &sum);
+	set = settings_get(c);
+	st = set->px == NULL ? ST_INVALID : sync_run(set->px, db, path, &so, &sum);
+	settings_put(c, set);
 	*out = (core_sync_summary){sum.images,	     sum.manifests, sum.blobs,
 				   sum.blobs_cached, sum.bytes,	    sum.failed};
 	return st;

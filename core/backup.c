@@ -64,7 +64,7 @@ typedef struct {
 	blobstore *src, *dst;
 	FILE *msg;
 	core_backup_stats *stats;
-	status_t st; /* the first failure that stops the walk */
+	status_t st;	       /* the first failure that stops the walk */
 	char last[DIGEST_MAX]; /* the last digest walked: the next page starts after it */
 } backup_walk;
 
@@ -122,6 +122,16 @@ status_t core_backup(core *c, const char *dest, FILE *msg, core_backup_stats *ou
 	status_t st;
 
 	memset(out, 0, sizeof(*out));
+	if (strcmp(c->storage, BLOBSTORE_DEFAULT_BACKEND) != 0) {
+		/* a backup is a folder of the same backend: for an object store
+		 * that would be a second bucket, which its own tools copy better */
+		log_error(
+		    "backup: `registry backup` copies a filesystem store; with storage = %s, "
+		    "back the bucket up with the object store's own tools (replication, "
+		    "versioning, rclone) and this data folder's registry.db with sqlite3 .backup",
+		    c->storage);
+		return ST_UNSUPPORTED;
+	}
 	if ((st = dest_prepare(dest)) != ST_OK) {
 		if (st == ST_EXISTS)
 			log_error("backup: %s is not empty: give a new or empty folder", dest);

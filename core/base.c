@@ -17,7 +17,8 @@ status_t core_db(core *c, meta **out)
 
 	if (m == NULL) {
 		if ((st = meta_open_backend(&m, c->metadata, c->db_path)) != ST_OK) {
-			log_error("cannot open metadata database %s", c->db_path);
+			/* (a postgres location may hold a password: not logged) */
+			log_error("cannot open the %s metadata index", c->metadata);
 			*out = NULL;
 			return st;
 		}

@@ -35,7 +35,7 @@ static status_t local_get(core *c, core_req *q, meta *db, const char *digest, co
 	/* A read bumps the blob, so a push naming it within gc_delay / 2 (a
 	 * client's HEAD, then its manifest PUT) finds it still there. */
 	status_t st =
-	    meta_blob_use(db, q->name, digest, (int64_t)c->opt.gc_delay_sec * 500000, NULL);
+	    meta_blob_use(db, q->name, digest, (int64_t)q->set->gc_delay_sec * 500000, NULL);
 
 	if (st == ST_NOT_FOUND && meta_manifest_get(db, q->name, digest, &man) == ST_OK)
 		st = ST_OK; /* a manifest, read through the blobs endpoint */
@@ -85,6 +85,11 @@ status_t core_blob_get(core *c, core_req *q, const char *digest, core_blob **out
 	return st == ST_NOT_FOUND ? ST_BLOB_UNKNOWN : st;
 }
 
+status_t core_blob_redirect(core *c, const char *digest, char **out_url)
+{
+	return blobstore_redirect_url(c->bs, digest, out_url);
+}
+
 uint64_t core_blob_size(const core_blob *b)
 {
 	return b->size;
@@ -109,13 +114,15 @@ void core_blob_free(core_blob *b)
 		return;
 	blob_reader_close(b->rd);
 	proxy_job_release(b->job);
+	if (b->set != NULL)
+		settings_put(b->c, b->set); /* after the job: maybe the proxy's last user */
 	free(b);
 }
 
 void core_blob_served(core *c, core_req *q, const char *digest)
 {
 	if (q->mirrored)
-		proxy_touch(c->px, digest);
+		proxy_touch(q->set->px, digest);
 }
 
 status_t core_blob_delete(core *c, core_req *q, const char *digest)

@@ -38,9 +38,9 @@ status_t cache_route(core *c, core_req *q, const char *name, const char *ns)
 	proxy_target bare;
 	status_t st;
 
-	if (c->px == NULL)
+	if (q->set->px == NULL)
 		return ST_OK;
-	st = proxy_route(c->px, name, ns, &q->t);
+	st = proxy_route(q->set->px, name, ns, &q->t);
 	if (st == ST_NOT_FOUND)
 		return ST_OK;
 	if (st != ST_OK) {
@@ -51,7 +51,7 @@ status_t cache_route(core *c, core_req *q, const char *name, const char *ns)
 	if (ns != NULL && strcasecmp(ns, spec->name) == 0)
 		snprintf(q->ns, sizeof(q->ns), "%s", spec->name);
 	q->alias = strcmp(name, q->t.local) != 0 &&
-		   proxy_route(c->px, name, NULL, &bare) == ST_OK &&
+		   proxy_route(q->set->px, name, NULL, &bare) == ST_OK &&
 		   strcmp(bare.local, q->t.local) == 0;
 	snprintf(q->name, sizeof(q->name), "%s", q->t.local);
 	q->mirrored = true;
@@ -97,12 +97,12 @@ static bool job_wait(core_req *q)
 /* ---- manifests ---- */
 
 /* The stored manifest man of q's repository, as core_manifest_get gives it. */
-static status_t serve_manifest(core *c, const meta_manifest *man, core_manifest *out)
+static status_t serve_manifest(core *c, core_req *q, const meta_manifest *man, core_manifest *out)
 {
 	blob_reader *rd;
 	status_t st;
 
-	proxy_touch(c->px, man->digest);
+	proxy_touch(q->set->px, man->digest);
 	if ((st = blobstore_read_open(c->bs, man->digest, &rd)) != ST_OK)
 		return st == ST_NOT_FOUND ? ST_MANIFEST_UNKNOWN : st;
 	if ((out->body = calloc(1, sizeof(*out->body))) == NULL) {
@@ -128,19 +128,19 @@ status_t cache_manifest_get(core *c, core_req *q, const char *ref, core_manifest
 		return st;
 	if (q->job == NULL) {
 		st = meta_manifest_get(db, q->name, ref, &man);
-		if (st == ST_OK && (by_digest || proxy_fresh(c->px, q->name, ref))) {
+		if (st == ST_OK && (by_digest || proxy_fresh(q->set->px, q->name, ref))) {
 			upstream_count_lookup(q->t.up, true);
-			return serve_manifest(c, &man, out);
+			return serve_manifest(c, q, &man, out);
 		}
 		if (st != ST_OK && st != ST_NOT_FOUND)
 			return st;
 		q->had_local = st == ST_OK;
-		st = proxy_manifest_fetch(c->px, &q->t, ref, q->had_local, &q->job);
+		st = proxy_manifest_fetch(q->set->px, &q->t, ref, q->had_local, &q->job);
 		/* a hit: fetched meanwhile; else the upstream is (or was) asked */
 		upstream_count_lookup(q->t.up, st == ST_EXISTS);
 		if (st == ST_EXISTS || (st != ST_OK && q->had_local)) {
 			if (meta_manifest_get(db, q->name, ref, &man) == ST_OK)
-				return serve_manifest(c, &man, out);
+				return serve_manifest(c, q, &man, out);
 			return ST_MANIFEST_UNKNOWN;
 		}
 		if (st == ST_UNAVAILABLE) /* unreachable lately: say which upstream */
@@ -156,7 +156,7 @@ status_t cache_manifest_get(core *c, core_req *q, const char *ref, core_manifest
 		if (jst != ST_OK)
 			log_warn("serving the cached %s:%s: upstream %s failed (%s)", q->name, ref,
 				 upstream_get_spec(q->t.up)->name, status_str(jst));
-		return serve_manifest(c, &man, out);
+		return serve_manifest(c, q, &man, out);
 	}
 	if (jst == ST_OK || jst == ST_NOT_FOUND)
 		return ST_MANIFEST_UNKNOWN;
@@ -174,7 +174,7 @@ status_t cache_blob_get(core *c, core_req *q, const char *digest, core_blob **ou
 	meta *db;
 
 	if (q->job == NULL) {
-		st = proxy_blob_fetch(c->px, &q->t, digest, &q->job);
+		st = proxy_blob_fetch(q->set->px, &q->t, digest, &q->job);
 		/* a hit: served or confirmed for this repository just now */
 		upstream_count_lookup(q->t.up, st == ST_EXISTS);
 		if (st == ST_EXISTS) {
@@ -206,7 +206,10 @@ status_t cache_blob_get(core *c, core_req *q, const char *digest, core_blob **ou
 	size = proxy_blob_size(q->job);
 	b->size = size == UPSTREAM_SIZE_UNKNOWN ? CORE_SIZE_UNKNOWN : size;
 	b->job = proxy_job_ref(q->job);
-	proxy_touch(c->px, digest);
+	/* the job's proxy lives while the reader does, past this request */
+	b->c = c;
+	b->set = settings_get(c);
+	proxy_touch(q->set->px, digest);
 	*out = b;
 	return ST_OK;
 }
@@ -271,7 +274,7 @@ status_t cache_tags(core *c, core_req *q, const char *last, int n, core_list_fn 
 	status_t st;
 	meta *db;
 
-	if (q->job == NULL && proxy_tags_fetch(c->px, &q->t, &q->job) != ST_OK)
+	if (q->job == NULL && proxy_tags_fetch(q->set->px, &q->t, &q->job) != ST_OK)
 		goto fallback;
 	if (!job_wait(q))
 		return ST_BUSY;

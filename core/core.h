@@ -45,21 +45,33 @@ typedef struct core core;
 typedef struct core_req core_req;
 typedef struct core_blob core_blob;
 typedef struct core_upload core_upload;
+typedef struct core_settings core_settings;
 
 #define CORE_UPLOAD_ID_MAX 64 /* longest upload id: [0-9a-f-] (blobstore.h) */
 
 /* ---- opening ---- */
 
 typedef struct {
-	const char *data;     /* data folder */
-	const char *storage;  /* blob store backend ("filesystem") */
-	const char *metadata; /* metadata index backend ("sqlite") */
-	bool delete_enabled;  /* DELETE of manifests, tags and blobs */
+	const char *data;    /* data folder */
+	const char *storage; /* blob store backend ("filesystem" or "s3") */
+	/* storage = s3: registry.conf's s3_* keys (storage/blobstore_s3.h);
+	 * read only by core_open */
+	const char *s3_endpoint, *s3_bucket, *s3_region, *s3_credentials, *s3_prefix, *s3_ca;
+	bool s3_path_style, s3_redirect;
+	uint64_t s3_part_size, s3_memory;
+	const char *metadata; /* metadata index backend ("sqlite", "postgres") */
+	/* metadata = postgres: the libpq conninfo or URI, and a file holding
+	 * its password ("" or NULL: libpq's own, PGPASSFILE or ~/.pgpass) */
+	const char *postgres, *postgres_password_file;
+	bool delete_enabled; /* DELETE of manifests, tags and blobs */
 	uint64_t max_manifest_bytes;
 	uint32_t upload_ttl_sec; /* idle upload sessions expire after this */
-	/* garbage collection (core_gc): what nothing references goes after
+	/* garbage collection (core_collect): what nothing references goes after
 	 * gc_delay_sec; untagged manifests after gc_untagged_sec (0: never) */
 	uint32_t gc_delay_sec, gc_untagged_sec;
+	/* gc_dry_run: every collection (core_collect) only reports what it
+	 * would remove, whatever its caller asks */
+	bool gc_dry_run;
 	/* the pull-through cache: registry.conf's upstream lines, and the
 	 * proxy_* keys (proxy/proxy.h says what each does) */
 	char *const *upstreams;
@@ -93,6 +105,31 @@ typedef struct {
  */
 status_t core_open(core **out, const core_options *o);
 
+/* ---- reloading (core/settings.c) ---- */
+
+/*
+ * The part of o a reload may change: delete_enabled, max_manifest_bytes,
+ * upload_ttl_sec, gc_delay_sec, gc_untagged_sec, the quota, immutable and
+ * retain lines, the upstream lines and the proxy_* keys (data, storage,
+ * metadata, notify, sweep and user_agent are core_open's alone). Built and
+ * checked whole, beside the running settings: ST_OK with *out (give it to
+ * core_settings_use, or core_settings_free); ST_INVALID (a bad line or
+ * credentials file, logged), ST_NOMEM, ST_IO; nothing running changed
+ * either way. When the upstream lines and the proxy_* keys are the running
+ * ones, the running cache is shared: its memo, counters and fetches go on.
+ */
+status_t core_settings_new(core *c, const core_options *o, core_settings **out);
+
+/* Makes s (taken) current: requests opened from now on use it, those in
+ * flight (and a blob being read from an upstream) keep theirs until they
+ * end; the cache of upstreams that s no longer names is stopped and freed
+ * when its last user ends (a fetch still running is cancelled then: it
+ * fails cleanly and stores nothing). Cannot fail. */
+void core_settings_use(core *c, core_settings *s);
+
+/* Frees settings core_settings_use never took. NULL is a no-op. */
+void core_settings_free(core *c, core_settings *s);
+
 /* Ends upstream transfers and wakes every request waiting on one, so the
  * server can drain. Later fetches fail ST_UNAVAILABLE. Idempotent. */
 void core_stop(core *c);
@@ -109,7 +146,7 @@ int core_uploads_expire(core *c);
 status_t core_check(core *c);
 
 /* Whether any upstream is configured. */
-bool core_mirrors(const core *c);
+bool core_mirrors(core *c);
 
 /*
  * The name the access rules see for a repository named `name` with no
@@ -165,7 +202,7 @@ typedef struct {
 
 /* The number of upstreams, and the counters of the i-th (ST_OK, or
  * ST_NOT_FOUND past the last). */
-size_t core_upstream_count(const core *c);
+size_t core_upstream_count(core *c);
 status_t core_upstream_stats_get(core *c, size_t i, core_upstream_stats *out);
 
 /* `registry healthcheck`: GET url (see proxy/probe.h). ST_OK with
@@ -286,6 +323,15 @@ int core_blob_take_fd(core_blob *b);
 status_t core_blob_read(core_blob *b, uint64_t off, void *buf, size_t max, size_t *out_n,
 			const core_waiter *w);
 void core_blob_free(core_blob *b);
+
+/*
+ * A short-lived URL the client may fetch blob digest from directly (S3 with
+ * s3_redirect = on: a presigned GET), for a 307 instead of streaming the
+ * bytes; call it after core_blob_get found the blob. ST_OK with *out_url
+ * (the caller frees it); ST_UNSUPPORTED when the store serves its bytes
+ * itself; ST_NOMEM.
+ */
+status_t core_blob_redirect(core *c, const char *digest, char **out_url);
 /* Records that a blob was served (the cache's least-recently-pulled order). */
 void core_blob_served(core *c, core_req *q, const char *digest);
 
@@ -481,7 +527,7 @@ status_t core_retain(core *c, bool dry_run, void (*fn)(void *arg, const core_ret
 		     void *arg, core_retain_summary *out);
 
 /* Whether any retain line is configured. */
-bool core_retain_configured(const core *c);
+bool core_retain_configured(core *c);
 
 typedef struct {
 	uint64_t rate;		      /* bytes read per second at most; 0: unbounded */
@@ -517,16 +563,18 @@ typedef struct {
 status_t core_scrub(core *c, const core_scrub_options *o,
 		    void (*fn)(void *arg, const core_scrub_item *it), void *arg,
 		    core_scrub_summary *out);
-/* ---- garbage collection and removing repositories (core/gc.c) ---- */
+/* ---- garbage collection and removing repositories (core/collect.c, gc.c) ---- */
 
 typedef struct {
 	bool dry_run;		 /* remove nothing: list what a run now would remove */
 	FILE *list;		 /* one line per thing removed (or that would be); NULL: none */
+	bool log_each;		 /* log each removal at info, with the rule that allowed it */
 	bool (*stop)(void *arg); /* polled between batches: true ends the run early */
 	void *stop_arg;
 } core_gc_options;
 
 typedef struct {
+	size_t tags;	  /* tags the retain lines let go */
 	size_t manifests; /* untagged manifests removed from their repository */
 	size_t links;	  /* blob links no manifest needed, older than gc_delay */
 	size_t blobs;	  /* blob files (and their rows) nothing referenced */
@@ -534,17 +582,44 @@ typedef struct {
 	size_t uploads;	  /* upload sessions idle past upload_ttl */
 	uint64_t bytes;	  /* bytes of the files removed */
 	double seconds;
+	bool dry_run;	 /* nothing was removed: the counts say what would have been */
+	bool dry_config; /* ...because gc_dry_run is set (core_options) */
+	status_t status; /* how the run ended: ST_OK, or why it stopped early */
 } core_gc_report;
 
 /*
- * One collection over the whole data folder, while it is served (by this
- * process or another): untagged manifests past gc_untagged, links past
- * gc_delay no manifest needs, blobs nothing references past gc_delay (row
- * first, then file), orphan files past gc_delay, idle uploads. Each step is
- * a small transaction; each removal a compare-and-set (meta.h). Logs a
- * summary line. ST_OK with *out; ST_IO (what was done stays done).
+ * One collection over the whole data folder, as the server's collector
+ * and `registry gc` make it, while it is served (by this process or
+ * another): first the retain lines (core_retain: tags no line keeps), then
+ * untagged manifests past gc_untagged, links past gc_delay no manifest
+ * needs, blobs nothing references past gc_delay (row first, then file),
+ * orphan files past gc_delay, idle uploads. Each step is a small
+ * transaction; each removal a compare-and-set (meta.h). With gc_dry_run
+ * set (core_options) it is a dry run whatever o says. Each removal goes to
+ * o->list and the log (info with o->log_each, else debug), with the rule
+ * that allowed it; the run ends with one summary line at info, and is
+ * counted for core_gc_totals_get and core_gc_last. A dry run of the
+ * collection does not see what a dry run of retention would free. ST_OK
+ * with *out; ST_IO, ST_NOMEM (what was done stays done; *out says it).
  */
-status_t core_gc(core *c, const core_gc_options *o, core_gc_report *out);
+status_t core_collect(core *c, const core_gc_options *o, core_gc_report *out);
+
+/* What this process's collections (core_collect) did since core_open:
+ * runs, dry ones included, and what they removed (dry runs remove
+ * nothing). Another process's (`registry gc` beside a server) are its own. */
+typedef struct {
+	uint64_t runs;
+	uint64_t tags, manifests, links, blobs, orphans, uploads;
+	uint64_t bytes; /* freed */
+} core_gc_totals;
+void core_gc_totals_get(core *c, core_gc_totals *out);
+
+/* The last collection: this process's (dry runs included), or the last
+ * that removed something in another process (`registry gc`), recorded in
+ * the data folder's gc.last, whichever ended later; its report and when it
+ * ended (Unix time). ST_OK; ST_NOT_FOUND before the first (*out zeroed,
+ * *out_when 0). Reads only, changes nothing. */
+status_t core_gc_last(core *c, core_gc_report *out, int64_t *out_when);
 
 typedef struct {
 	size_t tags, manifests, links;
@@ -558,6 +633,117 @@ typedef struct {
  * ST_IO.
  */
 status_t core_repo_delete(core *c, core_req *q, bool dry_run, core_repo_counts *out);
+
+/* ---- browsing, for the web UI (core/browse.c) ----
+ *
+ * What the UI shows, each page a few indexed queries. Only what the
+ * registry holds: a mirrored repository shows its cache, never asks its
+ * upstream (a page never waits). Access is the caller's: every list takes
+ * a visible(varg, name) filter, so counts and pages are over visible names
+ * only.
+ */
+
+/* One row of the repository list. */
+typedef struct {
+	const char *name;
+	uint64_t tags, bytes;	      /* bytes: its blobs and manifests, each digest once */
+	int64_t last_push, last_pull; /* Unix time; 0: never (or not recorded) */
+} core_repo_row;
+
+#define CORE_BROWSE_PAGE_MAX 500 /* rows of one page at most */
+
+/*
+ * The repositories whose name contains query (NULL or "": all) that
+ * visible accepts (NULL: all), by name, strictly after `after` (NULL: from
+ * the start), at most n (1..CORE_BROWSE_PAGE_MAX), each with its summary.
+ * *out_more: another follows. ST_OK; ST_INVALID (n out of range); ST_NOMEM;
+ * ST_IO.
+ */
+status_t core_repos_page(core *c, const char *query, const char *after, int n,
+			 bool (*visible)(void *, const char *), void *varg,
+			 int (*fn)(void *arg, const core_repo_row *r), void *arg, bool *out_more);
+
+/* q's repository's summary (a row of the list). ST_OK with *out (out->name
+ * is q's name); ST_NAME_UNKNOWN; ST_IO. */
+status_t core_repo_summary(core *c, core_req *q, core_repo_row *out);
+
+typedef enum { CORE_SORT_NAME, CORE_SORT_PUSHED } core_tag_sort;
+
+/* One row of a repository's tag list. */
+typedef struct {
+	const char *tag, *digest, *media_type;
+	uint64_t size; /* the image's: config and layers (an index: every platform's) */
+	/* "os/arch[/variant]" of each platform, comma-separated ("" unknown):
+	 * an index's children, or an image's config */
+	const char *platforms;
+	int64_t pushed;	       /* last set; 0: not recorded */
+	const char *pushed_by; /* "" unknown or anonymous */
+	int64_t last_pull;     /* by this tag; 0: never */
+	uint64_t pulls;
+	const char *immutable; /* the immutable line holding it, or NULL */
+} core_tag_row;
+
+/* The cursor that continues a page after row r, in sort's order (name:
+ * the tag; pushed: "PUSHED:TAG"), into out. */
+#define CORE_TAG_CURSOR_MAX 160
+void core_tag_cursor(core_tag_sort sort, const core_tag_row *r, char out[CORE_TAG_CURSOR_MAX]);
+
+/*
+ * A page of q's tags in sort's order (name; or newest push first), after
+ * the cursor `after` (NULL or "": from the start; core_tag_cursor made
+ * it), at most n (1..CORE_BROWSE_PAGE_MAX). One index range, whatever the
+ * repository's size, plus one read of each manifest (and an image's
+ * config) for its platforms. ST_OK; ST_INVALID (a bad cursor or n);
+ * ST_NAME_UNKNOWN; ST_IO.
+ */
+status_t core_tags_page(core *c, core_req *q, core_tag_sort sort, const char *after, int n,
+			int (*fn)(void *arg, const core_tag_row *r), void *arg, bool *out_more);
+
+/* A manifest of q's repository as the UI shows it. */
+typedef struct {
+	char digest[DIGEST_MAX];
+	char media_type[256];
+	char artifact_type[256];
+	uint64_t size;
+	char *body; /* its bytes, NUL-terminated (caller frees: core_browse_free) */
+	size_t len;
+	int64_t pushed;			/* first pushed */
+	char pushed_by[CORE_ACTOR_MAX]; /* "" unknown or anonymous */
+	int64_t last_pull;
+	uint64_t pulls;
+} core_browse_manifest;
+
+/* Manifest ref (a tag or a digest) of q's repository, from what the
+ * registry holds. ST_OK with *out; ST_MANIFEST_UNKNOWN; ST_NAME_UNKNOWN;
+ * ST_TOO_LARGE; ST_NOMEM; ST_IO. */
+status_t core_browse_manifest_get(core *c, core_req *q, const char *ref, core_browse_manifest *out);
+void core_browse_free(core_browse_manifest *m);
+
+/* Blob digest of q's repository (an image's config), whole, when at most
+ * max bytes: ST_OK with *out (NUL-terminated, caller frees) and *out_len;
+ * ST_BLOB_UNKNOWN; ST_TOO_LARGE; ST_NOMEM; ST_IO. */
+status_t core_browse_blob(core *c, core_req *q, const char *digest, size_t max, char **out,
+			  size_t *out_len);
+
+/* A quota line and its use. */
+typedef struct {
+	const char *line, *pattern;
+	uint64_t limit, used;
+	/* the pattern matches repositories visible refused: used counts only
+	 * the others (the whole would tell of them) */
+	bool partial;
+} core_quota_row;
+
+/* Each quota line, in file order, with its use over the repositories it
+ * matches that visible (NULL: all) accepts. ST_OK; ST_IO. */
+status_t core_quotas(core *c, bool (*visible)(void *, const char *), void *varg,
+		     void (*fn)(void *arg, const core_quota_row *r), void *arg);
+
+/* The bytes of the repositories pattern (a glob as in auth_rule) matches
+ * that visible (NULL: all) accepts, each digest once; *out_partial: some it
+ * matched were refused. ST_OK; ST_IO. */
+status_t core_usage_of(core *c, const char *pattern, bool (*visible)(void *, const char *),
+		       void *varg, uint64_t *out_bytes, bool *out_partial);
 
 /* ---- archives and mirroring (the command line) ---- */
 

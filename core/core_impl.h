@@ -22,6 +22,27 @@
 
 typedef struct policy policy;
 typedef struct pull_table pull_table;
+typedef struct cache_holder cache_holder;
+
+/*
+ * What a reload may change in the core (settings.c; core_settings_new):
+ * built whole and checked before it is swapped in, never changed after.
+ * A request takes a reference when it opens (core_req_open) and drops it
+ * when freed, a cached blob's reader holds one too, and background runs
+ * (gc, retain, the upstream counters, mirror sync) take one per run; the
+ * last reference frees it. So a request never sees half of a reload, and
+ * an upstream removed by one lives until nothing uses it.
+ */
+struct core_settings {
+	unsigned refs; /* under core.set_mu */
+	bool delete_enabled;
+	uint64_t max_manifest_bytes;
+	uint32_t upload_ttl_sec, gc_delay_sec, gc_untagged_sec;
+	bool gc_dry_run;
+	policy *pol;	     /* quotas, immutable tags, retain lines (policy.c) */
+	cache_holder *cache; /* the upstreams; NULL without any */
+	proxy *px;	     /* cache's proxy, or NULL */
+};
 
 struct core {
 	core_options opt;
@@ -37,12 +58,22 @@ struct core {
 	pthread_mutex_t stats_mu;
 	struct timespec stats_at; /* CLOCK_MONOTONIC; 0: never counted */
 	core_store_stats stats;
-	policy *pol;	/* quotas, immutable tags, retain lines (policy.c) */
 	pull_table *pt; /* pull counts waiting to be written (usage.c) */
+	/* what this process's collections did (collect.c), under gc_mu */
+	pthread_mutex_t gc_mu;
+	core_gc_totals gc_totals;
+	core_gc_report gc_last;
+	int64_t gc_last_at; /* Unix time; 0: no run yet */
+	/* the reloadable settings (settings.c): the current ones, and every
+	 * cache still alive (core_stop stops them all) */
+	pthread_mutex_t set_mu;
+	core_settings *set;
+	cache_holder *caches;
 };
 
 struct core_req {
 	core *c;
+	core_settings *set;	  /* a reference: the settings it started under */
 	char name[REF_NAME_MAX];  /* read and written: the cache name if mirrored */
 	char asked[REF_NAME_MAX]; /* as the client spelt it */
 	char ns[CORE_UPSTREAM_NAME_MAX];
@@ -69,12 +100,27 @@ void core_detail(core_req *q, const char *fmt, ...) __attribute__((format(printf
 
 /* A blob to read from a stored reader, or from a cache job (cache.c). */
 struct core_blob {
-	blob_reader *rd; /* stored: the reader */
-	proxy_job *job;	 /* arriving: the job (a reference) */
-	uint64_t base;	 /* offset of the blob's byte 0 in job terms (0) */
-	uint64_t size;	 /* CORE_SIZE_UNKNOWN if not said */
-	proxy_wait wait; /* a read waiting for bytes */
+	blob_reader *rd;    /* stored: the reader */
+	proxy_job *job;	    /* arriving: the job (a reference) */
+	uint64_t base;	    /* offset of the blob's byte 0 in job terms (0) */
+	uint64_t size;	    /* CORE_SIZE_UNKNOWN if not said */
+	proxy_wait wait;    /* a read waiting for bytes */
+	core *c;	    /* arriving: whose settings */
+	core_settings *set; /* arriving: a reference, for the job's proxy */
 };
+
+/* ---- settings.c: what a reload changes ---- */
+
+/* A reference to the current settings (settings_put). Never NULL once the
+ * core is open. */
+core_settings *settings_get(core *c);
+/* Drops a reference; the last one frees them (and a cache nothing else
+ * uses: its transfers are cancelled, its threads joined). NULL is a no-op. */
+void settings_put(core *c, core_settings *s);
+/* Stops every cache still alive (core_stop). */
+void settings_stop(core *c);
+/* Frees the current settings and every cache (core_close). */
+void settings_close(core *c);
 
 /* ---- cache.c: the read-through source for mirrored repositories ---- */
 
@@ -137,6 +183,9 @@ status_t policy_delete_ref(core_req *q, meta *db, const char *ref, bool by_diges
 
 /* The immutable line that holds tag of repo ("PATTERN TAGGLOB"), or NULL. */
 const char *policy_immutable(const policy *p, const char *repo, const char *tag);
+/* core_quotas over policy p (the caller holds the settings it came from). */
+status_t policy_quotas(const policy *p, core *c, bool (*visible)(void *, const char *),
+		       void *varg, void (*fn)(void *arg, const core_quota_row *r), void *arg);
 
 /* A retain line, parsed (retain.c applies them). */
 typedef struct {
@@ -149,6 +198,13 @@ typedef struct {
 
 /* The retain lines, in file order (*out borrowed from p). */
 size_t policy_retain_rules(const policy *p, const retain_rule **out);
+
+/* ---- gc.c: removing what nothing references ---- */
+
+/* Steps 1 to 5 of a collection (gc.c says them) under o, as core_collect
+ * without retention, summary line and counts: out's tags and status are
+ * left alone. ST_OK; ST_IO; ST_NOMEM (what was done stays done). */
+status_t gc_unreferenced(core *c, const core_gc_options *o, core_gc_report *out);
 
 /* ---- usage.c: pull records ---- */
 

@@ -37,7 +37,7 @@
 #include <openssl/rand.h>
 
 #include "../common/log.h"
-#include "../proxy/curl_load.h"
+#include "../common/curl_load.h"
 
 #define EVENTS_MEDIA_TYPE "application/vnd.docker.distribution.events.v2+json"
 #define EVENTS_SIGNATURE_HEADER "X-Registry-Signature"
@@ -700,22 +700,36 @@ static void *deliver_main(void *arg)
 	events *ev = e->ev;
 	long backoff = 0;
 	CURL *h = NULL;
-	char err[256];
+	char err[256], lock[EVENTS_URL_MAX + 32];
 	meta *db;
 
+	snprintf(lock, sizeof(lock), "registry events %s", e->spec.url);
 	while (!atomic_load(&ev->stopping)) {
 		envelope env = {0};
+		bool got = false;
 		int code;
 
 		pulls_flush(ev);
-		if (core_db(ev->c, &db) != ST_OK ||
-		    meta_events_next(db, e->spec.url, EVENTS_BATCH, env_row, &env) != ST_OK ||
+		if (core_db(ev->c, &db) != ST_OK) {
+			wait_ms(ev, e, EVENTS_IDLE_MS, false);
+			continue;
+		}
+		/* One deliverer per endpoint among the replicas sharing the queue
+		 * (on SQLite always granted), so each event is sent once: it holds
+		 * the lock from reading a batch to its ack. */
+		if (meta_lock_try(db, lock, &got) != ST_OK || !got) {
+			wait_ms(ev, e, EVENTS_IDLE_MS, false);
+			continue;
+		}
+		if (meta_events_next(db, e->spec.url, EVENTS_BATCH, env_row, &env) != ST_OK ||
 		    env.nomem) {
+			meta_unlock(db, lock);
 			free(env.buf);
 			wait_ms(ev, e, EVENTS_IDLE_MS, false);
 			continue;
 		}
 		if (env.n == 0) {
+			meta_unlock(db, lock);
 			pthread_mutex_lock(&ev->mu);
 			e->queued = 0; /* the index says so: trust it over the count */
 			pthread_mutex_unlock(&ev->mu);
@@ -730,6 +744,7 @@ static void *deliver_main(void *arg)
 			if (meta_events_ack(db, e->spec.url, env.last) != ST_OK)
 				log_warn("events: %s: delivered, but not removed from the queue",
 					 e->spec.url);
+			meta_unlock(db, lock);
 			pthread_mutex_lock(&ev->mu);
 			e->queued -= e->queued < env.n ? e->queued : env.n;
 			e->delivered += env.n;
@@ -742,6 +757,7 @@ static void *deliver_main(void *arg)
 			backoff = 0;
 			continue;
 		}
+		meta_unlock(db, lock);
 		if (atomic_load(&ev->stopping))
 			break;
 		backoff = backoff == 0

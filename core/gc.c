@@ -1,6 +1,7 @@
 /*
  * gc.c - garbage collection while serving, and removing a repository
- * (core.h: core_gc, core_repo_delete).
+ * (gc_unreferenced, which core_collect runs after retention: collect.c;
+ * core_repo_delete).
  *
  * A collection walks the index in bounded batches, each candidate list a
  * plain read (readers never wait for the write lock) and each removal a
@@ -11,7 +12,9 @@
  *      references;
  *   3. blob rows nothing links or references, not referenced since they
  *      were read and past gc_delay; then their files, inside
- *      meta_gc_reap, which only removes a file whose row is still gone;
+ *      meta_gc_reap, which only retires a file whose row is still gone
+ *      (a rename: the write lock is held for that, not for the unlinks,
+ *      which blobstore_purge does after each batch);
  *   4. orphan files (no row: a crash between a row's removal and its
  *      file's), past gc_delay;
  *   5. upload sessions idle past upload_ttl.
@@ -21,13 +24,17 @@
  *
  * A dry run does the same work on a private copy of the index
  * (meta_snapshot) and removes no file, so it lists exactly what a run now
- * would remove.
+ * would remove. Each removal is told (gc_tell) with the rule that allowed
+ * it, so a log says why every byte went.
  */
 #include "core_impl.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../common/log.h"
 
@@ -56,7 +63,24 @@ typedef struct {
 	char (*listed)[DIGEST_MAX];
 	size_t nlisted, caplisted;
 	bool orphan; /* which step a reap is for */
+	/* the rule of each step, with its setting, for the log */
+	char why_manifest[128], why_link[128], why_blob[128], why_orphan[128];
 } gc_run;
+
+/* One thing removed (or, dry, that would be): "KIND NAME" as the list line
+ * says it, then (a file) its size, and why it could go. To the caller's
+ * list, and the log. */
+static void gc_tell(const gc_run *g, const char *what, bool file, uint64_t size, const char *why)
+{
+	char sz[32] = "";
+
+	if (file)
+		snprintf(sz, sizeof(sz), " %llu", (unsigned long long)size);
+	if (g->o->list)
+		fprintf(g->o->list, "%s%s\n", what, sz);
+	log_msg(g->o->log_each ? LOG_INFO : LOG_DEBUG, "gc: %s %s%s%s: %s",
+		g->o->dry_run ? "would remove" : "removed", what, sz, file ? " bytes" : "", why);
+}
 
 /* Whoever runs the collection wants it to end (the server stops). */
 static bool gc_stopped(const gc_run *g)
@@ -68,6 +92,7 @@ static bool gc_stopped(const gc_run *g)
 
 static status_t gc_repo(gc_run *g, const char *repo)
 {
+	char what[REF_NAME_MAX + DIGEST_MAX + 16];
 	size_t n, dropped;
 	status_t st;
 
@@ -82,8 +107,8 @@ static status_t gc_repo(gc_run *g, const char *repo)
 			if (!g->items[i].dropped)
 				continue;
 			dropped++;
-			if (g->o->list)
-				fprintf(g->o->list, "manifest %s@%s\n", repo, g->items[i].digest);
+			snprintf(what, sizeof(what), "manifest %s@%s", repo, g->items[i].digest);
+			gc_tell(g, what, false, 0, g->why_manifest);
 		}
 		g->r->manifests += dropped;
 		/* none went: what is left is named by something new (next run) */
@@ -100,8 +125,8 @@ static status_t gc_repo(gc_run *g, const char *repo)
 			if (!g->items[i].dropped)
 				continue;
 			g->r->links++;
-			if (g->o->list)
-				fprintf(g->o->list, "link %s %s\n", repo, g->items[i].digest);
+			snprintf(what, sizeof(what), "link %s %s", repo, g->items[i].digest);
+			gc_tell(g, what, false, 0, g->why_link);
 		}
 		if (n > 0)
 			snprintf(after, sizeof(after), "%s", g->items[n - 1].digest);
@@ -156,6 +181,7 @@ static int listed_cmp(const void *a, const void *b)
 static void reap_one(void *arg, meta_gc_item *it)
 {
 	gc_run *g = arg;
+	char what[DIGEST_MAX + 32];
 
 	if (g->o->dry_run) {
 		if (g->orphan && g->nlisted > 0 &&
@@ -171,7 +197,7 @@ static void reap_one(void *arg, meta_gc_item *it)
 		}
 		if (!g->orphan)
 			snprintf(g->listed[g->nlisted++], DIGEST_MAX, "%s", it->digest);
-	} else if (blobstore_delete(g->c->bs, it->digest) != ST_OK) {
+	} else if (blobstore_retire(g->c->bs, it->digest) != ST_OK) {
 		return; /* gone already, or it could not be removed: not counted */
 	}
 	if (g->orphan)
@@ -179,11 +205,16 @@ static void reap_one(void *arg, meta_gc_item *it)
 	else
 		g->r->blobs++;
 	g->r->bytes += it->size;
-	if (g->o->list)
-		fprintf(g->o->list, "%s %s %llu\n", g->orphan ? "orphan" : "blob", it->digest,
-			(unsigned long long)it->size);
-	log_debug("gc: removed %s %s (%llu bytes)", g->orphan ? "orphan file" : "blob", it->digest,
-		  (unsigned long long)it->size);
+	snprintf(what, sizeof(what), "%s %s", g->orphan ? "orphan" : "blob", it->digest);
+	gc_tell(g, what, true, it->size, g->orphan ? g->why_orphan : g->why_blob);
+}
+
+/* The files reap_one retired under the write lock are unlinked here,
+ * after it: so the lock is held for renames, not for freeing blocks. */
+static void gc_purge(gc_run *g)
+{
+	if (!g->o->dry_run && blobstore_purge(g->c->bs) != ST_OK)
+		log_msg(LOG_WARN, "gc: cannot empty the store's trash (next run tries again)");
 }
 
 static status_t gc_blobs(gc_run *g)
@@ -193,6 +224,7 @@ static status_t gc_blobs(gc_run *g)
 	status_t st;
 
 	g->orphan = false;
+	gc_purge(g); /* what a crash left retired */
 	do {
 		if ((st = meta_gc_blobs(g->db, g->delay_before, after, g->items, GC_BATCH, &n)) !=
 			ST_OK ||
@@ -206,6 +238,7 @@ static status_t gc_blobs(gc_run *g)
 		 * row again meanwhile */
 		if ((st = meta_gc_reap(g->db, g->drop, nd, g->o->dry_run, reap_one, g)) != ST_OK)
 			return st;
+		gc_purge(g);
 		if (n > 0)
 			snprintf(after, sizeof(after), "%s", g->items[n - 1].digest);
 	} while (n == GC_BATCH && !gc_stopped(g));
@@ -242,7 +275,9 @@ static status_t orphans_flush(gc_run *g, size_t n)
 		if (g->drop[i].dropped)
 			g->drop[nd++] = g->items[i];
 	g->orphan = true;
-	return meta_gc_reap(g->db, g->drop, nd, g->o->dry_run, reap_one, g);
+	st = meta_gc_reap(g->db, g->drop, nd, g->o->dry_run, reap_one, g);
+	gc_purge(g);
+	return st;
 }
 
 static int orphan_file(void *arg, const char *digest, uint64_t size, time_t mtime)
@@ -277,17 +312,34 @@ static status_t gc_orphans(gc_run *g)
 	return s.st;
 }
 
-status_t core_gc(core *c, const core_gc_options *o, core_gc_report *out)
+status_t gc_unreferenced(core *c, const core_gc_options *o, core_gc_report *out)
 {
 	static const core_gc_options none = {0};
 	gc_run g = {.c = c, .o = o ? o : &none, .r = out};
 	struct timespec t0, t1;
 	int64_t now = now_us();
 	meta *db, *snap = NULL;
+	core_settings *set;
+	uint32_t untagged_sec, delay_sec;
 	status_t st;
 
-	memset(out, 0, sizeof(*out));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	set = settings_get(c);
+	untagged_sec = set->gc_untagged_sec;
+	delay_sec = set->gc_delay_sec;
+	settings_put(c, set);
+	snprintf(g.why_manifest, sizeof(g.why_manifest),
+		 "untagged for gc_untagged (%us) and no index, tag or referrer holds it",
+		 (unsigned)untagged_sec);
+	snprintf(g.why_link, sizeof(g.why_link),
+		 "no manifest of the repository uses it, not linked or read for gc_delay (%us)",
+		 (unsigned)delay_sec);
+	snprintf(g.why_blob, sizeof(g.why_blob),
+		 "no repository links it, nothing referenced it for gc_delay (%us)",
+		 (unsigned)delay_sec);
+	snprintf(g.why_orphan, sizeof(g.why_orphan),
+		 "a file without its row (a crash between the two), older than gc_delay (%us)",
+		 (unsigned)delay_sec);
 	if ((st = core_db(c, &db)) != ST_OK)
 		return st;
 	if (g.o->dry_run) {
@@ -296,10 +348,9 @@ status_t core_gc(core *c, const core_gc_options *o, core_gc_report *out)
 		db = snap;
 	}
 	g.db = db;
-	g.untagged_before = c->opt.gc_untagged_sec == 0
-				? INT64_MIN
-				: now - (int64_t)c->opt.gc_untagged_sec * 1000000;
-	g.delay_before = now - (int64_t)c->opt.gc_delay_sec * 1000000;
+	/* this run's rules: a reload meanwhile applies to the next run */
+	g.untagged_before = untagged_sec == 0 ? INT64_MIN : now - (int64_t)untagged_sec * 1000000;
+	g.delay_before = now - (int64_t)delay_sec * 1000000;
 	g.items = calloc(GC_BATCH, sizeof(*g.items));
 	g.drop = calloc(GC_BATCH, sizeof(*g.drop));
 	if (g.items == NULL || g.drop == NULL) {
@@ -314,13 +365,6 @@ status_t core_gc(core *c, const core_gc_options *o, core_gc_report *out)
 done:
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	out->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	if (st != ST_OK)
-		log_error("gc: stopped: %s (what was removed stays removed)", status_str(st));
-	log_info("gc%s: %s %zu manifest(s), %zu link(s), %zu blob(s) and %zu orphan file(s), "
-		 "%llu bytes; %zu idle upload(s); %.3f s",
-		 g.o->dry_run ? " (dry run)" : "", g.o->dry_run ? "would remove" : "removed",
-		 out->manifests, out->links, out->blobs, out->orphans,
-		 (unsigned long long)out->bytes, out->uploads, out->seconds);
 	free(g.items);
 	free(g.drop);
 	free(g.listed);

@@ -89,21 +89,29 @@ status_t core_store_stats_get(core *c, core_store_stats *out)
 	return st;
 }
 
-size_t core_upstream_count(const core *c)
+size_t core_upstream_count(core *c)
 {
-	return c->px ? proxy_upstream_count(c->px) : 0;
+	core_settings *s = settings_get(c);
+	size_t n = proxy_upstream_count(s->px);
+
+	settings_put(c, s);
+	return n;
 }
 
 status_t core_upstream_stats_get(core *c, size_t i, core_upstream_stats *out)
 {
+	core_settings *s = settings_get(c);
 	upstream_stats us;
-	upstream *up;
+	upstream *up = proxy_upstream_at(s->px, i);
 
-	if (i >= core_upstream_count(c))
+	/* a reload since core_upstream_count may have removed it */
+	if (up == NULL) {
+		settings_put(c, s);
 		return ST_NOT_FOUND;
-	up = proxy_upstream_at(c->px, i);
+	}
 	upstream_stats_get(up, &us);
 	snprintf(out->name, sizeof(out->name), "%s", upstream_get_spec(up)->name);
+	settings_put(c, s);
 	out->hits = us.hits;
 	out->misses = us.misses;
 	out->requests = us.requests;

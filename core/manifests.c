@@ -143,9 +143,9 @@ status_t core_manifest_put(core *c, core_req *q, const char *ref, const char *co
 	memset(out, 0, sizeof(*out));
 	if ((st = policy_writable(q)) != ST_OK || (st = ref_check(q, ref, &by_digest)) != ST_OK)
 		return st;
-	if (len > c->opt.max_manifest_bytes) {
+	if (len > q->set->max_manifest_bytes) {
 		core_detail(q, "manifest larger than %llu bytes",
-			    (unsigned long long)c->opt.max_manifest_bytes);
+			    (unsigned long long)q->set->max_manifest_bytes);
 		return ST_TOO_LARGE;
 	}
 	if (ntags > MANIFEST_MAX_TAGS)

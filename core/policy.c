@@ -57,7 +57,7 @@ status_t policy_writable(core_req *q)
 
 status_t policy_delete(core_req *q)
 {
-	if (q->c->opt.delete_enabled)
+	if (q->set->delete_enabled)
 		return ST_OK;
 	core_detail(q, "deleting is switched off (delete_enabled = false)");
 	return ST_METHOD_NOT_ALLOWED;
@@ -368,6 +368,68 @@ static bool quota_matches(void *arg, const char *repo)
 	return glob_match(((const quota_rule *)arg)->pattern, repo);
 }
 
+/* core_quotas, core_usage_of: a pattern's repositories, as visible lets
+ * the caller see them; one it refuses marks the sum partial. */
+typedef struct {
+	const char *pattern;
+	bool (*visible)(void *, const char *);
+	void *varg;
+	bool hidden;
+} quota_view;
+
+static bool quota_view_matches(void *arg, const char *repo)
+{
+	quota_view *v = arg;
+
+	if (!glob_match(v->pattern, repo))
+		return false;
+	if (v->visible != NULL && !v->visible(v->varg, repo)) {
+		v->hidden = true;
+		return false;
+	}
+	return true;
+}
+
+status_t policy_quotas(const policy *p, core *c, bool (*visible)(void *, const char *),
+		       void *varg, void (*fn)(void *arg, const core_quota_row *r), void *arg)
+{
+	core_quota_row row;
+	uint64_t used;
+	status_t st = ST_OK;
+	meta *db;
+
+	if (p->nquotas == 0 || (st = core_db(c, &db)) != ST_OK)
+		goto done;
+	for (size_t i = 0; i < p->nquotas; i++) {
+		quota_view v = {p->quotas[i].pattern, visible, varg, false};
+
+		if ((st = meta_usage(db, quota_view_matches, &v, NULL, &used, NULL)) != ST_OK)
+			goto done;
+		row = (core_quota_row){p->quotas[i].line, p->quotas[i].pattern, p->quotas[i].limit,
+				       used, v.hidden};
+		fn(arg, &row);
+	}
+done:
+	return st;
+}
+
+status_t core_usage_of(core *c, const char *pattern, bool (*visible)(void *, const char *),
+		       void *varg, uint64_t *out_bytes, bool *out_partial)
+{
+	quota_view v = {pattern, visible, varg, false};
+	status_t st;
+	meta *db;
+
+	*out_bytes = 0;
+	*out_partial = false;
+	if ((st = core_db(c, &db)) != ST_OK)
+		return st;
+	if ((st = meta_usage(db, quota_view_matches, &v, NULL, out_bytes, NULL)) != ST_OK)
+		return st;
+	*out_partial = v.hidden;
+	return ST_OK;
+}
+
 /* Whether a quota (an immutable line) names repo: only then is a write
  * worth its own transaction. */
 static bool quotas_apply(const policy *p, const char *repo)
@@ -393,7 +455,7 @@ static bool immutables_apply(const policy *p, const char *repo)
  */
 static status_t quotas_check(core_req *q, meta *db, const char *digest, uint64_t size)
 {
-	const policy *p = q->c->pol;
+	const policy *p = q->set->pol;
 
 	for (size_t i = 0; i < p->nquotas; i++) {
 		const quota_rule *r = &p->quotas[i];
@@ -431,7 +493,7 @@ status_t policy_link(core_req *q, meta *db, const char *digest, uint64_t size, i
 
 	/* meta_blob_link_held: the link also checks (in this transaction) that
 	 * the row held before the file was published did not go meanwhile */
-	if (!quotas_apply(q->c->pol, q->name))
+	if (!quotas_apply(q->set->pol, q->name))
 		return meta_blob_link_held(db, q->name, digest, size, gen);
 	if ((st = meta_write_begin(db)) != ST_OK)
 		return st;
@@ -446,7 +508,7 @@ status_t policy_mount(core_req *q, meta *db, const char *from, const char *diges
 	uint64_t size = 0;
 	status_t st;
 
-	if (!quotas_apply(q->c->pol, q->name))
+	if (!quotas_apply(q->set->pol, q->name))
 		return meta_blob_mount(db, q->name, from, digest, out_size);
 	if ((st = meta_write_begin(db)) != ST_OK)
 		return st;
@@ -464,7 +526,7 @@ status_t policy_mount(core_req *q, meta *db, const char *from, const char *diges
  * points elsewhere than digest (NULL: anywhere, a delete). */
 static status_t immutable_check(core_req *q, meta *db, const char *tag, const char *digest)
 {
-	const char *rule = policy_immutable(q->c->pol, q->name, tag);
+	const char *rule = policy_immutable(q->set->pol, q->name, tag);
 	meta_manifest cur;
 	status_t st;
 
@@ -487,7 +549,7 @@ status_t policy_manifest_put(core_req *q, meta *db, const meta_manifest *man,
 			     const char *const *refs, size_t nrefs, const char *const *tags,
 			     size_t ntags, meta_push *push)
 {
-	const policy *p = q->c->pol;
+	const policy *p = q->set->pol;
 	bool im = ntags > 0 && immutables_apply(p, q->name), qu = quotas_apply(p, q->name);
 	status_t st;
 
@@ -518,7 +580,7 @@ static int find_immutable(void *arg, const meta_tag *t)
 	tag_scan *s = arg;
 
 	if (strcmp(t->digest, s->digest) != 0 ||
-	    policy_immutable(s->q->c->pol, s->q->name, t->name) == NULL)
+	    policy_immutable(s->q->set->pol, s->q->name, t->name) == NULL)
 		return 0;
 	snprintf(s->tag, sizeof(s->tag), "%s", t->name);
 	return 1;
@@ -529,7 +591,7 @@ status_t policy_delete_ref(core_req *q, meta *db, const char *ref, bool by_diges
 	tag_scan scan = {.q = q, .db = db, .digest = ref};
 	status_t st;
 
-	if (!immutables_apply(q->c->pol, q->name))
+	if (!immutables_apply(q->set->pol, q->name))
 		return by_digest ? meta_manifest_delete(db, q->name, ref)
 				 : meta_tag_delete(db, q->name, ref);
 	if ((st = meta_write_begin(db)) != ST_OK)

@@ -127,12 +127,12 @@ static const char *when(char *buf, size_t len, time_t t)
 }
 
 /* Applies the rules that match repo. */
-static status_t retain_repo(core *c, meta *db, const char *repo, bool dry_run,
+static status_t retain_repo(const policy *pol, meta *db, const char *repo, bool dry_run,
 			    void (*fn)(void *arg, const core_retain_item *it), void *arg,
 			    core_retain_summary *sum)
 {
 	const retain_rule *rules;
-	size_t nrules = policy_retain_rules(c->pol, &rules);
+	size_t nrules = policy_retain_rules(pol, &rules);
 	char names[1024] = "", pushed_s[32], pulled_s[32];
 	tag_vec tv = {0};
 	bool *keep = NULL;
@@ -172,7 +172,7 @@ static status_t retain_repo(core *c, meta *db, const char *repo, bool dry_run,
 
 		if (keep[i])
 			continue;
-		if (policy_immutable(c->pol, repo, t->name) != NULL) {
+		if (policy_immutable(pol, repo, t->name) != NULL) {
 			it.kept_why = "immutable";
 			sum->kept_immutable++;
 		} else if (!dry_run) {
@@ -204,11 +204,14 @@ done:
 	return st;
 }
 
-bool core_retain_configured(const core *c)
+bool core_retain_configured(core *c)
 {
+	core_settings *s = settings_get(c);
 	const retain_rule *r;
+	bool any = policy_retain_rules(s->pol, &r) > 0;
 
-	return policy_retain_rules(c->pol, &r) > 0;
+	settings_put(c, s);
+	return any;
 }
 
 status_t core_retain(core *c, bool dry_run, void (*fn)(void *arg, const core_retain_item *it),
@@ -221,8 +224,11 @@ status_t core_retain(core *c, bool dry_run, void (*fn)(void *arg, const core_ret
 	bool more = true;
 	status_t st = ST_OK;
 	meta *db;
+	/* one run, one set of rules: a reload meanwhile applies to the next */
+	core_settings *set = settings_get(c);
+	const retain_rule *r;
 
-	if (!core_retain_configured(c))
+	if (policy_retain_rules(set->pol, &r) == 0)
 		goto done;
 	usage_flush(c); /* the pulls counted so far: pulled_within sees them */
 	if ((st = core_db(c, &db)) != ST_OK)
@@ -238,12 +244,13 @@ status_t core_retain(core *c, bool dry_run, void (*fn)(void *arg, const core_ret
 		    ST_OK)
 			break;
 		for (size_t i = 0; i < page->n && st == ST_OK; i++)
-			st = retain_repo(c, db, page->names[i], dry_run, fn, arg, &sum);
+			st = retain_repo(set->pol, db, page->names[i], dry_run, fn, arg, &sum);
 		if (page->n > 0)
 			snprintf(last, sizeof(last), "%s", page->names[page->n - 1]);
 	}
 	pthread_mutex_unlock(&one_at_a_time);
 done:
+	settings_put(c, set);
 	free(page);
 	if (out != NULL)
 		*out = sum;

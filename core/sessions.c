@@ -8,6 +8,7 @@
 #include "sessions.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@
 struct sessions {
 	pthread_mutex_t mu;
 	upload_session *head;
+	bool shared; /* replicas share the rows and files: keep nothing between requests */
 };
 
 status_t sessions_new(sessions **out)
@@ -182,9 +184,23 @@ status_t sessions_checkout(sessions *ss, blobstore *bs, meta *db, const char *id
 	return ST_OK;
 }
 
+void sessions_set_shared(sessions *ss)
+{
+	ss->shared = true;
+}
+
 void sessions_checkin(sessions *ss, upload_session *s)
 {
 	blob_upload_park(s->up); /* no fd held while it waits for the client */
+	if (ss->shared) {
+		/* the next request may go to another replica, which appends to the
+		 * file: this copy of the running hash would then be stale */
+		pthread_mutex_lock(&ss->mu);
+		unlink_locked(ss, s);
+		pthread_mutex_unlock(&ss->mu);
+		session_free(s);
+		return;
+	}
 	pthread_mutex_lock(&ss->mu);
 	s->busy = 0;
 	s->touched = time(NULL);

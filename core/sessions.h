@@ -52,8 +52,20 @@ status_t sessions_create(sessions *ss, blobstore *bs, meta *db, const char *repo
 status_t sessions_checkout(sessions *ss, blobstore *bs, meta *db, const char *id, const char *repo,
 			   upload_session **out);
 
-/* Returns a checked-out session to the table. */
+/* Returns a checked-out session to the table (shared: forgets it, see
+ * sessions_set_shared; s is freed). */
 void sessions_checkin(sessions *ss, upload_session *s);
+
+/*
+ * Several replicas share the session rows (metadata = postgres) and the
+ * upload files: a client's next PATCH may land on another replica. Then no
+ * session is kept in memory between requests: each request resumes it from
+ * its row and file (one re-hash of what is there, as after a restart), so
+ * what another replica appended is never missed. Two requests on one session
+ * at once on two replicas are not detected (clients send one at a time).
+ * Call before serving.
+ */
+void sessions_set_shared(sessions *ss);
 
 /*
  * Ends a checked-out session: removes the entry, the row and (if still

@@ -7,9 +7,9 @@
 #                                   (their system services are kept stopped)
 set -eu
 
-BUILD="build-essential pkg-config libmicrohttpd-dev libssl-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev libcrypt-dev check curl"
-TEST="skopeo podman buildah docker.io uidmap fuse-overlayfs sqlite3 clang libclang-rt-dev valgrind busybox-static jq docker-registry apache2-utils strace python3 logrotate openssl prometheus systemd man-db python3-yaml webhook"
-BENCH="docker-registry nginx-light wrk gnuplot-nox openssl procps sqlite3 python3"
+BUILD="build-essential pkg-config libmicrohttpd-dev libssl-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev libpq-dev libcrypt-dev zlib1g-dev check curl"
+TEST="skopeo podman buildah docker.io uidmap fuse-overlayfs sqlite3 clang libclang-rt-dev valgrind busybox-static jq docker-registry apache2-utils strace python3 logrotate openssl prometheus systemd man-db python3-yaml webhook chromium debootstrap postgresql ceph-mon ceph-osd radosgw ceph-common"
+BENCH="ceph-mon ceph-osd radosgw ceph-common docker-registry nginx-light wrk gnuplot-nox openssl procps sqlite3 python3 postgresql"
 
 pkgs=$BUILD
 [ "${1:-}" = "--test" ] && pkgs="$BUILD $TEST"
@@ -31,13 +31,13 @@ echo "installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # The bench and the tests run their own docker-registry (the bench also
-# nginx, the tests also prometheus and a webhook receiver): their packages'
-# services (on :5000, :80, :9090 and :9000) must not start.
+# nginx, the tests also prometheus, a webhook receiver and PostgreSQL): their
+# packages' services (on :5000, :80, :9090, :9000 and :5432) must not start.
 # policy-rc.d stops invoke-rc.d from starting them now; systemd must also
 # not start them at the next boot.
 policy=""
 if [ "${1:-}" = "--bench" ] || [ "${1:-}" = "--test" ]; then
-	case " $missing " in *" docker-registry "* | *" nginx-light "* | *" prometheus "* | *" webhook "*) quiet=1 ;; *) quiet="" ;; esac
+	case " $missing " in *" docker-registry "* | *" nginx-light "* | *" prometheus "* | *" webhook "* | *" radosgw "* | *" ceph-mon "* | *" postgresql "*) quiet=1 ;; *) quiet="" ;; esac
 else
 	quiet=""
 fi
@@ -50,7 +50,7 @@ fi
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing
 if [ -n "$quiet" ] && [ -d /run/systemd/system ]; then
-	for unit in docker-registry nginx prometheus webhook; do
+	for unit in docker-registry nginx prometheus webhook ceph-mon ceph-osd radosgw postgresql; do
 		case " $missing " in *" $unit "* | *" $unit-light "*)
 			systemctl disable --now "$unit" >/dev/null 2>&1 || true ;;
 		esac

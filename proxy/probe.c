@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "curl_load.h"
+#include "../common/curl_load.h"
 
 typedef struct {
 	char *pb_buf;

@@ -1,7 +1,7 @@
 /*
  * probe.h - one plain GET to a URL, for `registry healthcheck`: the
  * status code and the start of the body, through libcurl (loaded at run
- * time, as for upstreams: curl_load.h).
+ * time, as for upstreams: ../common/curl_load.h).
  */
 #ifndef PROBE_H
 #define PROBE_H

@@ -40,7 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "curl_load.h"
+#include "../common/curl_load.h"
 
 #include "../common/log.h"
 #include "../oci/manifest.h"
@@ -233,7 +233,7 @@ bool proxy_fresh(proxy *px, const char *local, const char *ref)
 static void *maint_main(void *arg);
 
 status_t proxy_new(proxy **out, const proxy_options *opt, char *const *upstreams, size_t n,
-		   blobstore *bs, const char *db_path)
+		   blobstore *bs, const char *db_path, const char *data)
 {
 	proxy *px = NULL;
 	upstream_options uo;
@@ -251,15 +251,12 @@ status_t proxy_new(proxy **out, const proxy_options *opt, char *const *upstreams
 	pthread_cond_init(&px->px_maint_cv, NULL);
 	px->px_events_tail = &px->px_events;
 	if ((px->px_db_path = strdup(db_path)) == NULL ||
-	    (px->px_pulls_path = malloc(strlen(db_path) + 16)) == NULL ||
+	    (px->px_pulls_path = malloc(strlen(data) + 16)) == NULL ||
 	    (px->px_ups = calloc(n, sizeof(*px->px_ups))) == NULL)
 		goto fail;
-	{
-		/* DATA/registry.db -> DATA/cache.db */
-		const char *slash = strrchr(db_path, '/');
-		int dir = slash ? (int)(slash - db_path + 1) : 0;
-		sprintf(px->px_pulls_path, "%.*scache.db", dir, db_path);
-	}
+	/* beside the data, whatever the metadata backend (a postgres location
+	 * is no path) */
+	sprintf(px->px_pulls_path, "%s/cache.db", data);
 	uo.timeout_sec = opt->timeout_sec;
 	uo.retries = opt->retries;
 	uo.unreachable_sec = opt->unreachable_sec;

@@ -90,12 +90,13 @@ typedef struct proxy_wait {
 /*
  * Makes the proxy for the upstream spec lines (registry.conf `upstream`),
  * storing into bs and the metadata index at db_path (of backend
- * opt->meta_backend, which must outlive the proxy). With no upstreams
+ * opt->meta_backend, which must outlive the proxy); its pull records go to
+ * data/cache.db. With no upstreams
  * *out is NULL and the result ST_OK: every name is local. ST_INVALID (a bad
  * spec or credentials file, logged), ST_NOMEM, ST_IO.
  */
 status_t proxy_new(proxy **out, const proxy_options *opt, char *const *upstreams, size_t n,
-		   blobstore *bs, const char *db_path);
+		   blobstore *bs, const char *db_path, const char *data);
 
 /* Cancels transfers, fails every job still running (waking its waiters)
  * and waits for the job threads to end. Later fetches get ST_UNAVAILABLE.

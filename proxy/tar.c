@@ -290,7 +290,9 @@ static status_t pax_apply(const char *b, size_t len, char *name, bool *have_name
 		char *end;
 		unsigned long long rl = strtoull(b + off, &end, 10);
 		const char *kv, *eq;
-		if (end == b + off || *end != ' ' || rl == 0 || rl > len - off)
+		/* strtoull skips blanks and takes a sign; a record starts with digits */
+		if (b[off] < '0' || b[off] > '9' || *end != ' ' || rl == 0 || rl > len - off ||
+		    (size_t)(end + 1 - (b + off)) >= rl)
 			return ST_INVALID;
 		kv = end + 1;
 		eq = memchr(kv, '=', (size_t)(b + off + rl - kv));

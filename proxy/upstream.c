@@ -30,7 +30,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "curl_load.h"
+#include "../common/curl_load.h"
 
 #include "../common/log.h"
 #include "../common/metrics.h"

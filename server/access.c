@@ -229,12 +229,13 @@ static const char *route_action(const request *r)
 	case R_CATALOG:
 		return "catalog";
 	case R_TOKEN:
+	case R_UI:	/* its session cookie is its own gate (ui_session.c), never Basic */
 	case R_HEALTHZ: /* probes: never behind auth */
 	case R_READYZ:
 	case R__COUNT:
 		return NULL;
 	case R_METRICS: /* metrics_auth = same: any valid credentials */
-		return r->srv->cfg.metrics_auth == CONFIG_METRICS_AUTH_SAME ? "login" : NULL;
+		return r->gen->cfg.metrics_auth == CONFIG_METRICS_AUTH_SAME ? "login" : NULL;
 	case R_MANIFEST:
 		return r->method == M_PUT ? "push" : r->method == M_DELETE ? "delete" : "pull";
 	case R_BLOB:
@@ -308,17 +309,12 @@ static void audit_gate(const request *r, const auth_request *ar, status_t st,
 
 status_t access_gate(request *r)
 {
-	const union MHD_ConnectionInfo *ci;
 	auth_request ar = {0};
 	auth_result res;
 	status_t st;
 
 	if (r->gen->auth == NULL)
 		return ST_OK;
-	/* Only a TLS connection has a session (the daemon given back would be
-	 * a worker of the pool, not the listener: no use for telling). */
-	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-	r->tls = r->srv->tls && ci != NULL && ci->tls_session != NULL;
 	if ((ar.action = route_action(r)) == NULL)
 		return ST_OK;
 	ar.repo = r->name; /* a mirrored name's cache name (request_open_repo ran) */

@@ -3,9 +3,11 @@
  *
  * Each reads the configuration as `serve` does (-c FILE, then -d DIR: the
  * gc_* keys and upload_ttl apply), opens the data folder through the core
- * without its upstreams, and does its work there. What is removed (or,
- * with --dry-run, what would be) goes to stdout one line each:
- *   manifest NAME@DIGEST | link NAME DIGEST | blob DIGEST BYTES | orphan DIGEST BYTES
+ * without its upstreams, and does its work there (gc: core_collect, as the
+ * server's collector). What is removed (or, with --dry-run or gc_dry_run,
+ * what would be) goes to stdout one line each:
+ *   tag NAME:TAG DIGEST | manifest NAME@DIGEST | link NAME DIGEST |
+ *   blob DIGEST BYTES | orphan DIGEST BYTES
  * then a summary with the bytes freed to stderr.
  */
 #include "cmd_gc.h"
@@ -30,9 +32,11 @@
 
 void cmd_gc_usage(FILE *f)
 {
-	fprintf(f, "gc                 remove what nothing references (safe while a server\n"
-		   "                   serves the same folder); lists it, then a summary\n"
-		   "  --dry-run           list what would be removed, remove nothing\n"
+	fprintf(f, "gc                 apply the retain lines, then remove what nothing\n"
+		   "                   references (safe while a server serves the same\n"
+		   "                   folder); lists it, then a summary\n"
+		   "  --dry-run           list what would be removed, remove nothing (so does\n"
+		   "                      gc_dry_run = true in the configuration)\n"
 		   "repo rm NAME       delete a whole repository: its tags, manifests and\n"
 		   "                   blob links (the blobs go at the next gc past gc_delay)\n"
 		   "  --dry-run           count what would be removed\n"
@@ -100,28 +104,21 @@ int cmd_gc(int argc, char **argv)
 	errno = 0;
 	if (nice(CMD_GC_NICE) == -1 && errno != 0)
 		log_debug("gc: cannot lower its priority");
-	/* retain lines first (policy's core_retain removes tags; collecting
-	 * then takes what they held). A dry run lists both without removing:
-	 * the collection's list then does not include what retention would free. */
-	if (core_retain_configured(c)) {
-		core_retain_summary rs = {0};
-
-		if ((st = core_retain(c, o.dry, NULL, NULL, &rs)) != ST_OK) {
-			fprintf(stderr, "registry gc: retention failed: %s\n", status_str(st));
-			rc = CLI_EXIT_FAILED;
-			goto done;
-		}
-		fprintf(stderr, "retention: %zu tag(s) %s\n", rs.removed,
-			o.dry ? "would be removed" : "removed");
-	}
-	st = core_gc(c, &go, &r);
+	/* the retain lines first, then what nothing references: core_collect,
+	 * as the server's collector. With gc_dry_run set it is a dry run. */
+	st = core_collect(c, &go, &r);
 	fflush(stdout);
+	if (core_retain_configured(c))
+		fprintf(stderr, "retention: %zu tag(s) %s\n", r.tags,
+			r.dry_run ? "would be removed" : "removed");
 	fprintf(stderr,
 		"%s %zu manifest(s), %zu blob link(s), %zu blob(s), %zu orphan file(s): "
 		"%s (%llu bytes) %s; %zu idle upload(s) removed; %.2f s\n",
-		o.dry ? "would remove" : "removed", r.manifests, r.links, r.blobs, r.orphans,
+		r.dry_run ? "would remove" : "removed", r.manifests, r.links, r.blobs, r.orphans,
 		human_size(size, r.bytes), (unsigned long long)r.bytes,
-		o.dry ? "would be freed" : "freed", r.uploads, r.seconds);
+		r.dry_run ? "would be freed" : "freed", r.uploads, r.seconds);
+	if (r.dry_config)
+		fprintf(stderr, "gc_dry_run is set: nothing was removed\n");
 	if (st != ST_OK) {
 		fprintf(stderr, "registry gc: stopped early: %s\n", status_str(st));
 		rc = CLI_EXIT_FAILED;

@@ -238,8 +238,10 @@ int cmd_du(int argc, char **argv)
 		rc = EXIT_FAILED;
 		goto done;
 	}
-	qsort(out.repos.v, out.repos.n, sizeof(core_du_row), by_size);
-	qsort(out.ns.v, out.ns.n, sizeof(core_du_row), by_size);
+	if (out.repos.n > 1) /* qsort(NULL, 0, ...) is undefined behaviour (UBSan) */
+		qsort(out.repos.v, out.repos.n, sizeof(core_du_row), by_size);
+	if (out.ns.n > 1)
+		qsort(out.ns.v, out.ns.n, sizeof(core_du_row), by_size);
 	if (o.json) {
 		json_t *root = json_pack("{s:o,s:o}", "repositories", json_rows(&out.repos),
 					 "namespaces", json_rows(&out.ns));

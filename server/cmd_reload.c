@@ -96,7 +96,8 @@ int cmd_reload(int argc, char **argv)
 		goto done;
 	}
 	if (!is_registry(pid)) {
-		fprintf(stderr, "registry reload: pid %ld (from %s) is not a registry\n", pid, path);
+		fprintf(stderr, "registry reload: pid %ld (from %s) is not a registry\n", pid,
+			path);
 		goto done;
 	}
 	if (kill((pid_t)pid, SIGHUP) != 0) {

@@ -204,6 +204,30 @@ static status_t parse_auth(const config_key *k, void *field, const char *value, 
 	return ST_OK;
 }
 
+/* S3 endpoints: a URL without a path (the bucket goes in the path or the host). */
+static status_t check_s3_endpoint(const config_key *k, void *field, const char *value, char *err,
+				  size_t errlen)
+{
+	const char *host = strncmp(value, "http://", 7) == 0	? value + 7
+			   : strncmp(value, "https://", 8) == 0 ? value + 8
+								: NULL;
+
+	if (host == NULL || *host == '\0' || strchr(host, '/') != NULL)
+		return bad_value(k, value, err, errlen);
+	return ST_OK;
+}
+
+/* Key prefixes end in '/', so blobs/ and uploads/ stay under them. */
+static status_t check_s3_prefix(const config_key *k, void *field, const char *value, char *err,
+				size_t errlen)
+{
+	size_t n = strlen(value);
+
+	if (n > 0 && (value[n - 1] != '/' || value[0] == '/'))
+		return bad_value(k, value, err, errlen);
+	return ST_OK;
+}
+
 /* Backends: only the names storage/ implements pass. */
 static status_t check_storage(const config_key *k, void *field, const char *value, char *err,
 			      size_t errlen)
@@ -385,8 +409,10 @@ static status_t check_notify(const config_key *k, void *field, const char *value
 
 /* In registry.conf's order. A NULL def leaves the field zero: an empty
  * string, 0, or a list with no entries. `.restart`: a reload cannot apply
- * the key (the daemons, storage and the cache were built with it); the
- * others take effect on SIGHUP (server/reload.c). */
+ * the key (the listeners and their daemons' options, the data folder and
+ * its backends, the background threads started with it, the event
+ * receivers' threads); the others take effect on SIGHUP (server/reload.c;
+ * the core's through core_settings_new). */
 static const config_key keys[] = {
     {"listen", CONFIG_STRING, FIELD(listen), .restart = true, .expect = LISTEN_EXPECT,
      .def = CONFIG_DEFAULT_LISTEN, .check = check_listen},
@@ -396,19 +422,21 @@ static const config_key keys[] = {
     {"access_log", CONFIG_PATH, FIELD(access_log), .def = "off"},
     {"access_log_format", CONFIG_CUSTOM, FIELD(access_log_format), .expect = "combined or json",
      .def = "combined", .check = parse_access_log_format},
-    {"delete_enabled", CONFIG_BOOL, FIELD(delete_enabled), .restart = true,
+    {"delete_enabled", CONFIG_BOOL, FIELD(delete_enabled),
      .expect = "true, false, yes, no, on or off", .def = "true"},
-    {"max_manifest_size", CONFIG_SIZE, FIELD(max_manifest_bytes), .restart = true, .min = 1,
-     .max = INT64_MAX, .expect = "a size above 0, such as 4M", .def = "4M"},
-    {"upload_ttl", CONFIG_DURATION, FIELD(upload_ttl_sec), .restart = true, .min = 1,
-     .max = UINT32_MAX, .expect = "a duration above 0, such as 24h", .def = "24h"},
-    /* garbage collection (core/gc.c); the collector thread is started with them */
-    {"gc_interval", CONFIG_DURATION, FIELD(gc_interval_sec), .restart = true, .max = 365 * DAY_SEC,
+    {"max_manifest_size", CONFIG_SIZE, FIELD(max_manifest_bytes), .min = 1, .max = INT64_MAX,
+     .expect = "a size above 0, such as 4M", .def = "4M"},
+    {"upload_ttl", CONFIG_DURATION, FIELD(upload_ttl_sec), .min = 1, .max = UINT32_MAX,
+     .expect = "a duration above 0, such as 24h", .def = "24h"},
+    /* garbage collection (core/gc.c); the collector runs if gc_interval is not 0 at start */
+    {"gc_interval", CONFIG_DURATION, FIELD(gc_interval_sec), .max = 365 * DAY_SEC,
      .expect = "a duration up to 365d, or 0 for no collection by the server", .def = "1h"},
-    {"gc_delay", CONFIG_DURATION, FIELD(gc_delay_sec), .restart = true, .max = 365 * DAY_SEC,
+    {"gc_delay", CONFIG_DURATION, FIELD(gc_delay_sec), .max = 365 * DAY_SEC,
      .expect = "a duration up to 365d, such as 1h", .def = "1h"},
-    {"gc_untagged", CONFIG_DURATION, FIELD(gc_untagged_sec), .restart = true, .max = 3650 * DAY_SEC,
+    {"gc_untagged", CONFIG_DURATION, FIELD(gc_untagged_sec), .max = 3650 * DAY_SEC,
      .expect = "a duration up to 3650d, or 0 to keep untagged manifests", .def = "7d"},
+    {"gc_dry_run", CONFIG_BOOL, FIELD(gc_dry_run), .expect = "true, false, yes, no, on or off",
+     .def = "false"},
     {"threads", CONFIG_UINT, FIELD(threads), .restart = true, .max = 256,
      .expect = "a number from 0 to 256", .def = "0"},
     {"max_connections", CONFIG_UINT, FIELD(max_connections), .restart = true, .min = 1,
@@ -416,10 +444,32 @@ static const config_key keys[] = {
     /* 0 is allowed: libmicrohttpd then never closes an idle connection. */
     {"connection_timeout", CONFIG_DURATION, FIELD(connection_timeout_sec), .restart = true,
      .max = UINT32_MAX, .expect = "a duration, such as 60s", .def = "60s"},
-    {"storage", CONFIG_STRING, FIELD(storage), .restart = true, .expect = "filesystem",
+    {"storage", CONFIG_STRING, FIELD(storage), .restart = true, .expect = "filesystem or s3",
      .def = "filesystem", .check = check_storage},
-    {"metadata", CONFIG_STRING, FIELD(metadata), .restart = true, .expect = "sqlite",
+    /* storage = s3: the bucket and how to reach it (storage/blobstore_s3.h) */
+    {"s3_endpoint", CONFIG_STRING, FIELD(s3_endpoint), .restart = true,
+     .expect = "http(s)://HOST[:PORT]", .check = check_s3_endpoint},
+    {"s3_bucket", CONFIG_STRING, FIELD(s3_bucket), .restart = true, .expect = "a bucket name"},
+    {"s3_region", CONFIG_STRING, FIELD(s3_region), .restart = true, .expect = "a region name",
+     .def = "us-east-1"},
+    {"s3_credentials", CONFIG_PATH, FIELD(s3_credentials), .restart = true},
+    {"s3_path_style", CONFIG_BOOL, FIELD(s3_path_style), .restart = true, .expect = "on or off",
+     .def = "on"},
+    {"s3_prefix", CONFIG_STRING, FIELD(s3_prefix), .restart = true,
+     .expect = "a key prefix ending in /", .check = check_s3_prefix},
+    {"s3_ca", CONFIG_PATH, FIELD(s3_ca), .restart = true},
+    {"s3_part_size", CONFIG_SIZE, FIELD(s3_part_size), .restart = true, .min = 5 * MIB,
+     .max = 5 * GIB, .expect = "a size from 5M to 5G (5242880 to 5368709120 bytes)", .def = "16M"},
+    {"s3_redirect", CONFIG_BOOL, FIELD(s3_redirect), .restart = true, .expect = "on or off",
+     .def = "off"},
+    {"s3_memory", CONFIG_SIZE, FIELD(s3_memory), .restart = true, .min = 10 * MIB, .max = INT64_MAX,
+     .expect = "a size of at least 10M", .def = "256M"},
+    {"metadata", CONFIG_STRING, FIELD(metadata), .restart = true, .expect = "sqlite or postgres",
      .def = "sqlite", .check = check_metadata},
+    /* Restart: every connection of every thread is opened with it. */
+    {"postgres", CONFIG_STRING, FIELD(postgres), .restart = true,
+     .expect = "a libpq connection string or postgresql:// URI"},
+    {"postgres_password_file", CONFIG_PATH, FIELD(postgres_password_file), .restart = true},
 
     /* access control and TLS (auth/) */
     {"auth", CONFIG_CUSTOM, FIELD(auth_mode), .expect = "none, basic or token", .def = "none",
@@ -456,43 +506,49 @@ static const config_key keys[] = {
      .check = check_listen},
 
     /* the pull-through cache (proxy/) */
-    {"upstream", CONFIG_LIST, FIELD(upstreams), .restart = true, .check = check_upstream},
-    {"proxy_revalidate", CONFIG_DURATION, FIELD(proxy_revalidate_sec), .restart = true,
-     .max = 30 * DAY_SEC, .expect = "a duration from 0 (every pull) to 30d", .def = "5m"},
-    {"proxy_negative_ttl", CONFIG_DURATION, FIELD(proxy_negative_sec), .restart = true,
-     .max = DAY_SEC, .expect = "a duration from 0 (off) to 1d", .def = "1m"},
-    {"proxy_timeout", CONFIG_DURATION, FIELD(proxy_timeout_sec), .restart = true, .min = 1,
-     .max = HOUR_SEC, .expect = "a duration from 1s to 1h", .def = "30s"},
-    {"proxy_retries", CONFIG_UINT, FIELD(proxy_retries), .restart = true, .max = 10,
+    {"upstream", CONFIG_LIST, FIELD(upstreams), .check = check_upstream},
+    {"proxy_revalidate", CONFIG_DURATION, FIELD(proxy_revalidate_sec), .max = 30 * DAY_SEC,
+     .expect = "a duration from 0 (every pull) to 30d", .def = "5m"},
+    {"proxy_negative_ttl", CONFIG_DURATION, FIELD(proxy_negative_sec), .max = DAY_SEC,
+     .expect = "a duration from 0 (off) to 1d", .def = "1m"},
+    {"proxy_timeout", CONFIG_DURATION, FIELD(proxy_timeout_sec), .min = 1, .max = HOUR_SEC,
+     .expect = "a duration from 1s to 1h", .def = "30s"},
+    {"proxy_retries", CONFIG_UINT, FIELD(proxy_retries), .max = 10,
      .expect = "a number from 0 to 10", .def = "3"},
-    {"proxy_unreachable_ttl", CONFIG_DURATION, FIELD(proxy_unreachable_sec), .restart = true,
-     .max = HOUR_SEC, .expect = "a duration from 0 (off) to 1h", .def = "30s"},
-    {"proxy_cache_max", CONFIG_SIZE, FIELD(proxy_cache_max_bytes), .restart = true,
-     .max = INT64_MAX, .expect = "a size such as 50G, or 0 for no bound", .def = "0"},
-    {"proxy_cache_keep", CONFIG_DURATION, FIELD(proxy_cache_keep_sec), .restart = true,
-     .max = 365 * DAY_SEC, .expect = "a duration from 0 to 365d", .def = "7d"},
+    {"proxy_unreachable_ttl", CONFIG_DURATION, FIELD(proxy_unreachable_sec), .max = HOUR_SEC,
+     .expect = "a duration from 0 (off) to 1h", .def = "30s"},
+    {"proxy_cache_max", CONFIG_SIZE, FIELD(proxy_cache_max_bytes), .max = INT64_MAX,
+     .expect = "a size such as 50G, or 0 for no bound", .def = "0"},
+    {"proxy_cache_keep", CONFIG_DURATION, FIELD(proxy_cache_keep_sec), .max = 365 * DAY_SEC,
+     .expect = "a duration from 0 to 365d", .def = "7d"},
 
     /* observability (server/h_ops.c) */
     {"metrics", CONFIG_BOOL, FIELD(metrics), .restart = true,
      .expect = "true, false, yes, no, on or off", .def = "on"},
     {"metrics_listen", CONFIG_STRING, FIELD(metrics_listen), .restart = true,
      .expect = LISTEN_EXPECT, .check = check_listen},
-    {"metrics_auth", CONFIG_CUSTOM, FIELD(metrics_auth), .restart = true, .expect = "none or same",
-     .def = "none", .check = parse_metrics_auth},
-    {"min_free_space", CONFIG_SIZE, FIELD(min_free_bytes), .restart = true, .max = INT64_MAX,
+    {"metrics_auth", CONFIG_CUSTOM, FIELD(metrics_auth), .expect = "none or same", .def = "none",
+     .check = parse_metrics_auth},
+    {"min_free_space", CONFIG_SIZE, FIELD(min_free_bytes), .max = INT64_MAX,
      .expect = "a size such as 1G, or 0 for no check", .def = "1G"},
 
     /* the storage lifecycle (core/policy.c, retain.c, scrub.c) */
-    {"quota", CONFIG_LIST, FIELD(quotas), .restart = true, .check = check_policy},
-    {"immutable", CONFIG_LIST, FIELD(immutables), .restart = true, .check = check_policy},
-    {"retain", CONFIG_LIST, FIELD(retains), .restart = true, .check = check_policy},
-    {"scrub_interval", CONFIG_DURATION, FIELD(scrub_interval_sec), .restart = true,
-     .max = 365 * DAY_SEC, .expect = "a duration from 0 (off) to 365d", .def = "0"},
-    {"scrub_rate", CONFIG_SIZE, FIELD(scrub_rate_bytes), .restart = true, .min = 1024 * 1024,
-     .max = INT64_MAX, .expect = "a size of at least 1M (bytes read per second)", .def = "50M"},
+    {"quota", CONFIG_LIST, FIELD(quotas), .check = check_policy},
+    {"immutable", CONFIG_LIST, FIELD(immutables), .check = check_policy},
+    {"retain", CONFIG_LIST, FIELD(retains), .check = check_policy},
+    {"scrub_interval", CONFIG_DURATION, FIELD(scrub_interval_sec), .max = 365 * DAY_SEC,
+     .expect = "a duration from 0 (off) to 365d", .def = "0"},
+    {"scrub_rate", CONFIG_SIZE, FIELD(scrub_rate_bytes), .min = 1024 * 1024, .max = INT64_MAX,
+     .expect = "a size of at least 1M (bytes read per second)", .def = "50M"},
 
     /* events (core/events.c): the delivery threads run with these */
     {"notify", CONFIG_LIST, FIELD(notify), .restart = true, .check = check_notify},
+
+    /* the web UI (server/ui_*.c) */
+    {"ui", CONFIG_BOOL, FIELD(ui), .restart = true, .expect = "true, false, yes, no, on or off",
+     .def = "on"},
+    {"ui_session", CONFIG_DURATION, FIELD(ui_session_sec), .min = 60, .max = 30 * DAY_SEC,
+     .expect = "a duration from 1m to 30d", .def = "12h"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

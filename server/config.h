@@ -49,11 +49,25 @@ typedef struct {
 	uint32_t gc_interval_sec;	  /* the server collects garbage this often; 0 never */
 	uint32_t gc_delay_sec;		  /* unreferenced for this long before it goes */
 	uint32_t gc_untagged_sec;	  /* untagged manifests go after this; 0 never */
+	bool gc_dry_run;		  /* collections only report what they would remove */
 	uint32_t threads;		  /* worker threads, 0 = number of cores */
 	uint32_t max_connections;
 	uint32_t connection_timeout_sec; /* idle connection timeout */
-	char storage[32];		 /* blob store backend: "filesystem" */
-	char metadata[32];		 /* metadata index backend: "sqlite" */
+	char storage[32];		 /* blob store backend: "filesystem" or "s3" */
+	/* storage = s3 (storage/blobstore_s3.h) */
+	char s3_endpoint[512];
+	char s3_bucket[256];
+	char s3_region[64];
+	char s3_credentials[CONFIG_PATH_MAX]; /* ACCESS:SECRET; "" = AWS_* variables */
+	bool s3_path_style;
+	char s3_prefix[256];
+	char s3_ca[CONFIG_PATH_MAX];
+	uint64_t s3_part_size;
+	bool s3_redirect;
+	uint64_t s3_memory;  /* upload buffers in all */
+	char metadata[32];   /* metadata index backend: "sqlite" or "postgres" */
+	char postgres[1024]; /* metadata = postgres: libpq conninfo or URI */
+	char postgres_password_file[CONFIG_PATH_MAX]; /* its password; "": libpq's own */
 
 	/* access control (auth/auth.h): mode 0 is none */
 	int auth_mode;			      /* an auth_mode */
@@ -99,6 +113,9 @@ typedef struct {
 	uint64_t scrub_rate_bytes;   /* bytes read per second by a scrub */
 	/* events (core/events.c) */
 	config_list notify; /* "URL [events=...] [repos=...] [secret=FILE] [timeout=D]" */
+	/* the web UI (server/ui_*.c) */
+	bool ui;		 /* pages under /ui/, and / redirecting there */
+	uint32_t ui_session_sec; /* a login lasts this long */
 } config;
 
 /* Who may read /metrics (metrics_auth). */

@@ -5,6 +5,7 @@
  * blob and gives its bytes (stored, or arriving from an upstream); this
  * file answers with them, with Range on GET (HEAD ignores it).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "http.h"
@@ -40,6 +41,20 @@ enum MHD_Result blobs_finish(request *r)
 		return MHD_YES; /* waiting for an upstream: called again when resumed */
 	if (st != ST_OK)
 		return reply_core_error(r, st);
+	/* s3_redirect: the client fetches the bytes from the object store
+	 * (Range and all), not through us; HEAD is still answered here */
+	char *url = NULL;
+	if (r->method == M_GET && core_blob_redirect(r->srv->core, r->ref, &url) == ST_OK) {
+		core_blob_free(b);
+		if ((resp = reply_empty()) == NULL) {
+			free(url);
+			return MHD_NO;
+		}
+		MHD_add_response_header(resp, "Location", url);
+		MHD_add_response_header(resp, "Docker-Content-Digest", r->ref);
+		free(url);
+		return reply_send(r, resp, 307);
+	}
 	size = len = core_blob_size(b);
 	/* GET only: RFC 9110 (14.2) defines range handling for GET alone and
 	 * says a server MUST ignore Range on other methods. So HEAD always

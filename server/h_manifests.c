@@ -29,7 +29,7 @@ status_t manifests_begin(request *r)
 	}
 	if (st != ST_OK)
 		return st;
-	r->body_max = r->srv->cfg.max_manifest_bytes;
+	r->body_max = r->gen->cfg.max_manifest_bytes; /* reloadable: the request's */
 	if (r->content_length > 0 && (uint64_t)r->content_length > r->body_max) {
 		snprintf(r->detail, sizeof(r->detail), "manifest larger than %llu bytes",
 			 (unsigned long long)r->body_max);

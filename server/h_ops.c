@@ -14,9 +14,10 @@
  * Every label value comes from a fixed set (routes, methods, statuses,
  * configured upstream names, the index of a notify line): no repository,
  * digest, user name or receiver URL (it may hold credentials) ever becomes
- * a series, so the number of series is bounded by configuration. GC
- * families are not here yet: they get registered here by the code that
- * will feed them (see the README's Metrics section).
+ * a series, so the number of series is bounded by configuration. The
+ * garbage collection families count this process's collections (the
+ * core's core_gc_totals_get): a `registry gc` run by another process is
+ * not in them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,11 +35,13 @@
 /* ---- label values ---- */
 
 static const char *const route_names[HTTP_STAT_ROUTES] = {
-    [R_BASE] = "base",	       [R_CATALOG] = "catalog",	    [R_TAGS] = "tags",
-    [R_MANIFEST] = "manifest", [R_BLOB] = "blob",	    [R_UPLOAD_START] = "upload_start",
-    [R_UPLOAD] = "upload",     [R_REFERRERS] = "referrers", [R_TOKEN] = "token",
-    [R_METRICS] = "metrics",   [R_HEALTHZ] = "healthz",	    [R_READYZ] = "readyz",
-    [R__COUNT] = "none", /* no route matched */
+    [R_BASE] = "base",	     [R_CATALOG] = "catalog",
+    [R_TAGS] = "tags",	     [R_MANIFEST] = "manifest",
+    [R_BLOB] = "blob",	     [R_UPLOAD_START] = "upload_start",
+    [R_UPLOAD] = "upload",   [R_REFERRERS] = "referrers",
+    [R_TOKEN] = "token",     [R_METRICS] = "metrics",
+    [R_HEALTHZ] = "healthz", [R_READYZ] = "readyz",
+    [R_UI] = "ui",	     [R__COUNT] = "none", /* no route matched */
 };
 
 /* By bit of http_method (M_GET is bit 0), then anything else. */
@@ -92,6 +95,8 @@ status_t ops_served(const request *r)
 	if (r->route != NULL && r->route->kind == R_METRICS &&
 	    (!cfg->metrics || cfg->metrics_listen[0] != '\0'))
 		return ST_NOT_ROUTE;
+	if (r->route != NULL && r->route->kind == R_UI && !cfg->ui)
+		return ST_NOT_ROUTE; /* ui = off: no page, and / is no redirect */
 	return ST_OK;
 }
 
@@ -126,7 +131,7 @@ enum MHD_Result readyz_finish(request *r)
 {
 	char why[OPS_WHY_MAX] = "";
 
-	if (core_ready(r->srv->core, r->srv->cfg.min_free_bytes, why, sizeof(why)) != ST_OK)
+	if (core_ready(r->srv->core, r->gen->cfg.min_free_bytes, why, sizeof(why)) != ST_OK)
 		return reply_error(r, ST_UNAVAILABLE, why);
 	return reply_text(r, "ready\n", "text/plain; charset=utf-8");
 }
@@ -288,6 +293,50 @@ static void write_events(metrics_out *o, core *c)
 	}
 }
 
+/* Garbage collection: the collector's runs (core_collect). The last run's
+ * gauges appear once there was one. */
+static void write_gc(metrics_out *o, core *c)
+{
+	static const struct {
+		const char *kind;
+		size_t off; /* a uint64_t of core_gc_totals */
+	} k[] = {
+	    {"tags", offsetof(core_gc_totals, tags)},
+	    {"manifests", offsetof(core_gc_totals, manifests)},
+	    {"links", offsetof(core_gc_totals, links)},
+	    {"blobs", offsetof(core_gc_totals, blobs)},
+	    {"orphans", offsetof(core_gc_totals, orphans)},
+	    {"uploads", offsetof(core_gc_totals, uploads)},
+	};
+	core_gc_totals t;
+	core_gc_report last;
+	int64_t when;
+
+	core_gc_totals_get(c, &t);
+	metrics_family(o, "registry_gc_runs_total", "counter",
+		       "Garbage collections this process ran (retention, then what nothing "
+		       "references), dry runs included.");
+	metrics_sample_u64(o, "registry_gc_runs_total", t.runs, NULL);
+	metrics_family(o, "registry_gc_removed_total", "counter",
+		       "What the collections removed, by kind (tags: by retention; uploads: idle "
+		       "sessions). Dry runs remove nothing.");
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+		metrics_sample_u64(o, "registry_gc_removed_total",
+				   *(const uint64_t *)((const char *)&t + k[i].off), "kind",
+				   k[i].kind, NULL);
+	metrics_family(o, "registry_gc_freed_bytes_total", "counter",
+		       "Bytes of the blob and orphan files the collections removed.");
+	metrics_sample_u64(o, "registry_gc_freed_bytes_total", t.bytes, NULL);
+	if (core_gc_last(c, &last, &when) != ST_OK)
+		return;
+	metrics_family(o, "registry_gc_duration_seconds", "gauge",
+		       "How long the last collection took.");
+	metrics_sample_f64(o, "registry_gc_duration_seconds", last.seconds, NULL);
+	metrics_family(o, "registry_gc_last_run_timestamp_seconds", "gauge",
+		       "When the last collection ended (Unix time).");
+	metrics_sample_i64(o, "registry_gc_last_run_timestamp_seconds", when, NULL);
+}
+
 static void write_auth(metrics_out *o, const auth *a)
 {
 	auth_stats as;
@@ -320,6 +369,7 @@ enum MHD_Result metrics_finish(request *r)
 	write_store(&o, r->srv->core);
 	write_upstreams(&o, r->srv->core);
 	write_events(&o, r->srv->core);
+	write_gc(&o, r->srv->core);
 	write_auth(&o, r->gen->auth); /* a reload starts its counts afresh: a counter reset */
 	if ((body = metrics_out_take(&o, &len)) == NULL)
 		return reply_error(r, ST_NOMEM, "out of memory writing the metrics");

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "tls.h"
 #include "notify.h"
+#include "ui.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -130,6 +131,7 @@ static enum MHD_Result serve(server *srv, bool ops, struct MHD_Connection *conn,
 			     size_t *upload_data_size, void **con_cls)
 {
 	request *r = *con_cls;
+	const union MHD_ConnectionInfo *ci;
 	enum MHD_Result ret;
 	status_t st;
 
@@ -151,6 +153,11 @@ static enum MHD_Result serve(server *srv, bool ops, struct MHD_Connection *conn,
 		snprintf(r->proto, sizeof(r->proto), "%s", version);
 		snprintf(r->path, sizeof(r->path), "%s", url);
 		access_remote(r);
+		/* Only a TLS connection has a session (the daemon given back
+		 * would be a worker of the pool, not the listener: no use for
+		 * telling). The gate's challenges and reply_blob go by it. */
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		r->tls = srv->tls && ci != NULL && ci->tls_session != NULL;
 		log_debug("request %s %s", method, url);
 		read_framing(r);
 		if (r->method == 0)
@@ -293,6 +300,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	auth_principal_free(r->who);
 	access_gen_put(srv, r->gen);
 	core_req_free(r->q);
+	if (r->state_free != NULL)
+		r->state_free(r->state);
 	free(r->body);
 	free(r);
 	*con_cls = NULL;
@@ -308,9 +317,15 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 			  enum MHD_ConnectionNotificationCode toe)
 {
 	server *srv = cls;
+	const union MHD_ConnectionInfo *ci;
 
 	metrics_gauge_add(&srv->stats.hs_connections,
 			  toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+	/* Before the handshake: the only moment resumption can be enabled. */
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED && srv->tls &&
+	    (ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION)) != NULL &&
+	    ci->tls_session != NULL && tls_session_resumable(ci->tls_session) != ST_OK)
+		log_debug("tls: a connection without session resumption");
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -458,8 +473,14 @@ static status_t ops_start(server *srv)
  * blocks a restart; the holder's pid is written into it, for the refusal's
  * message only. ST_OK with *out_fd (kept open: closing it releases the
  * lock); ST_BUSY (logged, naming the holder) or ST_IO.
+ *
+ * shared (metadata = postgres): replicas of one registry share the folder
+ * on purpose, their index shared too (an upload's row is every replica's,
+ * so none sweeps another's upload as a leftover; temporary files are swept
+ * only when old). They take the lock shared: together they keep out a
+ * server on its own SQLite index, which takes it exclusive.
  */
-static status_t data_lock(const char *data, int *out_fd)
+static status_t data_lock(const char *data, bool shared, int *out_fd)
 {
 	char path[CONFIG_PATH_MAX + 16], buf[32];
 	int fd = -1;
@@ -472,7 +493,7 @@ static status_t data_lock(const char *data, int *out_fd)
 		log_error("cannot open %s: %s", path, strerror(errno));
 		goto done;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+	if (flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
 		if (errno != EWOULDBLOCK) {
 			log_error("cannot lock %s: %s", path, strerror(errno));
 			goto done;
@@ -505,15 +526,19 @@ static void *sweeper_main(void *arg)
 {
 	server *srv = arg;
 	struct timespec until;
-	/* Sweep twice per TTL so a session outlives it by half a TTL at most. */
-	time_t interval = srv->cfg.upload_ttl_sec / 2;
+	time_t interval;
 
-	if (interval < 1)
-		interval = 1;
-	if (interval > SWEEP_INTERVAL_MAX_SEC)
-		interval = SWEEP_INTERVAL_MAX_SEC;
 	pthread_mutex_lock(&srv->stop_mu);
 	while (!srv->stopping) {
+		/* Twice per TTL so a session outlives it by half a TTL at most;
+		 * the TTL of the current configuration (upload_ttl reloads). */
+		server_gen *g = access_gen_get(srv);
+		interval = g->cfg.upload_ttl_sec / 2;
+		access_gen_put(srv, g);
+		if (interval < 1)
+			interval = 1;
+		if (interval > SWEEP_INTERVAL_MAX_SEC)
+			interval = SWEEP_INTERVAL_MAX_SEC;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += interval;
 		pthread_cond_timedwait(&srv->stop_cv, &srv->stop_mu, &until);
@@ -539,25 +564,29 @@ static bool scrub_cancelled(void *arg)
 }
 
 /* scrub_interval: a scrub with repair after each interval (the first one
- * interval after start), paced at scrub_rate; stopping cancels it. */
+ * interval after start), paced at scrub_rate; stopping cancels it. Both
+ * are the current configuration's: a reload changes them from the next
+ * wait on. */
 static void *scrubber_main(void *arg)
 {
 	server *srv = arg;
-	core_scrub_options so = {.rate = srv->cfg.scrub_rate_bytes,
-				 .repair = true,
-				 .cancelled = scrub_cancelled,
-				 .cancel_arg = srv};
+	core_scrub_options so = {.repair = true, .cancelled = scrub_cancelled, .cancel_arg = srv};
 	core_scrub_summary sum;
 	struct timespec until;
 
 	pthread_mutex_lock(&srv->stop_mu);
 	while (!srv->stopping) {
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += srv->cfg.scrub_interval_sec;
+		server_gen *g = access_gen_get(srv);
+		until.tv_sec += g->cfg.scrub_interval_sec;
+		access_gen_put(srv, g);
 		pthread_cond_timedwait(&srv->stop_cv, &srv->stop_mu, &until);
 		if (srv->stopping)
 			break;
 		pthread_mutex_unlock(&srv->stop_mu);
+		server_gen *rg = access_gen_get(srv); /* this run's pace */
+		so.rate = rg->cfg.scrub_rate_bytes;
+		access_gen_put(srv, rg);
 		if (core_scrub(srv->core, &so, NULL, NULL, &sum) == ST_OK && !sum.cancelled)
 			log_info("scrub: %zu checked, %zu bad, %zu quarantined", sum.checked,
 				 sum.bad, sum.quarantined);
@@ -578,12 +607,14 @@ static bool collector_stop(void *arg)
 	return stop;
 }
 
-/* Collects garbage every gc_interval while the server serves (core_gc
- * works in small transactions, so requests go on), until it stops. */
+/* Collects garbage every gc_interval while the server serves, as `registry
+ * gc` does (core_collect: retention, then what nothing references, in
+ * small transactions, so requests go on), until it stops. Each removal is
+ * logged at info with its rule; core_collect ends with a summary line. */
 static void *collector_main(void *arg)
 {
 	server *srv = arg;
-	core_gc_options o = {.stop = collector_stop, .stop_arg = srv};
+	core_gc_options o = {.log_each = true, .stop = collector_stop, .stop_arg = srv};
 	core_gc_report r;
 	struct timespec until;
 
@@ -593,12 +624,14 @@ static void *collector_main(void *arg)
 	pthread_mutex_lock(&srv->stop_mu);
 	while (!srv->stopping) {
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += srv->cfg.gc_interval_sec;
+		server_gen *g = access_gen_get(srv); /* gc_interval reloads */
+		until.tv_sec += g->cfg.gc_interval_sec;
+		access_gen_put(srv, g);
 		pthread_cond_timedwait(&srv->stop_cv, &srv->stop_mu, &until);
 		if (srv->stopping)
 			break;
 		pthread_mutex_unlock(&srv->stop_mu);
-		core_gc(srv->core, &o, &r);
+		core_collect(srv->core, &o, &r);
 		pthread_mutex_lock(&srv->stop_mu);
 	}
 	pthread_mutex_unlock(&srv->stop_mu);
@@ -667,12 +700,14 @@ status_t server_start(server **out, const config *cfg)
 	}
 	/* Before anything in the folder is touched: the start-up sweep below
 	 * would remove a running server's uploads. */
-	if ((st = data_lock(cfg->data, &srv->lock_fd)) != ST_OK)
+	if ((st = data_lock(cfg->data, strcmp(cfg->metadata, "sqlite") != 0, &srv->lock_fd)) !=
+	    ST_OK)
 		goto fail;
 	/* The core sweeps crash leftovers at open: ours alone, now. */
-	cli_core_options(&srv->cfg, true, "registry/" REGISTRY_VERSION " (pull-through cache)",
-			 true, &co);
+	cli_core_options(&srv->cfg, true, SERVER_USER_AGENT, true, &co);
 	if ((st = core_open(&srv->core, &co)) != ST_OK)
+		goto fail;
+	if (cfg->ui && (st = ui_session_key_load(cfg->data, srv->ui_key)) != ST_OK)
 		goto fail;
 	if ((st = accesslog_new(&srv->alog)) != ST_OK ||
 	    (st = accesslog_configure(srv->alog, cfg->access_log,

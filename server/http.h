@@ -64,6 +64,7 @@ typedef enum {
 	R_HEALTHZ,    /* /healthz: alive */
 	R_READYZ,     /* /readyz: able to serve */
 	R_ADMIN_REPO, /* /v2/_admin/repositories/<name>: a whole repository */
+	R_UI,	      /* /, /ui and /ui/...: the web UI (ui_*.c) */
 	R__COUNT
 } route_kind;
 
@@ -155,6 +156,11 @@ struct request {
 	uint64_t resp_bytes;	 /* the reply's body bytes */
 	char digest[DIGEST_MAX]; /* a digest the request named or made */
 	bool ops;		 /* came through metrics_listen: /metrics, /healthz, /readyz only */
+
+	/* a handler's own state across calls of finish (a held answer: the web
+	 * UI's login), released with state_free when the request completes */
+	void *state;
+	void (*state_free)(void *state);
 };
 
 /* The route table (routes.c) and URL matching. Fills r->route, r->name,
@@ -241,6 +247,11 @@ enum MHD_Result metrics_finish(request *r);
 enum MHD_Result healthz_finish(request *r);
 enum MHD_Result readyz_finish(request *r);
 enum MHD_Result admin_repo_finish(request *r);
+
+/* the web UI (ui_page.c): every page under /ui/, and / */
+status_t ui_begin(request *r);
+status_t ui_data(request *r, const char *buf, size_t len);
+enum MHD_Result ui_finish(request *r);
 
 status_t token_begin(request *r);
 status_t token_data(request *r, const char *buf, size_t len);

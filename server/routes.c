@@ -17,6 +17,8 @@
  *   /metrics, /healthz, /readyz            R_METRICS, R_HEALTHZ, R_READYZ (h_ops.c)
  *   /v2/_admin/repositories/<name>         R_ADMIN_REPO (registry-specific:
  *                                          no name can start with '_')
+ *   /, /ui, /ui/...                        R_UI (the web UI: ui_page.c
+ *                                          dispatches its pages)
  */
 #include <string.h>
 
@@ -40,6 +42,7 @@ static const route routes[] = {
     {R_HEALTHZ, M_GET | M_HEAD, ops_begin, NULL, healthz_finish},
     {R_READYZ, M_GET | M_HEAD, ops_begin, NULL, readyz_finish},
     {R_ADMIN_REPO, M_DELETE, base_begin, NULL, admin_repo_finish},
+    {R_UI, M_GET | M_HEAD | M_POST, ui_begin, ui_data, ui_finish},
 };
 
 /* The admin routes' prefix: a repository name's components start with
@@ -95,6 +98,10 @@ static status_t match_kind(request *r, const char *url, route_kind *kind)
 	if (strcmp(url, "/metrics") == 0 || strcmp(url, "/healthz") == 0 ||
 	    strcmp(url, "/readyz") == 0) {
 		*kind = url[1] == 'm' ? R_METRICS : url[1] == 'h' ? R_HEALTHZ : R_READYZ;
+		return ST_OK;
+	}
+	if (strcmp(url, "/") == 0 || strcmp(url, "/ui") == 0 || strncmp(url, "/ui/", 4) == 0) {
+		*kind = R_UI;
 		return ST_OK;
 	}
 	if (strncmp(url, "/v2", 3) != 0)

@@ -24,6 +24,9 @@
  * rules under a request in flight, and the last holder of a replaced one
  * frees it.
  */
+/* What the pull-through cache tells upstreams it is (at start and on reload). */
+#define SERVER_USER_AGENT "registry/" REGISTRY_VERSION " (pull-through cache)"
+
 struct server_gen {
 	unsigned refs;		/* under server.gen_mu: the server's, and each request's */
 	config cfg;		/* owns its lists */
@@ -63,6 +66,8 @@ struct server {
 	http_stats stats;	       /* requests, latency, bytes, connections */
 	struct MHD_Daemon *daemon_ops; /* metrics_listen's: /metrics, /healthz, /readyz */
 	uint16_t port_ops;
+	/* the web UI's session and CSRF key (ui_session.c), when ui is on */
+	unsigned char ui_key[32];
 };
 
 /*

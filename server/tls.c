@@ -5,7 +5,10 @@
  * own forms (a gnutls_pcert_st chain and a gnutls_privkey_t), ready for the
  * handshake callback. `current` is read by every handshake without a lock
  * (an acquire load pairs with the release store in tls_creds_use); the
- * retired list is touched only by reloads and the shutdown.
+ * retired list is touched only by reloads and the shutdown. The session
+ * ticket key (tls_session_resumable) is made once per process: a reload
+ * keeps it, so sessions resumed across a reload keep the certificate they
+ * began with, as a connection kept open does.
  */
 #include "tls.h"
 
@@ -19,7 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define TLS_CHAIN_MAX 16	     /* certificates in one chain file */
+#define TLS_CHAIN_MAX 16	   /* certificates in one chain file */
 #define TLS_FILE_MAX (1024 * 1024) /* largest certificate or key file */
 
 struct tls_creds {
@@ -31,6 +34,9 @@ struct tls_creds {
 };
 
 static tls_creds *current;
+/* The session ticket key: made on first use, freed by tls_shutdown. */
+static pthread_once_t ticket_once = PTHREAD_ONCE_INIT;
+static gnutls_datum_t ticket_key;
 static pthread_mutex_t retired_mu = PTHREAD_MUTEX_INITIALIZER;
 static tls_creds *retired;
 
@@ -189,6 +195,23 @@ void *tls_cert_callback(void)
 	return (void *)f;
 }
 
+static void ticket_key_make(void)
+{
+	if (gnutls_session_ticket_key_generate(&ticket_key) < 0)
+		ticket_key.data = NULL;
+}
+
+status_t tls_session_resumable(void *session)
+{
+	pthread_once(&ticket_once, ticket_key_make);
+	if (ticket_key.data == NULL)
+		return ST_NOMEM;
+	/* GnuTLS derives and rotates the keys that encrypt tickets from it. */
+	if (gnutls_session_ticket_enable_server(session, &ticket_key) < 0)
+		return ST_INTERNAL;
+	return ST_OK;
+}
+
 void tls_shutdown(void)
 {
 	tls_creds *c = __atomic_exchange_n(&current, NULL, __ATOMIC_ACQ_REL), *next;
@@ -201,4 +224,9 @@ void tls_shutdown(void)
 	}
 	retired = NULL;
 	pthread_mutex_unlock(&retired_mu);
+	if (ticket_key.data != NULL) {
+		memset(ticket_key.data, 0, ticket_key.size);
+		gnutls_free(ticket_key.data);
+		ticket_key.data = NULL;
+	}
 }

@@ -45,6 +45,17 @@ void tls_serial(char *out, size_t outlen);
  * gnutls_certificate_retrieve_function2). */
 void *tls_cert_callback(void);
 
+/*
+ * Lets a client resume its TLS session on a new connection (a ticket, RFC
+ * 8446 / RFC 5077, with a key made once per process), so reconnecting
+ * clients skip the certificate's signature and the key exchange.
+ * libmicrohttpd does not enable it and has no option for it: call with a
+ * connection's GnuTLS session (gnutls_session_t) before its handshake,
+ * i.e. when the connection starts. ST_OK; ST_NOMEM, ST_INTERNAL (the
+ * connection then works, without resumption).
+ */
+status_t tls_session_resumable(void *session);
+
 /* Frees every set, current and replaced: after the daemons stopped. */
 void tls_shutdown(void);
 

@@ -12,10 +12,12 @@
 
 #include "../common/log.h"
 #include "blobstore_fs.h"
+#include "blobstore_s3.h"
 
 /* Every backend a configuration may name, the default first. */
 static const blobstore_ops *const backends[] = {
     &blobstore_fs_ops,
+    &blobstore_s3_ops,
 };
 #define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
 
@@ -29,20 +31,36 @@ const blobstore_ops *blobstore_backend_find(const char *name)
 
 status_t blobstore_open_backend(blobstore **out, const char *backend, const char *location)
 {
+	return blobstore_open_opts(out, backend, location, NULL);
+}
+
+status_t blobstore_open_opts(blobstore **out, const char *backend, const char *location,
+			     const blobstore_options *opts)
+{
+	static const blobstore_options none;
+
 	const blobstore_ops *ops = blobstore_backend_find(backend);
 
 	*out = NULL;
 	if (ops == NULL) {
-		log_error("blobstore: unknown storage backend '%s' (known: filesystem)",
+		log_error("blobstore: unknown storage backend '%s' (known: filesystem, s3)",
 			  backend ? backend : "(null)");
 		return ST_INVALID;
 	}
-	return ops->open(out, location);
+	return ops->open(out, location, opts != NULL ? opts : &none);
 }
 
 status_t blobstore_open(blobstore **out, const char *root)
 {
 	return blobstore_open_backend(out, BLOBSTORE_DEFAULT_BACKEND, root);
+}
+
+status_t blobstore_redirect_url(blobstore *bs, const char *digest, char **out)
+{
+	*out = NULL;
+	if (bs->bs_ops->redirect_url == NULL)
+		return ST_UNSUPPORTED;
+	return bs->bs_ops->redirect_url(bs, digest, out);
 }
 
 void blobstore_close(blobstore *bs)
@@ -93,6 +111,18 @@ status_t blobstore_put(blobstore *bs, const char *digest, const void *buf, size_
 status_t blobstore_delete(blobstore *bs, const char *digest)
 {
 	return bs->bs_ops->remove(bs, digest);
+}
+
+status_t blobstore_retire(blobstore *bs, const char *digest)
+{
+	if (bs->bs_ops->retire == NULL)
+		return bs->bs_ops->remove(bs, digest);
+	return bs->bs_ops->retire(bs, digest);
+}
+
+status_t blobstore_purge(blobstore *bs)
+{
+	return bs->bs_ops->purge != NULL ? bs->bs_ops->purge(bs) : ST_OK;
 }
 
 status_t blobstore_quarantine(blobstore *bs, const char *digest)

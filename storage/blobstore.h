@@ -8,10 +8,11 @@
  * nothing of HTTP, repositories or metadata.
  *
  * Backends (chosen by name, see blobstore_open_backend): "filesystem"
- * (blobstore_fs.h, folders on local disk) is the only one so far; an
- * S3-compatible store is planned. The caller holds a blobstore and never
+ * (blobstore_fs.h, folders on local disk) and "s3" (blobstore_s3.h, an
+ * S3-compatible object store such as Ceph RGW). The caller holds a blobstore and never
  * learns which backend serves it: every function below is a dispatch
- * through the store's blobstore_ops. What every backend guarantees:
+ * through the store's blobstore_ops (redirect_url alone may be NULL). What every backend
+ * guarantees:
  *   - A committed blob is complete and its name is its digest: it becomes
  *     visible all at once, after its digest was verified, and durably (a
  *     crash after the commit returned cannot lose it, nor show a part).
@@ -19,7 +20,9 @@
  *     returned ST_OK, every stat and read of that digest, from any thread
  *     of the process, finds it.
  *   - Upload bytes are never served as a blob.
- * How each backend keeps them is said in its own header.
+ * How each backend keeps them is said in its own header. A backend on the
+ * network (S3) may answer ST_UNAVAILABLE wherever ST_IO is listed below:
+ * it could not reach its store (a client should try again later).
  *
  * Thread-safe: a blobstore may be shared by all threads. A blob_upload or a
  * blob_reader is used by one thread at a time (the caller serialises).
@@ -46,6 +49,40 @@ typedef struct blobstore_ops blobstore_ops;
 
 /* The backend the registry uses unless configured otherwise. */
 #define BLOBSTORE_DEFAULT_BACKEND "filesystem"
+
+/*
+ * What a backend other than the filesystem needs to open (the s3_* keys of
+ * registry.conf); the filesystem needs none. Strings are copied by open.
+ */
+typedef struct {
+	const char *s3_endpoint;    /* http(s)://host[:port] */
+	const char *s3_bucket;	    /* must exist: a missing bucket fails open */
+	const char *s3_region;	    /* "us-east-1" when empty */
+	const char *s3_credentials; /* a file of one line ACCESS:SECRET; NULL or "":
+				       AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY */
+	bool s3_path_style;	    /* endpoint/bucket/key (RGW, MinIO), else bucket.host/key */
+	const char *s3_prefix;	    /* before every key: "" or ending in '/' */
+	const char *s3_ca;	    /* CA bundle for TLS, NULL: the system's */
+	uint64_t s3_part_size;	    /* multipart part size, >= 5 MiB (0: 16 MiB) */
+	bool s3_redirect;	    /* blobstore_redirect_url answers presigned URLs */
+	uint64_t s3_memory;	    /* upload buffers in all (0: 256 MiB) */
+} blobstore_options;
+
+/*
+ * blobstore_open_backend with the backend's options (opts may be NULL for
+ * the filesystem).
+ */
+status_t blobstore_open_opts(blobstore **out, const char *backend, const char *location,
+			     const blobstore_options *opts);
+
+/*
+ * A short-lived URL a client may GET the blob's bytes from directly, instead
+ * of through the registry (S3 with s3_redirect = on: a presigned URL), into
+ * *out (malloc'd, the caller frees). ST_UNSUPPORTED when the store serves
+ * its bytes itself (the filesystem, or S3 without s3_redirect); ST_NOMEM.
+ * It does not check that the blob exists: stat first.
+ */
+status_t blobstore_redirect_url(blobstore *bs, const char *digest, char **out);
 
 /*
  * Opens the store of backend `backend` ("filesystem") at location (for the
@@ -103,7 +140,8 @@ void blob_reader_close(blob_reader *rd);
 
 /*
  * Stores a whole buffer (a manifest) under its digest, which the caller has
- * computed, atomically and durably (the filesystem: write, fsync, rename).
+ * computed, atomically and durably (the filesystem: write, fsync, rename;
+ * S3: one PUT).
  * Storing a digest that is
  * already present is ST_OK. ST_INVALID for a malformed digest;
  * ST_DIGEST_MISMATCH if buf does not hash to digest (nothing stored);
@@ -116,6 +154,25 @@ status_t blobstore_put(blobstore *bs, const char *digest, const void *buf, size_
  * (Garbage collection decides when; the store only does it.)
  */
 status_t blobstore_delete(blobstore *bs, const char *digest);
+
+/*
+ * Takes a committed blob out of reach at once (stat and reads no longer
+ * find it; readers already open go on) and cheaply, leaving the release of
+ * its space to blobstore_purge. Garbage collection retires while it holds
+ * the metadata's write lock and purges after: releasing is what is slow
+ * (the filesystem: unlink frees the blocks, hundreds of microseconds per
+ * file on a disk mounted with discard), and pushes wait for that lock.
+ * The filesystem: renamed to trash/ALG-HEX beside blobs/. A backend with
+ * no cheaper step removes here (blobstore_delete). ST_OK, ST_NOT_FOUND,
+ * ST_INVALID, ST_IO.
+ */
+status_t blobstore_retire(blobstore *bs, const char *digest);
+
+/*
+ * Releases the space of every retired blob, including those a crash left
+ * retired (a no-op for a backend that removes at once). ST_OK, ST_IO.
+ */
+status_t blobstore_purge(blobstore *bs);
 
 /*
  * Moves a committed blob out of reach, its bytes kept aside for a person
@@ -257,18 +314,21 @@ status_t blobstore_list(blobstore *bs,
  * call the operation of the same name; each operation keeps the contract
  * written above for its function (statuses, what is left on failure, who
  * owns what), and the shared tests (tests/unit/test_blobstore.c) run
- * against every backend. Every operation is required.
+ * against every backend. Every operation but redirect_url is required.
  */
 struct blobstore_ops {
 	const char *name; /* as configured: "filesystem" */
 	/* blobstore_open_backend: the store at location. */
-	status_t (*open)(blobstore **out, const char *location);
+	status_t (*open)(blobstore **out, const char *location, const blobstore_options *opts);
 	void (*close)(blobstore *bs);
 	status_t (*stat)(blobstore *bs, const char *digest, uint64_t *out_size);
 	status_t (*read_open)(blobstore *bs, const char *digest, blob_reader **out);
 	status_t (*put)(blobstore *bs, const char *digest, const void *buf, size_t len);
 	status_t (*remove)(blobstore *bs, const char *digest); /* blobstore_delete */
 	status_t (*quarantine)(blobstore *bs, const char *digest);
+	/* optional, both or neither: without them retire is remove */
+	status_t (*retire)(blobstore *bs, const char *digest);
+	status_t (*purge)(blobstore *bs);
 	status_t (*upload_begin)(blobstore *bs, const char *id, digest_alg alg, blob_upload **out);
 	status_t (*upload_resume)(blobstore *bs, const char *id, digest_alg alg, blob_upload **out);
 	status_t (*upload_write)(blob_upload *up, const void *buf, size_t len);
@@ -297,6 +357,8 @@ struct blobstore_ops {
 	status_t (*list)(blobstore *bs,
 			 int (*fn)(void *arg, const char *digest, uint64_t size, time_t mtime),
 			 void *arg);
+	/* blobstore_redirect_url; NULL: ST_UNSUPPORTED (the filesystem). */
+	status_t (*redirect_url)(blobstore *bs, const char *digest, char **out);
 };
 
 struct blobstore {

@@ -350,7 +350,7 @@ static status_t subdir_open(int dirfd, const char *name, int *out_fd)
 
 static void fs_close(blobstore *base);
 
-static status_t fs_open(blobstore **out, const char *root)
+static status_t fs_open(blobstore **out, const char *root, const blobstore_options *opts)
 {
 	fs_store *bs = NULL;
 	int root_fd = -1, swept = 0;
@@ -571,24 +571,79 @@ static status_t fs_remove(blobstore *base, const char *digest)
 	return ST_OK;
 }
 
-static status_t fs_quarantine(blobstore *base, const char *digest)
+/* Retired blobs wait in trash/ beside blobs/ (same filesystem: a rename,
+ * no copy) until fs_purge unlinks them outside the caller's lock. */
+#define TRASH_DIR "trash"
+
+/* Renames the blob to folder/ALG-HEX beside blobs/ (made if missing), an
+ * earlier one of the same name replaced. */
+static status_t set_aside(fs_store *bs, const char *digest, const char *folder)
 {
-	fs_store *bs = fs_of(base);
 	char rel[REL_PATH_MAX], aside[REL_PATH_MAX + 32];
 	digest_alg alg;
 	status_t st;
 
 	if ((st = rel_path(rel, digest, &alg)) != ST_OK)
 		return st;
-	if (mkdirat(bs->bs_root_fd, "quarantine", DIR_MODE) != 0 && errno != EEXIST)
+	if (mkdirat(bs->bs_root_fd, folder, DIR_MODE) != 0 && errno != EEXIST)
 		return ST_IO;
-	snprintf(aside, sizeof(aside), "quarantine/%s-%s", digest_alg_name(alg),
+	snprintf(aside, sizeof(aside), "%s/%s-%s", folder, digest_alg_name(alg),
 		 strchr(digest, ':') + 1);
 	if (renameat(bs->bs_blobs_fd, rel, bs->bs_root_fd, aside) != 0)
 		return (errno == ENOENT || errno == ENOTDIR) ? ST_NOT_FOUND : ST_IO;
-	/* made durable like a removal: a blob that comes back after a crash is
-	 * found again by the next scrub */
 	return ST_OK;
+}
+
+static status_t fs_retire(blobstore *base, const char *digest)
+{
+	/* Not durable, as fs_remove: a blob back after a crash is garbage the
+	 * next collection finds again (an orphan). */
+	return set_aside(fs_of(base), digest, TRASH_DIR);
+}
+
+static status_t fs_purge(blobstore *base)
+{
+	fs_store *bs = fs_of(base);
+	int fd = openat(bs->bs_root_fd, TRASH_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = NULL;
+	struct dirent *e;
+	status_t st = ST_IO;
+
+	if (fd < 0) {
+		st = errno == ENOENT ? ST_OK : ST_IO; /* nothing was ever retired */
+		goto done;
+	}
+	if ((d = fdopendir(fd)) == NULL)
+		goto done;
+	fd = -1; /* owned by d now */
+	for (;;) {
+		errno = 0;
+		if ((e = readdir(d)) == NULL) {
+			if (errno != 0)
+				goto done;
+			break;
+		}
+		if (e->d_name[0] == '.')
+			continue;
+		/* ENOENT: another process (`registry gc` beside a server) took it */
+		if (unlinkat(dirfd(d), e->d_name, 0) != 0 && errno != ENOENT)
+			log_msg(LOG_WARN, "blobstore: cannot remove %s/%s: %s", TRASH_DIR, e->d_name,
+				strerror(errno));
+	}
+	st = ST_OK;
+done:
+	if (fd >= 0)
+		close(fd);
+	if (d != NULL)
+		closedir(d);
+	return st;
+}
+
+static status_t fs_quarantine(blobstore *base, const char *digest)
+{
+	/* not durable either: a blob that comes back after a crash is found
+	 * again by the next scrub */
+	return set_aside(fs_of(base), digest, "quarantine");
 }
 
 /*
@@ -1201,6 +1256,8 @@ const blobstore_ops blobstore_fs_ops = {
     .put = fs_put,
     .remove = fs_remove,
     .quarantine = fs_quarantine,
+    .retire = fs_retire,
+    .purge = fs_purge,
     .upload_begin = fs_upload_begin,
     .upload_resume = fs_upload_resume,
     .upload_write = fs_upload_write,

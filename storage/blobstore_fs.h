@@ -4,6 +4,8 @@
  * Layout under the root folder (the location given to open):
  *   blobs/<alg>/<first two hex>/<hex>   committed blobs, immutable, one per digest
  *   uploads/<id>                        bytes of an upload session in progress
+ *   trash/<alg>-<hex>                   retired blobs, until blobstore_purge
+ *   quarantine/<alg>-<hex>              blobs scrub found corrupt
  *
  * Guarantees (blobstore.h asks them of every backend):
  *   - Atomic publish: a file under blobs/ is complete and its name is its

@@ -10,11 +10,13 @@
 #include <string.h>
 
 #include "../common/log.h"
+#include "meta_pg.h"
 #include "meta_sqlite.h"
 
 /* Every backend a configuration may name, the default first. */
 static const meta_ops *const backends[] = {
     &meta_sqlite_ops,
+    &meta_pg_ops,
 };
 #define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
 
@@ -32,7 +34,7 @@ status_t meta_open_backend(meta **out, const char *backend, const char *location
 
 	*out = NULL;
 	if (ops == NULL) {
-		log_error("meta: unknown metadata backend '%s' (known: sqlite)",
+		log_error("meta: unknown metadata backend '%s' (known: sqlite, postgres)",
 			  backend ? backend : "(null)");
 		return ST_INVALID;
 	}
@@ -166,6 +168,19 @@ status_t meta_tag_records(meta *m, const char *repo, int (*fn)(void *arg, const 
 			  void *arg)
 {
 	return m->m_ops->tag_records(m, repo, fn, arg);
+}
+
+status_t meta_repo_summary_get(meta *m, const char *repo, meta_repo_summary *out)
+{
+	return m->m_ops->repo_summary(m, repo, out);
+}
+
+status_t meta_tag_page(meta *m, const char *repo, bool by_pushed, int64_t after_pushed,
+		       const char *after_name, int n, int (*fn)(void *arg, const meta_tag_row *r),
+		       void *arg, bool *out_more)
+{
+	return m->m_ops->tag_page(m, repo, by_pushed, after_pushed, after_name, n, fn, arg,
+				  out_more);
 }
 
 status_t meta_write_begin(meta *m)
@@ -324,4 +339,14 @@ status_t meta_repo_clear(meta *m, const char *repo, size_t max, meta_repo_counts
 status_t meta_snapshot(meta *m, meta **out)
 {
 	return m->m_ops->snapshot(m, out);
+}
+
+status_t meta_lock_try(meta *m, const char *name, bool *out_got)
+{
+	return m->m_ops->lock_try(m, name, out_got);
+}
+
+void meta_unlock(meta *m, const char *name)
+{
+	m->m_ops->unlock(m, name);
 }

@@ -181,6 +181,39 @@ status_t meta_tag_get(meta *m, const char *repo, const char *tag, meta_tag *out)
 status_t meta_tag_records(meta *m, const char *repo, int (*fn)(void *arg, const meta_tag *t),
 			  void *arg);
 
+/* ---- browsing (the web UI): a repository's summary, a page of tags ---- */
+
+/* What the UI's repository list shows of one repository. */
+typedef struct {
+	uint64_t tags;		     /* its tags */
+	uint64_t bytes;		     /* its blobs and manifests, each digest once */
+	time_t last_push, last_pull; /* 0: never (or not recorded) */
+} meta_repo_summary;
+
+/* repo's summary: a few lookups on its own rows (by repo_id), so a page of
+ * 50 repositories costs the same among 10 or 10,000. ST_OK with *out;
+ * ST_NOT_FOUND; ST_IO. */
+status_t meta_repo_summary_get(meta *m, const char *repo, meta_repo_summary *out);
+
+/* A tag with its records and its manifest's size and media type. */
+typedef struct {
+	meta_tag t;
+	uint64_t size;
+	char media_type[META_MEDIA_TYPE_MAX];
+} meta_tag_row;
+
+/*
+ * A page of repo's tags with their records, keyset-paginated: by name
+ * (by_pushed false: names after after_name, "" from the start) or newest
+ * push first (by_pushed: rows before (after_pushed, after_name) in the
+ * order (pushed DESC, name DESC); INT64_MAX and "" from the start), at most
+ * n (> 0). *out_more: another row follows. Stops when fn returns non-zero.
+ * ST_OK (none for a repository that does not exist); ST_IO.
+ */
+status_t meta_tag_page(meta *m, const char *repo, bool by_pushed, int64_t after_pushed,
+		       const char *after_name, int n, int (*fn)(void *arg, const meta_tag_row *r),
+		       void *arg, bool *out_more);
+
 /* ---- write transactions over several calls ----
  *
  * A rule checked against the index and the write it allows must be one
@@ -500,6 +533,23 @@ status_t meta_repo_clear(meta *m, const char *repo, size_t max, meta_repo_counts
  * does the real work on it. ST_OK with *out; ST_NOMEM; ST_IO. */
 status_t meta_snapshot(meta *m, meta **out);
 
+/* ---- one at a time across replicas ----
+ *
+ * Work that must run in one place at a time among every process that shares
+ * the index (garbage collection; delivering an endpoint's events, so each is
+ * sent once): a named lock held by this connection until meta_unlock or
+ * meta_close (a replica killed loses it with its connection). On SQLite,
+ * whose index one machine holds, it is always granted: one process has one
+ * collector and one deliverer per endpoint, and its file lock orders the
+ * rest.
+ */
+
+/* Tries to take lock `name` without waiting: ST_OK with *out_got (false:
+ * another connection holds it); ST_IO. */
+status_t meta_lock_try(meta *m, const char *name, bool *out_got);
+/* Releases lock `name` taken by meta_lock_try on this connection. */
+void meta_unlock(meta *m, const char *name);
+
 /* ---- for backends ----
  *
  * A backend is a const meta_ops and a connection struct that begins with
@@ -596,6 +646,13 @@ struct meta_ops {
 	status_t (*repo_clear)(meta *m, const char *repo, size_t max, meta_repo_counts *counts,
 			       bool *out_done);
 	status_t (*snapshot)(meta *m, meta **out);
+	status_t (*repo_summary)(meta *m, const char *repo, meta_repo_summary *out);
+	status_t (*tag_page)(meta *m, const char *repo, bool by_pushed, int64_t after_pushed,
+			     const char *after_name, int n,
+			     int (*fn)(void *arg, const meta_tag_row *r), void *arg,
+			     bool *out_more);
+	status_t (*lock_try)(meta *m, const char *name, bool *out_got);
+	void (*unlock)(meta *m, const char *name);
 };
 
 struct meta {

@@ -171,9 +171,16 @@ static const char gc_sql[] =
 /* (GC's "is this digest a manifest anywhere" uses manifests_digest, made by
  * version 2.) */
 
+/*
+ * Version 5 (the web UI): a repository's tags newest push first, read
+ * backwards along (repo_id, pushed, name), so a page of them is a range of
+ * this index at the 10,000th tag as at the first (meta_tag_page).
+ */
+static const char ui_sql[] = "CREATE INDEX tags_pushed ON tags(repo_id, pushed, name);";
+
 /* The migrations, in order: migrations[i] takes user_version i to i + 1.
  * A new schema change is one more entry (never an edit of an old one). */
-static const char *const migrations[] = {schema_sql, usage_sql, events_sql, gc_sql};
+static const char *const migrations[] = {schema_sql, usage_sql, events_sql, gc_sql, ui_sql};
 /* PRAGMA user_version this code creates and understands. */
 #define META_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -245,6 +252,9 @@ enum {
 	S_RM_TAGS,
 	S_RM_MANS,
 	S_RM_LINKS,
+	S_REPO_SUMMARY,
+	S_TAG_PAGE_NAME,
+	S_TAG_PAGE_PUSHED,
 	S__COUNT
 };
 
@@ -455,6 +465,27 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_RM_MANS] = "SELECT digest FROM manifests WHERE repo_id = ?1 LIMIT ?2",
     [S_RM_LINKS] = "DELETE FROM repo_blobs WHERE repo_id = ?1"
 		   " AND digest IN (SELECT digest FROM repo_blobs WHERE repo_id = ?1 LIMIT ?2)",
+    /* meta_repo_summary_get: each part a range of a primary key by repo_id */
+    [S_REPO_SUMMARY] =
+	"SELECT r.id,"
+	" (SELECT count(*) FROM tags t WHERE t.repo_id = r.id),"
+	" (SELECT coalesce(sum(size), 0) FROM (SELECT digest, size FROM repo_blobs b"
+	"   WHERE b.repo_id = r.id UNION SELECT digest, size FROM manifests m"
+	"   WHERE m.repo_id = r.id)),"
+	" max((SELECT coalesce(max(pushed), 0) FROM tags t WHERE t.repo_id = r.id),"
+	"   (SELECT coalesce(max(created), 0) FROM manifests m WHERE m.repo_id = r.id)),"
+	" max((SELECT coalesce(max(last_pull), 0) FROM tags t WHERE t.repo_id = r.id),"
+	"   (SELECT coalesce(max(last_pull), 0) FROM manifests m WHERE m.repo_id = r.id))"
+	" FROM repos r WHERE r.name = ?1",
+    /* meta_tag_page: ?1 repo_id, ?2 after name, ?3 limit (n + 1), ?4 after pushed */
+    [S_TAG_PAGE_NAME] = "SELECT " TAG_COLS ", m.size, m.media_type FROM tags t"
+			" JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest"
+			" WHERE t.repo_id = ?1 AND t.name > ?2 ORDER BY t.name LIMIT ?3",
+    [S_TAG_PAGE_PUSHED] = "SELECT " TAG_COLS ", m.size, m.media_type"
+			  " FROM tags t INDEXED BY tags_pushed"
+			  " JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest"
+			  " WHERE t.repo_id = ?1 AND (t.pushed, t.name) < (?4, ?2)"
+			  " ORDER BY t.pushed DESC, t.name DESC LIMIT ?3",
 };
 
 typedef struct {
@@ -1693,6 +1724,76 @@ static status_t sq_tag_records(meta *base, const char *repo,
 	return st;
 }
 
+/* ---- browsing (the web UI) ---- */
+
+static status_t sq_repo_summary(meta *base, const char *repo, meta_repo_summary *out)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s = stmt_get(m, S_REPO_SUMMARY);
+	status_t st = ST_OK;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (repo == NULL)
+		return ST_NOT_FOUND;
+	bind_text(s, 1, repo);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		out->tags = (uint64_t)sqlite3_column_int64(s, 1);
+		out->bytes = (uint64_t)sqlite3_column_int64(s, 2);
+		out->last_push = (time_t)sqlite3_column_int64(s, 3);
+		out->last_pull = (time_t)sqlite3_column_int64(s, 4);
+	} else if (rc == SQLITE_DONE) {
+		st = ST_NOT_FOUND;
+	} else {
+		st = db_status(m, rc, "repository summary");
+	}
+	stmt_done(s);
+	return st;
+}
+
+static status_t sq_tag_page(meta *base, const char *repo, bool by_pushed, int64_t after_pushed,
+			    const char *after_name, int n,
+			    int (*fn)(void *arg, const meta_tag_row *r), void *arg, bool *out_more)
+{
+	sq_meta *m = sq_of(base);
+	sqlite3_stmt *s;
+	sqlite3_int64 rid;
+	meta_tag_row row;
+	status_t st;
+	int rc, count = 0;
+
+	if (out_more)
+		*out_more = false;
+	if (repo == NULL || n <= 0)
+		return ST_OK;
+	if ((st = repo_id(m, repo, &rid)) != ST_OK)
+		return st == ST_NOT_FOUND ? ST_OK : st;
+	s = stmt_get(m, by_pushed ? S_TAG_PAGE_PUSHED : S_TAG_PAGE_NAME);
+	sqlite3_bind_int64(s, 1, rid);
+	bind_text(s, 2, after_name ? after_name : "");
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)n + 1); /* one more: is there a next page */
+	if (by_pushed)
+		sqlite3_bind_int64(s, 4, after_pushed);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (count++ == n) {
+			if (out_more)
+				*out_more = true;
+			break;
+		}
+		fill_tag(&row.t, s);
+		row.size = (uint64_t)sqlite3_column_int64(s, 6);
+		column_copy(row.media_type, sizeof(row.media_type), s, 7);
+		if (fn(arg, &row) != 0)
+			break;
+	}
+	st = ST_OK;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		st = db_status(m, rc, "tag page");
+	stmt_done(s);
+	return st;
+}
+
 /* ---- write transactions over several calls ---- */
 
 static status_t sq_write_begin(meta *base)
@@ -2508,6 +2609,21 @@ done:
 	return st;
 }
 
+/* One machine holds the file: granted (meta.h). */
+static status_t sq_lock_try(meta *base, const char *name, bool *out_got)
+{
+	(void)base;
+	(void)name;
+	*out_got = true;
+	return ST_OK;
+}
+
+static void sq_unlock(meta *base, const char *name)
+{
+	(void)base;
+	(void)name;
+}
+
 const meta_ops meta_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -2562,4 +2678,8 @@ const meta_ops meta_sqlite_ops = {
     .gc_reap = sq_gc_reap,
     .repo_clear = sq_repo_clear,
     .snapshot = sq_snapshot,
+    .repo_summary = sq_repo_summary,
+    .tag_page = sq_tag_page,
+    .lock_try = sq_lock_try,
+    .unlock = sq_unlock,
 };

@@ -15,6 +15,7 @@
 #include "stage.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -48,7 +49,12 @@ static char *slot_mem(stage *sg, uint64_t k)
 	return sg->mem + (size_t)(k % (uint64_t)sg->nslots) * STAGE_SLOT_BYTES;
 }
 
-/* Writes slot k to the file: O_DIRECT if aligned, else through the page cache. */
+/* Writes slot k to the file: O_DIRECT if aligned, else through the page
+ * cache. What O_DIRECT wrote is then read back into the page cache, in the
+ * background (readahead: the kernel's I/O, no copy here), up to
+ * STAGE_READBACK_MAX into the file: the first pull of a blob comes right
+ * after its push (CI pushes, the deploy pulls), and found it on disk alone
+ * (make bench: a fifth of a warm pull's speed; with this, as fast). */
 static status_t slot_write(stage *sg, uint64_t k)
 {
 	int i = (int)(k % (uint64_t)sg->nslots);
@@ -56,6 +62,9 @@ static status_t slot_write(stage *sg, uint64_t k)
 
 	if (sg->dfd >= 0 && sg->off[i] % STAGE_ALIGN == 0 && sg->len[i] % STAGE_ALIGN == 0) {
 		st = fileio_write(sg->dfd, slot_mem(sg, k), sg->len[i], (off_t)sg->off[i]);
+		if (st == ST_OK && sg->off[i] < STAGE_READBACK_MAX)
+			posix_fadvise(sg->fd, (off_t)sg->off[i], (off_t)sg->len[i],
+				      POSIX_FADV_WILLNEED); /* a hint: failure is harmless */
 		if (st != ST_IO || errno != EINVAL)
 			return st;
 		/* Opened, but the file system refuses these writes: the page

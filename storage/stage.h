@@ -6,9 +6,11 @@
  * with O_DIRECT where the slot is aligned in the file (an unaligned first
  * or last slot goes through the page cache). So the caller's thread only
  * receives and copies, hashing runs on another core, and the page-cache
- * copy is gone. Slots are hashed and written in file order; a crash leaves
- * a prefix of what was staged. Nothing here knows uploads, stores or HTTP.
- * One thread at a time calls stage_write and stage_end.
+ * copy is gone; what O_DIRECT wrote is read back into the page cache by
+ * the kernel's readahead (no copy here), as the first pull of a blob
+ * usually follows its push. Slots are hashed and written in file order; a
+ * crash leaves a prefix of what was staged. Nothing here knows uploads,
+ * stores or HTTP. One thread at a time calls stage_write and stage_end.
  */
 #ifndef STORAGE_STAGE_H
 #define STORAGE_STAGE_H
@@ -22,6 +24,9 @@
 #define STAGE_SLOT_BYTES (512 * 1024)
 #define STAGE_SLOTS_MAX 4
 #define STAGE_ALIGN 4096 /* O_DIRECT alignment of offsets, lengths, buffers */
+/* What O_DIRECT wrote below this file offset is read back into the page
+ * cache as it is written (stage.c): a blob's first pull follows its push. */
+#define STAGE_READBACK_MAX (1024ull * 1024 * 1024)
 
 typedef struct stage stage;
 

@@ -318,7 +318,7 @@ case_ mirror-skopeo 90 mirror.sh pull_skopeo
 case_ mirror-podman 90 mirror.sh pull_podman
 
 # The daemon runs whenever a docker case is selected.
-docker_cases="docker-build docker-push docker-push-localhost docker-push-repo docker-pull docker-run docker-pull-skopeo auth-docker auth-docker-tls policy-docker mirror-docker mirror-containerd"
+docker_cases="docker-build docker-push docker-push-localhost docker-push-repo docker-pull docker-run docker-pull-skopeo ui-docker auth-docker auth-docker-tls policy-docker mirror-docker mirror-containerd"
 need_docker=""
 for c in docker-daemon $docker_cases; do
 	wanted "$c" && need_docker=1
@@ -333,6 +333,8 @@ if [ -n "$need_docker" ]; then
 		case_ docker-pull 60 docker.sh pull
 		case_ docker-run 60 docker.sh run
 		case_ docker-pull-skopeo 60 docker.sh pull_skopeo
+		# the web UI shows what docker and skopeo pushed (tests/clients/ui.sh)
+		case_ ui-docker 90 ui.sh docker_pages
 		case_ auth-docker 120 auth.sh docker_login
 		case_ auth-docker-tls 60 auth.sh docker_tls
 		case_ policy-docker 90 policy.sh docker_policy

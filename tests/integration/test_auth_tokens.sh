@@ -101,8 +101,12 @@ es256() {
 	# the two INTEGERs of the DER sequence, each to 32 bytes
 	read -r r s < <(openssl asn1parse -inform DER -in "$TMP/sig.der" |
 		sed -n 's/.*INTEGER *://p' | tr '\n' ' ')
-	r=$(printf '%064s' "${r: -64}" | tr ' ' 0)
-	s=$(printf '%064s' "${s: -64}" | tr ' ' 0)
+	# pad, then cut: ${r: -64} of a shorter r (a leading zero byte, 1 in
+	# 256) is empty, which made a bad signature now and then
+	r=$(printf '%064s' "$r" | tr ' ' 0)
+	s=$(printf '%064s' "$s" | tr ' ' 0)
+	r=${r: -64}
+	s=${s: -64}
 	printf '%s.%s' "$input" "$(printf '%s%s' "$r" "$s" | hex_bytes | b64url)"
 }
 NOW=$(date +%s)

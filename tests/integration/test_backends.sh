@@ -63,10 +63,26 @@ bad() {
 	check "$what: says FILE:LINE: $msg" grep -qF "$TMP/bad.conf:$line: $msg" "$TMP/bad.out"
 	check "$what: no data folder made" [ ! -e "$TMP/fresh" ]
 }
-bad "storage = s3" 2 "invalid storage 's3' (expected filesystem)" \
-	$'# a comment\nstorage = s3\n'
-bad "metadata = postgres" 1 "invalid metadata 'postgres' (expected sqlite)" \
-	$'metadata = postgres\nstorage = filesystem\n'
-bad "empty storage" 1 "invalid storage '' (expected filesystem)" $'storage =\n'
+bad "storage = gcs" 2 "invalid storage 'gcs' (expected filesystem or s3)" \
+	$'# a comment\nstorage = gcs\n'
+bad "metadata = mysql" 1 "invalid metadata 'mysql' (expected sqlite or postgres)" \
+	$'metadata = mysql\nstorage = filesystem\n'
+# metadata = postgres without where, or with a server that is not there:
+# exit 1 at start, saying which
+pg_bad() {
+	local what=$1 msg=$2 rc=0
+	printf '%s' "$3" >"$TMP/bad.conf"
+	timeout 10 "$BIN" serve --listen 127.0.0.1:0 --data "$TMP/pgbad" -c "$TMP/bad.conf" \
+		>"$TMP/bad.out" 2>&1 || rc=$?
+	check "$what: exit status 1 (got $rc)" [ "$rc" = 1 ]
+	check "$what: says $msg" grep -qF "$msg" "$TMP/bad.out"
+}
+pg_bad "metadata = postgres without postgres" "metadata = postgres needs postgres = CONNINFO" \
+	$'metadata = postgres\n'
+pg_bad "a PostgreSQL that is not there" "cannot connect to PostgreSQL" \
+	$'metadata = postgres\npostgres = "host=/nonexistent dbname=registry"\n'
+check "...its connection string (a password, maybe) not logged as the index's name" \
+	bash -c "! grep -q 'metadata index host=' '$TMP/bad.out'"
+bad "empty storage" 1 "invalid storage '' (expected filesystem or s3)" $'storage =\n'
 
 summary

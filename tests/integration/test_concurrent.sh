@@ -65,7 +65,7 @@ for repo in app chunked streamed; do
 done
 check "one blob file for the digest" [ "$(find "$TMP/data/blobs" -name "${D#sha256:}" | wc -l)" = 1 ]
 check "no upload file left" [ -z "$(ls "$TMP/data/uploads")" ]
-check "no upload session left" [ "$(sqlite3 "$TMP/data/registry.db" 'SELECT count(*) FROM uploads')" = 0 ]
+check "no upload session left" [ "$(reg_sql "$TMP/data/registry.db" 'SELECT count(*) FROM uploads')" = 0 ]
 
 mount_blob() {
 	curl -s -o /dev/null -w '%{http_code}' -X POST \
@@ -115,6 +115,6 @@ done
 check "every pushed manifest is stored by digest" [ "$CODE" = 200 ]
 req GET /v2/race/app/tags/list
 check "tag list consistent" [ "$(cat "$TMP/b")" = '{"name":"race/app","tags":["contested","latest"]}' ]
-check "index integrity" [ "$(sqlite3 "$TMP/data/registry.db" 'PRAGMA integrity_check')" = ok ]
+check "index integrity" [ "$(reg_sql "$TMP/data/registry.db" 'PRAGMA integrity_check')" = ok ]
 reg_stop
 summary

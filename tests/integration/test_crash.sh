@@ -49,7 +49,7 @@ reg_wait "$REG_PID"
 REG_PID=
 reg_wait "$CURL"
 check "no blob file for the half upload" [ -z "$(find "$TMP/data/blobs" -name "${DBIG#sha256:}")" ]
-check "index integrity after SIGKILL" [ "$(sqlite3 "$TMP/data/registry.db" 'PRAGMA integrity_check')" = ok ]
+check "index integrity after SIGKILL" [ "$(reg_sql "$TMP/data/registry.db" 'PRAGMA integrity_check')" = ok ]
 
 reg_start "$BIN"
 verify_image crash/app v1

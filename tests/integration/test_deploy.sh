@@ -7,8 +7,8 @@
 # add` and `cert` run as that user write files the service reads, as root
 # they do not), and the container files: .containerignore tried by a real
 # podman build of the context, the Containerfile's runtime stage, and its
-# ENTRYPOINT and HEALTHCHECK commands run outside a container. (Building
-# deploy/Containerfile itself needs debian:12-slim from a registry.)
+# ENTRYPOINT and HEALTHCHECK commands run outside a container.
+# (tests/integration/test_container.sh builds deploy/Containerfile itself.)
 # timeout: 300
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -167,13 +167,22 @@ for _ in $(seq 1 50); do
 	[ -n "$PORT" ] && break
 	sleep 0.1
 done
-hc=$(sed -n '/^HEALTHCHECK /,/^[^\t]/p' "$CF" | sed -n 's/^\tCMD //p' | sed "s@127.0.0.1:5000@127.0.0.1:$PORT@")
-check "the HEALTHCHECK command is found" [ -n "$hc" ]
-sh -c "$hc"
-check "HEALTHCHECK: healthy while the entrypoint serves" [ "$?" = 0 ]
+# The HEALTHCHECK (exec form) reads the configuration the image has: here
+# the installed one with the listen address the entrypoint was given.
+mapfile -t hc < <(sed -n '/^HEALTHCHECK /,/^[^\t]/p' "$CF" | sed -n 's/^\tCMD //p' |
+	python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)))')
+sed "s/^listen = .*/listen = 127.0.0.1:$PORT/" "$ROOT/etc/registry/registry.conf" >"$TMP/hc.conf"
+hc=("${hc[@]/#\/usr\/local\/bin\/registry/$ROOT/usr/local/bin/registry}")
+hc=("${hc[@]/#\/etc\/registry\/registry.conf/$TMP/hc.conf}")
+check "the HEALTHCHECK command is found (${hc[*]})" [ "${#hc[@]}" -gt 1 ]
+check "HEALTHCHECK: no curl (the image has none)" bash -c "! grep -A1 '^HEALTHCHECK ' '$CF' | grep -qw curl"
+"${hc[@]}" >"$TMP/hc.out" 2>&1
+rc=$?
+check "HEALTHCHECK: healthy while the entrypoint serves ($(head -1 "$TMP/hc.out"))" [ "$rc" = 0 ]
 reg_stop
-sh -c "$hc"
-check "HEALTHCHECK: unhealthy once it stopped" [ "$?" != 0 ]
+"${hc[@]}" >"$TMP/hc.out" 2>&1
+rc=$?
+check "HEALTHCHECK: unhealthy once it stopped ($(head -1 "$TMP/hc.out"))" [ "$rc" != 0 ]
 
 # .containerignore: what a real build context gets, from a copy of the
 # tree with a data folder, build outputs, a key and credentials in it.

@@ -184,7 +184,7 @@ for i in 2 3 4; do
 	push_image ev/b "v$i"
 done
 check "pushes acknowledged with the receiver down" [ "$(wc -l <"$TMP/acked")" = 8 ]
-n=$(sqlite3 "$TMP/data/registry.db" "SELECT count(*) FROM events WHERE endpoint = '$URL/signed'")
+n=$(reg_sql "$TMP/data/registry.db" "SELECT count(*) FROM events WHERE endpoint = '$URL/signed'")
 check "the six pushes are queued in registry.db ($n)" [ "$n" -ge 6 ]
 check "/metrics: receiver 0's queue depth follows ($(metric 'registry_events_queued{receiver="0"}'))" \
 	wait_metric 'registry_events_queued{receiver="0"}' 6
@@ -215,7 +215,7 @@ total=$(wc -l <"$TMP/acked")
 check "wait: every acknowledged push arrives ($total)" wait_for signed push "$total"
 # queued: the rows of an endpoint still in registry.db (acknowledged ones go)
 queued() {
-	sqlite3 "$TMP/data/registry.db" "SELECT count(*) FROM events WHERE endpoint = '$1'"
+	reg_sql "$TMP/data/registry.db" "SELECT count(*) FROM events WHERE endpoint = '$1'"
 }
 for _ in $(seq 1 600); do
 	[ "$(queued "$URL/signed")" = 0 ] && break

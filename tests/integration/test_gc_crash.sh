@@ -72,7 +72,7 @@ check "an uninterrupted run after the kills" [ $? = 0 ]
 echo "crash: the next run removed $(grep -c '^orphan' "$TMP/final") orphan file(s) the kills left" >&2
 check "exactly the live files are left ($(nfiles))" [ "$(nfiles)" = 9 ]
 check "live images still served" live_ok
-check "PRAGMA integrity_check: ok" [ "$(sqlite3 "$DATA/registry.db" 'PRAGMA integrity_check')" = ok ]
+check "PRAGMA integrity_check: ok" [ "$(reg_sql "$DATA/registry.db" 'PRAGMA integrity_check')" = ok ]
 reg_stop
 
 # The server killed while its own collection (every second) runs.
@@ -90,5 +90,5 @@ check "after the server's kills: live images served" live_ok
 for _ in $(seq 1 50); do [ "$(nfiles)" = 9 ] && break; sleep 0.2; done
 check "its next collections leave exactly the live files" [ "$(nfiles)" = 9 ]
 reg_stop
-check "PRAGMA integrity_check: ok" [ "$(sqlite3 "$DATA/registry.db" 'PRAGMA integrity_check')" = ok ]
+check "PRAGMA integrity_check: ok" [ "$(reg_sql "$DATA/registry.db" 'PRAGMA integrity_check')" = ok ]
 summary

@@ -167,6 +167,6 @@ while read -r repo tag man; do
 done < <(cat "$TMP"/ack.*)
 check "every acknowledged manifest ($NACK) pulls byte-exact with skopeo" [ "$bad" = 0 ]
 reg_stop
-check "PRAGMA integrity_check: ok" [ "$(sqlite3 "$DATA/registry.db" 'PRAGMA integrity_check')" = ok ]
-check "PRAGMA foreign_key_check: nothing" [ -z "$(sqlite3 "$DATA/registry.db" 'PRAGMA foreign_key_check')" ]
+check "PRAGMA integrity_check: ok" [ "$(reg_sql "$DATA/registry.db" 'PRAGMA integrity_check')" = ok ]
+check "PRAGMA foreign_key_check: nothing" [ -z "$(reg_sql "$DATA/registry.db" 'PRAGMA foreign_key_check')" ]
 summary

@@ -316,8 +316,8 @@ outside=$(find "$TMP" -path "$TMP/data" -prune -o -newer "$TMP/marker" -type f -
 	grep -vE "^$TMP/(b|h|in|raw|m|mb|blob|index|registry\.log)$")
 check "no file written outside the data folder: '$outside'" [ -z "$outside" ]
 check "no 'pwned' file anywhere near" [ -z "$(find "$TMP" /tmp -maxdepth 4 -name '*pwned*' 2>/dev/null)" ]
-odd=$(cd "$TMP/data" && find . -mindepth 1 -maxdepth 1 | grep -vE '^\./(blobs|uploads|serve\.lock|registry\.db(-wal|-shm|-journal)?)$')
-check "data folder holds only blobs/, uploads/, the index and the lock: '$odd'" [ -z "$odd" ]
+odd=$(cd "$TMP/data" && find . -mindepth 1 -maxdepth 1 | grep -vE '^\./(blobs|uploads|serve\.lock|ui-session\.key|gc\.last|registry\.db(-wal|-shm|-journal)?)$')
+check "data folder holds only blobs/, uploads/, the index, the lock and the UI's session key: '$odd'" [ -z "$odd" ]
 bad=0
 while read -r f; do
 	[ "$(sha256sum "$f" | cut -d' ' -f1)" = "$(basename "$f")" ] || bad=$((bad + 1))

@@ -91,7 +91,7 @@ check "du PATTERN: only team/ (and its namespace)" \
 A_KIB=$(awk -v n="$A_REF" 'BEGIN { printf "%.1f KiB", n / 1024 }')
 check "du: human-readable sizes ($A_KIB)" grep -q "^team/a  *$A_KIB " "$TMP/du.txt"
 check "the tag's pulls: 2 (by tag only)" \
-	[ "$(sqlite3 "$TMP/data/registry.db" "SELECT pulls FROM tags t JOIN repos r ON r.id = t.repo_id WHERE r.name = 'team/a'")" = 2 ]
+	[ "$(reg_sql "$TMP/data/registry.db" "SELECT pulls FROM tags t JOIN repos r ON r.id = t.repo_id WHERE r.name = 'team/a'")" = 2 ]
 
 # ---- retain ----
 bytes "$TMP/cil" 1000 cilayer
@@ -168,7 +168,7 @@ req GET "/v2/sc/app/blobs/$DB"
 expect "...heals it" 200
 check "...byte for byte" cmp -s "$TMP/b" "$TMP/big"
 check "...and clears the mark" \
-	[ "$(sqlite3 "$TMP/data/registry.db" "SELECT count(*) FROM quarantine")" = 0 ]
+	[ "$(reg_sql "$TMP/data/registry.db" "SELECT count(*) FROM quarantine")" = 0 ]
 reg_stop
 
 # scrub_interval: the server scrubs (with repair) on its own

@@ -94,7 +94,7 @@ for _ in $(seq 1 20); do
 done
 check "20 reads of /readyz and /metrics change nothing in the data folder" [ "$before" = "$(state)" ]
 check "/readyz leaves no probe file" bash -c "! ls -A '$DATA' | grep -q readyz"
-check "...and made no repository" [ "$(sqlite3 "$DATA/registry.db" 'SELECT count(*) FROM repos')" = 0 ]
+check "...and made no repository" [ "$(reg_sql "$DATA/registry.db" 'SELECT count(*) FROM repos')" = 0 ]
 
 # Counters a push moves, with alice's token.
 TOKEN=$(curl -s -u alice:pw-alice "$BASE/token?service=registry&scope=repository:team/app:pull,push" | jq -r .token)
@@ -263,29 +263,10 @@ printf 'metrics_listen = 127.0.0.1:%s\n' "$OPS_PORT" >"$TMP/hc.conf"
 check "healthcheck -c: asks metrics_listen, exit 0" bash -c "'$BIN' healthcheck -c '$TMP/hc.conf' >/dev/null"
 
 # ---- a real Prometheus scrapes it ----
-if ! command -v prometheus >/dev/null; then
-	skip "prometheus is not installed (Debian package prometheus)"
-else
-	PROM_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-	mkdir -p "$TMP/prom"
-	cat >"$TMP/prom/prometheus.yml" <<EOF
-global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: registry
-    static_configs:
-      - targets: ['127.0.0.1:$OPS_PORT']
-EOF
-	prometheus --config.file="$TMP/prom/prometheus.yml" --storage.tsdb.path="$TMP/prom/data" \
-		--web.listen-address="127.0.0.1:$PROM_PORT" >"$TMP/prom/log" 2>&1 &
-	PROM_PID=$!
-	query() { # query PROMQL: the first value Prometheus answers, or ""
-		curl -s -G "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$1" |
-			jq -r '.data.result[0].value[1] // empty' 2>/dev/null
-	}
+if prom_start $OPS_PORT; then
 	up=
 	for _ in $(seq 1 300); do
-		up=$(query 'up{job="registry"}')
+		up=$(prom_query 'up{job="registry"}')
 		[ "$up" = 1 ] && break
 		sleep 0.1
 	done
@@ -294,14 +275,12 @@ EOF
 	expect "a push for prometheus to see" 201
 	seen=
 	for _ in $(seq 1 300); do
-		seen=$(query 'registry_http_requests_total{route="upload_start",method="POST",code="201"}')
+		seen=$(prom_query 'registry_http_requests_total{route="upload_start",method="POST",code="201"}')
 		[ "$seen" = 1 ] && break
 		sleep 0.1
 	done
 	check "prometheus answers a query for the push's counter ($seen)" [ "$seen" = 1 ]
-	kill "$PROM_PID"
-	reg_wait "$PROM_PID" 20
-	check "prometheus stopped" bash -c "! kill -0 $PROM_PID 2>/dev/null"
+	prom_stop
 fi
 reg_stop
 summary

@@ -134,10 +134,10 @@ req GET "/v2/team-a/secret/blobs/$P" -u teama:pw-teama
 expect "team-a reads its own layer" 200
 
 links() { # DIGEST: how many repositories may serve it
-	sqlite3 "$TMP/data/registry.db" "SELECT count(*) FROM repo_blobs WHERE digest = '$1'"
+	reg_sql "$TMP/data/registry.db" "SELECT count(*) FROM repo_blobs WHERE digest = '$1'"
 }
 repos() { # every repository name, one a line
-	sqlite3 "$TMP/data/registry.db" "SELECT name FROM repos ORDER BY name"
+	reg_sql "$TMP/data/registry.db" "SELECT name FROM repos ORDER BY name"
 }
 hub_gets() { # PATH-REGEX: requests HUB has seen for it
 	grep -cE "debug request (GET|HEAD) $1\$" "$HUB_LOG"

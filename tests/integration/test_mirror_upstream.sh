@@ -74,7 +74,7 @@ check "...the first GET asked for all of it" \
 check "...the second for the rest, from byte 500000 exactly" \
 	[ "$(si_lines "^upstream GET /v2/cut/x/blobs/$DCUT range=" | sed -n 2p | grep -o 'range=[^ ]*')" = "range=bytes=500000-" ]
 check "...and no more requests" [ "$(si_lines "^upstream GET /v2/cut/x/blobs/$DCUT " | wc -l)" = 2 ]
-check "...cached verified" [ -n "$(find "$TMP/data/blobs" -name "${DCUT#sha256:}")" ]
+check "...cached verified" reg_store_has "$TMP/data" "$DCUT"
 
 # ---- manifests whose bytes do not match their digest are refused ----
 ACCEPT='Accept: application/vnd.oci.image.manifest.v1+json'
@@ -129,7 +129,7 @@ wait_evictions() { # N: up to 10 s for more than N eviction rounds
 	done
 	return 1
 }
-in_store() { [ -n "$(find "$TMP/data/blobs" -name "${1#sha256:}")" ]; }
+in_store() { reg_store_has "$TMP/data" "$1"; }
 sleep 1.1
 
 # a blob a local repository also holds is not the cache's to remove

@@ -104,8 +104,8 @@ ok=$(cat "$TMP"/code.* | grep -c 201)
 denied=$(cat "$TMP"/code.* | grep -c 403)
 check "8 parallel 40 KB pushes under 150K: 3 accepted ($ok), 5 refused ($denied)" \
 	[ "$ok" = 3 ] && [ "$denied" = 5 ]
-used=$(sqlite3 "$TMP/data/registry.db" \
-	"SELECT sum(size) FROM (SELECT DISTINCT digest, size FROM repo_blobs b JOIN repos r ON r.id = b.repo_id WHERE r.name LIKE 'race/%')")
+used=$(reg_sql "$TMP/data/registry.db" \
+	"SELECT sum(size) FROM (SELECT DISTINCT digest, size FROM repo_blobs b JOIN repos r ON r.id = b.repo_id WHERE r.name LIKE 'race/%') x")
 check "...and race/ holds at most 150K ($used bytes)" [ "$used" -le 153600 ]
 
 # ---- immutable tags ----
@@ -187,9 +187,9 @@ expect "anonymous may not push" 401
 req GET /v2/team/app/manifests/v1
 expect "anonymous may pull" 200
 check "the tag's push is recorded as alice's" \
-	[ "$(sqlite3 "$TMP/data/registry.db" "SELECT pushed_by FROM tags WHERE name = 'v1'")" = alice ]
+	[ "$(reg_sql "$TMP/data/registry.db" "SELECT pushed_by FROM tags WHERE name = 'v1'")" = alice ]
 check "...and the manifest's" \
-	[ "$(sqlite3 "$TMP/data/registry.db" "SELECT pushed_by FROM manifests WHERE digest = '$D1'")" = alice ]
+	[ "$(reg_sql "$TMP/data/registry.db" "SELECT pushed_by FROM manifests WHERE digest = '$D1'")" = alice ]
 # pulls are recorded only when the gate let them through
 for f in pl pc1; do
 	req POST "/v2/secret/app/blobs/uploads/?digest=$(sha256 "$TMP/$f")" -u alice:pw --data-binary @"$TMP/$f"
@@ -204,7 +204,7 @@ req GET /v2/secret/app/manifests/v1 -u alice:pw
 expect "alice may" 200
 sleep 3 # CORE_PULLS_FLUSH_SEC, and a second
 pulls_of() {
-	sqlite3 "$TMP/data/registry.db" "SELECT t.pulls FROM tags t JOIN repos r ON r.id = t.repo_id WHERE r.name = '$1' AND t.name = 'v1'"
+	reg_sql "$TMP/data/registry.db" "SELECT t.pulls FROM tags t JOIN repos r ON r.id = t.repo_id WHERE r.name = '$1' AND t.name = 'v1'"
 }
 check "the refused pulls are not counted, alice's is" [ "$(pulls_of secret/app)" = 1 ]
 check "anonymous's allowed pull of team/app is" [ "$(pulls_of team/app)" = 1 ]

@@ -365,7 +365,10 @@ code=$(curl -s -o "$TMP/corrupt" -w '%{http_code}' "$BASE/v2/library/busybox/blo
 rc=$?
 check "corrupted blob: the transfer fails (curl $rc, HTTP $code)" test "$rc" != 0 -o "$code" -ge 500
 check "corrupted blob: the client never got all of it" [ "$(stat -c %s "$TMP/corrupt")" -lt 1500000 ]
-check "corrupted blob: not in the cache" [ -z "$(find "$TMP/data/blobs" -name "${DVICTIM#sha256:}")" ]
+check "a fetched manifest is in the cache's store" reg_store_has "$TMP/data" "$D1B"
+stored=no
+reg_store_has "$TMP/data" "$DVICTIM" && stored=yes
+check "corrupted blob: not in the cache" [ "$stored" = no ]
 check "corrupted blob: logged as a digest mismatch" grep -q "does not match its digest" "$REG_LOG"
 req GET "/v2/library/busybox/blobs/$DVICTIM"
 check "corrupted blob: asked again, refused again" test "$CODE" != 200 -o "$(stat -c %s "$TMP/b")" -lt 1500000
@@ -498,7 +501,9 @@ check "export exits 0" [ $? = 0 ]
 check "export wrote a tar with an OCI layout" bash -c "tar tf '$TMP/x.tar' | grep -qx oci-layout"
 "$BIN" export docker.io/library/alpine:nope -o "$TMP/y.tar" -d "$TMP/seed" 2>/dev/null
 check "export of an unknown image exits 1, leaves no file" test $? = 1 -a ! -e "$TMP/y.tar" -a ! -e "$TMP/y.tar.partial"
-"$BIN" import "$TMP/x.tar" -d "$TMP/imported" 2>"$TMP/import.log"
+# into the store the server below is started on (S3 under integration-s3)
+s3_args -d "$TMP/imported"
+"$BIN" import "$TMP/x.tar" "${S3_ARGS[@]}" 2>"$TMP/import.log"
 check "import exits 0" [ $? = 0 ]
 check "import summary" grep -q "imported 3 image(s); .* 0 failed" "$TMP/import.log"
 # a copy of the archive with one flipped byte in a layer is refused

@@ -104,7 +104,7 @@ EOF
 check "registry reload exits 0" [ $? = 0 ]
 check "...naming the pid it signalled" grep -q "sent SIGHUP to pid $REG_PID" "$TMP/reload.out"
 check "the reload is applied" reloaded 1
-check "...and logged" grep -q "reload: configuration from $CONF applied (auth basic, 1 rule(s), 1 group(s), access log $TMP/access.log)" "$REG_LOG"
+check "...and logged" grep -q "reload: configuration from $CONF applied (auth basic, 1 rule(s), 1 group(s), 0 upstream(s), 0 quota(s), 0 immutable, 0 retain, delete on, access log $TMP/access.log)" "$REG_LOG"
 push_image team-a/app v2 "${B[@]}"
 expect "bob may push now (a new group and rule)" 201
 cat "$TMP/part1" >"$TMP/whole"
@@ -141,10 +141,11 @@ check "a key set twice: logged, kept" reloaded 4
 # Keys that need a restart: named, kept; the rest applied.
 cp "$TMP/good.conf" "$CONF"
 sed -i 's/^log_level = debug/log_level = info/' "$CONF"
-printf 'threads = 7\nupload_ttl = 1h\nlisten = 127.0.0.1:1\n' >>"$CONF"
+printf 'threads = 7\nconnection_timeout = 5m\nupload_ttl = 1h\nlisten = 127.0.0.1:1\n' >>"$CONF"
 kill -HUP "$REG_PID"
 check "restart-only keys: the reload applies the rest" reloaded 5
-check "...naming threads and upload_ttl" bash -c "grep -q 'warn reload: threads changed, which needs a restart: the running value is kept' '$REG_LOG' && grep -q 'reload: upload_ttl changed' '$REG_LOG'"
+check "...naming threads and connection_timeout" bash -c "grep -q 'warn reload: threads changed, which needs a restart: the running value is kept' '$REG_LOG' && grep -q 'reload: connection_timeout changed' '$REG_LOG'"
+check "...not upload_ttl, which reloads" bash -c "! grep -q 'reload: upload_ttl changed' '$REG_LOG'"
 check "...not listen, which --listen set (flags win over the file, as at start)" bash -c "! grep -q 'reload: listen changed' '$REG_LOG'"
 check "...nor what did not change" bash -c "! grep -q 'reload: data changed' '$REG_LOG'"
 check "...still on the same port" curl -sf -o /dev/null "${A[@]}" "$BASE/v2/"

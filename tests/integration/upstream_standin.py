@@ -15,6 +15,8 @@ killed. The first path component of a repository says how it behaves:
                      the connection; a GET with Range gets a proper 206
   norange/...        the same cut, but Range is ignored: always a whole 200
   slowhead/...       HEAD of a blob answers after 4 s (GET at once)
+  slow/...           GET of a blob sends it in 64 KiB pieces, 0.1 s apart
+                     (a fetch that is still running seconds later)
   redirect-basic/... wants HTTP Basic, then redirects to blob storage on
                      the other port (another origin)
   redirect-bearer/.. wants a Bearer token from /token, then redirects
@@ -107,6 +109,20 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self.connection.shutdown(socket.SHUT_RDWR)
 
+    def slow(self, data):
+        """The whole blob, a piece at a time."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        try:
+            for i in range(0, len(data), 65536):
+                self.wfile.write(data[i:i + 65536])
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
+            self.close_connection = True  # the cache gave up: nothing more to send
+
     def do_HEAD(self):
         self.do_GET()
 
@@ -158,6 +174,8 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(4)
         if kind in ("cut", "norange") and self.command == "GET" and n == 0:
             return self.cut(data)
+        if kind == "slow" and self.command == "GET":
+            return self.slow(data)
         self.send_blob(data, honour_range=(kind != "norange"))
 
 

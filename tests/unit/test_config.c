@@ -535,10 +535,17 @@ START_TEST(backends)
 	expect_set("metadata", "sqlite");
 	ck_assert_str_eq(cfg.storage, "filesystem");
 	ck_assert_str_eq(cfg.metadata, "sqlite");
-	expect_set_invalid("storage", "s3");
-	ck_assert_str_eq(err, "invalid storage 's3' (expected filesystem)");
-	expect_set_invalid("metadata", "postgres");
-	ck_assert_str_eq(err, "invalid metadata 'postgres' (expected sqlite)");
+	expect_set("storage", "s3");
+	expect_set("storage", "filesystem");
+	expect_set_invalid("storage", "gcs");
+	ck_assert_str_eq(err, "invalid storage 'gcs' (expected filesystem or s3)");
+	expect_set_invalid("metadata", "mysql");
+	ck_assert_str_eq(err, "invalid metadata 'mysql' (expected sqlite or postgres)");
+	expect_set("metadata", "postgres");
+	ck_assert_str_eq(cfg.metadata, "postgres");
+	expect_set("postgres", "host=/run/postgresql dbname=registry");
+	ck_assert_str_eq(cfg.postgres, "host=/run/postgresql dbname=registry");
+	expect_set("metadata", "sqlite");
 	expect_set_invalid("storage", "");
 	expect_set_invalid("storage", "Filesystem");
 	expect_set_invalid("metadata", "sqlite3");
@@ -546,10 +553,18 @@ START_TEST(backends)
 	ck_assert_str_eq(cfg.metadata, "sqlite");
 
 	load("storage = filesystem\nmetadata = sqlite\n", ST_OK);
-	expect_load_error("data = /x\nstorage = s3\n", 2,
-			  "invalid storage 's3' (expected filesystem)");
-	expect_load_error("metadata = postgres\n", 1,
-			  "invalid metadata 'postgres' (expected sqlite)");
+	expect_load_error("data = /x\nstorage = gcs\n", 2,
+			  "invalid storage 'gcs' (expected filesystem or s3)");
+	expect_load_error("s3_endpoint = s3.example.com\n", 1,
+			  "invalid s3_endpoint 's3.example.com' (expected http(s)://HOST[:PORT])");
+	expect_load_error("s3_prefix = /abs/\n", 1,
+			  "invalid s3_prefix '/abs/' (expected a key prefix ending in /)");
+	expect_load_error("s3_part_size = 4M\n", 1,
+			  "invalid s3_part_size '4M' (expected a size from 5M to 5G (5242880 to "
+			  "5368709120 bytes))");
+	expect_load_error("metadata = mysql\n", 1,
+			  "invalid metadata 'mysql' (expected sqlite or postgres)");
+	load("metadata = postgres\npostgres = \"postgresql://registry@db/registry\"\n", ST_OK);
 	expect_load_error("storage = filesystem\nstorage = filesystem\n", 2,
 			  "'storage' repeated (first set on line 1)");
 

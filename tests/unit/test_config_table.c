@@ -95,8 +95,10 @@ START_TEST(table_sound)
 
 		ck_assert_msg(k->name != NULL && k->name[0] != '\0', "row %zu has no name", i);
 		for (const char *p = k->name; *p; p++)
-			ck_assert_msg(islower((unsigned char)*p) || *p == '_', "%s: bad name",
-				      k->name);
+			/* digits after the first letter: s3_endpoint */
+			ck_assert_msg(islower((unsigned char)*p) || *p == '_' ||
+					  (p > k->name && isdigit((unsigned char)*p)),
+				      "%s: bad name", k->name);
 		for (size_t j = 0; j < i; j++)
 			ck_assert_msg(strcmp(keys[j].name, k->name) != 0, "%s twice", k->name);
 		ck_assert_msg(k->offset + k->size <= sizeof(config), "%s: outside config", k->name);
@@ -254,7 +256,7 @@ static int conf_line(char *line, char **key, char **value)
 	char *p = commented ? line + 1 + (line[1] == ' ') : line, *end;
 
 	*key = p;
-	while (islower((unsigned char)*p) || *p == '_')
+	while (islower((unsigned char)*p) || *p == '_' || (p > *key && isdigit((unsigned char)*p)))
 		p++;
 	if (p == *key || strncmp(p, " = ", 3) != 0)
 		return 0;
@@ -403,6 +405,67 @@ START_TEST(readme_documents_table)
 }
 END_TEST
 
+/* Whether `name` (backticked) occurs in [from, to). */
+static int names_key(const char *from, const char *to, const char *name)
+{
+	char want[128];
+	size_t n = (size_t)snprintf(want, sizeof(want), "`%s`", name);
+
+	for (const char *p = from; p + n <= to; p++)
+		if (memcmp(p, want, n) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The README's Reload section lists which keys a reload applies and which
+ * need a restart: every key in the list its `.restart` says and not in the
+ * other, and every backticked key name in either list a key of the table.
+ */
+START_TEST(readme_reload_lists)
+{
+	char *text = slurp(README_PATH), *sec, *applied, *restart, *end;
+
+	ck_assert_ptr_nonnull(sec = strstr(text, "\n### Reload\n"));
+	ck_assert_ptr_nonnull(applied = strstr(sec, "\n- applied: "));
+	ck_assert_ptr_nonnull(restart = strstr(applied, "\n- needing a restart: "));
+	ck_assert_ptr_nonnull(end = strstr(restart, "\n\n"));
+	for (size_t i = 0; i < nkeys; i++) {
+		const char *name = keys[i].name;
+		int in_applied = names_key(applied, restart, name),
+		    in_restart = names_key(restart, end, name);
+
+		if (keys[i].restart)
+			ck_assert_msg(
+			    in_restart && !in_applied,
+			    "README Reload: %s needs a restart (.restart in config.c): list "
+			    "it under 'needing a restart' only",
+			    name);
+		else
+			ck_assert_msg(in_applied && !in_restart,
+				      "README Reload: %s reloads: list it under 'applied' only",
+				      name);
+	}
+	/* nothing stale: each `word` of the lists that could be a key is one */
+	for (const char *p = applied; p < end; p++) {
+		const char *q;
+		char word[64];
+
+		if (*p != '`' || (q = strchr(p + 1, '`')) == NULL || q >= end)
+			continue;
+		if ((size_t)(q - p - 1) < sizeof(word) &&
+		    strspn(p + 1, "abcdefghijklmnopqrstuvwxyz_") == (size_t)(q - p - 1)) {
+			memcpy(word, p + 1, (size_t)(q - p - 1));
+			word[q - p - 1] = '\0';
+			ck_assert_msg(key_get(word) != NULL, "README Reload lists `%s`, no key",
+				      word);
+		}
+		p = q;
+	}
+	free(text);
+}
+END_TEST
+
 Suite *make_config_table_suite(void)
 {
 	Suite *s = suite_create("config_table");
@@ -418,6 +481,7 @@ Suite *make_config_table_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, conf_documents_table);
 	tcase_add_test(tc, readme_documents_table);
+	tcase_add_test(tc, readme_reload_lists);
 	suite_add_tcase(s, tc);
 	return s;
 }

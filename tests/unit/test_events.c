@@ -308,7 +308,7 @@ START_TEST(migrate_from_v1)
 	ck_assert_int_eq(sqlite3_open(db_path, &raw), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(raw, "PRAGMA user_version", version_fn, &v, NULL), SQLITE_OK);
 	sqlite3_close(raw);
-	ck_assert_int_eq(v, 4); /* every step, the blob rows (gc) included */
+	ck_assert_int_eq(v, 5); /* every step: the blob rows (gc), tags_pushed (ui) */
 	ck_assert_int_eq(meta_manifest_get(m, "app", "v1", &man), ST_OK);
 	ck_assert_str_eq(man.digest, D1);
 	ck_assert_str_eq(man.pushed_by, ""); /* version 2's columns, "unknown" */

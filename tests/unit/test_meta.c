@@ -12,6 +12,7 @@
  * SQL query on its store beside the connection under test.
  */
 #include <check.h>
+#include <ctype.h>
 #include <errno.h>
 #include <ftw.h>
 #include <pthread.h>
@@ -25,6 +26,7 @@
 #include <sqlite3.h>
 
 #include "../../storage/meta.h"
+#include "../../storage/pq_load.h"
 #include "skip.h"
 
 static char dir[64];
@@ -105,6 +107,92 @@ static const char *sqlite_location(void)
 	return db_path;
 }
 
+/*
+ * The "postgres" entry runs when REGISTRY_TEST_PG names a server
+ * (tests/pg.sh start prints it: "host=DIR port=N user=postgres"); each test
+ * gets a database of its own, named after its folder, created at its first
+ * connection.
+ */
+static char pg_location_buf[512];
+
+/* conninfo with dbname db, in out. */
+static void pg_conninfo(char *out, size_t max, const char *db)
+{
+	snprintf(out, max, "%s dbname=%s", getenv("REGISTRY_TEST_PG"), db);
+}
+
+/* A plain connection to the test's database (or "postgres"). */
+static PGconn *pg_raw_connect(const char *db)
+{
+	char ci[512];
+	PGconn *c;
+
+	ck_assert_int_eq(pq_load(), ST_OK);
+	pg_conninfo(ci, sizeof(ci), db);
+	c = libpq.connectdb(ci);
+	ck_assert_int_eq(libpq.status(c), CONNECTION_OK);
+	return c;
+}
+
+/* The test's database name: its folder's, which mkdtemp made unique. */
+static const char *pg_dbname(void)
+{
+	static char name[64];
+	const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+
+	snprintf(name, sizeof(name), "%s", base);
+	for (char *p = name; *p; p++)
+		*p = *p == '-' ? '_' : (char)tolower((unsigned char)*p); /* as SQL folds it */
+	return name;
+}
+
+static const char *pg_location(void)
+{
+	char want[512];
+
+	pg_conninfo(want, sizeof(want), pg_dbname());
+	if (strcmp(want, pg_location_buf) != 0) {
+		/* the test's first connection: its database, new */
+		PGconn *c = pg_raw_connect("postgres");
+		char sql[160];
+		PGresult *r;
+
+		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", pg_dbname());
+		r = libpq.exec(c, sql);
+		ck_assert_int_eq(libpq.result_status(r), PGRES_COMMAND_OK);
+		libpq.clear(r);
+		libpq.finish(c);
+		snprintf(pg_location_buf, sizeof(pg_location_buf), "%s", want);
+	}
+	return pg_location_buf;
+}
+
+static long long pg_raw_int(const char *sql)
+{
+	PGconn *c = pg_raw_connect(pg_dbname());
+	PGresult *r = libpq.exec(c, sql);
+	long long v = -1;
+
+	ck_assert_int_eq(libpq.result_status(r), PGRES_TUPLES_OK);
+	if (libpq.ntuples(r) > 0)
+		v = strtoll(libpq.getvalue(r, 0, 0), NULL, 10);
+	libpq.clear(r);
+	libpq.finish(c);
+	return v;
+}
+
+static void pg_raw_exec(const char *sql)
+{
+	PGconn *c = pg_raw_connect(pg_dbname());
+	PGresult *r = libpq.exec(c, sql);
+	ExecStatusType t = libpq.result_status(r);
+
+	if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK)
+		ck_abort_msg("%s: %s", sql, libpq.result_error_message(r));
+	libpq.clear(r);
+	libpq.finish(c);
+}
+
 /* The backends the shared tests run against: the name to open, where (a
  * scratch index under the test's folder or of its own), and plain SQL on
  * the same store beside the connection under test. */
@@ -115,8 +203,10 @@ static const struct {
 	void (*raw_exec)(const char *sql);
 } backends[] = {
     {"sqlite", sqlite_location, sqlite_raw_int, sqlite_raw_exec},
+    {"postgres", pg_location, pg_raw_int, pg_raw_exec},
 };
-#define NBACKENDS ((int)(sizeof(backends) / sizeof(backends[0])))
+/* postgres only when a server is named (tests/pg.sh; make unit-pg). */
+#define NBACKENDS (getenv("REGISTRY_TEST_PG") != NULL ? 2 : 1)
 
 static int cur; /* the entry of backends a shared test runs against */
 
@@ -732,6 +822,13 @@ START_TEST(test_backup_and_digests)
 	ck_assert_int_eq(l.n, 2);
 
 	snprintf(copy_at, sizeof(copy_at), "%s/copy.db", dir);
+	if (strcmp(backends[_i].name, "postgres") == 0) {
+		/* a server database is backed up by its own tools (pg_dump) */
+		ck_assert_int_eq(meta_backup(m, copy_at), ST_UNSUPPORTED);
+		ck_assert_int_eq(meta_snapshot(m, &copy), ST_UNSUPPORTED);
+		ck_assert_ptr_null(copy);
+		return;
+	}
 	ck_assert_int_eq(meta_backup(m, copy_at), ST_OK);
 	ck_assert_int_eq(meta_backup(m, copy_at), ST_EXISTS);
 	/* writes after the backup are not in it */
@@ -1030,6 +1127,73 @@ START_TEST(test_digests_and_quarantine)
 }
 END_TEST
 
+/* meta_tag_page's rows, as "NAME" strings. */
+static int collect_tag_row(void *arg, const meta_tag_row *r)
+{
+	names *l = arg;
+
+	ck_assert_uint_eq(r->size, 1234);
+	ck_assert_str_eq(r->media_type, "application/vnd.oci.image.manifest.v1+json");
+	snprintf(l->names[l->n++], sizeof(l->names[0]), "%s", r->t.name);
+	return 0;
+}
+
+START_TEST(test_browse)
+{
+	char a[DIGEST_MAX], d[DIGEST_MAX];
+	meta_manifest man = man_make(dg(d, 'd'), "", "");
+	const char *refs[] = {dg(a, 'a')}, *tags[] = {"t1", "t2", "t3", "t4"};
+	meta_repo_summary sum;
+	names l = {0};
+	bool more;
+
+	db_open(_i);
+	ck_assert_int_eq(meta_blob_link(m, "app", a, 1), ST_OK);
+	ck_assert_int_eq(meta_manifest_put(m, "app", &man, refs, 1, tags, 4), ST_OK);
+	raw_exec("UPDATE tags SET pushed = CASE name WHEN 't1' THEN 100 WHEN 't2' THEN 300"
+		 " WHEN 't3' THEN 200 ELSE 300 END");
+	/* by name, two at a time */
+	ck_assert_int_eq(meta_tag_page(m, "app", false, 0, "", 2, collect_tag_row, &l, &more),
+			 ST_OK);
+	assert_names(&l, 2, (const char *const[]){"t1", "t2"});
+	ck_assert(more);
+	l.n = 0;
+	ck_assert_int_eq(meta_tag_page(m, "app", false, 0, "t2", 2, collect_tag_row, &l, &more),
+			 ST_OK);
+	assert_names(&l, 2, (const char *const[]){"t3", "t4"});
+	ck_assert(!more);
+	/* newest push first, ties by name descending, keyset on both */
+	l.n = 0;
+	ck_assert_int_eq(
+	    meta_tag_page(m, "app", true, INT64_MAX, "", 2, collect_tag_row, &l, &more), ST_OK);
+	assert_names(&l, 2, (const char *const[]){"t4", "t2"});
+	ck_assert(more);
+	l.n = 0;
+	ck_assert_int_eq(meta_tag_page(m, "app", true, 300, "t2", 2, collect_tag_row, &l, &more),
+			 ST_OK);
+	assert_names(&l, 2, (const char *const[]){"t3", "t1"});
+	ck_assert(!more);
+	/* a repository that does not exist: no rows, no error */
+	l.n = 0;
+	ck_assert_int_eq(meta_tag_page(m, "nope", false, 0, "", 2, collect_tag_row, &l, &more),
+			 ST_OK);
+	ck_assert_int_eq(l.n, 0);
+	/* the summary: its tags, each digest once, the last push */
+	ck_assert_int_eq(meta_repo_summary_get(m, "app", &sum), ST_OK);
+	ck_assert_uint_eq(sum.tags, 4);
+	ck_assert_uint_eq(sum.bytes, 1 + 1234);
+	ck_assert_int_ge(sum.last_push, 300);
+	ck_assert_int_eq(sum.last_pull, 0);
+	ck_assert_int_eq(meta_repo_summary_get(m, "nope", &sum), ST_NOT_FOUND);
+	/* the pushed-order page reads the index made for it */
+	ck_assert_int_eq(
+	    raw_int(strcmp(backends[_i].name, "sqlite") == 0
+			? "SELECT count(*) FROM sqlite_master WHERE name = 'tags_pushed'"
+			: "SELECT count(*) FROM pg_indexes WHERE indexname = 'tags_pushed'"),
+	    1);
+}
+END_TEST
+
 START_TEST(test_pragmas)
 {
 	sqlite3 *db = NULL;
@@ -1043,10 +1207,10 @@ START_TEST(test_pragmas)
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	/* the schema version this code made, kept across a reopen */
-	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 4);
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 5);
 	meta_close(m);
 	ck_assert_int_eq(meta_open(&m, db_path), ST_OK);
-	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 4);
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 5);
 }
 END_TEST
 
@@ -1093,7 +1257,7 @@ START_TEST(test_migrate_from_v1)
 	sqlite_raw_exec_create(schema_v1);
 	ck_assert_int_eq(meta_open(&m, db_path), ST_OK);
 	/* every step: the records (2), the event queue (3), the blob rows (4) */
-	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 4);
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 5);
 	ck_assert_int_eq(sqlite_raw_int("SELECT count(*) FROM events"), 0);
 	ck_assert_int_eq(sqlite_raw_int("SELECT count(*) FROM blobs"),
 			 sqlite_raw_int("SELECT count(DISTINCT digest) FROM (SELECT digest FROM "
@@ -1147,7 +1311,7 @@ START_TEST(test_migrate_from_v2)
 	sqlite_raw_exec(schema_v2);
 	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 2);
 	ck_assert_int_eq(meta_open(&m, db_path), ST_OK);
-	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 4);
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 5);
 	ck_assert_int_eq(meta_tag_get(m, "app", "v1", &t), ST_OK);
 	ck_assert_str_eq(t.digest, dg(d, 'd'));
 	ck_assert_int_eq(t.pushed, 1500);
@@ -1167,7 +1331,7 @@ START_TEST(test_migrate_from_v2)
 	/* opened again: nothing walks twice */
 	meta_close(m);
 	ck_assert_int_eq(meta_open(&m, db_path), ST_OK);
-	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 4);
+	ck_assert_int_eq(sqlite_raw_int("PRAGMA user_version"), 5);
 	ck_assert_int_eq(sqlite_raw_int("SELECT count(*) FROM events"), 1);
 }
 END_TEST
@@ -1214,6 +1378,34 @@ static void *write_links(void *arg)
 	w->st = st;
 	return NULL;
 }
+
+/* meta_lock_try: on a shared index one connection at a time holds a name,
+ * until it unlocks or closes; SQLite grants it always (one machine). */
+START_TEST(test_lock_try)
+{
+	meta *other = NULL;
+	bool got = false, shared = strcmp(backends[_i].name, "sqlite") != 0;
+
+	db_open(_i);
+	ck_assert_int_eq(db_connect(&other), ST_OK);
+	ck_assert_int_eq(meta_lock_try(m, "registry gc", &got), ST_OK);
+	ck_assert(got);
+	ck_assert_int_eq(meta_lock_try(other, "registry gc", &got), ST_OK);
+	ck_assert(got == !shared);
+	/* another name is another lock */
+	ck_assert_int_eq(meta_lock_try(other, "registry events x", &got), ST_OK);
+	ck_assert(got);
+	meta_unlock(other, "registry events x");
+	meta_unlock(m, "registry gc");
+	ck_assert_int_eq(meta_lock_try(other, "registry gc", &got), ST_OK);
+	ck_assert(got);
+	/* a connection that goes (a replica killed) frees what it held */
+	meta_close(other);
+	ck_assert_int_eq(meta_lock_try(m, "registry gc", &got), ST_OK);
+	ck_assert(got);
+	meta_unlock(m, "registry gc");
+}
+END_TEST
 
 START_TEST(test_concurrent_writers)
 {
@@ -1268,10 +1460,14 @@ START_TEST(test_open_backend)
 	meta *x = (meta *)1;
 
 	ck_assert_ptr_nonnull(meta_backend_find("sqlite"));
-	ck_assert_ptr_null(meta_backend_find("postgres"));
+	ck_assert_ptr_nonnull(meta_backend_find("postgres"));
+	ck_assert_ptr_null(meta_backend_find("mysql"));
 	ck_assert_ptr_null(meta_backend_find(""));
 	ck_assert_ptr_null(meta_backend_find(NULL));
-	ck_assert_int_eq(meta_open_backend(&x, "postgres", db_path), ST_INVALID);
+	ck_assert_int_eq(meta_open_backend(&x, "mysql", db_path), ST_INVALID);
+	ck_assert_ptr_null(x);
+	x = (meta *)1;
+	ck_assert_int_eq(meta_open_backend(&x, "postgres", NULL), ST_INVALID);
 	ck_assert_ptr_null(x);
 	x = (meta *)1;
 	ck_assert_int_eq(meta_open_backend(&x, NULL, db_path), ST_INVALID);
@@ -1303,6 +1499,7 @@ Suite *make_meta_suite(void)
 	tcase_add_loop_test(tc, test_tag_delete, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_tag_list_pagination, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_repo_list, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_lock_try, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_referrers, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_uploads, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_stats_and_ping, 0, NBACKENDS);
@@ -1314,6 +1511,7 @@ Suite *make_meta_suite(void)
 	tcase_add_loop_test(tc, test_usage_and_du, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_push_and_pull_records, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_digests_and_quarantine, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_browse, 0, NBACKENDS);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(sq, setup_sqlite, teardown);

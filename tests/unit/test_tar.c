@@ -201,6 +201,32 @@ START_TEST(huge_size_base256)
 }
 END_TEST
 
+/* PAX records whose length field lies: blanks or a sign before it, or a
+ * length that ends inside "LEN " (the fuzzer's heap overflow). */
+START_TEST(refuses_bad_pax_lengths)
+{
+	static const char *const bad[] = {"      3 a=b\n", "+12 path=ab\n", "2 path=ab\n", "3 ",
+					  " 12 path=ab\n"};
+	tar_reader *r;
+	tar_entry e;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t n = strlen(bad[i]);
+		ck_assert_int_eq(ftruncate(fd, 0), 0);
+		rewind_fd();
+		ck_assert_int_eq(tar_write_header(fd, "PaxHeader", n, 'x'), ST_OK);
+		ck_assert_int_eq(tar_write_data(fd, bad[i], n), ST_OK);
+		ck_assert_int_eq(tar_write_pad(fd, n), ST_OK);
+		ck_assert_int_eq(tar_write_header(fd, "a", 0, '0'), ST_OK);
+		ck_assert_int_eq(tar_write_end(fd), ST_OK);
+		rewind_fd();
+		ck_assert_int_eq(tar_reader_new(&r, fd), ST_OK);
+		ck_assert_msg(tar_next(r, &e) == ST_INVALID, "record %zu accepted", i);
+		tar_reader_free(r);
+	}
+}
+END_TEST
+
 Suite *make_tar_suite(void)
 {
 	Suite *s = suite_create("tar");
@@ -211,6 +237,7 @@ Suite *make_tar_suite(void)
 	tcase_add_test(tc, gnu_tar_through_a_pipe);
 	tcase_add_test(tc, refuses);
 	tcase_add_test(tc, huge_size_base256);
+	tcase_add_test(tc, refuses_bad_pax_lengths);
 	suite_add_tcase(s, tc);
 	return s;
 }

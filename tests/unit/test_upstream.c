@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../../proxy/curl_load.h"
+#include "../../common/curl_load.h"
 #include "../../proxy/upstream.h"
 
 START_TEST(challenge_docker_hub)

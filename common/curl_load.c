@@ -28,7 +28,8 @@ static void load(void)
 	void *lib = dlopen(CURL_LOAD_SONAME, RTLD_NOW | RTLD_LOCAL);
 
 	if (lib == NULL) {
-		log_error("upstreams need libcurl, which cannot be loaded (install Debian's "
+		log_error("upstreams, notify receivers and storage = s3 need libcurl, which cannot "
+			  "be loaded (install Debian's "
 			  "libcurl4): %s",
 			  dlerror());
 		return;
@@ -41,6 +42,7 @@ static void load(void)
 	resolve(lib, "curl_easy_perform", (void **)&t.easy_perform, &missing);
 	resolve(lib, "curl_easy_getinfo", (void **)&t.easy_getinfo, &missing);
 	resolve(lib, "curl_easy_cleanup", (void **)&t.easy_cleanup, &missing);
+	resolve(lib, "curl_easy_reset", (void **)&t.easy_reset, &missing);
 	resolve(lib, "curl_easy_strerror", (void **)&t.easy_strerror, &missing);
 	resolve(lib, "curl_easy_escape", (void **)&t.easy_escape, &missing);
 	resolve(lib, "curl_free", (void **)&t.free, &missing);

@@ -1,7 +1,8 @@
 /*
  * curl_load.h - libcurl, loaded at run time (dlopen) by whoever needs it.
  *
- * Only the pull-through cache and `mirror sync` talk HTTP to upstreams, so
+ * Only the pull-through cache, `mirror sync`, notify receivers and the S3
+ * blob store (storage/s3.c) talk HTTP, so
  * libcurl (and the twenty-odd libraries it pulls in: libssl, Kerberos,
  * LDAP, SASL, ssh2, nghttp2, ...) is not linked into the binary: a registry
  * without upstreams never maps it. curl_load() opens libcurl.so.4 (Debian
@@ -28,6 +29,7 @@ struct libcurl_api {
 	__typeof__(curl_easy_perform) *easy_perform;
 	__typeof__(curl_easy_getinfo) *easy_getinfo;
 	__typeof__(curl_easy_cleanup) *easy_cleanup;
+	__typeof__(curl_easy_reset) *easy_reset;
 	__typeof__(curl_easy_strerror) *easy_strerror;
 	__typeof__(curl_easy_escape) *easy_escape;
 	__typeof__(curl_free) *free;
