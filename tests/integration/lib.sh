@@ -290,6 +290,14 @@ req() {
 	CODE=$(curl -s -o "$TMP/b" -D "$TMP/h" -w '%{http_code}' "${how[@]}" "$@" "$BASE$path")
 }
 
+# flip_byte FILE OFFSET: changes the byte at OFFSET to another value (a
+# fixed replacement equals a random file's byte 1 time in 256).
+flip_byte() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf "\\$(printf %03o $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
 # hdr NAME: the value of a response header of the last req (no CR).
 hdr() {
 	grep -i "^$1:" "$TMP/h" | tail -1 | cut -d' ' -f2- | tr -d '\r'

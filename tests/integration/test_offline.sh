@@ -189,7 +189,7 @@ check "...so it can be named by that tag" tar_has "$TMP/mine.tar" "$D320"
 # a failed import removes the blobs it verified that no image it recorded uses
 mkdir -p "$TMP/xx"
 tar -xf "$TMP/x.tar" -C "$TMP/xx"
-printf 'Z' | dd of="$TMP/xx/blobs/sha256/$(sha256 "$TMP/l2" | cut -d: -f2)" bs=1 seek=5 conv=notrunc status=none
+flip_byte "$TMP/xx/blobs/sha256/$(sha256 "$TMP/l2" | cut -d: -f2)" 5
 (cd "$TMP/xx" && tar -cf "$TMP/bad.tar" oci-layout index.json blobs)
 "$BIN" import "$TMP/bad.tar" -d "$TMP/bad" 2>"$TMP/bad.log"
 check "import of a corrupted archive exits 1" [ $? = 1 ]

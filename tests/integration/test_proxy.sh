@@ -509,7 +509,7 @@ check "import summary" grep -q "imported 3 image(s); .* 0 failed" "$TMP/import.l
 # a copy of the archive with one flipped byte in a layer is refused
 mkdir -p "$TMP/xx"
 tar -xf "$TMP/x.tar" -C "$TMP/xx"
-printf 'Z' | dd of="$TMP/xx/blobs/sha256/${DSMALL#sha256:}" bs=1 seek=5 conv=notrunc status=none
+flip_byte "$TMP/xx/blobs/sha256/${DSMALL#sha256:}" 5
 (cd "$TMP/xx" && tar -cf "$TMP/bad.tar" oci-layout index.json blobs)
 "$BIN" import "$TMP/bad.tar" -d "$TMP/imported-bad" 2>"$TMP/import-bad.log"
 check "import of a corrupted archive exits 1" [ $? = 1 ]
