@@ -8,7 +8,7 @@
 set -eu
 
 BUILD="build-essential pkg-config libmicrohttpd-dev libssl-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev libpq-dev libcrypt-dev zlib1g-dev check curl"
-TEST="skopeo podman buildah docker.io uidmap fuse-overlayfs sqlite3 clang libclang-rt-dev valgrind busybox-static jq docker-registry apache2-utils strace python3 logrotate openssl prometheus systemd man-db python3-yaml webhook chromium debootstrap postgresql ceph-mon ceph-osd radosgw ceph-common"
+TEST="skopeo podman buildah docker.io uidmap fuse-overlayfs sqlite3 clang libclang-rt-dev valgrind busybox-static jq docker-registry apache2-utils strace python3 logrotate openssl prometheus systemd man-db python3-yaml webhook chromium debootstrap postgresql ceph-mon ceph-osd radosgw ceph-common nginx-light"
 BENCH="ceph-mon ceph-osd radosgw ceph-common docker-registry nginx-light wrk gnuplot-nox openssl procps sqlite3 python3 postgresql"
 
 pkgs=$BUILD
