@@ -16,7 +16,7 @@ case $1 in
 version | --help | -h | help) exec "$real" "$@" ;;
 esac
 conf=
-data=./data
+data=
 args=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -28,11 +28,24 @@ while [ $# -gt 0 ]; do
 	args+=("$1")
 	shift
 done
+# the data folder as the registry resolves it: the flag, else the file's
+# `data =`, else the default (registry-s3.sh does the same)
+if [ -z "$data" ] && [ -n "$conf" ]; then
+	data=$(sed -n 's/^[[:space:]]*data[[:space:]]*=[[:space:]]*\([^#[:space:]]*\).*/\1/p' "$conf" | tail -n 1)
+fi
+data=${data:-./data}
 # One database per data folder, as SQLite's index lives in its folder: a
-# folder without blobs/ (new, or wiped by the script) gets a new database.
+# folder without blobs/ (new, or wiped by the script) gets a new database;
+# with blobs on S3 (registry-s3.sh in front) one that is missing or empty.
 db=${REG_PG_DB:?}_$(realpath -m "$data" | md5sum | cut -c1-8)
 psql_q() { PGOPTIONS="-c client_min_messages=warning" psql -qtA "$REGISTRY_TEST_PG dbname=postgres" -c "$1" >/dev/null 2>&1; }
-if [ ! -d "$data/blobs" ]; then
+fresh=
+if [ -n "${REGISTRY_TEST_S3_CONF:-}" ]; then
+	[ -z "$(ls -A "$data" 2>/dev/null)" ] && fresh=1
+elif [ ! -d "$data/blobs" ]; then
+	fresh=1
+fi
+if [ -n "$fresh" ]; then
 	psql_q "DROP DATABASE IF EXISTS $db WITH (FORCE)"
 fi
 psql_q "CREATE DATABASE $db" || true

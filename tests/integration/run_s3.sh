@@ -12,8 +12,8 @@
 # checks the bucket instead of the folder: every object under blobs/ holds
 # the bytes its key names, and the kills' upload objects are swept.
 #
-# Then the real-client suite with storage = s3 (below; S3_CLIENTS=0 leaves
-# it out).
+# Then PG_S3_SCRIPTS on PostgreSQL + S3 (below), and the real-client suite
+# with storage = s3, then on PostgreSQL + S3 (S3_CLIENTS=0 leaves it out).
 #
 # Scripts left out, and why (each checks the filesystem store's files or runs
 # CLI commands that do not get the S3 fragment, or a part S3 lacks):
@@ -32,8 +32,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 S3_SCRIPTS=${S3_SCRIPTS:-"test_api.sh test_ranges.sh test_emptied.sh test_hostile.sh test_shutdown.sh test_policy.sh
 	test_proxy.sh test_mirror_access.sh test_mirror_upstream.sh test_revalidate.sh test_offline.sh
 	test_killloop.sh"}
+# ...and, on one PostgreSQL (tests/pg.sh), PG_S3_SCRIPTS with metadata =
+# postgres as well: one replica on PostgreSQL + S3, nothing on this machine's
+# disk but the upload buffers (REGISTRY_TEST_PG: a database per script).
+PG_S3_SCRIPTS=${PG_S3_SCRIPTS:-"test_api.sh test_ranges.sh test_emptied.sh test_hostile.sh test_killloop.sh"}
 rgw=$(mktemp -d /tmp/regrgw.XXXXXX)
-trap '"$here/../rgw.sh" stop "$rgw"' EXIT
+pgdir=$(mktemp -d /tmp/regpgs3.XXXXXX)
+trap '"$here/../rgw.sh" stop "$rgw"; "$here/../pg.sh" stop "$pgdir"; rm -rf "$pgdir"' EXIT
 start=$(date +%s)
 if ! "$here/../rgw.sh" start "$rgw" >"$rgw.out" 2>&1; then
 	cat "$rgw.out" >&2
@@ -58,33 +63,63 @@ if [ -n "$asan" ]; then
 	ASAN_OPTIONS=detect_leaks=1 INTEGRATION_SCRIPTS=test_s3.sh "$here/run.sh" "$asan" || rc=1
 fi
 REGISTRY_TEST_S3_CONF=$rgw/s3.conf INTEGRATION_SCRIPTS=$S3_SCRIPTS "$here/run.sh" "$bin" || rc=1
+if ! pg=$("$here/../pg.sh" start "$pgdir"); then
+	echo "FAIL: integration-s3: PostgreSQL cannot start (deploy/install-deps.sh --test installs postgresql)"
+	exit 1
+fi
+echo "integration-s3: on PostgreSQL + S3: $PG_S3_SCRIPTS"
+REGISTRY_TEST_PG=$pg REGISTRY_TEST_S3_CONF=$rgw/s3.conf INTEGRATION_SCRIPTS=$PG_S3_SCRIPTS \
+	"$here/run.sh" "$bin" || rc=1
 
 # The real clients (tests/clients/run.sh: skopeo, buildah, podman, docker,
 # containerd) against the plain binary through registry-s3.sh, so the
 # suite's server and those its cases start (auth.sh, policy.sh, mirror.sh's
-# hub and mirror) all keep their blobs on S3, each under its own prefix.
-if [ "${S3_CLIENTS:-1}" = 1 ]; then
-	cl=$rgw/clients
+# hub and mirror) all keep their blobs on S3, each under its own prefix;
+# then again with registry-pg.sh behind it, each server's index on a
+# PostgreSQL database of its own (one per data folder).
+# clients LABEL DIR [pg]: one run of the suite, then its checks.
+clients() {
+	local label=$1 cl=$2 real servers=0 prefix data db n
 	mkdir -p "$cl"
-	REGISTRY_S3_REAL=$(readlink -f "$bin") REG_S3_DIR=$cl REGISTRY_TEST_S3_CONF=$rgw/s3.conf \
-		"$here/../clients/run.sh" "$here/registry-s3.sh" || rc=1
+	real=$(readlink -f "$bin")
+	if [ -n "${3:-}" ]; then
+		REGISTRY_PG_REAL=$real REGISTRY_TEST_PG=$pg REG_PG_DB=regcl REG_PG_DIR=$cl \
+			REGISTRY_TEST_PG_CONF=on REGISTRY_S3_REAL=$here/registry-pg.sh REG_S3_DIR=$cl \
+			REGISTRY_TEST_S3_CONF=$rgw/s3.conf "$here/../clients/run.sh" "$here/registry-s3.sh" || rc=1
+	else
+		REGISTRY_S3_REAL=$real REG_S3_DIR=$cl REGISTRY_TEST_S3_CONF=$rgw/s3.conf \
+			"$here/../clients/run.sh" "$here/registry-s3.sh" || rc=1
+	fi
 	# ...and did: every server the suite started has blobs in the bucket
-	servers=0
+	# (and with pg, repositories in its database)
 	while read -r prefix data; do
 		servers=$((servers + 1))
 		if curl -s --aws-sigv4 "aws:amz:us-east-1:s3" -u "$RGW_ACCESS:$RGW_SECRET" \
 			-H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
 			"$RGW_ENDPOINT/api?list-type=2&max-keys=1&prefix=${prefix%/}%2Fblobs%2F" | grep -q '<Key>'; then
-			echo "ok: clients on S3: the server on $data stored its blobs under $prefix"
+			echo "ok: clients on $label: the server on $data stored its blobs under $prefix"
 		else
-			echo "FAIL: clients on S3: no blobs under $prefix for the server on $data"
+			echo "FAIL: clients on $label: no blobs under $prefix for the server on $data"
+			rc=1
+		fi
+		[ -n "${3:-}" ] || continue
+		db=regcl_$(realpath -m "$data" | md5sum | cut -c1-8)
+		n=$(psql -qtA "$pg dbname=$db" -c "SELECT count(*) FROM repos" 2>/dev/null)
+		if [ "${n:-0}" -gt 0 ]; then
+			echo "ok: clients on $label: the server on $data indexed $n repositories in database $db"
+		else
+			echo "FAIL: clients on $label: no repositories in database $db for the server on $data"
 			rc=1
 		fi
 	done < <(awk '$1 == "serve" { print $2, $3 }' "$cl/invocations" 2>/dev/null | sort -u)
 	if [ "$servers" -lt 5 ]; then
-		echo "FAIL: clients on S3: $servers server(s) started through registry-s3.sh, expected 5 (suite, auth, policy, hub, mirror)"
+		echo "FAIL: clients on $label: $servers server(s) started through registry-s3.sh, expected 5 (suite, auth, policy, hub, mirror)"
 		rc=1
 	fi
+}
+if [ "${S3_CLIENTS:-1}" = 1 ]; then
+	clients S3 "$rgw/clients"
+	clients "PostgreSQL + S3" "$rgw/clients-pg" pg
 else
 	echo "integration-s3: the real-client suite left out (S3_CLIENTS=0)"
 fi
