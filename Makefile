@@ -94,7 +94,8 @@ integration: $(B)/registry $(B)/registry-asan
 # start): test_s3.sh plain and under ASan, then the API, pull-through cache
 # and kill-loop scripts that apply to S3 with the plain binary
 # (tests/integration/run_s3.sh lists which are left out and why), then the
-# real-client suite with every server on S3 (~4 min in all).
+# real-client suite with every server on S3; then the API scripts, the kill
+# loop and the real-client suite on PostgreSQL + S3 (~7 min in all).
 integration-s3: $(B)/registry $(B)/registry-asan
 	tests/integration/run_s3.sh $(B)/registry $(B)/registry-asan
 
