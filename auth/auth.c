@@ -736,6 +736,11 @@ static status_t check_password(auth *a, const char *user, const char *password, 
 	cache_mac(a, user, password, mac);
 	if (cache_hit(a, mac, now)) {
 		st = ST_OK;
+		/* A right password clears its count, cached or not; a held
+		 * answer says there is one (so a cached login costs a shared
+		 * store nothing otherwise). */
+		if (out->delay_ms > 0)
+			auth_throttle_success(a->throttle, remote, user, now);
 	} else {
 		pthread_rwlock_rdlock(&a->users_lock);
 		st = auth_htpasswd_verify(a->users, user, password);

@@ -623,6 +623,12 @@ START_TEST(throttling_in_the_gate)
 	ck_assert_uint_le(res.retry_after, 60);
 	/* bob, from the same address, is not */
 	ck_assert_int_eq(check("login", NULL, basic(h, "bob", "pw-bob")), ST_OK);
+	/* a cached right password clears a count as a checked one does */
+	ck_assert_int_eq(check("login", NULL, basic(h, "bob", "x1")), ST_UNAUTHORIZED);
+	ck_assert_int_eq(check("login", NULL, basic(h, "bob", "pw-bob")), ST_OK);
+	ck_assert_uint_eq(res.delay_ms, AUTH_THROTTLE_DELAY_MS);
+	ck_assert_int_eq(check("login", NULL, basic(h, "bob", "x2")), ST_UNAUTHORIZED);
+	ck_assert_uint_eq(res.delay_ms, 0);
 	/* anonymous requests are not logins and go on */
 	ck_assert_int_eq(check("pull", "public/x", NULL), ST_OK);
 	/* another address is not affected */
