@@ -485,9 +485,12 @@ static const char *const stmt_sql[S__COUNT] = {
 			  " ORDER BY t.pushed DESC, t.name DESC LIMIT NULLIF($3::bigint, -1)",
     /* $1 addr, $2 name, $3 now: the lapsed locks removed (kind 0), then the
      * live rows of the address and the name (kind 1) from the snapshot
-     * before the removal, so lapsed ones are filtered out by hand. */
+     * before the removal, so lapsed ones are filtered out by hand. The
+     * sweep skips rows another connection holds (SKIP LOCKED): two sweeps
+     * never wait on each other (nor deadlock), and a later one takes them. */
     [S_LOGIN_CHECK] =
-	"WITH gone AS (DELETE FROM login_failures WHERE expires_at <= $3::bigint"
+	"WITH gone AS (DELETE FROM login_failures WHERE (addr, name) IN (SELECT addr, name"
+	"  FROM login_failures WHERE expires_at <= $3::bigint FOR UPDATE SKIP LOCKED)"
 	"  RETURNING addr, name, known, blocked_until)"
 	" SELECT 0, addr, name, known, 0, blocked_until FROM gone WHERE blocked_until <> 0"
 	" UNION ALL SELECT 1, addr, name, known, failures, blocked_until FROM login_failures"
