@@ -1558,6 +1558,61 @@ START_TEST(test_logins)
 }
 END_TEST
 
+/* A replica's guesser: 25 failures of one key on its own connection,
+ * counting the answers that started the lock (failures == limit). */
+typedef struct {
+	pthread_t th;
+	status_t st;
+	int locks;
+} guesser;
+
+static void *guess(void *arg)
+{
+	guesser *g = arg;
+	meta *own = NULL;
+	meta_login e;
+	status_t st = db_connect(&own);
+
+	for (int i = 0; st == ST_OK && i < 25; i++) {
+		st = meta_login_fail(own, "a", "u", true, 50, 1000, 100, &e);
+		if (st == ST_OK && e.failures == 50 && e.blocked_until == 1100)
+			g->locks++;
+		/* the sweep of another replica's check runs meanwhile */
+		if (st == ST_OK && i % 5 == 0)
+			st = meta_login_check(own, "b", NULL, 100 + i, &e, &e, NULL, NULL);
+	}
+	meta_close(own);
+	g->st = st;
+	return NULL;
+}
+
+/* Failures counted at once through four connections: none lost, and
+ * exactly one of them saw the lock start (so it is logged once). */
+START_TEST(test_logins_concurrent)
+{
+	guesser g[4];
+	meta_login a, u;
+	int locks = 0;
+
+	db_open(_i);
+	if (!meta_login_kept(m))
+		return; /* SQLite: the process counts in memory (test_auth.c) */
+	for (int i = 0; i < 4; i++) {
+		g[i] = (guesser){.st = ST_INTERNAL};
+		ck_assert_int_eq(pthread_create(&g[i].th, NULL, guess, &g[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(pthread_join(g[i].th, NULL), 0);
+		ck_assert_int_eq(g[i].st, ST_OK);
+		locks += g[i].locks;
+	}
+	ck_assert_int_eq(locks, 1);
+	ck_assert_int_eq(meta_login_check(m, "a", "u", 200, &a, &u, NULL, NULL), ST_OK);
+	ck_assert_uint_eq(u.failures, 100);
+	ck_assert_int_eq(u.blocked_until, 1100);
+}
+END_TEST
+
 START_TEST(test_concurrent_writers)
 {
 	writer w[4];
@@ -1652,6 +1707,7 @@ Suite *make_meta_suite(void)
 	tcase_add_loop_test(tc, test_repo_list, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_lock_try, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_logins, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_logins_concurrent, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_referrers, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_uploads, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_stats_and_ping, 0, NBACKENDS);
