@@ -17,9 +17,9 @@ static void login_copy(core_login *out, const meta_login *in)
 
 bool core_logins_shared(core *c)
 {
-	meta *db;
-
-	return core_db(c, &db) == ST_OK && meta_login_kept(db);
+	/* the backend's answer, not a connection's: the asking thread (the
+	 * server's at start) would keep one open for nothing */
+	return meta_backend_keeps_logins(c->metadata);
 }
 
 status_t core_login_check(core *c, const char *addr, const char *user, int64_t now,

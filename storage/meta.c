@@ -358,6 +358,13 @@ bool meta_login_kept(meta *m)
 	return m != NULL && m->m_ops->login_check != NULL;
 }
 
+bool meta_backend_keeps_logins(const char *name)
+{
+	const meta_ops *ops = meta_backend_find(name);
+
+	return ops != NULL && ops->login_check != NULL;
+}
+
 /* addr is a key's address; user (NULL: none) fits a row. */
 static bool login_args_ok(const char *addr, const char *user)
 {

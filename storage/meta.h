@@ -578,6 +578,9 @@ typedef void (*meta_login_fn)(void *arg, const char *addr, const char *user, boo
 
 /* True if m's backend keeps failed logins (the functions below work). */
 bool meta_login_kept(meta *m);
+/* The same of the backend called name, without a connection (false for
+ * an unknown name). */
+bool meta_backend_keeps_logins(const char *name);
 
 /*
  * Removes every row lapsed at now (calling ended, may be NULL, for each

@@ -1670,6 +1670,10 @@ START_TEST(test_open_backend)
 	ck_assert_ptr_null(meta_backend_find("mysql"));
 	ck_assert_ptr_null(meta_backend_find(""));
 	ck_assert_ptr_null(meta_backend_find(NULL));
+	ck_assert(!meta_backend_keeps_logins("sqlite")); /* the process counts */
+	ck_assert(meta_backend_keeps_logins("postgres"));
+	ck_assert(!meta_backend_keeps_logins("mysql"));
+	ck_assert(!meta_backend_keeps_logins(NULL));
 	ck_assert_int_eq(meta_open_backend(&x, "mysql", db_path), ST_INVALID);
 	ck_assert_ptr_null(x);
 	x = (meta *)1;
