@@ -696,7 +696,8 @@ static void scope_of(action act, const char *repo, char *out, size_t len)
 /*
  * Checks a user name and password, throttled per remote address. ST_OK
  * with who->name; ST_UNAUTHORIZED; ST_TOO_MANY_REQUESTS with
- * out->retry_after. out->delay_ms says how long to hold the answer.
+ * out->retry_after; ST_UNAVAILABLE (with out->retry_after) when shared
+ * counts cannot be read. out->delay_ms says how long to hold the answer.
  */
 static status_t check_password(auth *a, const char *user, const char *password, const char *remote,
 			       auth_principal *who, auth_result *out)
@@ -704,18 +705,25 @@ static status_t check_password(auth *a, const char *user, const char *password, 
 	unsigned char mac[32];
 	time_t now = time(NULL);
 	const char *name = auth_user_name_ok(user) ? user : NULL; /* what the throttle counts */
-	unsigned left;
+	unsigned left, delay_ms;
 	bool known;
 	status_t st;
 
 	unlocks_refresh(a);
-	if ((left = auth_throttle_blocked(a->throttle, remote, name, now)) > 0) {
+	if (auth_throttle_check(a->throttle, remote, name, now, &left, &delay_ms) != ST_OK) {
+		/* fail closed (throttle.h): no password is checked uncounted */
+		out->retry_after = left;
+		snprintf(out->detail, sizeof(out->detail),
+			 "logins cannot be checked now; retry in %u s", left);
+		return ST_UNAVAILABLE;
+	}
+	if (left > 0) {
 		out->retry_after = left;
 		snprintf(out->detail, sizeof(out->detail),
 			 "too many failed logins from this address; retry in %u s", left);
 		return ST_TOO_MANY_REQUESTS;
 	}
-	out->delay_ms = auth_throttle_delay_ms(a->throttle, remote, name, now);
+	out->delay_ms = delay_ms;
 	if (name == NULL) {
 		snprintf(out->detail, sizeof(out->detail), "wrong user name or password");
 		metrics_add(&a->failed_logins, 1);
@@ -728,6 +736,11 @@ static status_t check_password(auth *a, const char *user, const char *password, 
 	cache_mac(a, user, password, mac);
 	if (cache_hit(a, mac, now)) {
 		st = ST_OK;
+		/* A right password clears its count, cached or not; a held
+		 * answer says there is one (so a cached login costs a shared
+		 * store nothing otherwise). */
+		if (out->delay_ms > 0)
+			auth_throttle_success(a->throttle, remote, user, now);
 	} else {
 		pthread_rwlock_rdlock(&a->users_lock);
 		st = auth_htpasswd_verify(a->users, user, password);

@@ -18,7 +18,9 @@
  * Outcomes: ST_OK; ST_UNAUTHORIZED (no, bad or expired credentials, or a
  * token lacking a scope the caller could get: answer 401 with the
  * challenge); ST_DENIED (valid credentials without the right: 403);
- * ST_TOO_MANY_REQUESTS (too many failed logins from the address: 429).
+ * ST_TOO_MANY_REQUESTS (too many failed logins from the address: 429);
+ * ST_UNAVAILABLE (the failed-login counts are shared and cannot be read,
+ * so no password is checked: 503, throttle.h).
  *
  * Nothing here knows HTTP: the caller hands over plain strings (action,
  * repository, the Authorization header, client address, Host header) and
@@ -97,7 +99,8 @@ typedef struct {
 typedef struct {
 	auth_principal *who;		    /* with ST_OK (NULL in mode none): caller frees */
 	char challenge[AUTH_CHALLENGE_MAX]; /* with ST_UNAUTHORIZED */
-	unsigned retry_after;		    /* seconds, with ST_TOO_MANY_REQUESTS */
+	unsigned retry_after;		    /* seconds, with ST_TOO_MANY_REQUESTS or
+					       ST_UNAVAILABLE */
 	unsigned delay_ms;		    /* hold the answer this long (a login after
 					       failed ones: throttle.h), whatever it is */
 	char detail[400];		    /* for the error body; may be "" */
@@ -174,8 +177,8 @@ status_t auth_unlock_add(const char *users_path, const char *user, const char *a
  * (the same users file, cache and failed-login counts: a form is no way
  * around the lockout). ST_OK with out->who (a principal the rules judge, in
  * basic and token mode alike) and out->user; ST_UNAUTHORIZED (out->detail);
- * ST_TOO_MANY_REQUESTS (out->retry_after); ST_INVALID for a NULL a (no
- * access control: there is nobody to log in as).
+ * ST_TOO_MANY_REQUESTS or ST_UNAVAILABLE (out->retry_after); ST_INVALID for
+ * a NULL a (no access control: there is nobody to log in as).
  */
 status_t auth_login(auth *a, const char *user, const char *password, const char *remote,
 		    auth_result *out);
@@ -219,8 +222,8 @@ typedef struct {
  * ST_OK with *out_json = {"token","access_token","expires_in","issued_at"
  * [,"refresh_token"]} (caller frees); ST_NOT_ROUTE when not in token mode;
  * ST_INVALID (unknown service); ST_UNAUTHORIZED (bad credentials or refresh
- * token, with res->challenge a Basic one); ST_TOO_MANY_REQUESTS; ST_NOMEM;
- * ST_IO.
+ * token, with res->challenge a Basic one); ST_TOO_MANY_REQUESTS;
+ * ST_UNAVAILABLE (as auth_check); ST_NOMEM; ST_IO.
  *
  * A refresh token is a JWT we sign for a user, with its own audience (so
  * the gate never takes it for an access token) and a fingerprint of the

@@ -240,6 +240,45 @@ typedef struct {
  * how many there are (may be more than max; 0 without notify lines). */
 size_t core_events_stats(core *c, core_events_stat *out, size_t max);
 
+/* ---- failed logins shared by replicas (core/logins.c) ----
+ *
+ * The server's login throttle (auth/throttle.h) keeps its counts here when
+ * the metadata index is shared (metadata = postgres), so every replica
+ * counts the same failures: storage/meta.h "failed logins" says what a
+ * row is and how it lapses. Each call uses the calling thread's metadata
+ * connection. Times are seconds since the epoch.
+ */
+
+/* One counter as it stands: failures 0 when there is none. */
+typedef struct {
+	unsigned failures;
+	bool known;	       /* the user is someone's name */
+	int64_t blocked_until; /* 0: not locked */
+} core_login;
+
+/* Called for a counter that ended while it was a lock, by the one replica
+ * that removed it. */
+typedef void (*core_login_fn)(void *arg, const char *addr, const char *user, bool known);
+
+/* True if failed logins are kept in the index (shared), false if the
+ * caller should count in its own memory (metadata = sqlite). */
+bool core_logins_shared(core *c);
+/* meta_login_check: sweeps what lapsed at now (ended for each lock), then
+ * the live counters of addr and of (addr, user). ST_OK, ST_INVALID, ST_IO
+ * (also when the index cannot be reached), ST_UNSUPPORTED. */
+status_t core_login_check(core *c, const char *addr, const char *user, int64_t now,
+			  core_login *out_addr, core_login *out_user, core_login_fn ended,
+			  void *arg);
+/* meta_login_fail: one failure for (addr, user) (NULL: addr's own). */
+status_t core_login_fail(core *c, const char *addr, const char *user, bool known, unsigned limit,
+			 unsigned window_sec, int64_t now, core_login *out);
+/* meta_login_clear: a success forgets (addr, user) unless it is locked. */
+status_t core_login_clear(core *c, const char *addr, const char *user);
+/* meta_login_unlock: forgets what started at or before `before` (user's
+ * everywhere, addr's, or the pair), lifted called for each lock. */
+status_t core_login_unlock(core *c, const char *addr, const char *user, int64_t before,
+			   core_login_fn lifted, void *arg, size_t *out_n);
+
 /* ---- one request on one repository ---- */
 
 /* How an operation waits without holding a thread (see the top). */

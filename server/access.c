@@ -62,6 +62,58 @@ static status_t tls_open(server *srv)
 	return ST_OK;
 }
 
+/* ---- the login throttle's shared store: the core's failed logins ----
+ * (auth/throttle.h's function pointers, so auth/ needs nothing below it;
+ * arg is the core) */
+
+static void count_of(auth_throttle_count *out, const core_login *in)
+{
+	out->failures = in->failures;
+	out->known = in->known;
+	out->blocked_until = in->blocked_until;
+}
+
+static status_t store_check(void *arg, const char *addr, const char *user, time_t now,
+			    auth_throttle_count *out_addr, auth_throttle_count *out_user,
+			    auth_throttle_ended_fn ended, void *ctx)
+{
+	core_login a, u;
+	status_t st = core_login_check(arg, addr, user, (int64_t)now, &a, &u, ended, ctx);
+
+	count_of(out_addr, &a);
+	count_of(out_user, &u);
+	return st;
+}
+
+static status_t store_fail(void *arg, const char *addr, const char *user, bool known,
+			   unsigned limit, unsigned window_sec, time_t now,
+			   auth_throttle_count *out)
+{
+	core_login c;
+	status_t st = core_login_fail(arg, addr, user, known, limit, window_sec, (int64_t)now, &c);
+
+	count_of(out, &c);
+	return st;
+}
+
+static status_t store_clear(void *arg, const char *addr, const char *user)
+{
+	return core_login_clear(arg, addr, user);
+}
+
+static status_t store_unlock(void *arg, const char *addr, const char *user, time_t before,
+			     auth_throttle_ended_fn lifted, void *ctx, size_t *out_n)
+{
+	return core_login_unlock(arg, addr, user, (int64_t)before, lifted, ctx, out_n);
+}
+
+static const auth_throttle_store login_store = {
+    .check = store_check,
+    .fail = store_fail,
+    .clear = store_clear,
+    .unlock = store_unlock,
+};
+
 /* auth_options.rule_name: a mirrored name (as dockerd sends it, or with
  * the upstream's prefix) is the cache name to the rules. */
 static const char *rule_name(void *arg, const char *repo, char *out, size_t outlen)
@@ -201,6 +253,11 @@ status_t access_open(server *srv)
 		if ((st = auth_throttle_new(&srv->throttle, c->auth_fail_limit,
 					    c->auth_fail_window_sec)) != ST_OK)
 			return st;
+		/* Replicas sharing the index count the same failures (throttle.h). */
+		if (c->auth_fail_limit > 0 && core_logins_shared(srv->core)) {
+			auth_throttle_use_store(srv->throttle, &login_store, srv->core);
+			log_info("auth: failed logins are counted in the shared metadata index");
+		}
 		if (c->auth_fail_limit > 0 && (st = hold_new(&srv->hold)) != ST_OK)
 			return st;
 	}
@@ -299,6 +356,9 @@ static void audit_gate(const request *r, const auth_request *ar, status_t st,
 	else if (st == ST_TOO_MANY_REQUESTS)
 		log_info("audit: denied %s %s from %s: too many failed logins", ar->action, repo,
 			 r->remote);
+	else if (st == ST_UNAVAILABLE)
+		log_info("audit: denied %s %s from %s: failed-login counts unreachable", ar->action,
+			 repo, r->remote);
 	else if (st == ST_UNAUTHORIZED && creds)
 		log_info("audit: denied %s %s from %s: credentials refused", ar->action, repo,
 			 r->remote);

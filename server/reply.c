@@ -230,7 +230,8 @@ enum MHD_Result reply_error(request *r, status_t st, const char *detail)
 	/* The gate (or the token service) says how to authenticate. */
 	if (st == ST_UNAUTHORIZED && r->challenge[0])
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, r->challenge);
-	if (st == ST_TOO_MANY_REQUESTS && r->retry_after > 0)
+	/* also a login refused while shared failed-login counts are unreachable */
+	if ((st == ST_TOO_MANY_REQUESTS || st == ST_UNAVAILABLE) && r->retry_after > 0)
 		reply_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "%u", r->retry_after);
 	return reply_send(r, resp, status);
 }

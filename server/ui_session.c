@@ -367,7 +367,7 @@ static void login_decide(ui_ctx *x, login_outcome *o)
 		o->st = ST_UNAUTHORIZED; /* removed meanwhile, or no randomness */
 	if (o->st == ST_OK)
 		log_info("audit: login %s from %s (web)", res.user, r->remote);
-	else if (o->st != ST_TOO_MANY_REQUESTS)
+	else if (o->st != ST_TOO_MANY_REQUESTS && o->st != ST_UNAVAILABLE)
 		log_info("audit: denied login from %s: credentials refused (web)", r->remote);
 }
 
@@ -404,6 +404,10 @@ enum MHD_Result ui_login(ui_ctx *x)
 		login_form(x, o->user,
 			   "Too many failed logins from this address: try again later.");
 		return ui_reply(x, 429);
+	}
+	if (o->st == ST_UNAVAILABLE) {
+		login_form(x, o->user, "Logins cannot be checked now: try again in a moment.");
+		return ui_reply(x, 503);
 	}
 	login_form(x, o->user, "Wrong user name or password.");
 	return ui_reply(x, 200);

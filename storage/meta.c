@@ -350,3 +350,72 @@ void meta_unlock(meta *m, const char *name)
 {
 	m->m_ops->unlock(m, name);
 }
+
+/* ---- failed logins: checked here, the same for every backend ---- */
+
+bool meta_login_kept(meta *m)
+{
+	return m != NULL && m->m_ops->login_check != NULL;
+}
+
+bool meta_backend_keeps_logins(const char *name)
+{
+	const meta_ops *ops = meta_backend_find(name);
+
+	return ops != NULL && ops->login_check != NULL;
+}
+
+/* addr is a key's address; user (NULL: none) fits a row. */
+static bool login_args_ok(const char *addr, const char *user)
+{
+	return addr != NULL && addr[0] != '\0' && strlen(addr) < META_ADDR_MAX &&
+	       (user == NULL || strlen(user) < META_NAME_MAX);
+}
+
+status_t meta_login_check(meta *m, const char *addr, const char *user, int64_t now,
+			  meta_login *out_addr, meta_login *out_user, meta_login_fn ended,
+			  void *arg)
+{
+	memset(out_addr, 0, sizeof(*out_addr));
+	memset(out_user, 0, sizeof(*out_user));
+	if (!meta_login_kept(m))
+		return ST_UNSUPPORTED;
+	if (!login_args_ok(addr, user))
+		return ST_INVALID;
+	return m->m_ops->login_check(m, addr, user ? user : "", now, out_addr, out_user, ended,
+				     arg);
+}
+
+status_t meta_login_fail(meta *m, const char *addr, const char *user, bool known, unsigned limit,
+			 unsigned window_sec, int64_t now, meta_login *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!meta_login_kept(m))
+		return ST_UNSUPPORTED;
+	if (!login_args_ok(addr, user) || limit == 0)
+		return ST_INVALID;
+	return m->m_ops->login_fail(m, addr, user ? user : "", known, limit, window_sec, now, out);
+}
+
+status_t meta_login_clear(meta *m, const char *addr, const char *user)
+{
+	if (!meta_login_kept(m))
+		return ST_UNSUPPORTED;
+	if (!login_args_ok(addr, user))
+		return ST_INVALID;
+	return m->m_ops->login_clear(m, addr, user ? user : "");
+}
+
+status_t meta_login_unlock(meta *m, const char *addr, const char *user, int64_t before,
+			   meta_login_fn lifted, void *arg, size_t *out_n)
+{
+	if (out_n != NULL)
+		*out_n = 0;
+	if (!meta_login_kept(m))
+		return ST_UNSUPPORTED;
+	if ((addr == NULL && user == NULL) ||
+	    (addr != NULL && (addr[0] == '\0' || strlen(addr) >= META_ADDR_MAX)) ||
+	    (user != NULL && strlen(user) >= META_NAME_MAX))
+		return ST_INVALID;
+	return m->m_ops->login_unlock(m, addr, user, before, lifted, arg, out_n);
+}

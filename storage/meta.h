@@ -550,6 +550,74 @@ status_t meta_lock_try(meta *m, const char *name, bool *out_got);
 /* Releases lock `name` taken by meta_lock_try on this connection. */
 void meta_unlock(meta *m, const char *name);
 
+/* ---- failed logins, shared by replicas ----
+ *
+ * The brute-force counters of auth/throttle.h, kept in the index so every
+ * replica counts the same failures: one row per (client address, user
+ * name), and one per address (user ""), each with its failures since the
+ * first of its window and the end of its lock. A row lapses at the end of
+ * its window (unlocked) or of its lock, and lapsed rows read as absent.
+ * Each statement is atomic alone and none takes the write lock: logins
+ * never wait behind a push or a collection. Only backends shared by
+ * several processes keep them (postgres); on SQLite, one machine's index,
+ * the process counts in memory and these return ST_UNSUPPORTED.
+ */
+
+#define META_ADDR_MAX 64 /* client address text, with NUL */
+
+/* One counter as it stands. */
+typedef struct {
+	unsigned failures;     /* 0: no live row */
+	bool known;	       /* the user is someone's name (may be logged) */
+	int64_t blocked_until; /* seconds since the epoch; 0: not locked */
+} meta_login;
+
+/* Called for a row that ended while it was a lock (lapsed or lifted), by
+ * the one connection that removed it. */
+typedef void (*meta_login_fn)(void *arg, const char *addr, const char *user, bool known);
+
+/* True if m's backend keeps failed logins (the functions below work). */
+bool meta_login_kept(meta *m);
+/* The same of the backend called name, without a connection (false for
+ * an unknown name). */
+bool meta_backend_keeps_logins(const char *name);
+
+/*
+ * Removes every row lapsed at now (calling ended, may be NULL, for each
+ * that was a lock), then reads addr's own row into *out_addr and
+ * (addr, user)'s into *out_user (user NULL or "": zeroed). ST_OK,
+ * ST_INVALID (addr NULL, empty or too long; user too long), ST_UNSUPPORTED,
+ * ST_IO.
+ */
+status_t meta_login_check(meta *m, const char *addr, const char *user, int64_t now,
+			  meta_login *out_addr, meta_login *out_user, meta_login_fn ended,
+			  void *arg);
+
+/*
+ * Counts one failure for (addr, user) (user "" or NULL: addr's own row) at
+ * now: a row lapsed or absent starts again at 1 with its window from now;
+ * reaching limit starts a lock until now + window_sec (a locked row keeps
+ * counting, its lock unchanged). known is or-ed into the row's. *out is the
+ * row after it, so the one call whose failures equal limit started the
+ * lock. ST_OK, ST_INVALID, ST_UNSUPPORTED, ST_IO.
+ */
+status_t meta_login_fail(meta *m, const char *addr, const char *user, bool known, unsigned limit,
+			 unsigned window_sec, int64_t now, meta_login *out);
+
+/* A successful login: forgets (addr, user)'s row unless it is a lock.
+ * ST_OK (also when there is none), ST_INVALID, ST_UNSUPPORTED, ST_IO. */
+status_t meta_login_clear(meta *m, const char *addr, const char *user);
+
+/*
+ * Forgets the rows that started at or before `before`: user's at every
+ * address (addr NULL), everything at addr (user NULL), or the pair;
+ * lifted (may be NULL) is called for each that was a lock. *out_n (may be
+ * NULL): rows forgotten. ST_OK, ST_INVALID (both NULL), ST_UNSUPPORTED,
+ * ST_IO.
+ */
+status_t meta_login_unlock(meta *m, const char *addr, const char *user, int64_t before,
+			   meta_login_fn lifted, void *arg, size_t *out_n);
+
 /* ---- for backends ----
  *
  * A backend is a const meta_ops and a connection struct that begins with
@@ -558,7 +626,8 @@ void meta_unlock(meta *m, const char *name);
  * operation of the same name; each operation keeps the contract written
  * above for its function (statuses, what is left on failure, what the
  * callbacks may do), and the shared tests (tests/unit/test_meta.c) run
- * against every backend. Every operation is required.
+ * against every backend. Every operation is required, except the login_*
+ * ones (NULL: the backend keeps no failed logins).
  */
 struct meta_ops {
 	const char *name; /* as configured: "sqlite" */
@@ -653,6 +722,14 @@ struct meta_ops {
 			     bool *out_more);
 	status_t (*lock_try)(meta *m, const char *name, bool *out_got);
 	void (*unlock)(meta *m, const char *name);
+	status_t (*login_check)(meta *m, const char *addr, const char *user, int64_t now,
+				meta_login *out_addr, meta_login *out_user, meta_login_fn ended,
+				void *arg);
+	status_t (*login_fail)(meta *m, const char *addr, const char *user, bool known,
+			       unsigned limit, unsigned window_sec, int64_t now, meta_login *out);
+	status_t (*login_clear)(meta *m, const char *addr, const char *user);
+	status_t (*login_unlock)(meta *m, const char *addr, const char *user, int64_t before,
+				 meta_login_fn lifted, void *arg, size_t *out_n);
 };
 
 struct meta {

@@ -141,9 +141,30 @@ static const char pg_schema_v1[] =
     "  touched_us BIGINT NOT NULL"
     ");";
 
+/*
+ * Version 2: failed logins (meta.h "failed logins, shared by replicas"),
+ * which only this backend keeps. name '' is the address's own row;
+ * expires_at is when the row lapses (first_at + the window, or the lock's
+ * end), indexed for the sweep every check runs; name is indexed for
+ * `registry user unlock NAME`, which lifts a name at every address.
+ */
+static const char pg_schema_v2[] =
+    "CREATE TABLE login_failures ("
+    "  addr TEXT COLLATE \"C\" NOT NULL,"
+    "  name TEXT COLLATE \"C\" NOT NULL,"
+    "  known BOOLEAN NOT NULL,"
+    "  failures BIGINT NOT NULL,"
+    "  first_at BIGINT NOT NULL,"
+    "  blocked_until BIGINT NOT NULL,"
+    "  expires_at BIGINT NOT NULL,"
+    "  PRIMARY KEY (addr, name)"
+    ");"
+    "CREATE INDEX login_failures_expires ON login_failures(expires_at);"
+    "CREATE INDEX login_failures_name ON login_failures(name);";
+
 /* The migrations, in order: migrations[i] takes schema_version i to i + 1.
  * A new schema change is one more entry (never an edit of an old one). */
-static const char *const migrations[] = {pg_schema_v1};
+static const char *const migrations[] = {pg_schema_v1, pg_schema_v2};
 #define META_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 /* The prepared statements of a connection; S_ROLLBACK and before are run
@@ -219,6 +240,10 @@ enum {
 	S_REPO_SUMMARY,
 	S_TAG_PAGE_NAME,
 	S_TAG_PAGE_PUSHED,
+	S_LOGIN_CHECK,
+	S_LOGIN_FAIL,
+	S_LOGIN_CLEAR,
+	S_LOGIN_UNLOCK,
 	S__COUNT
 };
 /*
@@ -458,6 +483,46 @@ static const char *const stmt_sql[S__COUNT] = {
 			  " JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest"
 			  " WHERE t.repo_id = $1 AND (t.pushed, t.name) < ($4, $2)"
 			  " ORDER BY t.pushed DESC, t.name DESC LIMIT NULLIF($3::bigint, -1)",
+    /* $1 addr, $2 name, $3 now: the lapsed locks removed (kind 0), then the
+     * live rows of the address and the name (kind 1) from the snapshot
+     * before the removal, so lapsed ones are filtered out by hand. The
+     * sweep skips rows another connection holds (SKIP LOCKED): two sweeps
+     * never wait on each other (nor deadlock), and a later one takes them. */
+    [S_LOGIN_CHECK] =
+	"WITH gone AS (DELETE FROM login_failures WHERE (addr, name) IN (SELECT addr, name"
+	"  FROM login_failures WHERE expires_at <= $3::bigint FOR UPDATE SKIP LOCKED)"
+	"  RETURNING addr, name, known, blocked_until)"
+	" SELECT 0, addr, name, known, 0, blocked_until FROM gone WHERE blocked_until <> 0"
+	" UNION ALL SELECT 1, addr, name, known, failures, blocked_until FROM login_failures"
+	"  WHERE addr = $1 AND (name = '' OR name = $2) AND expires_at > $3::bigint",
+    /* $1 addr, $2 name, $3 known, $4 now, $5 window, $6 limit. A lapsed row
+     * (expires_at <= now) starts again as the inserted one would. */
+    [S_LOGIN_FAIL] =
+	"INSERT INTO login_failures AS f"
+	" (addr, name, known, failures, first_at, blocked_until, expires_at)"
+	" VALUES ($1, $2, $3::boolean, 1, $4::bigint,"
+	"  CASE WHEN $6::bigint <= 1 THEN $4::bigint + $5::bigint ELSE 0 END,"
+	"  $4::bigint + $5::bigint)"
+	" ON CONFLICT (addr, name) DO UPDATE SET"
+	" known = CASE WHEN f.expires_at <= EXCLUDED.first_at THEN EXCLUDED.known"
+	"  ELSE f.known OR EXCLUDED.known END,"
+	" failures = CASE WHEN f.expires_at <= EXCLUDED.first_at THEN 1"
+	"  ELSE f.failures + 1 END,"
+	" first_at = CASE WHEN f.expires_at <= EXCLUDED.first_at THEN EXCLUDED.first_at"
+	"  ELSE f.first_at END,"
+	" blocked_until = CASE WHEN f.expires_at <= EXCLUDED.first_at THEN EXCLUDED.blocked_until"
+	"  WHEN f.blocked_until <> 0 THEN f.blocked_until"
+	"  WHEN f.failures + 1 >= $6::bigint THEN EXCLUDED.expires_at ELSE 0 END,"
+	" expires_at = CASE WHEN f.expires_at <= EXCLUDED.first_at THEN EXCLUDED.expires_at"
+	"  WHEN f.blocked_until = 0 AND f.failures + 1 >= $6::bigint THEN EXCLUDED.expires_at"
+	"  ELSE f.expires_at END"
+	" RETURNING failures, known, blocked_until",
+    [S_LOGIN_CLEAR] = "DELETE FROM login_failures WHERE addr = $1 AND name = $2"
+		      " AND blocked_until = 0",
+    /* $1 addr or NULL, $2 name or NULL, $3 before */
+    [S_LOGIN_UNLOCK] = "DELETE FROM login_failures WHERE first_at <= $3::bigint"
+		       " AND ($1::text IS NULL OR addr = $1) AND ($2::text IS NULL OR name = $2)"
+		       " RETURNING addr, name, known, blocked_until",
 };
 
 /* What stmt_step returns (SQLite's codes, by the same names' roles). */
@@ -757,6 +822,10 @@ static bool stmt_writes(int id)
 {
 	const char *sql = stmt_sql[id];
 
+	/* Failed logins are rows of their own, each statement atomic alone:
+	 * a login need not wait behind a push or a collection. */
+	if (id >= S_LOGIN_CHECK && id <= S_LOGIN_UNLOCK)
+		return false;
 	return strncmp(sql, "INSERT", 6) == 0 || strncmp(sql, "UPDATE", 6) == 0 ||
 	       strncmp(sql, "DELETE", 6) == 0;
 }
@@ -2698,6 +2767,109 @@ static void pg_unlock(meta *base, const char *name)
 	libpq.clear(r);
 }
 
+/* ---- failed logins ---- */
+
+static status_t pg_login_check(meta *base, const char *addr, const char *user, int64_t now,
+			       meta_login *out_addr, meta_login *out_user, meta_login_fn ended,
+			       void *arg)
+{
+	pg_meta *m = pg_of(base);
+	pg_stmt *s = stmt_get(m, S_LOGIN_CHECK);
+	status_t st = ST_OK;
+	meta_login *e;
+	int rc;
+
+	bind_text(s, 1, addr);
+	bind_text(s, 2, user);
+	bind_int64(s, 3, now);
+	while ((rc = stmt_step(s)) == PG_ROW) {
+		const char *name = col_text(s, 2);
+
+		if (col_int64(s, 0) == 0) {
+			if (ended != NULL)
+				ended(arg, col_text(s, 1), name, col_int64(s, 3) != 0);
+			continue;
+		}
+		e = name[0] == '\0' ? out_addr : out_user;
+		e->known = col_int64(s, 3) != 0;
+		e->failures = (unsigned)col_int64(s, 4);
+		e->blocked_until = col_int64(s, 5);
+	}
+	if (rc != PG_DONE)
+		st = db_status(m, rc, "reading failed logins");
+	stmt_done(s);
+	return st;
+}
+
+static status_t pg_login_fail(meta *base, const char *addr, const char *user, bool known,
+			      unsigned limit, unsigned window_sec, int64_t now, meta_login *out)
+{
+	pg_meta *m = pg_of(base);
+	pg_stmt *s = stmt_get(m, S_LOGIN_FAIL);
+	status_t st = ST_OK;
+	int rc;
+
+	bind_text(s, 1, addr);
+	bind_text(s, 2, user);
+	bind_text(s, 3, known ? "true" : "false");
+	bind_int64(s, 4, now);
+	bind_int64(s, 5, window_sec);
+	bind_int64(s, 6, limit);
+	if ((rc = stmt_step(s)) == PG_ROW) {
+		out->failures = (unsigned)col_int64(s, 0);
+		out->known = col_int64(s, 1) != 0;
+		out->blocked_until = col_int64(s, 2);
+	} else {
+		st = db_status(m, rc, "counting a failed login");
+	}
+	stmt_done(s);
+	return st;
+}
+
+static status_t pg_login_clear(meta *base, const char *addr, const char *user)
+{
+	pg_meta *m = pg_of(base);
+	pg_stmt *s = stmt_get(m, S_LOGIN_CLEAR);
+	int rc;
+
+	bind_text(s, 1, addr);
+	bind_text(s, 2, user);
+	if ((rc = stmt_run(s)) != PG_DONE)
+		return db_status(m, rc, "clearing failed logins");
+	return ST_OK;
+}
+
+static status_t pg_login_unlock(meta *base, const char *addr, const char *user, int64_t before,
+				meta_login_fn lifted, void *arg, size_t *out_n)
+{
+	pg_meta *m = pg_of(base);
+	pg_stmt *s = stmt_get(m, S_LOGIN_UNLOCK);
+	status_t st = ST_OK;
+	size_t n = 0;
+	int rc;
+
+	if (addr != NULL)
+		bind_text(s, 1, addr);
+	else
+		bind_null(s, 1);
+	if (user != NULL)
+		bind_text(s, 2, user);
+	else
+		bind_null(s, 2);
+	bind_int64(s, 3, before);
+	while ((rc = stmt_step(s)) == PG_ROW) {
+		n++;
+		if (lifted != NULL && col_int64(s, 3) != 0)
+			lifted(arg, col_text(s, 0), col_text(s, 1), col_int64(s, 2) != 0);
+	}
+	if (rc != PG_DONE)
+		st = db_status(m, rc, "lifting failed logins");
+	stmt_done(s);
+	if (out_n != NULL)
+		*out_n = n;
+	return st;
+}
+
 const meta_ops meta_pg_ops = {
     .name = "postgres",
     .open = pg_open,
@@ -2756,4 +2928,8 @@ const meta_ops meta_pg_ops = {
     .tag_page = pg_tag_page,
     .lock_try = pg_lock_try,
     .unlock = pg_unlock,
+    .login_check = pg_login_check,
+    .login_fail = pg_login_fail,
+    .login_clear = pg_login_clear,
+    .login_unlock = pg_login_unlock,
 };

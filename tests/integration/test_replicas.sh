@@ -103,8 +103,8 @@ replica 1
 replica 2
 check "replica 1 starts beside replica 2 on an empty database" replica_wait 1
 check "replica 2 starts beside replica 1 on an empty database" replica_wait 2
-check "the schema was made once" \
-	[ "$(psql -qtA "$REGISTRY_TEST_PG dbname=$REG_PG_DB" -c 'SELECT count(*) FROM schema_version')" = 1 ]
+check "the schema was made once (one row per version)" \
+	[ "$(psql -qtA "$REGISTRY_TEST_PG dbname=$REG_PG_DB" -c 'SELECT count(*) - count(DISTINCT v) FROM schema_version')" = 0 ]
 
 # ---- a chunked upload across replicas ----
 head -c 300000 /dev/urandom >"$TMP/blob"

@@ -623,6 +623,12 @@ START_TEST(throttling_in_the_gate)
 	ck_assert_uint_le(res.retry_after, 60);
 	/* bob, from the same address, is not */
 	ck_assert_int_eq(check("login", NULL, basic(h, "bob", "pw-bob")), ST_OK);
+	/* a cached right password clears a count as a checked one does */
+	ck_assert_int_eq(check("login", NULL, basic(h, "bob", "x1")), ST_UNAUTHORIZED);
+	ck_assert_int_eq(check("login", NULL, basic(h, "bob", "pw-bob")), ST_OK);
+	ck_assert_uint_eq(res.delay_ms, AUTH_THROTTLE_DELAY_MS);
+	ck_assert_int_eq(check("login", NULL, basic(h, "bob", "x2")), ST_UNAUTHORIZED);
+	ck_assert_uint_eq(res.delay_ms, 0);
 	/* anonymous requests are not logins and go on */
 	ck_assert_int_eq(check("pull", "public/x", NULL), ST_OK);
 	/* another address is not affected */
@@ -713,12 +719,173 @@ START_TEST(empty_basic_is_anonymous)
 }
 END_TEST
 
+/* ---- a shared store in memory: throttle.h's contract, for the tests ---- */
+
+#define FAKE_ROWS 5000
+
+typedef struct {
+	bool used;
+	char addr[AUTH_ADDR_MAX], user[AUTH_NAME_MAX]; /* user "": the address's own */
+	bool known;
+	unsigned failures;
+	int64_t first, blocked_until, expires;
+} fake_row;
+
+typedef struct {
+	fake_row *rows;
+	bool down;	  /* every operation fails, as an unreachable database */
+	int calls, ended; /* operations asked; lapsed locks told */
+} fake_store;
+
+static fake_row *fake_find(fake_store *f, const char *addr, const char *user)
+{
+	for (int i = 0; i < FAKE_ROWS; i++)
+		if (f->rows[i].used && strcmp(f->rows[i].addr, addr) == 0 &&
+		    strcmp(f->rows[i].user, user ? user : "") == 0)
+			return &f->rows[i];
+	return NULL;
+}
+
+static void fake_copy(auth_throttle_count *out, const fake_row *r)
+{
+	memset(out, 0, sizeof(*out));
+	if (r == NULL)
+		return;
+	out->failures = r->failures;
+	out->known = r->known;
+	out->blocked_until = r->blocked_until;
+}
+
+static status_t fake_check(void *arg, const char *addr, const char *user, time_t now,
+			   auth_throttle_count *out_addr, auth_throttle_count *out_user,
+			   auth_throttle_ended_fn ended, void *ctx)
+{
+	fake_store *f = arg;
+
+	f->calls++;
+	fake_copy(out_addr, NULL);
+	fake_copy(out_user, NULL);
+	if (f->down)
+		return ST_IO;
+	for (int i = 0; i < FAKE_ROWS; i++) {
+		fake_row *r = &f->rows[i];
+		if (!r->used || r->expires > now)
+			continue;
+		if (r->blocked_until != 0) {
+			f->ended++;
+			ended(ctx, r->addr, r->user, r->known);
+		}
+		r->used = false;
+	}
+	fake_copy(out_addr, fake_find(f, addr, ""));
+	if (user != NULL && user[0] != '\0')
+		fake_copy(out_user, fake_find(f, addr, user));
+	return ST_OK;
+}
+
+static status_t fake_fail(void *arg, const char *addr, const char *user, bool known, unsigned limit,
+			  unsigned window_sec, time_t now, auth_throttle_count *out)
+{
+	fake_store *f = arg;
+	fake_row *r;
+
+	f->calls++;
+	fake_copy(out, NULL);
+	if (f->down)
+		return ST_IO;
+	if ((r = fake_find(f, addr, user)) != NULL && r->expires <= now)
+		r->used = false; /* lapsed: starts again */
+	if (r == NULL || !r->used) {
+		for (r = f->rows; r->used; r++)
+			ck_assert(r < f->rows + FAKE_ROWS - 1);
+		memset(r, 0, sizeof(*r));
+		r->used = true;
+		snprintf(r->addr, sizeof(r->addr), "%s", addr);
+		snprintf(r->user, sizeof(r->user), "%s", user ? user : "");
+		r->first = now;
+		r->expires = now + window_sec;
+	}
+	r->known = r->known || known;
+	if (++r->failures >= limit && r->blocked_until == 0)
+		r->blocked_until = r->expires = now + window_sec;
+	fake_copy(out, r);
+	return ST_OK;
+}
+
+static status_t fake_clear(void *arg, const char *addr, const char *user)
+{
+	fake_store *f = arg;
+	fake_row *r;
+
+	f->calls++;
+	if (f->down)
+		return ST_IO;
+	if ((r = fake_find(f, addr, user)) != NULL && r->blocked_until == 0)
+		r->used = false;
+	return ST_OK;
+}
+
+static status_t fake_unlock(void *arg, const char *addr, const char *user, time_t before,
+			    auth_throttle_ended_fn lifted, void *ctx, size_t *out_n)
+{
+	fake_store *f = arg;
+
+	f->calls++;
+	*out_n = 0;
+	if (f->down)
+		return ST_IO;
+	for (int i = 0; i < FAKE_ROWS; i++) {
+		fake_row *r = &f->rows[i];
+		if (!r->used || r->first > before || (addr != NULL && strcmp(r->addr, addr) != 0) ||
+		    (user != NULL && strcmp(r->user, user) != 0))
+			continue;
+		if (r->blocked_until != 0)
+			lifted(ctx, r->addr, r->user, r->known);
+		r->used = false;
+		(*out_n)++;
+	}
+	return ST_OK;
+}
+
+static const auth_throttle_store fake_ops = {fake_check, fake_fail, fake_clear, fake_unlock};
+
+static fake_store *fake_new(void)
+{
+	fake_store *f = calloc(1, sizeof(*f));
+
+	ck_assert_ptr_nonnull(f);
+	f->rows = calloc(FAKE_ROWS, sizeof(*f->rows));
+	ck_assert_ptr_nonnull(f->rows);
+	return f;
+}
+
+static void fake_free(fake_store *f)
+{
+	if (f == NULL)
+		return;
+	free(f->rows);
+	free(f);
+}
+
+/* A throttle for throttle_unit's run _i: 0 its own table, 1 a store (the
+ * same behaviour is expected of both). */
+static auth_throttle *throttle_for(int run, fake_store *f, unsigned limit, unsigned window)
+{
+	auth_throttle *t = NULL;
+
+	ck_assert_int_eq(auth_throttle_new(&t, limit, window), ST_OK);
+	if (run == 1)
+		auth_throttle_use_store(t, &fake_ops, f);
+	return t;
+}
+
 START_TEST(throttle_unit)
 {
 	auth_throttle *t = NULL;
+	fake_store *f = fake_new();
 	char addr[32];
 
-	ck_assert_int_eq(auth_throttle_new(&t, 2, 10), ST_OK);
+	t = throttle_for(_i, f, 2, 10);
 	ck_assert_uint_eq(auth_throttle_blocked(t, "a", "u", 100), 0);
 	ck_assert_uint_eq(auth_throttle_delay_ms(t, "a", "u", 100), 0);
 	auth_throttle_fail(t, "a", "u", true, 100);
@@ -774,7 +941,7 @@ START_TEST(throttle_unit)
 	ck_assert_uint_gt(auth_throttle_blocked(t, addr, "u", 403), 0);
 	auth_throttle_free(t);
 	/* the hold doubles per failure up to its cap */
-	ck_assert_int_eq(auth_throttle_new(&t, 100, 60), ST_OK);
+	t = throttle_for(_i, f, 100, 60);
 	for (unsigned i = 1, want = AUTH_THROTTLE_DELAY_MS; i < 20; i++, want *= 2) {
 		auth_throttle_fail(t, "d", "u", true, 100);
 		if (want > AUTH_THROTTLE_DELAY_MAX_MS)
@@ -782,14 +949,112 @@ START_TEST(throttle_unit)
 		ck_assert_uint_eq(auth_throttle_delay_ms(t, "d", "u", 100), want);
 	}
 	auth_throttle_free(t);
-	/* limit 0: off */
-	ck_assert_int_eq(auth_throttle_new(&t, 0, 10), ST_OK);
+	/* limit 0: off (a store is never asked) */
+	f->calls = 0;
+	t = throttle_for(_i, f, 0, 10);
 	for (int i = 0; i < 10; i++)
 		auth_throttle_fail(t, "a", "u", true, 100);
 	ck_assert_uint_eq(auth_throttle_blocked(t, "a", "u", 100), 0);
 	ck_assert_uint_eq(auth_throttle_delay_ms(t, "a", "u", 100), 0);
+	ck_assert_int_eq(f->calls, 0);
 	auth_throttle_free(t);
 	auth_throttle_free(NULL);
+	auth_throttle_use_store(NULL, &fake_ops, f); /* a no-op */
+	fake_free(f);
+}
+END_TEST
+
+/* Two replicas (two throttles) on one store: the counts are the cluster's. */
+START_TEST(throttle_shared)
+{
+	fake_store *f = fake_new();
+	auth_throttle *t1 = throttle_for(1, f, 3, 10), *t2 = throttle_for(1, f, 3, 10);
+	uint64_t u1, a1, u2, a2;
+	unsigned left = 0, ms = 0;
+
+	/* failures spread over both lock after 3 in all, on both */
+	auth_throttle_fail(t1, "a", "u", true, 100);
+	ck_assert_uint_eq(auth_throttle_delay_ms(t2, "a", "u", 100), AUTH_THROTTLE_DELAY_MS);
+	auth_throttle_fail(t2, "a", "u", true, 100);
+	ck_assert_uint_eq(auth_throttle_blocked(t1, "a", "u", 100), 0);
+	auth_throttle_fail(t1, "a", "u", true, 101);
+	ck_assert_uint_eq(auth_throttle_blocked(t1, "a", "u", 101), 10);
+	ck_assert_uint_eq(auth_throttle_blocked(t2, "a", "u", 102), 9);
+	/* the lock started once, where the third failure was counted */
+	auth_throttle_lockouts(t1, &u1, &a1);
+	auth_throttle_lockouts(t2, &u2, &a2);
+	ck_assert_uint_eq(u1, 1);
+	ck_assert_uint_eq(u2, 0);
+	ck_assert_uint_eq(a1 + a2, 0);
+	/* a success on one replica clears the count on the other */
+	auth_throttle_fail(t1, "b", "u", true, 100);
+	auth_throttle_fail(t1, "b", "u", true, 100);
+	auth_throttle_success(t2, "b", "u", 100);
+	ck_assert_uint_eq(auth_throttle_delay_ms(t1, "b", "u", 100), 0);
+	/* the end of a lock is told once: by whoever sweeps it first */
+	ck_assert_uint_eq(auth_throttle_blocked(t2, "a", "u", 111), 0);
+	ck_assert_uint_eq(auth_throttle_blocked(t1, "a", "u", 111), 0);
+	ck_assert_int_eq(f->ended, 1);
+	/* an unlock on one lifts it for both */
+	for (int i = 0; i < 3; i++)
+		auth_throttle_fail(i % 2 ? t1 : t2, "c", "v", true, 200);
+	ck_assert_uint_gt(auth_throttle_blocked(t1, "c", "v", 200), 0);
+	ck_assert_uint_eq(auth_throttle_unlock(t1, NULL, "v", 200, "test"), 1);
+	ck_assert_uint_eq(auth_throttle_blocked(t2, "c", "v", 201), 0);
+	ck_assert_uint_eq(auth_throttle_delay_ms(t2, "c", "v", 201), 0); /* forgotten */
+	/* the store down: fail closed, every login refused for a short while */
+	f->down = true;
+	ck_assert_int_eq(auth_throttle_check(t1, "d", "w", 300, &left, &ms), ST_UNAVAILABLE);
+	ck_assert_uint_eq(left, AUTH_THROTTLE_RETRY_SEC);
+	ck_assert_uint_eq(auth_throttle_blocked(t2, "d", "w", 300), AUTH_THROTTLE_RETRY_SEC);
+	ck_assert_uint_eq(auth_throttle_blocked(t2, "d", NULL, 300), AUTH_THROTTLE_RETRY_SEC);
+	auth_throttle_fail(t1, "d", "w", true, 300); /* dropped, logged */
+	auth_throttle_success(t1, "d", "w", 300);    /* dropped, logged */
+	ck_assert_uint_eq(auth_throttle_unlock(t1, "d", NULL, 300, "test"), 0);
+	f->down = false;
+	ck_assert_int_eq(auth_throttle_check(t1, "d", "w", 301, &left, &ms), ST_OK);
+	ck_assert_uint_eq(left, 0);
+	ck_assert_uint_eq(ms, 0);
+	/* misuse: no address, limit 0 */
+	ck_assert_int_eq(auth_throttle_check(t1, NULL, "w", 301, &left, &ms), ST_OK);
+	ck_assert_uint_eq(left + ms, 0);
+	auth_throttle_free(t1);
+	auth_throttle_free(t2);
+	fake_free(f);
+}
+END_TEST
+
+/* The gate over a shared store that cannot answer: no password is checked
+ * (fail closed), the caller is told to retry; anonymous requests go on. */
+START_TEST(throttling_store_down)
+{
+	auth_options o = options(AUTH_MODE_BASIC);
+	fake_store *f = fake_new();
+	auth_stats stats;
+	char h[512];
+
+	o.fail_limit = 3;
+	o.throttle = throttle_for(1, f, 3, 60);
+	ck_assert_int_eq(auth_new(&a, &o, err, sizeof(err)), ST_OK);
+	f->down = true;
+	ck_assert_int_eq(check("login", NULL, basic(h, "alice", "pw-alice")), ST_UNAVAILABLE);
+	ck_assert_uint_eq(res.retry_after, AUTH_THROTTLE_RETRY_SEC);
+	ck_assert_ptr_nonnull(strstr(res.detail, "cannot be checked"));
+	ck_assert_int_eq(check("login", NULL, basic(h, "alice", "wrong")), ST_UNAVAILABLE);
+	ck_assert_int_eq(check("login", NULL, basic(h, "@bad", "wrong")), ST_UNAVAILABLE);
+	auth_stats_get(a, &stats);
+	ck_assert_uint_eq(stats.failed_logins, 0); /* nothing was tried */
+	ck_assert_int_eq(check("pull", "public/x", NULL), ST_OK);
+	/* back: logins and counting go on */
+	f->down = false;
+	ck_assert_int_eq(check("login", NULL, basic(h, "alice", "pw-alice")), ST_OK);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(check("login", NULL, basic(h, "bob", "x")), ST_UNAUTHORIZED);
+	ck_assert_int_eq(check("login", NULL, basic(h, "bob", "pw-bob")), ST_TOO_MANY_REQUESTS);
+	auth_free(a);
+	a = NULL;
+	auth_throttle_free(o.throttle);
+	fake_free(f);
 }
 END_TEST
 
@@ -865,10 +1130,12 @@ Suite *make_auth_suite(void)
 	tcase_add_test(tc, refresh_tokens);
 	tcase_add_test(tc, throttling_in_the_gate);
 	tcase_add_test(tc, throttling_sprayed_names);
+	tcase_add_test(tc, throttling_store_down);
 	tcase_add_test(tc, empty_basic_is_anonymous);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("throttle");
-	tcase_add_test(tc, throttle_unit);
+	tcase_add_loop_test(tc, throttle_unit, 0, 2);
+	tcase_add_test(tc, throttle_shared);
 	tcase_add_test(tc, addrlist_unit);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1399,11 +1399,217 @@ START_TEST(test_lock_try)
 	meta_unlock(m, "registry gc");
 	ck_assert_int_eq(meta_lock_try(other, "registry gc", &got), ST_OK);
 	ck_assert(got);
-	/* a connection that goes (a replica killed) frees what it held */
+	/* a connection that goes (a replica killed) frees what it held: when
+	 * its server process has exited, which PostgreSQL does after the
+	 * client has gone (under load, later than the next statement here) */
 	meta_close(other);
-	ck_assert_int_eq(meta_lock_try(m, "registry gc", &got), ST_OK);
+	got = false;
+	for (int i = 0; i < 100 && !got; i++) {
+		ck_assert_int_eq(meta_lock_try(m, "registry gc", &got), ST_OK);
+		if (!got)
+			usleep(50000);
+	}
 	ck_assert(got);
 	meta_unlock(m, "registry gc");
+}
+END_TEST
+
+/* What a login test's ended/lifted callbacks were told. */
+typedef struct {
+	int n;
+	char addr[META_ADDR_MAX], user[META_NAME_MAX];
+	bool known;
+} login_told;
+
+static void login_tell(void *arg, const char *addr, const char *user, bool known)
+{
+	login_told *t = arg;
+
+	t->n++;
+	snprintf(t->addr, sizeof(t->addr), "%s", addr);
+	snprintf(t->user, sizeof(t->user), "%s", user);
+	t->known = known;
+}
+
+/* Failed logins (meta.h): counted the same through every connection of a
+ * shared index; SQLite keeps none. Times are made-up seconds. */
+START_TEST(test_logins)
+{
+	meta *other = NULL; /* a second replica */
+	meta_login a, u, e;
+	login_told told = {0};
+	char long_addr[META_ADDR_MAX + 1];
+	size_t n = 99;
+
+	db_open(_i);
+	if (!meta_login_kept(m)) {
+		ck_assert_str_eq(backends[_i].name, "sqlite");
+		ck_assert_int_eq(meta_login_check(m, "a", "u", 100, &a, &u, NULL, NULL),
+				 ST_UNSUPPORTED);
+		ck_assert_int_eq(meta_login_fail(m, "a", "u", true, 3, 10, 100, &e),
+				 ST_UNSUPPORTED);
+		ck_assert_int_eq(meta_login_clear(m, "a", "u"), ST_UNSUPPORTED);
+		ck_assert_int_eq(meta_login_unlock(m, "a", NULL, 100, NULL, NULL, &n),
+				 ST_UNSUPPORTED);
+		ck_assert_uint_eq(n, 0);
+		return;
+	}
+	ck_assert_int_eq(db_connect(&other), ST_OK);
+	/* misuse */
+	memset(long_addr, 'x', sizeof(long_addr) - 1);
+	long_addr[sizeof(long_addr) - 1] = '\0';
+	ck_assert_int_eq(meta_login_check(m, NULL, "u", 100, &a, &u, NULL, NULL), ST_INVALID);
+	ck_assert_int_eq(meta_login_check(m, "", "u", 100, &a, &u, NULL, NULL), ST_INVALID);
+	ck_assert_int_eq(meta_login_check(m, long_addr, "u", 100, &a, &u, NULL, NULL), ST_INVALID);
+	ck_assert_int_eq(meta_login_fail(m, "a", "u", true, 0, 10, 100, &e), ST_INVALID);
+	ck_assert_int_eq(meta_login_clear(m, NULL, "u"), ST_INVALID);
+	ck_assert_int_eq(meta_login_unlock(m, NULL, NULL, 100, NULL, NULL, &n), ST_INVALID);
+	ck_assert_int_eq(meta_login_check(m, "a", "u", 100, &a, &u, NULL, NULL), ST_OK);
+	ck_assert_uint_eq(a.failures + u.failures, 0);
+
+	/* limit 3 in a window of 10 s, failures through both connections */
+	ck_assert_int_eq(meta_login_fail(m, "a", "u", false, 3, 10, 100, &e), ST_OK);
+	ck_assert_uint_eq(e.failures, 1);
+	ck_assert_int_eq(e.blocked_until, 0);
+	ck_assert(!e.known);
+	ck_assert_int_eq(meta_login_fail(other, "a", "u", true, 3, 10, 101, &e), ST_OK);
+	ck_assert_uint_eq(e.failures, 2);
+	ck_assert(e.known); /* or-ed in */
+	ck_assert_int_eq(meta_login_check(other, "a", "u", 102, &a, &u, NULL, NULL), ST_OK);
+	ck_assert_uint_eq(u.failures, 2);
+	ck_assert_uint_eq(a.failures, 0); /* the address's own row is another */
+	ck_assert_int_eq(meta_login_fail(m, "a", "u", false, 3, 10, 103, &e), ST_OK);
+	ck_assert_uint_eq(e.failures, 3); /* == limit: this call locked it */
+	ck_assert_int_eq(e.blocked_until, 113);
+	ck_assert(e.known);
+	ck_assert_int_eq(meta_login_fail(other, "a", "u", false, 3, 10, 104, &e), ST_OK);
+	ck_assert_uint_eq(e.failures, 4); /* counting on, the lock unchanged */
+	ck_assert_int_eq(e.blocked_until, 113);
+	/* a success does not clear a lock */
+	ck_assert_int_eq(meta_login_clear(m, "a", "u"), ST_OK);
+	ck_assert_int_eq(meta_login_check(other, "a", "u", 105, &a, &u, NULL, NULL), ST_OK);
+	ck_assert_uint_eq(u.failures, 4);
+	ck_assert_int_eq(u.blocked_until, 113);
+	/* the address's own row, and another user's none */
+	ck_assert_int_eq(meta_login_fail(m, "a", NULL, false, 2, 10, 105, &e), ST_OK);
+	ck_assert_uint_eq(e.failures, 1);
+	ck_assert_int_eq(meta_login_check(m, "a", "v", 105, &a, &u, NULL, NULL), ST_OK);
+	ck_assert_uint_eq(a.failures, 1);
+	ck_assert_uint_eq(u.failures, 0);
+	ck_assert_int_eq(meta_login_check(m, "a", NULL, 105, &a, &u, NULL, NULL), ST_OK);
+	ck_assert_uint_eq(a.failures, 1);
+	ck_assert_uint_eq(u.failures, 0);
+	/* the lock lapses at 113: told once, to the one connection that swept it */
+	ck_assert_int_eq(meta_login_check(m, "a", "u", 113, &a, &u, login_tell, &told), ST_OK);
+	ck_assert_uint_eq(u.failures, 0);
+	ck_assert_uint_eq(a.failures, 1); /* 105 + 10 > 113 */
+	ck_assert_int_eq(told.n, 1);
+	ck_assert_str_eq(told.addr, "a");
+	ck_assert_str_eq(told.user, "u");
+	ck_assert(told.known);
+	ck_assert_int_eq(meta_login_check(other, "a", "u", 113, &a, &u, login_tell, &told), ST_OK);
+	ck_assert_int_eq(told.n, 1);
+	/* an unlocked row that lapsed is swept untold */
+	ck_assert_int_eq(meta_login_check(other, "a", "u", 115, &a, &u, login_tell, &told), ST_OK);
+	ck_assert_uint_eq(a.failures, 0);
+	ck_assert_int_eq(told.n, 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_failures"), 0);
+
+	/* a success clears an unlocked count, from any connection */
+	ck_assert_int_eq(meta_login_fail(m, "b", "w", true, 3, 10, 200, &e), ST_OK);
+	ck_assert_int_eq(meta_login_clear(other, "b", "w"), ST_OK);
+	ck_assert_int_eq(meta_login_check(m, "b", "w", 201, &a, &u, NULL, NULL), ST_OK);
+	ck_assert_uint_eq(u.failures, 0);
+	/* a lapsed row not yet swept starts again at 1 */
+	ck_assert_int_eq(meta_login_fail(m, "c", "x", true, 3, 10, 300, &e), ST_OK);
+	ck_assert_int_eq(meta_login_fail(m, "c", "x", true, 3, 10, 305, &e), ST_OK);
+	ck_assert_uint_eq(e.failures, 2);
+	ck_assert_int_eq(meta_login_fail(m, "c", "x", false, 3, 10, 310, &e), ST_OK);
+	ck_assert_uint_eq(e.failures, 1);
+	ck_assert(!e.known);
+	/* limit 1 locks at the first failure */
+	ck_assert_int_eq(meta_login_fail(m, "d", "y", true, 1, 10, 400, &e), ST_OK);
+	ck_assert_uint_eq(e.failures, 1);
+	ck_assert_int_eq(e.blocked_until, 410);
+
+	/* unlock: what started at or before `before`, by user, address or pair */
+	ck_assert_int_eq(meta_login_fail(m, "e", "z", true, 1, 100, 500, &e), ST_OK); /* a lock */
+	ck_assert_int_eq(meta_login_fail(m, "f", "z", true, 3, 100, 500, &e), ST_OK);
+	ck_assert_int_eq(meta_login_fail(m, "e", NULL, false, 3, 100, 500, &e), ST_OK);
+	ck_assert_int_eq(meta_login_fail(m, "g", "z", true, 3, 100, 560, &e), ST_OK);
+	told.n = 0;
+	ck_assert_int_eq(meta_login_unlock(other, NULL, "z", 550, login_tell, &told, &n), ST_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(told.n, 1); /* only the lock is told */
+	ck_assert_str_eq(told.addr, "e");
+	ck_assert_int_eq(meta_login_check(m, "g", "z", 561, &a, &u, NULL, NULL), ST_OK);
+	ck_assert_uint_eq(u.failures, 1); /* started after: kept */
+	ck_assert_int_eq(meta_login_check(m, "e", "z", 561, &a, &u, NULL, NULL), ST_OK);
+	ck_assert_uint_eq(u.failures, 0);
+	ck_assert_uint_eq(a.failures, 1); /* a user's unlock leaves the address's */
+	ck_assert_int_eq(meta_login_unlock(m, "e", NULL, 600, NULL, NULL, &n), ST_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(meta_login_unlock(m, "g", "y", 600, NULL, NULL, &n), ST_OK);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(meta_login_unlock(m, "g", "z", 600, NULL, NULL, NULL), ST_OK);
+	ck_assert_int_eq(meta_login_check(m, "g", "z", 601, &a, &u, NULL, NULL), ST_OK);
+	ck_assert_uint_eq(u.failures, 0);
+	meta_close(other);
+}
+END_TEST
+
+/* A replica's guesser: 25 failures of one key on its own connection,
+ * counting the answers that started the lock (failures == limit). */
+typedef struct {
+	pthread_t th;
+	status_t st;
+	int locks;
+} guesser;
+
+static void *guess(void *arg)
+{
+	guesser *g = arg;
+	meta *own = NULL;
+	meta_login e;
+	status_t st = db_connect(&own);
+
+	for (int i = 0; st == ST_OK && i < 25; i++) {
+		st = meta_login_fail(own, "a", "u", true, 50, 1000, 100, &e);
+		if (st == ST_OK && e.failures == 50 && e.blocked_until == 1100)
+			g->locks++;
+		/* the sweep of another replica's check runs meanwhile */
+		if (st == ST_OK && i % 5 == 0)
+			st = meta_login_check(own, "b", NULL, 100 + i, &e, &e, NULL, NULL);
+	}
+	meta_close(own);
+	g->st = st;
+	return NULL;
+}
+
+/* Failures counted at once through four connections: none lost, and
+ * exactly one of them saw the lock start (so it is logged once). */
+START_TEST(test_logins_concurrent)
+{
+	guesser g[4];
+	meta_login a, u;
+	int locks = 0;
+
+	db_open(_i);
+	if (!meta_login_kept(m))
+		return; /* SQLite: the process counts in memory (test_auth.c) */
+	for (int i = 0; i < 4; i++) {
+		g[i] = (guesser){.st = ST_INTERNAL};
+		ck_assert_int_eq(pthread_create(&g[i].th, NULL, guess, &g[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(pthread_join(g[i].th, NULL), 0);
+		ck_assert_int_eq(g[i].st, ST_OK);
+		locks += g[i].locks;
+	}
+	ck_assert_int_eq(locks, 1);
+	ck_assert_int_eq(meta_login_check(m, "a", "u", 200, &a, &u, NULL, NULL), ST_OK);
+	ck_assert_uint_eq(u.failures, 100);
+	ck_assert_int_eq(u.blocked_until, 1100);
 }
 END_TEST
 
@@ -1464,6 +1670,10 @@ START_TEST(test_open_backend)
 	ck_assert_ptr_null(meta_backend_find("mysql"));
 	ck_assert_ptr_null(meta_backend_find(""));
 	ck_assert_ptr_null(meta_backend_find(NULL));
+	ck_assert(!meta_backend_keeps_logins("sqlite")); /* the process counts */
+	ck_assert(meta_backend_keeps_logins("postgres"));
+	ck_assert(!meta_backend_keeps_logins("mysql"));
+	ck_assert(!meta_backend_keeps_logins(NULL));
 	ck_assert_int_eq(meta_open_backend(&x, "mysql", db_path), ST_INVALID);
 	ck_assert_ptr_null(x);
 	x = (meta *)1;
@@ -1500,6 +1710,8 @@ Suite *make_meta_suite(void)
 	tcase_add_loop_test(tc, test_tag_list_pagination, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_repo_list, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_lock_try, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_logins, 0, NBACKENDS);
+	tcase_add_loop_test(tc, test_logins_concurrent, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_referrers, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_uploads, 0, NBACKENDS);
 	tcase_add_loop_test(tc, test_stats_and_ping, 0, NBACKENDS);
