@@ -42,6 +42,7 @@
 #   BENCH_RL_PUSHES [2]     blobs each client pushes per run
 #   BENCH_RL_PUSH_MIB [16]  size of each pushed blob
 #   BENCH_RL_PULL_MIB [4]   size of the pulled blob
+#   BENCH_RL_TUNED [0]      1: one more setup, nginx tuned (below)
 set -euo pipefail
 REG=$(readlink -f "${1:?usage: replicas.sh REGISTRY_BINARY [OUT_DIR]}")
 here=$(cd "$(dirname "$0")" && pwd)
@@ -79,7 +80,7 @@ cleanup() {
 	for p in "${RPID[@]}"; do
 		for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 	done
-	for n in $(seq 1 $REPLICAS); do "$here/../tests/nginx.sh" stop "$W/ngx$n" 2>/dev/null || true; done
+	for n in $(seq 1 $REPLICAS) t; do "$here/../tests/nginx.sh" stop "$W/ngx$n" 2>/dev/null || true; done
 	"$here/../tests/pg.sh" stop "$PGD" 2>/dev/null || true
 	rm -rf "$W" "$PGD" "$SRC"
 }
@@ -119,6 +120,26 @@ for n in $(seq 1 $REPLICAS); do
 	if [ "$n" = 1 ]; then LABEL[lb$n]="1 replica, nginx"; else LABEL[lb$n]="$n replicas, nginx"; fi
 done
 
+# BENCH_RL_TUNED=1: one more setup, all replicas behind nginx with what
+# tests/nginx.sh (and the README's example) leave out: idle connections to
+# the replicas kept (keepalive; every request otherwise opens a new
+# connection to a replica) and 64 KiB proxy buffers (with proxy_buffering
+# off nginx relays a pull through one buffer of a page).
+if [ "${BENCH_RL_TUNED:-0}" = 1 ]; then
+	# shellcheck disable=SC2046
+	port=$("$here/../tests/nginx.sh" start "$W/ngxt" $(for i in $(seq 1 $REPLICAS); do echo "${RPORT[i]}"; done))
+	sed -i -e 's#^\(  *\)upstream registry {#&\n\1  keepalive 32;#' \
+		-e 's#proxy_pass http://registry;#&\n      proxy_set_header Connection "";#' \
+		-e 's#proxy_buffering off;#& proxy_buffer_size 64k; proxy_buffers 4 64k; proxy_busy_buffers_size 128k;#' \
+		"$W/ngxt/nginx.conf"
+	grep -q 'keepalive 32' "$W/ngxt/nginx.conf" || die "cannot tune $W/ngxt/nginx.conf"
+	PATH=$PATH:/usr/sbin nginx -c "$W/ngxt/nginx.conf" -e "$W/ngxt/error.log" -s reload
+	sleep 1 # the old worker finishes, the new one serves
+	BASE[lbt]=http://127.0.0.1:$port
+	SETUPS="$SETUPS lbt"
+	LABEL[lbt]="$REPLICAS replicas, nginx with upstream keepalive and 64 KiB buffers"
+fi
+
 # ---- the image pulled ----
 
 printf '{}' >"$W/config"
@@ -149,7 +170,8 @@ watch() {
 	local m p n
 	WATCH=""
 	for p in "${RPID[@]}"; do WATCH="$WATCH r:$p"; done
-	for n in $(seq 1 $REPLICAS); do
+	for n in $(seq 1 $REPLICAS) t; do
+		[ -e "$W/ngx$n/nginx.pid" ] || continue
 		m=$(cat "$W/ngx$n/nginx.pid")
 		for p in $m $(pgrep -P "$m"); do WATCH="$WATCH n:$p"; done
 	done
@@ -321,10 +343,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf (b > 0 ? "%.2f" : "-"), a / b 
 		for w in push pull manifest; do
 			u=MB/s
 			[ $w = manifest ] && u=req/s
-			n=${s#lb}
-			[ "$s" = direct ] && n=1
-			via=nginx
-			[ "$s" = direct ] && via=direct
+			case $s in
+			direct) n=1 via=direct ;;
+			lbt) n=$REPLICAS via=nginx-tuned ;;
+			*) n=${s#lb} via=nginx ;;
+			esac
 			echo "$s,$n,$via,$w,${VAL[$w,$s]},$u,${CPU[$w,$s,1]},${CPU[$w,$s,2]},${CPU[$w,$s,3]},${CPU[$w,$s,4]},${CPU[$w,$s,5]},${CPU[$w,$s,6]}"
 		done
 	done
