@@ -353,7 +353,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf (b > 0 ? "%.2f" : "-"), a / b 
 	done
 } >"$OUT/replicas.csv"
 {
-	echo "setup,workload,run,value,registry_cores,nginx_cores,postgres_cores,client_cores,other_cores,machine_busy_pct"
+	echo "workload,setup,run,value,registry_cores,nginx_cores,postgres_cores,client_cores,other_cores,machine_busy_pct"
 	cat "$W/samples.csv"
 } >"$OUT/replicas-samples.csv"
 
