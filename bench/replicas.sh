@@ -17,8 +17,8 @@
 #   push      BENCH_RL_CLIENTS curl clients at once, each pushing
 #             BENCH_RL_PUSHES distinct blobs of BENCH_RL_PUSH_MIB MiB one
 #             after the other (POST, then PUT ?digest= with the body
-#             streamed): all the bytes over the time from the first POST to
-#             the last 201, in MB/s;
+#             streamed; the POSTs are made first, by one curl): all the
+#             bytes over the time from the first POST to the last 201, MB/s;
 #   pull      wrk (2 threads, 32 connections, BENCH_WRK_SEC seconds) GETs
 #             one blob of BENCH_RL_PULL_MIB MiB: requests/s x its size, MB/s;
 #   manifest  wrk the same on a manifest by tag: requests/s (each is one
@@ -35,7 +35,8 @@
 # Prints Markdown tables and writes OUT_DIR/replicas.md, replicas.csv
 # (medians) and replicas-samples.csv (every measurement).
 #
-# Environment (defaults in brackets); about 2 minutes with the defaults:
+# Environment (defaults in brackets); about 3 minutes with the defaults on 2
+# cores busy with other work too:
 #   BENCH_RL_RUNS [3]       runs (medians reported)
 #   BENCH_WRK_SEC [3]       seconds per wrk run
 #   BENCH_RL_CLIENTS [8]    concurrent push clients
@@ -388,7 +389,7 @@ done
 	done
 	echo
 	echo "With 1 replica behind nginx the machine's $NPROC cores were ${CPU[push,lb1,6]} / ${CPU[pull,lb1,6]} / ${CPU[manifest,lb1,6]} % busy (push / pull / GET),"
-	echo "$(ours push) / $(ours pull) / $(ours manifest) cores of it this benchmark's processes (replicas, nginx, PostgreSQL, clients), the rest other work."
+	echo "$(ours push) / $(ours pull) / $(ours manifest) cores of it this benchmark's processes (replicas, nginx, PostgreSQL, clients), the rest other work on the machine and kernel threads."
 	if [ "$max_busy" -ge 85 ]; then
 		echo "So the cores were saturated with one replica already: more replicas on this machine have no CPU"
 		echo "to add and cannot scale throughput. The ratios above measure replicas sharing these cores, not"
