@@ -123,13 +123,14 @@ done
 
 # BENCH_RL_TUNED=1: one more setup, all replicas behind nginx with what
 # tests/nginx.sh (and the README's example) leave out: idle connections to
-# the replicas kept (keepalive; every request otherwise opens a new
+# the replicas kept (keepalive, closed by nginx before the replicas'
+# connection_timeout would; every request otherwise opens a new
 # connection to a replica) and 64 KiB proxy buffers (with proxy_buffering
 # off nginx relays a pull through one buffer of a page).
 if [ "${BENCH_RL_TUNED:-0}" = 1 ]; then
 	# shellcheck disable=SC2046
 	port=$("$here/../tests/nginx.sh" start "$W/ngxt" $(for i in $(seq 1 $REPLICAS); do echo "${RPORT[i]}"; done))
-	sed -i -e 's#^\(  *\)upstream registry {#&\n\1  keepalive 32;#' \
+	sed -i -e 's#^\(  *\)upstream registry {#&\n\1  keepalive 32;\n\1  keepalive_timeout 50s;#' \
 		-e 's#proxy_pass http://registry;#&\n      proxy_set_header Connection "";#' \
 		-e 's#proxy_buffering off;#& proxy_buffer_size 64k; proxy_buffers 4 64k; proxy_busy_buffers_size 128k;#' \
 		"$W/ngxt/nginx.conf"
