@@ -633,3 +633,4 @@ log "done: $OUT/results.csv, $OUT/results.md, $OUT/samples.csv, $OUT/chart.png, 
 "$(dirname "$0")/tls.sh" "$REG" "$OUT" # HTTPS rows beside nginx, push then pull at once: tls.md
 "$(dirname "$0")/s3.sh" "$REG" "$OUT" # blobs on S3: push and pull beside curl straight to Ceph RGW: s3.md
 "$(dirname "$0")/pg.sh" "$REG" "$OUT" # manifest GETs/s, SQLite against PostgreSQL: pg.md
+"$(dirname "$0")/replicas.sh" "$REG" "$OUT" # 1, 2, 3 replicas behind nginx, push and pull: replicas.md
