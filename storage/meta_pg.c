@@ -33,11 +33,29 @@
  *
  * Text columns that are keys are COLLATE "C": byte order, as the OCI lists
  * and SQLite's BINARY compare, whatever the database's locale.
+ *
+ * Reconnecting. A connection dies with its server (a restart, a failover,
+ * an idle connection cut by a firewall) and libpq does not come back by
+ * itself, so a failure that is the connection's (PQstatus CONNECTION_BAD,
+ * SQLSTATE class 08, 57P01-57P03) marks it broken and answers ST_UNAVAILABLE
+ * (503); the next call outside a transaction reconnects (PQreset, the
+ * session settings, every statement prepared again) at most once a second
+ * per connection, so an outage costs each request one failed connect, not
+ * a loop. What runs again on the new connection is only what cannot apply
+ * twice: a statement that reads (or BEGIN) found the connection dead
+ * outside a transaction; a write whose outcome is unknown (it may have
+ * committed) is never sent again, nor anything inside a transaction, which
+ * died with the connection. Session advisory locks (meta_lock_try) die
+ * with it too, so a connection holding one is not reconnected under its
+ * holder: the holder's statements fail until it calls meta_unlock, and its
+ * pass ends as any failed pass does. The outage is logged once per process
+ * (the first failed reconnect) and so is its end.
  */
 #include "meta_pg.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +74,8 @@
 #define META_UPLOAD_ID_MAX 65
 /* Most parameters of one statement. */
 #define PG_MAX_PARAMS 10
+/* Least time between two reconnects of one connection, in seconds. */
+#define META_PG_RECONNECT_S 1
 
 /*
  * Version 1: the SQLite schema as of its version 5 (meta_sqlite.c's
@@ -546,12 +566,22 @@ struct pg_meta {
 	meta m_base; /* first: a meta * of ours points here */
 	PGconn *m_conn;
 	pg_stmt m_stmt[S__COUNT];
-	bool m_outer;	 /* meta_write_begin's transaction is open: ours nest */
-	long m_changes;	 /* rows the last statement changed */
-	char m_err[256]; /* the last failure, for db_status */
-	int m_errcode;	 /* PG_ERROR, PG_CONSTRAINT or PG_BUSY */
-	bool m_nospace;	 /* the last failure was a full disk */
+	bool m_outer;	   /* meta_write_begin's transaction is open: ours nest */
+	long m_changes;	   /* rows the last statement changed */
+	char m_err[256];   /* the last failure, for db_status */
+	int m_errcode;	   /* PG_ERROR, PG_CONSTRAINT or PG_BUSY */
+	bool m_nospace;	   /* the last failure was a full disk */
+	bool m_lost;	   /* the last failure was the connection's: ST_UNAVAILABLE */
+	bool m_broken;	   /* the connection died: reconnect before its next use */
+	bool m_tx;	   /* tx_begin's own transaction (not m_outer's) is open */
+	int m_locks;	   /* session locks held (meta_lock_try), lost with it */
+	time_t m_retry_at; /* monotonic second before which no reconnect */
 };
+
+/* Whether an outage is being reported: set by the first failed reconnect
+ * of any connection, cleared by the next one that succeeds, so the log
+ * says each once per process whatever the number of connections. */
+static atomic_bool pg_outage;
 
 static pg_meta *pg_of(meta *m)
 {
@@ -585,13 +615,29 @@ static int note_error(pg_meta *m, const PGresult *r)
 		m->m_errcode = PG_BUSY;
 	else
 		m->m_errcode = PG_ERROR;
+	/* class 08: connection exceptions; 57P01-03: the server shutting
+	 * down or not yet accepting connections */
+	m->m_lost =
+	    libpq.status(m->m_conn) == CONNECTION_BAD ||
+	    (state != NULL && (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+			       strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0));
+	if (m->m_lost) {
+		m->m_errcode = PG_ERROR;
+		m->m_broken = true;
+	}
 	return m->m_errcode;
 }
 
 /* The status for a failed call (rc: what stmt_step returned), logging what
- * failed. A full disk is ST_NO_SPACE; everything else ST_IO. */
+ * failed. A lost connection is ST_UNAVAILABLE, logged by conn_ready once
+ * per outage rather than here once per request; a full disk ST_NO_SPACE;
+ * everything else ST_IO. */
 static status_t db_status(pg_meta *m, int rc, const char *what)
 {
+	if (m->m_lost) {
+		log_debug("meta: %s: %s (connection lost)", what, m->m_err);
+		return ST_UNAVAILABLE;
+	}
 	log_error("meta: %s: %s (%d)", what, m->m_err[0] ? m->m_err : "no result", rc);
 	return m->m_nospace ? ST_NO_SPACE : ST_IO;
 }
@@ -664,8 +710,95 @@ static status_t tx_begin(pg_meta *m);
 static status_t tx_commit(pg_meta *m);
 static void tx_rollback(pg_meta *m);
 
+static status_t session_setup(pg_meta *m);
+
+/* Seconds of CLOCK_MONOTONIC: reconnect pacing ignores clock changes. */
+static time_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* Sets the failure that says the connection cannot be used now. */
+static void note_lost(pg_meta *m, const char *why)
+{
+	size_t len;
+
+	if (why != m->m_err)
+		snprintf(m->m_err, sizeof(m->m_err), "%s", why ? why : "connection lost");
+	len = strlen(m->m_err);
+	while (len > 0 && (m->m_err[len - 1] == '\n' || m->m_err[len - 1] == ' '))
+		m->m_err[--len] = '\0';
+	m->m_errcode = PG_ERROR;
+	m->m_lost = true;
+	m->m_nospace = false;
+}
+
+/*
+ * Makes the connection usable if it broke: ST_OK (it is, perhaps new), or
+ * ST_UNAVAILABLE with m_lost set when it cannot be now: inside a
+ * transaction (which died with it; the caller ends it and the next call
+ * reconnects), while a session lock is held (see the file's comment),
+ * within META_PG_RECONNECT_S of a failed attempt, or the server refusing.
+ * force skips the pacing: a statement that found the connection dead just
+ * now gets one attempt at once.
+ */
+static status_t conn_ready(pg_meta *m, bool force)
+{
+	time_t now;
+
+	if (!m->m_broken && libpq.status(m->m_conn) == CONNECTION_OK)
+		return ST_OK;
+	m->m_broken = true;
+	if (m->m_outer || m->m_tx || m->m_locks > 0) {
+		note_lost(m, "the connection to PostgreSQL was lost");
+		return ST_UNAVAILABLE;
+	}
+	now = mono_s();
+	if (!force && now < m->m_retry_at) {
+		note_lost(m, "PostgreSQL cannot be reached (retrying)");
+		return ST_UNAVAILABLE;
+	}
+	/* results already fetched stay readable: a PGresult outlives its
+	 * connection; the statements' parameters stay bound for a rerun */
+	libpq.reset(m->m_conn);
+	if (libpq.status(m->m_conn) != CONNECTION_OK || session_setup(m) != ST_OK) {
+		/* a failed setup on a live connection (a prepare refused) is
+		 * tried again the same way a refused connect is */
+		note_lost(m, libpq.status(m->m_conn) == CONNECTION_OK
+				 ? m->m_err
+				 : libpq.error_message(m->m_conn));
+		m->m_retry_at = now + META_PG_RECONNECT_S;
+		if (!atomic_exchange(&pg_outage, true))
+			log_error("meta: PostgreSQL cannot be reached: %s; requests that need it "
+				  "answer 503 until it can (each connection retries at most every "
+				  "%d s)",
+				  m->m_err, META_PG_RECONNECT_S);
+		return ST_UNAVAILABLE;
+	}
+	m->m_broken = false;
+	m->m_lost = false;
+	if (atomic_exchange(&pg_outage, false))
+		log_info("meta: PostgreSQL can be reached again: reconnected");
+	else
+		log_warn("meta: the connection to PostgreSQL was lost: reconnected");
+	return ST_OK;
+}
+
+/* Whether statement id may run again after its connection died under it:
+ * it changes nothing, or (the failed-login sweep) only removes rows that
+ * a second run would remove as well. */
+static bool stmt_rerunnable(int id)
+{
+	return strncmp(stmt_sql[id], "SELECT", 6) == 0 || id == S_LOGIN_CHECK;
+}
+
 /* Executes s at its first call (the whole result is fetched), then gives
- * one row per call: PG_ROW, PG_DONE after the last, or an error code. */
+ * one row per call: PG_ROW, PG_DONE after the last, or an error code. A
+ * read outside any transaction that finds its connection dead runs once
+ * more on a new one. */
 static int stmt_step(pg_stmt *s)
 {
 	pg_meta *m = s->s_m;
@@ -673,9 +806,12 @@ static int stmt_step(pg_stmt *s)
 	if (s->s_res == NULL) {
 		char name[16];
 		ExecStatusType t;
-		bool own = false;
+		bool own = false, idle;
 
-		if (stmt_writes(s->s_id) && autocommit(m)) {
+		if (conn_ready(m, false) != ST_OK)
+			return m->m_errcode;
+		idle = autocommit(m) && !m->m_tx && !m->m_outer;
+		if (stmt_writes(s->s_id) && idle) {
 			/* a lone write takes the write lock like a transaction */
 			if (tx_begin(m) != ST_OK)
 				return m->m_errcode;
@@ -692,7 +828,18 @@ static int stmt_step(pg_stmt *s)
 			s->s_res = NULL;
 			if (own)
 				tx_rollback(m);
-			return rc;
+			if (!m->m_lost || own || !idle || !stmt_rerunnable(s->s_id) ||
+			    conn_ready(m, true) != ST_OK)
+				return rc;
+			s->s_res = libpq.exec_prepared(m->m_conn, name, s->s_nparams, s->s_vals,
+						       NULL, NULL, 0);
+			t = s->s_res ? libpq.result_status(s->s_res) : PGRES_FATAL_ERROR;
+			if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
+				rc = note_error(m, s->s_res);
+				libpq.clear(s->s_res);
+				s->s_res = NULL;
+				return rc;
+			}
 		}
 		m->m_changes = atol(libpq.cmd_tuples(s->s_res));
 		s->s_nrows = t == PGRES_TUPLES_OK ? libpq.ntuples(s->s_res) : 0;
@@ -768,14 +915,22 @@ static status_t tx_begin(pg_meta *m)
 		rc = exec_cmd(m, "SAVEPOINT part");
 		return rc == PG_DONE ? ST_OK : db_status(m, rc, "SAVEPOINT");
 	}
-	if ((rc = exec_cmd(m, "BEGIN")) != PG_DONE)
+	if (conn_ready(m, false) != ST_OK)
+		return db_status(m, m->m_errcode, "BEGIN");
+	/* BEGIN changes nothing: on a connection found dead it runs again on
+	 * a new one, so a write after a restart does not fail for it */
+	if ((rc = exec_cmd(m, "BEGIN")) != PG_DONE &&
+	    (!m->m_lost || conn_ready(m, true) != ST_OK || (rc = exec_cmd(m, "BEGIN")) != PG_DONE))
 		return db_status(m, rc, "BEGIN");
+	m->m_tx = true;
 	rc = exec_cmd(m, "SELECT pg_advisory_xact_lock(" META_PG_WRITE_LOCK ")");
 	if (rc != PG_DONE) {
 		status_t st = db_status(m, rc, "the write lock");
+		bool lost = m->m_lost;
 
-		exec_cmd(m, "ROLLBACK");
+		tx_rollback(m);
 		m->m_errcode = rc;
+		m->m_lost = lost;
 		return st;
 	}
 	return ST_OK;
@@ -790,6 +945,7 @@ static status_t tx_commit(pg_meta *m)
 		rc = exec_cmd(m, "RELEASE part");
 		return rc == PG_DONE ? ST_OK : db_status(m, rc, "RELEASE");
 	}
+	m->m_tx = false;
 	/* COMMIT of an aborted transaction "succeeds" as a ROLLBACK */
 	if (libpq.transaction_status(m->m_conn) == PQTRANS_INERROR) {
 		exec_cmd(m, "ROLLBACK");
@@ -799,15 +955,20 @@ static status_t tx_commit(pg_meta *m)
 	rc = exec_cmd(m, "COMMIT");
 	if (rc == PG_DONE)
 		return ST_OK;
-	if (!autocommit(m))
+	/* A COMMIT lost with its connection may have committed or not: it is
+	 * never sent again (ST_UNAVAILABLE; the client retries the request). */
+	if (!m->m_lost && !autocommit(m))
 		exec_cmd(m, "ROLLBACK");
 	return db_status(m, rc, "COMMIT");
 }
 
-/* ROLLBACK if a transaction is open. */
+/* ROLLBACK if a transaction is open (none is on a dead connection: the
+ * server ended it). Keeps the failure that led here in m_err. */
 static void tx_rollback(pg_meta *m)
 {
-	if (autocommit(m))
+	if (!m->m_outer)
+		m->m_tx = false;
+	if (m->m_broken || libpq.status(m->m_conn) != CONNECTION_OK || autocommit(m))
 		return;
 	if (m->m_outer) {
 		/* undo this part; the outer transaction goes on */
@@ -927,6 +1088,19 @@ static status_t prepare(pg_meta *m)
 	return ST_OK;
 }
 
+/* What a new connection needs before its first statement, at open and
+ * after each reconnect (the server forgot all of it): the session
+ * settings and the prepared statements. ST_OK, or db_status's answer. */
+static status_t session_setup(pg_meta *m)
+{
+	int rc;
+
+	if ((rc = exec_cmd(m, "SET lock_timeout = '" META_PG_LOCK_TIMEOUT "'")) != PG_DONE ||
+	    (rc = exec_cmd(m, "SET synchronous_commit = on")) != PG_DONE)
+		return db_status(m, rc, "session settings");
+	return prepare(m);
+}
+
 /* Notices (an IF NOT EXISTS that found it) are not worth a log line. */
 static void quiet(void *arg, const char *message)
 {
@@ -940,7 +1114,6 @@ static status_t pg_open(meta **out, const char *conninfo)
 {
 	pg_meta *m = NULL;
 	status_t st;
-	int rc;
 
 	*out = NULL;
 	if (conninfo == NULL)
@@ -962,12 +1135,7 @@ static status_t pg_open(meta **out, const char *conninfo)
 	 * however long it takes */
 	if ((st = migrate(m)) != ST_OK)
 		goto done;
-	if ((rc = exec_cmd(m, "SET lock_timeout = '" META_PG_LOCK_TIMEOUT "'")) != PG_DONE ||
-	    (rc = exec_cmd(m, "SET synchronous_commit = on")) != PG_DONE) {
-		st = db_status(m, rc, "session settings");
-		goto done;
-	}
-	if ((st = prepare(m)) != ST_OK)
+	if ((st = session_setup(m)) != ST_OK)
 		goto done;
 	*out = &m->m_base;
 	m = NULL;
@@ -1980,6 +2148,7 @@ static status_t pg_write_end(meta *base, bool commit)
 	/* A failed statement may have ended the transaction (SQLite rolls
 	 * back on a full disk, an I/O error): nothing is left to commit. */
 	if (autocommit(m)) {
+		m->m_tx = false;
 		log_error("meta: the transaction was rolled back before its commit");
 		return ST_IO;
 	}
@@ -2260,14 +2429,16 @@ static status_t pg_stats_get(meta *base, meta_stats *out)
 static status_t pg_ping(meta *base)
 {
 	pg_meta *m = pg_of(base);
+	status_t st;
 	int rc;
 
 	if ((rc = stmt_run(stmt_get(m, S_PING))) != PG_ROW && rc != PG_DONE)
 		return db_status(m, rc, "ping read");
 	if (m->m_outer)
 		return ST_OK;
-	if (tx_begin(m) != ST_OK)
-		return m->m_errcode == PG_BUSY ? ST_BUSY : ST_IO;
+	if ((st = tx_begin(m)) != ST_OK)
+		return m->m_errcode == PG_BUSY ? ST_BUSY : st;
+	m->m_tx = false;
 	if ((rc = exec_cmd(m, "ROLLBACK")) != PG_DONE)
 		return db_status(m, rc, "ping rollback");
 	return ST_OK;
@@ -2737,7 +2908,9 @@ static status_t pg_snapshot(meta *base, meta **out)
 
 /* A session advisory lock keyed by the name's hash (hashtext, in the
  * server: every replica computes the same key); the server drops it with
- * the connection, so a replica killed with kill -9 frees it. */
+ * the connection, so a replica killed with kill -9 frees it. Held, it
+ * keeps a dead connection from being replaced until meta_unlock (see the
+ * file's comment): the holder cannot go on believing it has it. */
 static status_t pg_lock_try(meta *base, const char *name, bool *out_got)
 {
 	pg_meta *m = pg_of(base);
@@ -2746,6 +2919,8 @@ static status_t pg_lock_try(meta *base, const char *name, bool *out_got)
 	status_t st = ST_OK;
 
 	*out_got = false;
+	if (conn_ready(m, false) != ST_OK)
+		return db_status(m, m->m_errcode, "lock");
 	r = libpq.exec_params(m->m_conn, "SELECT pg_try_advisory_lock(hashtext($1))", 1, NULL, vals,
 			      NULL, NULL, 0);
 	if (r != NULL && libpq.result_status(r) == PGRES_TUPLES_OK && libpq.ntuples(r) == 1)
@@ -2753,6 +2928,8 @@ static status_t pg_lock_try(meta *base, const char *name, bool *out_got)
 	else
 		st = db_status(m, note_error(m, r), "lock");
 	libpq.clear(r);
+	if (*out_got)
+		m->m_locks++;
 	return st;
 }
 
@@ -2762,6 +2939,11 @@ static void pg_unlock(meta *base, const char *name)
 	const char *vals[1] = {name};
 	PGresult *r;
 
+	if (m->m_locks > 0)
+		m->m_locks--;
+	/* a lock is gone with its dead connection: nothing to send */
+	if (m->m_broken || libpq.status(m->m_conn) != CONNECTION_OK)
+		return;
 	r = libpq.exec_params(m->m_conn, "SELECT pg_advisory_unlock(hashtext($1))", 1, NULL, vals,
 			      NULL, NULL, 0);
 	libpq.clear(r);

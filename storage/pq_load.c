@@ -38,6 +38,7 @@ static void load(void)
 	resolve(lib, "PQstatus", (void **)&t.status, &missing);
 	resolve(lib, "PQerrorMessage", (void **)&t.error_message, &missing);
 	resolve(lib, "PQfinish", (void **)&t.finish, &missing);
+	resolve(lib, "PQreset", (void **)&t.reset, &missing);
 	resolve(lib, "PQexec", (void **)&t.exec, &missing);
 	resolve(lib, "PQexecParams", (void **)&t.exec_params, &missing);
 	resolve(lib, "PQprepare", (void **)&t.prepare, &missing);

@@ -26,6 +26,7 @@ struct libpq_api {
 	__typeof__(PQstatus) *status;
 	__typeof__(PQerrorMessage) *error_message;
 	__typeof__(PQfinish) *finish;
+	__typeof__(PQreset) *reset;
 	__typeof__(PQexec) *exec;
 	__typeof__(PQexecParams) *exec_params;
 	__typeof__(PQprepare) *prepare;

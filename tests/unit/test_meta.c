@@ -1690,12 +1690,77 @@ START_TEST(test_open_backend)
 }
 END_TEST
 
+/* Ends every other connection to the test's database (what a server
+ * restart or a dropped connection does to the registry's), and waits
+ * until the server has. */
+static void pg_drop_others(void)
+{
+	pg_raw_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+		    " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+	for (int i = 0; i < 100; i++) {
+		if (pg_raw_int("SELECT count(*) FROM pg_stat_activity WHERE datname ="
+			       " current_database() AND pid <> pg_backend_pid()") == 0)
+			return;
+		usleep(50000);
+	}
+	ck_abort_msg("the connections were not ended");
+}
+
+/* A connection whose server end went away recovers on the next call: a
+ * read and a lone write run on a new connection; inside a transaction, or
+ * with a session lock held (lost with the connection), the call fails
+ * with ST_UNAVAILABLE and nothing of the transaction stays. */
+START_TEST(test_pg_reconnect)
+{
+	char d1[DIGEST_MAX], d2[DIGEST_MAX], d3[DIGEST_MAX];
+	uint64_t size = 0;
+	bool got = false;
+
+	dg(d1, '1');
+	dg(d2, '2');
+	dg(d3, '3');
+	db_open(1);
+	ck_assert_int_eq(meta_blob_link(m, "app", d1, 10), ST_OK);
+
+	pg_drop_others();
+	ck_assert_int_eq(meta_blob_get(m, "app", d1, &size), ST_OK);
+	ck_assert_uint_eq(size, 10);
+
+	pg_drop_others();
+	ck_assert_int_eq(meta_blob_link(m, "app", d2, 20), ST_OK);
+	ck_assert_int_eq(meta_blob_get(m, "app", d2, &size), ST_OK);
+
+	/* a transaction dies with its connection */
+	ck_assert_int_eq(meta_write_begin(m), ST_OK);
+	ck_assert_int_eq(meta_blob_link(m, "app", d3, 30), ST_OK);
+	pg_drop_others();
+	ck_assert_int_eq(meta_blob_link(m, "other", d3, 30), ST_UNAVAILABLE);
+	ck_assert_int_eq(meta_write_end(m, true), ST_UNAVAILABLE);
+	ck_assert_int_eq(meta_blob_get(m, "app", d3, &size), ST_NOT_FOUND);
+	ck_assert_int_eq(meta_ping(m), ST_OK);
+
+	/* a session lock too: its holder's calls fail until it lets go */
+	ck_assert_int_eq(meta_lock_try(m, "registry gc", &got), ST_OK);
+	ck_assert(got);
+	pg_drop_others();
+	ck_assert_int_eq(meta_blob_get(m, "app", d1, &size), ST_UNAVAILABLE);
+	ck_assert_int_eq(meta_blob_link(m, "app", d3, 30), ST_UNAVAILABLE);
+	meta_unlock(m, "registry gc");
+	ck_assert_int_eq(meta_blob_get(m, "app", d1, &size), ST_OK);
+	ck_assert_int_eq(meta_lock_try(m, "registry gc", &got), ST_OK);
+	ck_assert(got);
+	meta_unlock(m, "registry gc");
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM repo_blobs"), 2);
+}
+END_TEST
+
 Suite *make_meta_suite(void)
 {
 	Suite *s = suite_create("meta");
 	TCase *tc = tcase_create("shared");
 	TCase *sq = tcase_create("sqlite");
 	TCase *pick = tcase_create("backends");
+	TCase *pg = tcase_create("postgres");
 
 	/* Every backend: each test runs once per entry of backends[]. */
 	tcase_add_checked_fixture(tc, setup_dir, teardown);
@@ -1738,5 +1803,13 @@ Suite *make_meta_suite(void)
 	tcase_add_checked_fixture(pick, setup_dir, teardown);
 	tcase_add_test(pick, test_open_backend);
 	suite_add_tcase(s, pick);
+
+	/* PostgreSQL only (make unit-pg): its connection can die under it. */
+	if (getenv("REGISTRY_TEST_PG") != NULL) {
+		tcase_add_checked_fixture(pg, setup_dir, teardown);
+		tcase_set_timeout(pg, 30);
+		tcase_add_test(pg, test_pg_reconnect);
+		suite_add_tcase(s, pg);
+	}
 	return s;
 }
