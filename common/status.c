@@ -34,7 +34,7 @@ static const char *const names[ST__COUNT] = {
     [ST_METHOD_NOT_ALLOWED] = "the operation is unsupported",
     [ST_NOT_ROUTE] = "no such endpoint",
     [ST_INTERNAL] = "internal error",
-    [ST_UNAVAILABLE] = "upstream registry or object store unavailable",
+    [ST_UNAVAILABLE] = "a service the registry needs is unavailable",
     [ST_BAD_GATEWAY] = "bad response from upstream registry",
 };
 

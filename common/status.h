@@ -46,7 +46,8 @@ typedef enum {
 	ST_NOT_ROUTE, /* no such endpoint */
 	ST_INTERNAL,
 	/* the pull-through cache (proxy/) */
-	ST_UNAVAILABLE, /* an upstream registry or the object store (storage = s3)
+	ST_UNAVAILABLE, /* an upstream registry, the object store (storage = s3)
+			   or the metadata database (metadata = postgres)
 			   cannot be reached or keeps failing */
 	ST_BAD_GATEWAY, /* an upstream answered with something unusable */
 	ST__COUNT

@@ -17,8 +17,11 @@ status_t core_db(core *c, meta **out)
 
 	if (m == NULL) {
 		if ((st = meta_open_backend(&m, c->metadata, c->db_path)) != ST_OK) {
-			/* (a postgres location may hold a password: not logged) */
-			log_error("cannot open the %s metadata index", c->metadata);
+			/* (a postgres location may hold a password: not logged;
+			 * a server that cannot be reached the backend reports,
+			 * once per outage, not here once per request) */
+			if (st != ST_UNAVAILABLE)
+				log_error("cannot open the %s metadata index", c->metadata);
 			*out = NULL;
 			return st;
 		}

@@ -615,12 +615,14 @@ static int note_error(pg_meta *m, const PGresult *r)
 		m->m_errcode = PG_BUSY;
 	else
 		m->m_errcode = PG_ERROR;
-	/* class 08: connection exceptions; 57P01-03: the server shutting
-	 * down or not yet accepting connections */
+	/* class 08: connection exceptions (but 08P01, a protocol violation,
+	 * is ours on a live connection); 57P01-03: the server shutting down
+	 * or not yet accepting connections */
 	m->m_lost =
 	    libpq.status(m->m_conn) == CONNECTION_BAD ||
-	    (state != NULL && (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
-			       strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0));
+	    (state != NULL && ((strncmp(state, "08", 2) == 0 && strcmp(state, "08P01") != 0) ||
+			       strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0 ||
+			       strcmp(state, "57P03") == 0));
 	if (m->m_lost) {
 		m->m_errcode = PG_ERROR;
 		m->m_broken = true;
@@ -1124,10 +1126,20 @@ static status_t pg_open(meta **out, const char *conninfo)
 		return ST_NOMEM;
 	m->m_base.m_ops = &meta_pg_ops;
 	m->m_conn = libpq.connectdb(conninfo);
-	if (m->m_conn == NULL || libpq.status(m->m_conn) != CONNECTION_OK) {
-		log_error("meta: cannot connect to PostgreSQL: %s",
-			  m->m_conn ? libpq.error_message(m->m_conn) : "out of memory");
-		st = m->m_conn ? ST_IO : ST_NOMEM;
+	if (m->m_conn == NULL) {
+		st = ST_NOMEM;
+		goto done;
+	}
+	if (libpq.status(m->m_conn) != CONNECTION_OK) {
+		/* the outage once: a new thread's connection failing during
+		 * one already reported is no news */
+		if (atomic_exchange(&pg_outage, true))
+			log_debug("meta: cannot connect to PostgreSQL: %s",
+				  libpq.error_message(m->m_conn));
+		else
+			log_error("meta: cannot connect to PostgreSQL: %s",
+				  libpq.error_message(m->m_conn));
+		st = ST_UNAVAILABLE;
 		goto done;
 	}
 	libpq.set_notice_processor(m->m_conn, quiet, NULL);
@@ -1137,6 +1149,8 @@ static status_t pg_open(meta **out, const char *conninfo)
 		goto done;
 	if ((st = session_setup(m)) != ST_OK)
 		goto done;
+	if (atomic_exchange(&pg_outage, false))
+		log_info("meta: PostgreSQL can be reached again: connected");
 	*out = &m->m_base;
 	m = NULL;
 	st = ST_OK;

@@ -25,7 +25,11 @@
 /* Name "postgres". open: location is a libpq connection string
  * ("postgresql://user@host/db" or "host=... dbname=..."); ST_INVALID for
  * NULL; ST_UNSUPPORTED when libpq (Debian's libpq5) cannot be loaded;
- * ST_NOMEM; ST_IO (cannot connect, migrate or prepare). */
+ * ST_NOMEM; ST_UNAVAILABLE (cannot connect); ST_IO (cannot migrate or
+ * prepare).
+ * A connection that dies later (the server restarted) is made again by
+ * the next call outside a transaction; until it can be, calls answer
+ * ST_UNAVAILABLE (meta_pg.c's "Reconnecting" says what runs again). */
 extern const meta_ops meta_pg_ops;
 
 #endif
