@@ -1760,7 +1760,7 @@ Suite *make_meta_suite(void)
 	TCase *tc = tcase_create("shared");
 	TCase *sq = tcase_create("sqlite");
 	TCase *pick = tcase_create("backends");
-	TCase *pg = tcase_create("postgres");
+	TCase *pg;
 
 	/* Every backend: each test runs once per entry of backends[]. */
 	tcase_add_checked_fixture(tc, setup_dir, teardown);
@@ -1806,6 +1806,7 @@ Suite *make_meta_suite(void)
 
 	/* PostgreSQL only (make unit-pg): its connection can die under it. */
 	if (getenv("REGISTRY_TEST_PG") != NULL) {
+		pg = tcase_create("postgres");
 		tcase_add_checked_fixture(pg, setup_dir, teardown);
 		tcase_set_timeout(pg, 30);
 		tcase_add_test(pg, test_pg_reconnect);
