@@ -241,7 +241,7 @@ integration-pg: $(B)/registry
 	tests/integration/run_pg.sh $(B)/registry
 unit-pg: $(B)/unit
 	@d=$$(mktemp -d /tmp/unitpg.XXXXXX); ci=$$(tests/pg.sh start $$d) || exit 1; \
-	REGISTRY_TEST_PG="$$ci" CK_RUN_SUITE=meta CK_FORK=no $(B)/unit; rc=$$?; \
+	REGISTRY_TEST_PG="$$ci" REGISTRY_TEST_PG_DIR="$$d" CK_RUN_SUITE=meta CK_FORK=no $(B)/unit; rc=$$?; \
 	tests/pg.sh stop $$d; rm -rf $$d; exit $$rc
 
 # ---- mutants (issue 18) ----

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -1754,6 +1755,42 @@ START_TEST(test_pg_reconnect)
 }
 END_TEST
 
+/* The server itself stopped, then started again on the same port (make
+ * unit-pg names its folder in REGISTRY_TEST_PG_DIR for tests/pg.sh): while
+ * it is down a call answers ST_UNAVAILABLE at once; after, the same handle
+ * reads and writes again with no reopen. */
+START_TEST(test_pg_restart)
+{
+	const char *pgdir = getenv("REGISTRY_TEST_PG_DIR");
+	char cmd[600], d1[DIGEST_MAX], d2[DIGEST_MAX];
+	uint64_t size = 0;
+	struct timespec t0, t1;
+
+	if (pgdir == NULL)
+		return; /* a server of someone else's: not ours to stop */
+	dg(d1, '1');
+	dg(d2, '2');
+	db_open(1);
+	ck_assert_int_eq(meta_blob_link(m, "app", d1, 10), ST_OK);
+	snprintf(cmd, sizeof(cmd), "tests/pg.sh stop '%s'", pgdir);
+	ck_assert_int_eq(system(cmd), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 50; i++)
+		ck_assert_int_eq(meta_blob_get(m, "app", d1, &size), ST_UNAVAILABLE);
+	ck_assert_int_eq(meta_blob_link(m, "app", d2, 20), ST_UNAVAILABLE);
+	ck_assert_int_ne(meta_ping(m), ST_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 5); /* no waiting on a dead server */
+	snprintf(cmd, sizeof(cmd), "tests/pg.sh restart '%s'", pgdir);
+	ck_assert_int_eq(system(cmd), 0);
+	usleep(1100000); /* past the reconnect pacing */
+	ck_assert_int_eq(meta_blob_get(m, "app", d1, &size), ST_OK);
+	ck_assert_uint_eq(size, 10);
+	ck_assert_int_eq(meta_blob_link(m, "app", d2, 20), ST_OK);
+	ck_assert_int_eq(meta_ping(m), ST_OK);
+}
+END_TEST
+
 Suite *make_meta_suite(void)
 {
 	Suite *s = suite_create("meta");
@@ -1810,6 +1847,7 @@ Suite *make_meta_suite(void)
 		tcase_add_checked_fixture(pg, setup_dir, teardown);
 		tcase_set_timeout(pg, 30);
 		tcase_add_test(pg, test_pg_reconnect);
+		tcase_add_test(pg, test_pg_restart);
 		suite_add_tcase(s, pg);
 	}
 	return s;
