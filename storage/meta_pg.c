@@ -733,6 +733,10 @@ static void note_lost(pg_meta *m, const char *why)
 	len = strlen(m->m_err);
 	while (len > 0 && (m->m_err[len - 1] == '\n' || m->m_err[len - 1] == ' '))
 		m->m_err[--len] = '\0';
+	/* libpq's connect failures run over lines: the log's are one each */
+	for (char *p = m->m_err; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
 	m->m_errcode = PG_ERROR;
 	m->m_lost = true;
 	m->m_nospace = false;
