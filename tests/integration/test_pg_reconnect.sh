@@ -132,6 +132,7 @@ check "back: the tags are v1 v2 v3" grep -q '"v1","v2","v3"' "$TMP/b"
 check "back: the recovery logged once ($(logged 'PostgreSQL can be reached again'))" \
 	[ "$(logged 'PostgreSQL can be reached again')" = 1 ]
 check "the outage still logged once" [ "$(logged "$OUT")" = 1 ]
+check "several threads' connections recovered ($(logged 'reconnected'))" [ "$(logged 'reconnected')" -ge 2 ]
 
 reg_stop
 summary
