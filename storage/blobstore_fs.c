@@ -627,8 +627,8 @@ static status_t fs_purge(blobstore *base)
 			continue;
 		/* ENOENT: another process (`registry gc` beside a server) took it */
 		if (unlinkat(dirfd(d), e->d_name, 0) != 0 && errno != ENOENT)
-			log_msg(LOG_WARN, "blobstore: cannot remove %s/%s: %s", TRASH_DIR, e->d_name,
-				strerror(errno));
+			log_msg(LOG_WARN, "blobstore: cannot remove %s/%s: %s", TRASH_DIR,
+				e->d_name, strerror(errno));
 	}
 	st = ST_OK;
 done:

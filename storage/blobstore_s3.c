@@ -68,8 +68,8 @@ struct s3_upload {
 	char *buf;	     /* the partial last part when loaded */
 	size_t buf_cap;
 	uint64_t mem_held; /* of bs's budget: a whole part while buf is held */
-	bool buf_loaded;  /* buf holds size - full_bytes bytes */
-	bool tail_stored; /* the partial part's object matches */
+	bool buf_loaded;   /* buf holds size - full_bytes bytes */
+	bool tail_stored;  /* the partial part's object matches */
 	bool committed;
 	bool removed;		/* upload_remove took its objects: store nothing more */
 	char blob_key[KEY_MAX]; /* once committed: where its bytes are now */

@@ -2680,7 +2680,9 @@ done:
 		for (size_t i = 0; i < n; i++)
 			items[i].dropped = false;
 	}
-	return st;
+	/* only repo_id says not found: the repository went meanwhile (another
+	 * collector emptied it), so nothing of it is left to drop */
+	return st == ST_NOT_FOUND ? ST_OK : st;
 }
 
 static status_t pg_gc_links(meta *base, const char *repo, int64_t before_us, const char *after,
@@ -2738,7 +2740,9 @@ done:
 		for (size_t i = 0; i < n; i++)
 			items[i].dropped = false;
 	}
-	return st;
+	/* only repo_id says not found: the repository went meanwhile (another
+	 * collector emptied it), so nothing of it is left to drop */
+	return st == ST_NOT_FOUND ? ST_OK : st;
 }
 
 static status_t pg_gc_blobs(meta *base, int64_t before_us, const char *after, meta_gc_item *out,

@@ -2346,7 +2346,9 @@ done:
 		for (size_t i = 0; i < n; i++)
 			items[i].dropped = false;
 	}
-	return st;
+	/* only repo_id says not found: the repository went meanwhile (another
+	 * collector emptied it), so nothing of it is left to drop */
+	return st == ST_NOT_FOUND ? ST_OK : st;
 }
 
 static status_t sq_gc_links(meta *base, const char *repo, int64_t before_us, const char *after,
@@ -2404,7 +2406,9 @@ done:
 		for (size_t i = 0; i < n; i++)
 			items[i].dropped = false;
 	}
-	return st;
+	/* only repo_id says not found: the repository went meanwhile (another
+	 * collector emptied it), so nothing of it is left to drop */
+	return st == ST_NOT_FOUND ? ST_OK : st;
 }
 
 static status_t sq_gc_blobs(meta *base, int64_t before_us, const char *after, meta_gc_item *out,

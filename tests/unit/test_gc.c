@@ -195,6 +195,45 @@ START_TEST(test_link_cas_and_read_bump)
 }
 END_TEST
 
+/* Two collectors read the same candidates; the first's drop empties the
+ * repository, which goes with it. The second's drop finds no repository:
+ * nothing of it is left, which is not an error (the race test_gc_race.sh
+ * plays with `registry gc` beside the server's collector). */
+START_TEST(test_drop_after_the_repository_went)
+{
+	char a[DIGEST_MAX], man[DIGEST_MAX];
+	meta_gc_item first[2], second[2];
+	meta_manifest mm;
+	size_t n;
+
+	dg(a, 'a');
+	dg(man, 'f');
+	ck_assert_int_eq(meta_blob_link(m, "app", a, 10), ST_OK);
+	ck_assert_int_eq(meta_gc_links(m, "app", ALL_OLD, NULL, first, 2, &n), ST_OK);
+	ck_assert_uint_eq(n, 1);
+	memcpy(second, first, sizeof(first));
+	ck_assert_int_eq(meta_gc_links_drop(m, "app", first, 1), ST_OK);
+	ck_assert(first[0].dropped);
+	ck_assert_int_eq(meta_blob_use(m, "app", a, 0, NULL), ST_NOT_FOUND);
+	second[0].dropped = true;
+	ck_assert_int_eq(meta_gc_links_drop(m, "app", second, 1), ST_OK);
+	ck_assert(!second[0].dropped);
+
+	/* the same for an untagged manifest */
+	mm = man_make(man, "");
+	ck_assert_int_eq(meta_manifest_put(m, "app", &mm, NULL, 0, NULL, 0), ST_OK);
+	ck_assert_int_eq(meta_gc_manifests(m, "app", ALL_OLD, first, 2, &n), ST_OK);
+	ck_assert_uint_eq(n, 1);
+	memcpy(second, first, sizeof(first));
+	ck_assert_int_eq(meta_gc_manifests_drop(m, "app", first, 1), ST_OK);
+	ck_assert(first[0].dropped);
+	ck_assert_int_eq(meta_manifest_get(m, "app", man, &mm), ST_NOT_FOUND);
+	second[0].dropped = true;
+	ck_assert_int_eq(meta_gc_manifests_drop(m, "app", second, 1), ST_OK);
+	ck_assert(!second[0].dropped);
+}
+END_TEST
+
 /*
  * app: T tagged (refs layer L); U untagged; index X untagged naming C;
  * referrer R (untagged) of T; referrer Q (untagged) of U. Live: T, R.
@@ -466,6 +505,7 @@ Suite *make_gc_suite(void)
 	tcase_add_test(tc, test_blob_row_cas);
 	tcase_add_test(tc, test_reap_spares_a_row_made_again);
 	tcase_add_test(tc, test_link_cas_and_read_bump);
+	tcase_add_test(tc, test_drop_after_the_repository_went);
 	tcase_add_test(tc, test_manifest_liveness);
 	tcase_add_test(tc, test_push_checks);
 	tcase_add_test(tc, test_mount_in_one_transaction);
