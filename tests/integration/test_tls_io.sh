@@ -70,6 +70,9 @@ F=$(blobfile "$D")
 check "the blob is stored" [ -s "$F" ]
 # The read-back runs while the push arrives (stage.c): by the 201 it is
 # done or in flight, so a moment's wait at most.
+# Without the read-back none of it would be cached (O_DIRECT); with it,
+# all of it, less what the kernel may reclaim meanwhile (these machines
+# run DAMON reclaim, which took 11 of 2048 pages once): most is enough.
 res=0
 for _ in $(seq 1 20); do
 	res=$(cached "$F")
@@ -77,7 +80,7 @@ for _ in $(seq 1 20); do
 	sleep 0.1
 done
 check "a just-pushed blob is in the page cache ($res of $((MIB * 1024 * 1024)) bytes)" \
-	[ "$res" -ge $((MIB * 1024 * 1024)) ]
+	[ "$res" -ge $((MIB * 1024 * 1024 * 3 / 4)) ]
 check "...byte-exact" cmp -s "$F" "$TMP/blob" # (reading it caches it: after)
 
 # ---- a pull over HTTPS: large reads, full records ----
