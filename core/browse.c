@@ -191,7 +191,8 @@ static uint64_t content_bytes(json_t *m)
 		sum += (uint64_t)json_integer_value(size);
 	json_array_foreach(json_object_get(m, "layers"), i, e)
 	{
-		if (json_is_integer(size = json_object_get(e, "size")) && json_integer_value(size) > 0)
+		if (json_is_integer(size = json_object_get(e, "size")) &&
+		    json_integer_value(size) > 0)
 			sum += (uint64_t)json_integer_value(size);
 	}
 	return sum;
@@ -339,11 +340,12 @@ status_t core_tags_page(core *c, core_req *q, core_tag_sort sort, const char *af
 		const meta_tag_row *r = &tc.rows[i];
 
 		image_of(c, r->t.digest, platforms, sizeof(platforms), &bytes);
-		row = (core_tag_row){r->t.name,	     r->t.digest,
-				     r->media_type,  bytes,
-				     platforms,	     (int64_t)r->t.pushed,
-				     r->t.pushed_by, (int64_t)r->t.last_pull,
-				     r->t.pulls,     policy_immutable(q->set->pol, q->name, r->t.name)};
+		row = (core_tag_row){
+		    r->t.name,	    r->t.digest,
+		    r->media_type,  bytes,
+		    platforms,	    (int64_t)r->t.pushed,
+		    r->t.pushed_by, (int64_t)r->t.last_pull,
+		    r->t.pulls,	    policy_immutable(q->set->pol, q->name, r->t.name)};
 		if (fn(arg, &row) != 0)
 			break;
 	}

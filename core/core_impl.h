@@ -184,8 +184,8 @@ status_t policy_delete_ref(core_req *q, meta *db, const char *ref, bool by_diges
 /* The immutable line that holds tag of repo ("PATTERN TAGGLOB"), or NULL. */
 const char *policy_immutable(const policy *p, const char *repo, const char *tag);
 /* core_quotas over policy p (the caller holds the settings it came from). */
-status_t policy_quotas(const policy *p, core *c, bool (*visible)(void *, const char *),
-		       void *varg, void (*fn)(void *arg, const core_quota_row *r), void *arg);
+status_t policy_quotas(const policy *p, core *c, bool (*visible)(void *, const char *), void *varg,
+		       void (*fn)(void *arg, const core_quota_row *r), void *arg);
 
 /* A retain line, parsed (retain.c applies them). */
 typedef struct {

@@ -390,8 +390,8 @@ static bool quota_view_matches(void *arg, const char *repo)
 	return true;
 }
 
-status_t policy_quotas(const policy *p, core *c, bool (*visible)(void *, const char *),
-		       void *varg, void (*fn)(void *arg, const core_quota_row *r), void *arg)
+status_t policy_quotas(const policy *p, core *c, bool (*visible)(void *, const char *), void *varg,
+		       void (*fn)(void *arg, const core_quota_row *r), void *arg)
 {
 	core_quota_row row;
 	uint64_t used;
