@@ -8,8 +8,12 @@
 #                                     free loopback port, prints that port.
 #   tests/nginx.sh stop DIR           stops it by the pid in DIR/nginx.pid.
 #
-# Each request goes to the next replica (no keepalive to the upstreams, so a
-# chunked upload's requests spread over them; max_fails=0: a killed replica
+# NGINX_UNTUNED=1 leaves out the lines the README gives for throughput
+# (upstream keepalive, 64 KiB buffers), for bench/replicas.sh's comparison.
+#
+# Each request goes to the next replica (round robin picks the replica, then
+# one of its kept connections, so a chunked upload's requests spread over
+# them; max_fails=0: a killed replica
 # is tried again, as a balancer without health checks does). Requests that
 # are not idempotent are never retried on another replica by nginx (its
 # default): the client retries, as it would through any balancer.
@@ -35,6 +39,13 @@ start)
 	for p in "$@"; do servers="$servers    server 127.0.0.1:$p max_fails=0;
 "; done
 	user=""
+	keep="    keepalive 32;
+		    keepalive_timeout 50s;"
+	bufs="proxy_buffer_size 64k;
+		    proxy_buffers 4 64k;
+		    proxy_busy_buffers_size 128k;"
+	conn='proxy_set_header Connection "";'
+	if [ "${NGINX_UNTUNED:-0}" = 1 ]; then keep="" bufs="" conn=""; fi
 	# workers write the temp folder, which is root's here
 	[ "$(id -u)" = 0 ] && user="user root root;"
 	cat >"$dir/nginx.conf" <<-CONF
@@ -51,17 +62,20 @@ start)
 		  uwsgi_temp_path $dir/tmp;
 		  scgi_temp_path $dir/tmp;
 		  upstream registry {
-		$servers  }
+		$servers$keep
+		  }
 		  server {
 		    listen 127.0.0.1:$port;
 		    client_max_body_size 0;
 		    proxy_request_buffering off;
 		    proxy_buffering off;
+		    $bufs
 		    proxy_http_version 1.1;
 		    proxy_read_timeout 900s;
 		    proxy_send_timeout 900s;
 		    location / {
 		      proxy_pass http://registry;
+		      $conn
 		      proxy_set_header Host \$http_host;
 		      proxy_set_header X-Forwarded-Proto \$scheme;
 		      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
