@@ -108,15 +108,15 @@ clients: $(B)/registry $(B)/registry-asan
 # (CI=true) a skip fails the run instead.
 export REGISTRY_SKIP_FILE ?= $(abspath $(B))/skips.txt
 
+# Each phase's time is printed at the end (and kept in $(B)/phases.txt),
+# so a slower `make test` names the phase that grew.
+TEST_PHASES = check-layers unit unit-pg integration integration-s3 fuzz-short clients
 test: test-deps
 	@mkdir -p $(B) && : >$(REGISTRY_SKIP_FILE)
-	$(MAKE) check-layers
-	$(MAKE) unit
-	$(MAKE) unit-pg
-	$(MAKE) integration
-	$(MAKE) integration-s3
-	$(MAKE) fuzz-short
-	$(MAKE) clients
+	@: >$(B)/phases.txt; for t in $(TEST_PHASES); do s=$$(date +%s); \
+		$(MAKE) $$t || exit 1; \
+		echo "$$t $$(( $$(date +%s) - s )) s" >>$(B)/phases.txt; done
+	@echo "make test: seconds per phase:"; sed 's/^/   /' $(B)/phases.txt
 	@tests/skips.sh $(REGISTRY_SKIP_FILE)
 
 # `make install` (PREFIX, DESTDIR as usual): the binary, the man pages,
