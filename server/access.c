@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "../auth/throttle.h"
@@ -322,6 +323,7 @@ void access_remote(request *r)
 	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 	const struct in6_addr *a6;
+	const char *xfp;
 	char peer[sizeof(r->remote)] = "";
 
 	if (sa && sa->sa_family == AF_INET) {
@@ -335,6 +337,11 @@ void access_remote(request *r)
 	}
 	auth_addrlist_client(r->gen->proxies, peer, request_header(r, "X-Forwarded-For"), r->remote,
 			     sizeof(r->remote));
+	r->from_proxy = r->gen->proxies != NULL && peer[0] && auth_addrlist_has(r->gen->proxies, peer);
+	/* A balancer that ends TLS says so: the token realm the challenges name
+	 * and the UI's cookies must then be https's, not the hop's plain http. */
+	xfp = request_header(r, "X-Forwarded-Proto");
+	r->https = r->tls || (r->from_proxy && xfp != NULL && strcasecmp(xfp, "https") == 0);
 }
 
 /*
@@ -382,7 +389,7 @@ status_t access_gate(request *r)
 	ar.authorization = request_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
 	ar.remote = r->remote;
 	ar.host = request_header(r, MHD_HTTP_HEADER_HOST);
-	ar.tls = r->tls;
+	ar.tls = r->https;
 	st = auth_check(r->gen->auth, &ar, &res);
 	r->who = res.who;
 	audit_gate(r, &ar, st, &res);

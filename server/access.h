@@ -45,7 +45,9 @@ void access_gen_swap(server *srv, server_gen *g);
  * The client's address as text into r->remote ("" if unknown): the peer's,
  * or behind a trusted proxy (auth_trusted_proxies) the one its
  * X-Forwarded-For gives; an IPv4 client of a dual-stack listener as
- * a.b.c.d. For the gate's throttling and the logs.
+ * a.b.c.d. For the gate's throttling and the logs. Also r->from_proxy, and
+ * r->https: r->tls (set before), or a trusted proxy's X-Forwarded-Proto of
+ * https.
  */
 void access_remote(request *r);
 
@@ -54,7 +56,7 @@ void access_remote(request *r);
  * method and asks auth_check. ST_OK with r->who; else the status to reply
  * with, r->challenge / r->retry_after / r->detail filled. ST_OK at once
  * when auth is off, and for /token (which checks its own credentials).
- * Also fills r->tls (r->remote is the caller's: access_remote), names the
+ * Reads r->https and r->remote (access_remote's), names the
  * user to the core (core_req_set_actor) and writes the audit lines of
  * refusals and logins.
  */

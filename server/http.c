@@ -152,12 +152,13 @@ static enum MHD_Result serve(server *srv, bool ops, struct MHD_Connection *conn,
 		snprintf(r->method_s, sizeof(r->method_s), "%s", method);
 		snprintf(r->proto, sizeof(r->proto), "%s", version);
 		snprintf(r->path, sizeof(r->path), "%s", url);
-		access_remote(r);
 		/* Only a TLS connection has a session (the daemon given back
 		 * would be a worker of the pool, not the listener: no use for
-		 * telling). The gate's challenges and reply_blob go by it. */
+		 * telling). reply_blob goes by it; the gate's challenges by
+		 * r->https, which access_remote derives from it. */
 		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 		r->tls = srv->tls && ci != NULL && ci->tls_session != NULL;
+		access_remote(r);
 		log_debug("request %s %s", method, url);
 		read_framing(r);
 		if (r->method == 0)

@@ -143,7 +143,10 @@ struct request {
 	unsigned delay_ms;		    /* hold the answer this long (hold.h) */
 	bool held;			    /* ...and it has been */
 	bool decided;			    /* a POST /token's outcome is known */
-	bool tls;			    /* came over HTTPS */
+	bool tls;			    /* came over TLS, on this connection */
+	bool from_proxy;		    /* the peer is in auth_trusted_proxies */
+	bool https;			    /* the client used HTTPS: tls, or a trusted
+					     * proxy's X-Forwarded-Proto says so */
 	char remote[64];		    /* client address */
 	char user[256];			    /* whom the credentials named, also when refused */
 

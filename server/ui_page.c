@@ -12,7 +12,6 @@
  */
 #include "ui.h"
 
-#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,25 +286,11 @@ const char *ui_host(request *r)
 {
 	const char *fwd = request_header(r, "X-Forwarded-Host");
 	const char *host = request_header(r, MHD_HTTP_HEADER_HOST);
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	char peer[64] = "";
 
 	/* X-Forwarded-Host only from a proxy auth_trusted_proxies names: the
 	 * peer itself, not the client it forwards for */
-	if (fwd != NULL && r->gen->proxies != NULL && ci != NULL && ci->client_addr != NULL) {
-		const struct sockaddr *sa = ci->client_addr;
-		if (sa->sa_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, peer,
-				  sizeof(peer));
-		else if (sa->sa_family == AF_INET6)
-			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, peer,
-				  sizeof(peer));
-		if (strncmp(peer, "::ffff:", 7) == 0)
-			memmove(peer, peer + 7, strlen(peer + 7) + 1);
-		if (auth_addrlist_has(r->gen->proxies, peer) && host_ok(fwd))
-			return fwd;
-	}
+	if (fwd != NULL && r->from_proxy && host_ok(fwd))
+		return fwd;
 	return host_ok(host) ? host : "localhost";
 }
 

@@ -235,7 +235,7 @@ static bool pre_ok(const char *v)
 
 static const char *secure(const request *r)
 {
-	return r->tls ? "; Secure" : "";
+	return r->https ? "; Secure" : "";
 }
 
 void ui_session_identify(ui_ctx *x)

@@ -250,6 +250,9 @@ req GET /v2/team-a/app/manifests/v1
 check "token: a pull's challenge names its scope" [ "$(hdr WWW-Authenticate)" = "Bearer realm=\"http://127.0.0.1:$PORT/token\",service=\"registry\",scope=\"repository:team-a/app:pull\"" ]
 req GET /v2/team-a/app/manifests/v1 -H "Host: registry.example:8443"
 check "token: the realm follows the Host the client used" grep -q 'realm="http://registry.example:8443/token"' <(hdr WWW-Authenticate)
+req GET /v2/ -H "X-Forwarded-Proto: https"
+check "token: X-Forwarded-Proto from a peer not in auth_trusted_proxies is ignored" \
+	grep -q "realm=\"http://127.0.0.1:$PORT/token\"" <(hdr WWW-Authenticate)
 req GET /v2/ -u alice:pw-alice
 expect "token: Basic credentials are not a token" 401 UNAUTHORIZED
 check "token: key made on first start" [ -s "$DATA/token.key" ]
@@ -349,6 +352,17 @@ check "oauth: a new refresh token works ($TCODE)" [ "$TCODE" = 200 ]
 echo pw-bob | "$BIN" user add bob --password-stdin --cost 4 --data "$DATA" >/dev/null
 post_token "grant_type=refresh_token&refresh_token=$BOB_REFRESH&service=registry"
 check "oauth: ...until bob's password changes back ($TCODE)" [ "$TCODE" = 401 ]
+reg_stop
+
+# behind a balancer that ends TLS (auth_trusted_proxies names it): the realm
+# is https when its X-Forwarded-Proto says so
+{ cat "$TMP/token.conf"; echo "auth_trusted_proxies = 127.0.0.1"; } >"$TMP/token-proxy.conf"
+auth_start "$TMP/token-proxy.conf"
+req GET /v2/ -H "X-Forwarded-Proto: https" -H "Host: registry.example"
+check "token behind a trusted proxy: X-Forwarded-Proto https makes the realm https" \
+	[ "$(hdr WWW-Authenticate)" = "Bearer realm=\"https://registry.example/token\",service=\"registry\"" ]
+req GET /v2/ -H "X-Forwarded-Proto: http"
+check "...and http, http" grep -q "realm=\"http://127.0.0.1:$PORT/token\"" <(hdr WWW-Authenticate)
 reg_stop
 
 # ---- token expiry ----

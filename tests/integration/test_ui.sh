@@ -348,6 +348,9 @@ check "...SameSite=Strict" bash -c "[[ '$COOKIE' == *'; SameSite=Strict'* ]]"
 check "...Path=/ui" bash -c "[[ '$COOKIE' == *'; Path=/ui'* ]]"
 check "...Max-Age 12h" bash -c "[[ '$COOKIE' == *'; Max-Age=43200'* ]]"
 check "...not Secure over HTTP" bash -c "[[ '$COOKIE' != *Secure* ]]"
+req GET /ui/login -H "X-Forwarded-Proto: https"
+check "...nor when an untrusted peer says X-Forwarded-Proto: https" \
+	bash -c "! grep -qi '^Set-Cookie: regui_pre=.*; Secure' '$TMP/h'"
 check "the login is in the audit log" grep -q 'audit: login alice from .* (web)' "$REG_LOG"
 page /ui/
 check "alice: her name" has '<span id="user">alice</span>'
@@ -446,6 +449,16 @@ check "HTTPS: the session cookie is Secure" grep -qi '^Set-Cookie: regui=[0-9a-f
 kill -TERM "$TLS_PID"
 reg_wait "$TLS_PID"
 check "the HTTPS registry exits 0" [ $? = 0 ]
+# behind a balancer that ends TLS (in auth_trusted_proxies): Secure when its
+# X-Forwarded-Proto says https
+{ cat "$TMP/basic.conf"; echo "auth_trusted_proxies = 127.0.0.1"; } >"$TMP/proxy.conf"
+auth_start "$TMP/proxy.conf"
+req GET /ui/login -H "X-Forwarded-Proto: https"
+check "behind a trusted proxy that ended TLS: the pre-session cookie is Secure" \
+	grep -qi '^Set-Cookie: regui_pre=.*; Secure' "$TMP/h"
+req GET /ui/login -H "X-Forwarded-Proto: http"
+check "...and not when it says http" bash -c "! grep -qi '^Set-Cookie: regui_pre=.*; Secure' '$TMP/h'"
+reg_stop
 
 # ---- a mirrored repository, by every spelling ---------------------------------
 # HUB (another instance, open) is docker.io's upstream; the mirror under test
