@@ -5,9 +5,16 @@
 #   tests/nginx.sh start DIR PORT...  writes DIR/nginx.conf with the
 #                                     replicas on 127.0.0.1:PORT... in one
 #                                     round-robin upstream, starts nginx on a
-#                                     free loopback port, prints that port.
+#                                     free loopback port (NGINX_PORT, when
+#                                     set and not 0), prints that port.
+#     NGINX_LISTEN=HOST:PORT          listen there instead ([::1]:N too)
+#     NGINX_TLS_CERT=F NGINX_TLS_KEY=K  ...with TLS, ended here (the replicas
+#                                     get plain HTTP and X-Forwarded-Proto)
+#     NGINX_PLAIN=HOST:PORT           and plain HTTP there as well
 #   tests/nginx.sh stop DIR           stops it by the pid in DIR/nginx.pid.
 #
+# DIR/access.log has one line per request: METHOD PATH STATUS REPLICA (the
+# replica's address, or several, comma-separated, when nginx tried more).
 # NGINX_UNTUNED=1 leaves out the lines the README gives for throughput
 # (upstream keepalive, 64 KiB buffers), for bench/replicas.sh's comparison.
 #
@@ -34,7 +41,24 @@ start)
 	shift 2
 	[ $# -gt 0 ] || { echo "usage: $0 start DIR PORT..." >&2; exit 2; }
 	mkdir -p "$dir/tmp"
-	port=$(free_port)
+	if [ -n "${NGINX_LISTEN:-}" ]; then
+		addr=$NGINX_LISTEN
+		port=${addr##*:}
+	else
+		port=${NGINX_PORT:-0}
+		[ "$port" != 0 ] || port=$(free_port)
+		addr=127.0.0.1:$port
+	fi
+	listen="listen $addr;"
+	scheme=http
+	if [ -n "${NGINX_TLS_CERT:-}" ]; then
+		listen="listen $addr ssl;
+		    ssl_certificate ${NGINX_TLS_CERT};
+		    ssl_certificate_key ${NGINX_TLS_KEY:?NGINX_TLS_KEY too};"
+		scheme=https
+	fi
+	[ -z "${NGINX_PLAIN:-}" ] || listen="$listen
+		    listen ${NGINX_PLAIN};"
 	servers=""
 	for p in "$@"; do servers="$servers    server 127.0.0.1:$p max_fails=0;
 "; done
@@ -55,7 +79,8 @@ start)
 		error_log $dir/error.log warn;
 		events { worker_connections 1024; }
 		http {
-		  access_log $dir/access.log;
+		  log_format lb '\$request_method \$uri \$status \$upstream_addr';
+		  access_log $dir/access.log lb;
 		  client_body_temp_path $dir/tmp;
 		  proxy_temp_path $dir/tmp;
 		  fastcgi_temp_path $dir/tmp;
@@ -65,7 +90,7 @@ start)
 		$servers$keep
 		  }
 		  server {
-		    listen 127.0.0.1:$port;
+		    $listen
 		    client_max_body_size 0;
 		    proxy_request_buffering off;
 		    proxy_buffering off;
@@ -86,7 +111,7 @@ start)
 	nginx -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/start.log" 2>&1 ||
 		{ cat "$dir/start.log" "$dir/error.log" >&2 2>/dev/null; exit 1; }
 	i=0
-	until curl -s -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null; do
+	until curl -sk -o /dev/null "$scheme://$addr/" 2>/dev/null; do
 		i=$((i + 1))
 		[ $i -lt 100 ] || { echo "nginx.sh: nginx did not answer on $port" >&2; exit 1; }
 		sleep 0.1

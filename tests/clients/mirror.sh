@@ -213,16 +213,19 @@ EOF
 	tmo 10 ctr --address "$sock" --namespace regmirror content prune references >/dev/null 2>&1 || true
 }
 
-# every blob of the image came from the hub once, whoever pulled it and how
+# every blob of the image came from the hub once, whoever pulled it and how;
+# with the mirror CLIENTS_REPLICAS replicas behind a balancer (run_s3.sh),
+# at most once per replica (the single-flight is each replica's own, as the
+# README says)
 counts() {
-	local d n h bad=0
+	local d n h bad=0 most=${CLIENTS_REPLICAS:-1}
 	need "$M/digest" mirror-start
 	for d in $(jq -r '.config.digest, .layers[].digest' "$(oci_manifest_path "$M/src")"); do
 		n=$(grep -c "debug request GET /v2/library/mirrortest/blobs/$d\$" "$M/hub.log" || true)
-		echo "blob $d: $n upstream GET(s)"
-		[ "$n" = 1 ] || bad=1
+		echo "blob $d: $n upstream GET(s) (at most $most)"
+		[ "$n" -ge 1 ] && [ "$n" -le "$most" ] || bad=1
 	done
-	[ "$bad" = 0 ] || die "some blob was fetched from the hub more than once (or never)"
+	[ "$bad" = 0 ] || die "some blob was fetched from the hub more than $most time(s) (or never)"
 	n=$(grep -c 'debug request GET /v2/library/mirrortest/manifests/1$' "$M/hub.log" || true)
 	h=$(grep -c 'debug request HEAD /v2/library/mirrortest/manifests/1$' "$M/hub.log" || true)
 	echo "manifest by tag: $n upstream GET(s), $h HEAD(s)"

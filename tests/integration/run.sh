@@ -23,13 +23,14 @@ if [ -n "$bare" ]; then
 	failed=$((failed + 1))
 fi
 # INTEGRATION_SCRIPTS: only these (names, as run_s3.sh gives); else every
-# script but test_s3.sh, which `make integration-s3` runs beside its RGW.
+# script but those with a line "# needs: rgw" (test_s3.sh,
+# test_replicas_lb.sh), which `make integration-s3` runs beside its RGW.
 if [ -n "${INTEGRATION_SCRIPTS:-}" ]; then
 	scripts=()
 	for n in $INTEGRATION_SCRIPTS; do scripts+=("$here/$n"); done
 else
 	scripts=()
-	for t in "$here"/test_*.sh; do [ "$(basename "$t")" = test_s3.sh ] || scripts+=("$t"); done
+	for t in "$here"/test_*.sh; do grep -q '^# needs: rgw' "$t" || scripts+=("$t"); done
 fi
 # run_one SCRIPT: runs it under its limit into $logs/NAME.out, then writes
 # NAME.rc and NAME.secs (their presence says it is done).

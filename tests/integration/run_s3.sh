@@ -35,7 +35,16 @@ S3_SCRIPTS=${S3_SCRIPTS:-"test_api.sh test_ranges.sh test_emptied.sh test_hostil
 # ...and, on one PostgreSQL (tests/pg.sh), PG_S3_SCRIPTS with metadata =
 # postgres as well: one replica on PostgreSQL + S3, nothing on this machine's
 # disk but the upload buffers (REGISTRY_TEST_PG: a database per script).
-PG_S3_SCRIPTS=${PG_S3_SCRIPTS:-"test_api.sh test_ranges.sh test_emptied.sh test_hostile.sh test_killloop.sh"}
+PG_S3_SCRIPTS=${PG_S3_SCRIPTS:-"test_api.sh test_ranges.sh test_emptied.sh test_hostile.sh test_killloop.sh
+	test_replicas_lb.sh"}
+# ...and LB_SCRIPTS on three replicas behind nginx (registry-lb.sh), each
+# script's servers on PostgreSQL + S3 as above: every request lands on the
+# next replica. Not these: test_hostile (nginx answers malformed requests
+# itself, before any replica), test_killloop and test_shutdown (they signal
+# the server's pid, here the wrapper's), test_policy and the cache's
+# scripts (they start servers of their own with SQLite, which replicas
+# cannot share).
+LB_SCRIPTS=${LB_SCRIPTS:-"test_api.sh test_ranges.sh test_emptied.sh test_auth_tokens.sh"}
 rgw=$(mktemp -d /tmp/regrgw.XXXXXX)
 pgdir=$(mktemp -d /tmp/regpgs3.XXXXXX)
 trap '"$here/../rgw.sh" stop "$rgw"; "$here/../pg.sh" stop "$pgdir"; rm -rf "$pgdir"' EXIT
@@ -70,29 +79,43 @@ fi
 echo "integration-s3: on PostgreSQL + S3: $PG_S3_SCRIPTS"
 REGISTRY_TEST_PG=$pg REGISTRY_TEST_S3_CONF=$rgw/s3.conf INTEGRATION_SCRIPTS=$PG_S3_SCRIPTS \
 	"$here/run.sh" "$bin" || rc=1
+echo "integration-s3: three replicas behind nginx, on PostgreSQL + S3: $LB_SCRIPTS"
+REGISTRY_LB_REAL=$(readlink -f "$bin") REGISTRY_TEST_PG=$pg REGISTRY_TEST_S3_CONF=$rgw/s3.conf \
+	INTEGRATION_SCRIPTS=$LB_SCRIPTS "$here/run.sh" "$here/registry-lb.sh" || rc=1
 
 # The real clients (tests/clients/run.sh: skopeo, buildah, podman, docker,
 # containerd) against the plain binary through registry-s3.sh, so the
 # suite's server and those its cases start (auth.sh, policy.sh, mirror.sh's
 # hub and mirror) all keep their blobs on S3, each under its own prefix;
 # then again with registry-pg.sh behind it, each server's index on a
-# PostgreSQL database of its own (one per data folder).
-# clients LABEL DIR [pg]: one run of the suite, then its checks.
+# PostgreSQL database of its own (one per data folder); then with each of
+# those servers three replicas behind nginx (registry-lb.sh in front).
+# clients LABEL DIR [pg|lb]: one run of the suite, then its checks.
 clients() {
-	local label=$1 cl=$2 real servers=0 prefix data db n
+	local label=$1 cl=$2 mode=${3:-} real servers=0 prefix data db n reps
 	mkdir -p "$cl"
 	real=$(readlink -f "$bin")
-	if [ -n "${3:-}" ]; then
+	case $mode in
+	pg)
 		REGISTRY_PG_REAL=$real REGISTRY_TEST_PG=$pg REG_PG_DB=regcl REG_PG_DIR=$cl \
 			REGISTRY_TEST_PG_CONF=on REGISTRY_S3_REAL=$here/registry-pg.sh REG_S3_DIR=$cl \
 			REGISTRY_TEST_S3_CONF=$rgw/s3.conf "$here/../clients/run.sh" "$here/registry-s3.sh" || rc=1
-	else
+		;;
+	lb)
+		CLIENTS_REPLICAS=3 REGISTRY_LB_REAL=$here/registry-s3.sh REGISTRY_PG_REAL=$real REGISTRY_TEST_PG=$pg \
+			REG_PG_DB=reglb REG_PG_DIR=$cl REGISTRY_TEST_PG_CONF=on \
+			REGISTRY_S3_REAL=$here/registry-pg.sh REG_S3_DIR=$cl REGISTRY_TEST_S3_CONF=$rgw/s3.conf \
+			"$here/../clients/run.sh" "$here/registry-lb.sh" || rc=1
+		;;
+	*)
 		REGISTRY_S3_REAL=$real REG_S3_DIR=$cl REGISTRY_TEST_S3_CONF=$rgw/s3.conf \
 			"$here/../clients/run.sh" "$here/registry-s3.sh" || rc=1
-	fi
+		;;
+	esac
 	# ...and did: every server the suite started has blobs in the bucket
-	# (and with pg, repositories in its database)
-	while read -r prefix data; do
+	# (and with pg or lb, repositories in its database; with lb, it was
+	# three replicas)
+	while read -r reps prefix data; do
 		servers=$((servers + 1))
 		if curl -s --aws-sigv4 "aws:amz:us-east-1:s3" -u "$RGW_ACCESS:$RGW_SECRET" \
 			-H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
@@ -102,8 +125,8 @@ clients() {
 			echo "FAIL: clients on $label: no blobs under $prefix for the server on $data"
 			rc=1
 		fi
-		[ -n "${3:-}" ] || continue
-		db=regcl_$(realpath -m "$data" | md5sum | cut -c1-8)
+		[ -n "$mode" ] || continue
+		db=$([ "$mode" = lb ] && echo reglb || echo regcl)_$(realpath -m "$data" | md5sum | cut -c1-8)
 		n=$(psql -qtA "$pg dbname=$db" -c "SELECT count(*) FROM repos" 2>/dev/null)
 		if [ "${n:-0}" -gt 0 ]; then
 			echo "ok: clients on $label: the server on $data indexed $n repositories in database $db"
@@ -111,7 +134,14 @@ clients() {
 			echo "FAIL: clients on $label: no repositories in database $db for the server on $data"
 			rc=1
 		fi
-	done < <(awk '$1 == "serve" { print $2, $3 }' "$cl/invocations" 2>/dev/null | sort -u)
+		[ "$mode" = lb ] || continue
+		if [ "$reps" -ge 3 ]; then
+			echo "ok: clients on $label: the server on $data was $reps replicas"
+		else
+			echo "FAIL: clients on $label: the server on $data was $reps replica(s), not 3"
+			rc=1
+		fi
+	done < <(awk '$1 == "serve" { print $2, $3 }' "$cl/invocations" 2>/dev/null | sort | uniq -c)
 	if [ "$servers" -lt 5 ]; then
 		echo "FAIL: clients on $label: $servers server(s) started through registry-s3.sh, expected 5 (suite, auth, policy, hub, mirror)"
 		rc=1
@@ -120,6 +150,7 @@ clients() {
 if [ "${S3_CLIENTS:-1}" = 1 ]; then
 	clients S3 "$rgw/clients"
 	clients "PostgreSQL + S3" "$rgw/clients-pg" pg
+	clients "three replicas behind nginx on PostgreSQL + S3" "$rgw/clients-lb" lb
 else
 	echo "integration-s3: the real-client suite left out (S3_CLIENTS=0)"
 fi

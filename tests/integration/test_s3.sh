@@ -6,6 +6,7 @@
 # a pull (503 while it is gone, both work again once it is back).
 # RGW: the one `make integration-s3` started (RGW_ENV names its env file),
 # else one of our own (tests/rgw.sh), stopped at exit.
+# needs: rgw (integration-s3 runs it; alone it starts its own)
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 BIN=${1:-build/registry}
