@@ -45,13 +45,28 @@ live_ok() {
 nfiles() { find "$DATA/blobs" -type f | wc -l; }
 
 # garbage NAME N: N small blobs in junk/NAME, then the repository removed.
+# One curl sends them all over one connection: a process per blob made
+# this script take minutes on machines where fork is slow.
 garbage() {
-	local k
-	for k in $(seq 1 "$2"); do
-		printf 'junk %s %s %s' "$1" "$k" "$RANDOM" >"$TMP/junk"
-		curl -s -o /dev/null -X POST --data-binary @"$TMP/junk" \
-			"$BASE/v2/junk/$1/blobs/uploads/?digest=$(sha256 "$TMP/junk")"
-	done
+	python3 - "$TMP/junk-$1" "$2" "$1" "$BASE" >"$TMP/junk-$1.curl" <<'PY'
+import hashlib, os, random, sys
+d, n, name, base = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+os.makedirs(d, exist_ok=True)
+for k in range(1, n + 1):
+    b = ("junk %s %d %d" % (name, k, random.randrange(1 << 30))).encode()
+    h = hashlib.sha256(b).hexdigest()
+    with open(os.path.join(d, h), "wb") as f:
+        f.write(b)
+    if k > 1:
+        print("next")
+    print('url = "%s/v2/junk/%s/blobs/uploads/?digest=sha256:%s"' % (base, name, h))
+    print('request = "POST"\ndata-binary = "@%s/%s"\noutput = "/dev/null"' % (d, h))
+    print('write-out = "%{http_code}\\n"')
+PY
+	local n
+	n=$(curl -s -K "$TMP/junk-$1.curl" | grep -c '^201$')
+	check "$2 unreferenced blobs pushed to junk/$1 ($n)" [ "$n" = "$2" ]
+	rm -rf "$TMP/junk-$1" "$TMP/junk-$1.curl"
 	"$BIN" repo rm "junk/$1" -d "$DATA" >/dev/null 2>&1
 }
 
