@@ -74,8 +74,16 @@ report() {
 
 # INTEGRATION_JOBS scripts at once (default 1). A script with a line
 # "# alone" (it measures time, or loads both cores itself) runs with no
-# other beside it. Output is printed per script as each ends.
+# other beside it; one with a line "# long" (minutes, where most take
+# seconds) starts first, so the others run beside it instead of the pass
+# ending with it alone. Output is printed per script as each ends.
 jobs=${INTEGRATION_JOBS:-1}
+long=()
+short=()
+for t in "${scripts[@]}"; do
+	if grep -q '^# long$' "$t"; then long+=("$t"); else short+=("$t"); fi
+done
+scripts=("${long[@]}" "${short[@]}")
 running=()
 reap() { # reports the scripts of running[] that have ended
 	local n still=()

@@ -17,6 +17,7 @@
 # Needs root (podman with its own store, vfs, as FACTS.md says), podman,
 # skopeo and debootstrap (deploy/install-deps.sh --test).
 # timeout: 1200
+# long
 set -u
 
 # A private mount namespace, where tmpfs over /run and /dev/shm takes
