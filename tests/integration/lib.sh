@@ -224,6 +224,24 @@ reg_store_has() {
 	[ "$(reg_s3 "/${TMP##*/}/blobs/$alg/$hex" -o /dev/null -w '%{http_code}' -I)" = 200 ]
 }
 
+# reg_port LOG PID: waits (10 s) until the server PID, which writes LOG,
+# answers GET /v2/ (200, or 401 with access control on) on the port its
+# "(port N)" line names, and prints that port. Fails, printing nothing, if
+# the server exits first or does not answer.
+reg_port() {
+	local log=$1 pid=$2 port
+	for _ in $(seq 1 100); do
+		port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$log" | tail -1)
+		if [ -n "$port" ] && case $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2/") in 200 | 401) true ;; *) false ;; esac; then
+			echo "$port"
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
 # reg_start BIN [extra serve args]: starts the server on port 0 and waits
 # until it answers /v2/ (200, or 401 with access control on). Sets BASE
 # (http://127.0.0.1:PORT) and PORT.
@@ -241,19 +259,10 @@ reg_start() {
 	fi
 	"$bin" serve --listen 127.0.0.1:0 --data "$TMP/data" "$@" 2>>"$REG_LOG" &
 	REG_PID=$!
-	for _ in $(seq 1 100); do
-		PORT=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$REG_LOG" | tail -1)
-		if [ -n "$PORT" ] && case $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v2/") in 200 | 401) true ;; *) false ;; esac; then
-			BASE="http://127.0.0.1:$PORT"
-			return 0
-		fi
-		if ! kill -0 "$REG_PID" 2>/dev/null; then
-			echo "registry exited at start:" >&2
-			cat "$REG_LOG" >&2
-			exit 1
-		fi
-		sleep 0.1
-	done
+	if PORT=$(reg_port "$REG_LOG" "$REG_PID"); then
+		BASE="http://127.0.0.1:$PORT"
+		return 0
+	fi
 	echo "registry did not start:" >&2
 	cat "$REG_LOG" >&2
 	exit 1

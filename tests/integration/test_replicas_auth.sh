@@ -65,15 +65,10 @@ replica() {
 }
 replica_wait() {
 	local n=$1 log=$TMP/replica$1.log port
-	for _ in $(seq 1 100); do
-		port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$log" | tail -1)
-		if [ -n "$port" ] && [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2/")" = 401 ]; then
-			eval "PORT_$n=$port"
-			return 0
-		fi
-		kill -0 "${PIDS[$n]}" 2>/dev/null || break
-		sleep 0.1
-	done
+	if port=$(reg_port "$log" "${PIDS[$n]}"); then
+		eval "PORT_$n=$port"
+		return 0
+	fi
 	echo "replica $n did not start:" >&2
 	cat "$log" >&2
 	return 1

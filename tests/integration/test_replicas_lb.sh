@@ -58,15 +58,10 @@ replica() {
 	mkdir -p "$TMP/d$i"
 	"$BIN" serve -c "${3:-$TMP/r$i.conf}" --listen "127.0.0.1:${2:-0}" --data "$TMP/d$i" 2>>"$log" &
 	PIDS[i]=$!
-	for _ in $(seq 1 150); do
-		port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$log" | tail -1)
-		if [ -n "$port" ] && [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2/")" = 200 ]; then
-			PORTS[i]=$port
-			return 0
-		fi
-		kill -0 "${PIDS[i]}" 2>/dev/null || break
-		sleep 0.1
-	done
+	if port=$(reg_port "$log" "${PIDS[i]}"); then
+		PORTS[i]=$port
+		return 0
+	fi
 	echo "replica $i did not start:" >&2
 	cat "$log" >&2
 	return 1
@@ -168,6 +163,18 @@ pushers() {
 	done
 }
 acked() { cat "$1".? 2>/dev/null | grep -cx '[0-9]*'; }
+# missing LAST: how many of images 1..LAST the balancer does not serve
+# byte-exact (manifest by tag, then its layer)
+missing() {
+	local n lost=0
+	for n in $(seq 1 "$1"); do
+		req GET "/v2/app/manifests/t$n" -H "Accept: $MT"
+		cmp -s "$TMP/b" "$TMP/m$n" || { lost=$((lost + 1)); continue; }
+		req GET "/v2/app/blobs/$(sha256 "$TMP/l$n")"
+		cmp -s "$TMP/b" "$TMP/l$n" || lost=$((lost + 1))
+	done
+	echo "$lost"
+}
 
 # a chunked upload begun before the kill (its first PATCH may land on the
 # replica that dies: acknowledged, its bytes are in the bucket)
@@ -218,13 +225,7 @@ check "...in the middle of the pushes ($killed_at of 24 acknowledged before)" \
 # the next replica itself)
 check "the clients whose requests were cut retried ($retries retries)" [ "$retries" -gt 0 ]
 check "every push completed through the other replicas ($n of 24)" [ "$n" = 24 ]
-lost=0
-for n in $(seq 1 24); do
-	req GET "/v2/app/manifests/t$n" -H "Accept: $MT"
-	cmp -s "$TMP/b" "$TMP/m$n" || { lost=$((lost + 1)); continue; }
-	req GET "/v2/app/blobs/$(sha256 "$TMP/l$n")"
-	cmp -s "$TMP/b" "$TMP/l$n" || lost=$((lost + 1))
-done
+lost=$(missing 24)
 check "nothing acknowledged is lost: 24 manifests and layers byte-exact ($lost missing)" [ "$lost" = 0 ]
 replica 3 "${PORTS[3]}"
 check "replica 3 restarts on its port" [ $? = 0 ]
@@ -252,13 +253,7 @@ runs=$(curl -s "http://127.0.0.1:${PORTS[1]}/metrics" | sed -n 's/^registry_gc_r
 check "replica 1 collected meanwhile ($runs runs)" [ "${runs:-0}" -ge 4 ]
 req HEAD "/v2/app/blobs/$O"
 check "the blob nothing references was collected ($CODE)" [ "$CODE" = 404 ]
-lost=0
-for n in $(seq 1 72); do
-	req GET "/v2/app/manifests/t$n" -H "Accept: $MT"
-	cmp -s "$TMP/b" "$TMP/m$n" || { lost=$((lost + 1)); continue; }
-	req GET "/v2/app/blobs/$(sha256 "$TMP/l$n")"
-	cmp -s "$TMP/b" "$TMP/l$n" || lost=$((lost + 1))
-done
+lost=$(missing 72)
 check "GC lost nothing referenced: 72 manifests and layers byte-exact ($lost missing)" [ "$lost" = 0 ]
 for d in "$D" "$D2" "$C"; do
 	req HEAD "/v2/app/blobs/$d"
