@@ -95,9 +95,11 @@ integration: $(B)/registry $(B)/registry-asan
 # and kill-loop scripts that apply to S3 with the plain binary
 # (tests/integration/run_s3.sh lists which are left out and why), then the
 # real-client suite with every server on S3; then the API scripts, the kill
-# loop and the real-client suite on PostgreSQL + S3 (~7 min in all).
+# loop and the real-client suite on PostgreSQL + S3, and through three
+# replicas behind nginx (registry-lb.sh, test_replicas_lb.sh). Scripts run
+# INTEGRATION_JOBS at once, as in `make integration`.
 integration-s3: $(B)/registry $(B)/registry-asan
-	tests/integration/run_s3.sh $(B)/registry $(B)/registry-asan
+	INTEGRATION_JOBS=$(INTEGRATION_JOBS) tests/integration/run_s3.sh $(B)/registry $(B)/registry-asan
 
 clients: $(B)/registry $(B)/registry-asan
 	tests/clients/run.sh $(B)/registry
