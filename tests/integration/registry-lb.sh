@@ -36,31 +36,26 @@ here=$(cd "$(dirname "$0")" && pwd)
 [ "${1:-}" = serve ] || exec "$real" "$@"
 shift
 n=${REGISTRY_LB_REPLICAS:-3}
+. "$here/wrap.sh"
+wrap_parse "$@"
+conf=$WRAP_CONF
 listen=
-conf=
 args=()
+set -- "${WRAP_ARGS[@]}"
 while [ $# -gt 0 ]; do
 	case $1 in
 	-l | --listen) listen=$2; shift 2; continue ;;
 	--listen=*) listen=${1#--listen=}; shift; continue ;;
-	-c | --config) conf=$2; shift 2; continue ;;
-	--config=*) conf=${1#--config=}; shift; continue ;;
 	esac
 	args+=("$1")
 	shift
 done
 dir=$(mktemp -d "${TMPDIR:-/tmp}/reglb.XXXXXX")
-# key NAME: its value in the -c file (the last one, unquoted)
-key() {
-	[ -n "$conf" ] || return 0
-	sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*//p" "$conf" | tail -n 1 |
-		sed 's/[[:space:]]*#.*//; s/^"\(.*\)"$/\1/'
-}
-[ -n "$listen" ] || listen=$(key listen)
+[ -n "$listen" ] || listen=$(wrap_key listen)
 listen=${listen:-127.0.0.1:0}
-plain=$(key listen_plain)
-cert=$(key tls_cert)
-tkey=$(key tls_key)
+plain=$(wrap_key listen_plain)
+cert=$(wrap_key tls_cert)
+tkey=$(wrap_key tls_key)
 if [ -n "$conf" ]; then
 	# the replicas' file: nginx has the listeners (and TLS)
 	grep -vE '^[[:space:]]*(listen|listen_plain|tls_cert|tls_key)[[:space:]]*=' "$conf" >"$dir/replica.conf"

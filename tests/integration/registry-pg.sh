@@ -15,25 +15,11 @@ fi
 case $1 in
 version | --help | -h | help) exec "$real" "$@" ;;
 esac
-conf=
-data=
-args=()
-while [ $# -gt 0 ]; do
-	case $1 in
-	-c | --config) conf=$2; shift 2; continue ;;
-	--config=*) conf=${1#--config=}; shift; continue ;;
-	-d | --data) data=$2 ;;
-	--data=*) data=${1#--data=} ;;
-	esac
-	args+=("$1")
-	shift
-done
-# the data folder as the registry resolves it: the flag, else the file's
-# `data =`, else the default (registry-s3.sh does the same)
-if [ -z "$data" ] && [ -n "$conf" ]; then
-	data=$(sed -n 's/^[[:space:]]*data[[:space:]]*=[[:space:]]*\([^#[:space:]]*\).*/\1/p' "$conf" | tail -n 1)
-fi
-data=${data:-./data}
+. "$(dirname "$0")/wrap.sh"
+wrap_parse "$@"
+conf=$WRAP_CONF
+data=$WRAP_DATA
+args=("${WRAP_ARGS[@]}")
 # One database per data folder, as SQLite's index lives in its folder: a
 # folder without blobs/ (new, or wiped by the script) gets a new database;
 # with blobs on S3 (registry-s3.sh in front) one that is missing or empty.

@@ -21,25 +21,11 @@ fi
 case $1 in
 version | --version | --help | -h | help) exec "$real" "$@" ;;
 esac
-conf=
-data=
-args=()
-while [ $# -gt 0 ]; do
-	case $1 in
-	-c | --config) conf=$2; shift 2; continue ;;
-	--config=*) conf=${1#--config=}; shift; continue ;;
-	-d | --data) data=$2 ;;
-	--data=*) data=${1#--data=} ;;
-	esac
-	args+=("$1")
-	shift
-done
-# the data folder as the registry resolves it: the flag, else the file's
-# `data =`, else the default
-if [ -z "$data" ] && [ -n "$conf" ]; then
-	data=$(sed -n 's/^[[:space:]]*data[[:space:]]*=[[:space:]]*\([^#[:space:]]*\).*/\1/p' "$conf" | tail -n 1)
-fi
-data=${data:-./data}
+. "$(dirname "$0")/wrap.sh"
+wrap_parse "$@"
+conf=$WRAP_CONF
+data=$WRAP_DATA
+args=("${WRAP_ARGS[@]}")
 prefix=s3c-$(realpath -m "$data" | md5sum | cut -c1-12)/
 merged=$(mktemp "${REG_S3_DIR:-/tmp}/s3-conf.XXXXXX")
 {
