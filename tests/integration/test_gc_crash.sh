@@ -44,7 +44,8 @@ live_ok() {
 }
 nfiles() { find "$DATA/blobs" -type f | wc -l; }
 
-# garbage NAME N: N small blobs in junk/NAME, then the repository removed.
+# garbage NAME N [collecting]: N small blobs in junk/NAME, then the
+# repository removed; all N must be acknowledged unless "collecting".
 # One curl sends them all over one connection: a process per blob made
 # this script take minutes on machines where fork is slow.
 garbage() {
@@ -65,7 +66,9 @@ for k in range(1, n + 1):
 PY
 	local n
 	n=$(curl -s -K "$TMP/junk-$1.curl" | grep -c '^201$')
-	check "$2 unreferenced blobs pushed to junk/$1 ($n)" [ "$n" = "$2" ]
+	# (beside the server's own collection, gc_delay 0, a blob may go between
+	# its commit and its answer: not counted then)
+	[ -n "${3:-}" ] || check "$2 unreferenced blobs pushed to junk/$1 ($n)" [ "$n" = "$2" ]
 	rm -rf "$TMP/junk-$1" "$TMP/junk-$1.curl"
 	"$BIN" repo rm "junk/$1" -d "$DATA" >/dev/null 2>&1
 }
@@ -94,7 +97,7 @@ reg_stop
 printf 'gc_interval = 1s\ngc_delay = 0\ngc_untagged = 0\n' >"$TMP/srv.conf"
 for i in 1 2 3; do
 	reg_start "$BIN" -c "$TMP/srv.conf"
-	garbage "s$i" 300
+	garbage "s$i" 300 collecting
 	sleep "1.$((RANDOM % 10))"
 	kill -KILL "$REG_PID"
 	reg_wait "$REG_PID" 5
