@@ -337,7 +337,8 @@ void access_remote(request *r)
 	}
 	auth_addrlist_client(r->gen->proxies, peer, request_header(r, "X-Forwarded-For"), r->remote,
 			     sizeof(r->remote));
-	r->from_proxy = r->gen->proxies != NULL && peer[0] && auth_addrlist_has(r->gen->proxies, peer);
+	r->from_proxy =
+	    r->gen->proxies != NULL && peer[0] && auth_addrlist_has(r->gen->proxies, peer);
 	/* A balancer that ends TLS says so: the token realm the challenges name
 	 * and the UI's cookies must then be https's, not the hop's plain http. */
 	xfp = request_header(r, "X-Forwarded-Proto");
